@@ -1,0 +1,417 @@
+//! Configuration: embedded defaults, then `realmgate.toml`, then `REALMGATE_*` environment
+//! variables. Unknown keys are errors (a typo must not silently fall back to a default), and
+//! `validate` reports every problem at once so an operator fixes them in one pass.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of the environment variables that override file keys.
+pub const ENV_PREFIX: &str = "REALMGATE_";
+
+/// One problem found in the configuration, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File (or `environment`) the problem comes from.
+    pub source: String,
+    /// 1-based line in that file, when the problem is tied to one.
+    pub line: Option<usize>,
+    /// A plain sentence that says what is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.source, line, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+/// Errors of this module: every problem, collected.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<Problem>);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// A native (mobile or desktop) OAuth client, registered by the operator.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// The `client_id` the app sends.
+    pub client_id: String,
+    /// Exact redirect URIs; loopback URIs match on any port (RFC 8252 section 7.3).
+    pub redirect_uris: Vec<String>,
+}
+
+/// The whole configuration. Field names are the TOML keys and, upper-cased after
+/// `REALMGATE_`, the environment variables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Bind address.
+    pub listen: SocketAddr,
+    /// The URL users see; ACS and metadata URLs derive from it.
+    pub public_url: Url,
+    /// SP entity ID; defaults to `public_url` with a trailing `/`.
+    pub entity_id: Option<String>,
+    /// Directory of tenant files.
+    pub domains_dir: PathBuf,
+    /// Directory of the SQLite database and the generated SP key.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; defaults to SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// `memory` or `redis://...`: sessions, pending SAML requests, replay cache, rate limits.
+    pub session_store: String,
+    /// Hosts `return_to` may point at; defaults to the host of `public_url`.
+    pub allowed_return_hosts: Vec<String>,
+    /// Allowed clock difference with IdPs for SAML time checks.
+    pub clock_skew_seconds: u64,
+    /// This gateway's region, e.g. `eu`.
+    pub region: Option<String>,
+    /// Other regions' public URLs by region name.
+    pub regions: BTreeMap<String, Url>,
+    /// PEM certificate chain for TLS; TLS is on when this and `tls_key` are set.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// When true, a tenant domain is routed to SSO only after its DNS TXT proof succeeded.
+    pub require_verified_domains: bool,
+    /// Secret for DNS proof tokens and CSRF; generated into `data_dir` when absent.
+    pub secret: Option<String>,
+    /// SP signing key and certificate (PEM); generated into `data_dir` when absent.
+    pub sp_key: Option<PathBuf>,
+    /// Certificate matching `sp_key`.
+    pub sp_cert: Option<PathBuf>,
+    /// Next SP certificate, published in metadata before it signs (key rollover).
+    pub sp_next_cert: Option<PathBuf>,
+    /// Session idle timeout.
+    pub session_idle_seconds: u64,
+    /// Session absolute lifetime.
+    pub session_max_seconds: u64,
+    /// DNS server for TXT proofs (`ip:port`); the system resolver when absent.
+    pub dns_server: Option<SocketAddr>,
+    /// Trust `X-Forwarded-For` from these proxy addresses when rate limiting.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Registered native-app OAuth clients.
+    pub oauth_clients: Vec<OAuthClient>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("static address"),
+            public_url: Url::parse("http://127.0.0.1:8080").expect("static url"),
+            entity_id: None,
+            domains_dir: PathBuf::from("./domains"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            session_store: "memory".into(),
+            allowed_return_hosts: Vec::new(),
+            clock_skew_seconds: 120,
+            region: None,
+            regions: BTreeMap::new(),
+            tls_cert: None,
+            tls_key: None,
+            log_format: LogFormat::Text,
+            require_verified_domains: false,
+            secret: None,
+            sp_key: None,
+            sp_cert: None,
+            sp_next_cert: None,
+            session_idle_seconds: 8 * 3600,
+            session_max_seconds: 24 * 3600,
+            dns_server: None,
+            trusted_proxies: Vec::new(),
+            oauth_clients: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then the environment `vars`.
+    ///
+    /// `vars` is passed in rather than read here so tests control it.
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (source, text) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(vec![Problem {
+                        source: path.display().to_string(),
+                        line: None,
+                        message: format!("cannot read the configuration file: {e}"),
+                    }])
+                })?;
+                (path.display().to_string(), text)
+            }
+            None => ("defaults".to_string(), String::new()),
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
+            ConfigError(vec![Problem {
+                source: source.clone(),
+                line: e.span().map(|s| line_of(&text, s.start)),
+                message: e.message().to_string(),
+            }])
+        })?;
+        let mut problems = Vec::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            // Values are read as TOML when they parse (numbers, booleans, arrays),
+            // else as a plain string, so `REALMGATE_LISTEN=0.0.0.0:8080` just works.
+            let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            table.insert(key, parsed);
+        }
+        let config: Config = match toml::Value::Table(table.clone()).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                // The file parsed, so a typed error is about a key: find its line.
+                let message = e.message().to_string();
+                let line = key_in_message(&message)
+                    .and_then(|k| find_key_line(&text, &k))
+                    .or_else(|| e.span().map(|s| line_of(&text, s.start)));
+                let source = if line.is_some() {
+                    source
+                } else {
+                    format!("{source} or {ENV_PREFIX}* environment")
+                };
+                return Err(ConfigError(vec![Problem {
+                    source,
+                    line,
+                    message,
+                }]));
+            }
+        };
+        config.validate(&source, &text, &mut problems);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    /// Checks what types alone cannot, pushing every problem found.
+    fn validate(&self, source: &str, text: &str, problems: &mut Vec<Problem>) {
+        let mut push = |key: &str, message: String| {
+            problems.push(Problem {
+                source: source.to_string(),
+                line: find_key_line(text, key),
+                message,
+            })
+        };
+        if !matches!(self.public_url.scheme(), "http" | "https") {
+            push(
+                "public_url",
+                "public_url must be an http or https URL".into(),
+            );
+        }
+        if self.public_url.host_str().is_none() {
+            push("public_url", "public_url must have a host".into());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            push(
+                "tls_cert",
+                "set both tls_cert and tls_key to enable TLS, or neither".into(),
+            );
+        }
+        if self.session_store != "memory"
+            && !self.session_store.starts_with("redis://")
+            && !self.session_store.starts_with("rediss://")
+        {
+            push(
+                "session_store",
+                format!(
+                    "session_store must be \"memory\" or a redis:// URL, not {:?}",
+                    self.session_store
+                ),
+            );
+        }
+        if let Some(db) = &self.database_url
+            && !db.starts_with("sqlite:")
+            && !db.starts_with("postgres://")
+            && !db.starts_with("postgresql://")
+        {
+            push(
+                "database_url",
+                "database_url must start with sqlite: or postgres://".into(),
+            );
+        }
+        if let Some(region) = &self.region
+            && !self.regions.is_empty()
+            && !self.regions.contains_key(region)
+        {
+            push(
+                "region",
+                format!("region {region:?} is not one of the keys of [regions]"),
+            );
+        }
+        if self.clock_skew_seconds > 600 {
+            push(
+                "clock_skew_seconds",
+                "clock_skew_seconds above 600 would accept stale SAML assertions; use at most 600"
+                    .into(),
+            );
+        }
+        if self.session_idle_seconds == 0 || self.session_max_seconds < self.session_idle_seconds {
+            push(
+                "session_idle_seconds",
+                "session_idle_seconds must be positive and not above session_max_seconds".into(),
+            );
+        }
+    }
+
+    /// The SP entity ID the IdP administrator types in.
+    pub fn entity_id(&self) -> String {
+        self.entity_id
+            .clone()
+            .unwrap_or_else(|| self.public_url.as_str().trim_end_matches('/').to_string() + "/")
+    }
+
+    /// A URL on this gateway.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// True when the public URL is HTTPS: cookies get `Secure` and the `__Host-` prefix.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// Hosts `return_to` may point at.
+    pub fn return_hosts(&self) -> Vec<String> {
+        if self.allowed_return_hosts.is_empty() {
+            self.public_url
+                .host_str()
+                .map(|h| vec![h.to_ascii_lowercase()])
+                .unwrap_or_default()
+        } else {
+            self.allowed_return_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect()
+        }
+    }
+
+    /// The database URL, SQLite in `data_dir` by default.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("realmgate.db").display()
+            )
+        })
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Line where `key = ...` is set, to point operators at it.
+pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// serde names the offending key in backquotes: "unknown field `listn`, expected ...".
+fn key_in_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("realmgate.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(
+            Some(&path),
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.entity_id(), "http://127.0.0.1:8080/");
+        assert_eq!(c.return_hosts(), vec!["127.0.0.1".to_string()]);
+        assert!(c.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let c = load(
+            "listen = \"127.0.0.1:9000\"\nclock_skew_seconds = 30\n",
+            &[
+                ("REALMGATE_LISTEN", "0.0.0.0:9001"),
+                ("REALMGATE_CLOCK_SKEW_SECONDS", "60"),
+                ("OTHER", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9001");
+        assert_eq!(c.clock_skew_seconds, 60);
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let err = load("listen = \"127.0.0.1:9000\"\nlisten_adress = \"x\"\n", &[]).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, Some(2));
+        assert!(err.0[0].message.contains("listen_adress"), "{}", err.0[0]);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let err = load(
+            "session_store = \"memcached\"\nclock_skew_seconds = 9000\ntls_cert = \"a.pem\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let lines: Vec<_> = err.0.iter().map(|p| p.line).collect();
+        assert_eq!(err.0.len(), 3, "{err}");
+        assert!(lines.contains(&Some(1)) && lines.contains(&Some(2)) && lines.contains(&Some(3)));
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let err = load("listen = \n", &[]).unwrap_err();
+        assert_eq!(err.0[0].line, Some(1));
+    }
+}

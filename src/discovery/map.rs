@@ -1,0 +1,246 @@
+//! The tenant map: every tenant and an index from email domain to tenant, built from the
+//! files in `domains/` and checked as a whole (a domain or account claimed twice is an error).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{Problem, find_key_line, line_of};
+
+use super::tenant::{self, Tenant, TenantFile};
+
+/// An immutable snapshot of all tenants. Reloads build a new one and swap it in whole.
+#[derive(Debug, Default)]
+pub struct TenantMap {
+    by_domain: HashMap<Box<str>, Arc<Tenant>>,
+    by_account: HashMap<String, Arc<Tenant>>,
+}
+
+impl TenantMap {
+    /// Builds a map from tenants, reporting conflicts. `tenants` carry their file names.
+    pub fn build(tenants: Vec<Tenant>) -> Result<Self, Vec<Problem>> {
+        let mut map = TenantMap::default();
+        let mut problems = Vec::new();
+        for t in tenants {
+            let t = Arc::new(t);
+            if let Some(other) = map.by_account.get(&t.account) {
+                problems.push(Problem {
+                    source: t.file.display().to_string(),
+                    line: line_in(&t.file, "account"),
+                    message: format!(
+                        "account {:?} is also declared in {}",
+                        t.account,
+                        other.file.display()
+                    ),
+                });
+                continue;
+            }
+            for d in &t.domains {
+                if let Some(other) = map.by_domain.get(d.as_str()) {
+                    problems.push(Problem {
+                        source: t.file.display().to_string(),
+                        line: line_in(&t.file, "domains"),
+                        message: format!(
+                            "domain {d:?} is already claimed by account {:?} ({}); a domain belongs to one tenant",
+                            other.account,
+                            other.file.display()
+                        ),
+                    });
+                } else {
+                    map.by_domain.insert(d.as_str().into(), t.clone());
+                }
+            }
+            map.by_account.insert(t.account.clone(), t);
+        }
+        if problems.is_empty() {
+            Ok(map)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The tenant owning `domain`: an exact match, else the nearest parent domain of a tenant
+    /// with `include_subdomains`. Cost grows with the number of labels, not of tenants.
+    pub fn lookup(&self, domain: &str) -> Option<Arc<Tenant>> {
+        if let Some(t) = self.by_domain.get(domain) {
+            return Some(t.clone());
+        }
+        let mut rest = domain;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if let Some(t) = self.by_domain.get(parent)
+                && t.include_subdomains
+            {
+                return Some(t.clone());
+            }
+            rest = parent;
+        }
+        None
+    }
+
+    /// The tenant with this URL slug.
+    pub fn account(&self, account: &str) -> Option<Arc<Tenant>> {
+        self.by_account.get(account).cloned()
+    }
+
+    /// All tenants, in no particular order.
+    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.by_account.values()
+    }
+
+    /// Number of indexed domains.
+    pub fn domain_count(&self) -> usize {
+        self.by_domain.len()
+    }
+}
+
+fn line_in(file: &Path, key: &str) -> Option<usize> {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| find_key_line(&t, key))
+}
+
+/// Reads every `*.toml` file of `dir` (sorted, so reports are stable) and builds the map.
+/// Every problem of every file is collected.
+pub fn load_dir(dir: &Path) -> Result<TenantMap, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(vec![Problem {
+                source: dir.display().to_string(),
+                line: None,
+                message: format!("cannot read the tenant directory: {e}"),
+            }]);
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut tenants = Vec::with_capacity(files.len());
+    for path in files {
+        match load_file(&path) {
+            Ok(t) => tenants.push(t),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    match TenantMap::build(tenants) {
+        Ok(map) if problems.is_empty() => Ok(map),
+        Ok(_) => Err(problems),
+        Err(mut p) => {
+            problems.append(&mut p);
+            Err(problems)
+        }
+    }
+}
+
+/// Parses and checks one tenant file.
+pub fn load_file(path: &Path) -> Result<Tenant, Vec<Problem>> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem {
+            source: source.clone(),
+            line: None,
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    let file: TenantFile = toml::from_str(&text).map_err(|e| {
+        vec![Problem {
+            source: source.clone(),
+            line: e.span().map(|s| line_of(&text, s.start)),
+            message: e.message().trim().to_string(),
+        }]
+    })?;
+    tenant::validate(file, path).map_err(|list| {
+        list.into_iter()
+            .map(|(key, message)| Problem {
+                source: source.clone(),
+                line: find_key_line(&text, key).or_else(|| {
+                    text.lines()
+                        .position(|l| l.trim() == format!("[{key}]"))
+                        .map(|i| i + 1)
+                }),
+                message,
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn lookup_exact_and_subdomain() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.toml",
+            "account = \"a\"\ndomains = [\"a.com\", \"a.co.uk\"]\ninclude_subdomains = true\n",
+        );
+        write(
+            dir.path(),
+            "b.toml",
+            "account = \"b\"\ndomains = [\"b.com\"]\n",
+        );
+        let map = load_dir(dir.path()).unwrap();
+        assert_eq!(map.lookup("a.co.uk").unwrap().account, "a");
+        assert_eq!(map.lookup("x.y.a.com").unwrap().account, "a");
+        assert!(map.lookup("x.b.com").is_none());
+        assert!(map.lookup("com").is_none());
+        assert_eq!(map.account("b").unwrap().domains, vec!["b.com"]);
+    }
+
+    #[test]
+    fn every_problem_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.toml",
+            "account = \"a\"\ndomains = [\"shared.com\"]\n",
+        );
+        write(
+            dir.path(),
+            "b.toml",
+            "account = \"b\"\n\ndomains = [\"shared.com\"]\n",
+        );
+        write(
+            dir.path(),
+            "c.toml",
+            "account = \"c\"\ndomain = [\"c.com\"]\n",
+        );
+        write(
+            dir.path(),
+            "d.toml",
+            "account = \"Login\"\ndomains = [\"not a domain\"]\n",
+        );
+        let problems = load_dir(dir.path()).unwrap_err();
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 4, "{shown:#?}");
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("b.toml:3:") && p.contains("already claimed"))
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("c.toml:2:") && p.contains("domain"))
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("d.toml:1:") && p.contains("URL slug"))
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.contains("d.toml:2:") && p.contains("not a valid domain"))
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! realmgate: an email-first home-realm discovery login gateway.
+
+pub mod config;
+pub mod discovery;
