@@ -8,3 +8,94 @@ pub mod tenant;
 pub use email::{Email, EmailError};
 pub use map::TenantMap;
 pub use tenant::{JitPolicy, LoginHint, SsoSettings, Tenant};
+pub mod directory;
+pub mod proof;
+
+pub use directory::{Directory, DirectoryError, FileSource, TenantSource};
+pub use proof::DomainProof;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use url::Url;
+
+/// What the person does next. Depends on the email's domain only, never on whether a user
+/// exists, so discovery cannot be used to enumerate accounts.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Single sign-on with the tenant's IdP.
+    Sso(Arc<Tenant>),
+    /// Password login; the tenant when the domain has one without SSO.
+    Password(Option<Arc<Tenant>>),
+    /// The tenant lives in another region: continue on that region's gateway.
+    OtherRegion {
+        /// The tenant's region.
+        region: String,
+        /// That region's public URL.
+        url: Url,
+    },
+}
+
+impl Route {
+    /// Label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Sso(_) => "sso",
+            Route::Password(Some(_)) => "password_tenant",
+            Route::Password(None) => "unknown_domain",
+            Route::OtherRegion { .. } => "other_region",
+        }
+    }
+}
+
+/// Home-realm discovery: the directory plus the rules that turn a tenant into a route.
+pub struct Discovery {
+    /// Cached tenant lookups.
+    pub directory: Directory,
+    /// DNS proofs, consulted only when domains must be verified.
+    pub proof: Option<Arc<DomainProof>>,
+    /// This gateway's region.
+    pub region: Option<String>,
+    /// Other regions' gateways.
+    pub regions: BTreeMap<String, Url>,
+}
+
+impl Discovery {
+    /// Decides the route for `email`.
+    pub async fn route(&self, email: &Email) -> Result<Route, DirectoryError> {
+        let Some(tenant) = self.directory.by_domain(email.domain()).await? else {
+            return Ok(Route::Password(None));
+        };
+        if let (Some(theirs), Some(ours)) = (&tenant.region, &self.region)
+            && theirs != ours
+            && let Some(url) = self.regions.get(theirs)
+        {
+            return Ok(Route::OtherRegion {
+                region: theirs.clone(),
+                url: url.clone(),
+            });
+        }
+        Ok(self.route_for_tenant(tenant, Some(email.domain())))
+    }
+
+    /// The route for a known tenant (the `/{account}` Sign-on URL), checking the DNS proof
+    /// of `domain` when given, else of any of the tenant's domains.
+    pub fn route_for_tenant(&self, tenant: Arc<Tenant>, domain: Option<&str>) -> Route {
+        if tenant.sso.is_none() {
+            return Route::Password(Some(tenant));
+        }
+        if let Some(proof) = &self.proof {
+            let verified = match domain {
+                Some(d) => proof.is_verified(&tenant.account, d),
+                None => tenant
+                    .domains
+                    .iter()
+                    .any(|d| proof.is_verified(&tenant.account, d)),
+            };
+            if !verified {
+                return Route::Password(Some(tenant));
+            }
+        }
+        Route::Sso(tenant)
+    }
+}

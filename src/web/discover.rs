@@ -1,0 +1,338 @@
+//! The email-first steps: the sign-on page, discovery (form and JSON), and the per-account
+//! Sign-on URL `/{account}`.
+
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, Query, State as St};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use url::Url;
+
+use crate::app::{AppState, State};
+use crate::discovery::{Email, Route, Tenant};
+
+use super::error::{ApiError, PageError, WebError};
+use super::guard;
+
+/// Query of the sign-on page.
+#[derive(Debug, Deserialize, Default)]
+pub struct EntryQuery {
+    /// Where to land after login.
+    pub return_to: Option<String>,
+    /// Email to pre-fill (from an app or another region's gateway).
+    pub login_hint: Option<String>,
+}
+
+/// The email form.
+#[derive(Debug, Deserialize)]
+pub struct DiscoverForm {
+    /// The typed email.
+    #[serde(default)]
+    pub email: String,
+    /// CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+    /// Where to land after login.
+    pub return_to: Option<String>,
+}
+
+/// `GET /`: the email page.
+pub async fn email_page(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Query(q): Query<EntryQuery>,
+) -> Response {
+    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
+    let email = q
+        .login_hint
+        .as_deref()
+        .and_then(|h| Email::parse(h).ok())
+        .map(|e| e.to_string());
+    email_form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        email.as_deref(),
+        return_to,
+        None,
+    )
+}
+
+/// Renders the email page, with an error when re-shown after a bad submission.
+fn email_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    email: Option<&str>,
+    return_to: Option<Url>,
+    error: Option<String>,
+) -> Response {
+    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let body = state.pages.render(
+        "email",
+        &json!({"csrf": csrf, "email": email, "return_to": return_to.map(String::from), "error": error}),
+    );
+    with_cookie(status, set_cookie, body)
+}
+
+/// `POST /login/discover`: email in, next step out.
+pub async fn discover_form(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Form(form): Form<DiscoverForm>,
+) -> Response {
+    let pages = state.pages.clone();
+    let page_error = |e: WebError| PageError(e, pages.clone()).into_response();
+    if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
+        return page_error(e);
+    }
+    let return_to = match checked_return_to(&state, form.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return page_error(e),
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::info!(code = "invalid_email", reason = %e, "discovery refused");
+            metrics::counter!("realmgate_discovery_total", "outcome" => "invalid_email")
+                .increment(1);
+            return email_form(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                Some(form.email.trim()),
+                return_to,
+                Some(e.to_string()),
+            );
+        }
+    };
+    let route = match state.discovery.route(&email).await {
+        Ok(r) => r,
+        Err(e) => return page_error(e.into()),
+    };
+    metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
+    tracing::debug!(
+        domain = email.domain(),
+        outcome = route.label(),
+        "discovery"
+    );
+    match route {
+        Route::Sso(tenant) => {
+            let start = sso_start_path(&tenant, Some(&email), return_to.as_ref());
+            if tenant.sso.as_ref().is_some_and(|s| s.auto_redirect) {
+                return Redirect::to(&start).into_response();
+            }
+            let sso = tenant
+                .sso
+                .as_ref()
+                .map(|s| s.button.clone())
+                .unwrap_or_default();
+            let body = state.pages.render(
+                "sso",
+                &json!({
+                    "email": email.as_str(),
+                    "tenant_name": tenant.name,
+                    "button": sso,
+                    "start_url": start,
+                    "back_url": back_url(return_to.as_ref()),
+                }),
+            );
+            body.into_response()
+        }
+        Route::Password(_) => password_step(&state, &headers, &email, return_to),
+        Route::OtherRegion { url, .. } => {
+            Redirect::to(other_region_url(&url, &email, return_to.as_ref()).as_str())
+                .into_response()
+        }
+    }
+}
+
+/// The password step with the email filled in.
+fn password_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    email: &Email,
+    return_to: Option<Url>,
+) -> Response {
+    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let body = state.pages.render(
+        "password",
+        &json!({
+            "csrf": csrf,
+            "email": email.as_str(),
+            "return_to": return_to.as_ref().map(Url::as_str),
+            "back_url": back_url(return_to.as_ref()),
+        }),
+    );
+    with_cookie(StatusCode::OK, set_cookie, body)
+}
+
+/// `GET /{account}`: the account's Sign-on URL (what an IdP admin configures as such).
+pub async fn account_page(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<EntryQuery>,
+) -> Response {
+    let pages = state.pages.clone();
+    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return PageError(e, pages).into_response(),
+    };
+    let tenant = match state.discovery.directory.by_account(&account).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return PageError(WebError::NotFound, pages).into_response(),
+        Err(e) => return PageError(e.into(), pages).into_response(),
+    };
+    let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
+    match state.discovery.route_for_tenant(tenant, None) {
+        Route::Sso(t) => {
+            Redirect::to(&sso_start_path(&t, hint.as_ref(), return_to.as_ref())).into_response()
+        }
+        _ => {
+            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let body = state.pages.render(
+                "password",
+                &json!({
+                    "csrf": csrf,
+                    "email": hint.as_ref().map(Email::as_str),
+                    "return_to": return_to.as_ref().map(Url::as_str),
+                    "back_url": back_url(return_to.as_ref()),
+                }),
+            );
+            with_cookie(StatusCode::OK, set_cookie, body)
+        }
+    }
+}
+
+/// JSON discovery request.
+#[derive(Debug, Deserialize)]
+pub struct DiscoverRequest {
+    /// The email to route.
+    pub email: String,
+}
+
+/// JSON discovery answer (SPEC: method, account, button, login_url).
+#[derive(Debug, Serialize)]
+pub struct DiscoverResponse {
+    /// `saml2` or `password`.
+    pub method: &'static str,
+    /// The tenant's slug; null for a domain no tenant owns.
+    pub account: Option<String>,
+    /// The SSO button label.
+    pub button: Option<String>,
+    /// Where the client sends the person next.
+    pub login_url: String,
+    /// The tenant's region when it is served by another gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// `POST /api/v1/discover`: the same decision as the form, for programs.
+pub async fn discover_api(
+    St(state): St<State>,
+    body: Result<Json<DiscoverRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<DiscoverResponse>, ApiError> {
+    let Json(req) = body.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let email = Email::parse(&req.email)?;
+    let route = state.discovery.route(&email).await?;
+    metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
+    let config = &state.config;
+    Ok(Json(match route {
+        Route::Sso(t) => DiscoverResponse {
+            method: "saml2",
+            button: t.sso.as_ref().map(|s| s.button.clone()),
+            login_url: config.url(&sso_start_path(&t, Some(&email), None)),
+            account: Some(t.account.clone()),
+            region: None,
+        },
+        Route::Password(t) => DiscoverResponse {
+            method: "password",
+            account: t.map(|t| t.account.clone()),
+            button: None,
+            login_url: config.url(&format!("/?login_hint={}", encode(email.as_str()))),
+            region: None,
+        },
+        Route::OtherRegion { region, url } => {
+            let tenant = state.discovery.directory.by_domain(email.domain()).await?;
+            DiscoverResponse {
+                method: if tenant.as_ref().is_some_and(|t| t.sso.is_some()) {
+                    "saml2"
+                } else {
+                    "password"
+                },
+                account: tenant.map(|t| t.account.clone()),
+                button: None,
+                login_url: other_region_url(&url, &email, None).into(),
+                region: Some(region),
+            }
+        }
+    }))
+}
+
+/// Path that starts SSO for `tenant`, carrying the login hint and `return_to`.
+pub fn sso_start_path(tenant: &Tenant, email: Option<&Email>, return_to: Option<&Url>) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    if let Some(e) = email {
+        q.append_pair("login_hint", e.as_str());
+    }
+    if let Some(r) = return_to {
+        q.append_pair("return_to", r.as_str());
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        format!("/sso/{}/start", tenant.account)
+    } else {
+        format!("/sso/{}/start?{q}", tenant.account)
+    }
+}
+
+/// The other region's sign-on page with the email as `login_hint`.
+fn other_region_url(base: &Url, email: &Email, return_to: Option<&Url>) -> Url {
+    let mut url = base.join("/").unwrap_or_else(|_| base.clone());
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("login_hint", email.as_str());
+        if let Some(r) = return_to {
+            q.append_pair("return_to", r.as_str());
+        }
+    }
+    url
+}
+
+fn back_url(return_to: Option<&Url>) -> String {
+    match return_to {
+        Some(r) => format!("/?return_to={}", encode(r.as_str())),
+        None => "/".into(),
+    }
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Validates an optional `return_to`.
+pub fn checked_return_to(state: &AppState, raw: Option<&str>) -> Result<Option<Url>, WebError> {
+    match raw.filter(|r| !r.is_empty()) {
+        Some(r) => guard::return_to(&state.config, r).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A page response with an optional `Set-Cookie`.
+pub fn with_cookie(
+    status: StatusCode,
+    set_cookie: Option<HeaderValue>,
+    body: impl IntoResponse,
+) -> Response {
+    let mut res = (status, body).into_response();
+    if let Some(c) = set_cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}

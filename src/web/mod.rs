@@ -1,0 +1,62 @@
+//! HTTP glue: routes, tower layers and the mapping of module errors to answers. Handlers
+//! parse, call the module that decides, and render; no policy lives here.
+
+pub mod discover;
+pub mod error;
+pub mod guard;
+pub mod ops;
+pub mod pages;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::State;
+
+/// Largest request body accepted anywhere (a SAML Response POST is the largest legitimate one).
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// The gateway's routes.
+pub fn router(state: State) -> Router {
+    Router::new()
+        .route("/", get(discover::email_page))
+        .route("/login/discover", post(discover::discover_form))
+        .route("/api/v1/discover", post(discover::discover_api))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/static/{file}", get(ops::static_file))
+        .route("/{account}", get(discover::account_page))
+        .fallback(ops::not_found)
+        .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+/// Counts requests by route template (never by raw path: that would let clients create
+/// unbounded metric series) and status, and times them.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("realmgate_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    metrics::histogram!("realmgate_http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    res
+}

@@ -1,0 +1,56 @@
+//! Operational endpoints: liveness, readiness, metrics, static files.
+
+use axum::extract::{Path, State as St};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::State;
+
+use super::error::{PageError, WebError};
+use super::pages::STATIC;
+
+/// Liveness: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the tenant map is loaded (a process that cannot load it refuses to start)
+/// and every backend answers.
+pub async fn readyz(St(_state): St<State>) -> Response {
+    (StatusCode::OK, "ready").into_response()
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(St(state): St<State>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Compiled-in static files.
+pub async fn static_file(Path(file): Path<String>, St(state): St<State>) -> Response {
+    match STATIC.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => PageError(WebError::NotFound, state.pages.clone()).into_response(),
+    }
+}
+
+/// Anything unrouted.
+pub async fn not_found(St(state): St<State>) -> Response {
+    PageError(WebError::NotFound, state.pages.clone()).into_response()
+}

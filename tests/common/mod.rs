@@ -1,0 +1,182 @@
+//! Test helpers: start the real gateway on a loopback port with its own tenant files and
+//! data directory, and talk HTTP to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use realmgate::app;
+use realmgate::config::Config;
+use tokio::sync::oneshot;
+
+/// A running gateway.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub domains: PathBuf,
+    pub data: PathBuf,
+    pub state: app::State,
+    _dirs: tempfile::TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    /// A client that keeps cookies and does not follow redirects (tests look at them).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    pub fn write_tenant(&self, name: &str, text: &str) {
+        write_atomic(&self.domains.join(name), text);
+    }
+}
+
+/// Writes through a rename so a watcher never reads half a file.
+pub fn write_atomic(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The shipped example IdP metadata (an Entra-shaped document).
+pub fn example_idp_metadata() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/domains/contoso.idp.xml"
+    ))
+    .unwrap()
+}
+
+/// The standard test tenants: an SSO tenant (with subdomains), a password tenant, and a
+/// tenant of another region.
+pub fn standard_tenants(dir: &Path) {
+    std::fs::write(dir.join("contoso.idp.xml"), example_idp_metadata()).unwrap();
+    std::fs::write(
+        dir.join("contoso.toml"),
+        r#"account = "contoso"
+name = "Contoso Ltd"
+domains = ["contoso.com", "contoso.co.uk"]
+include_subdomains = true
+
+[sso]
+button = "Log In with Microsoft"
+idp_metadata = "contoso.idp.xml"
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("fabrikam.toml"),
+        "account = \"fabrikam\"\nname = \"Fabrikam\"\ndomains = [\"fabrikam.com\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("northwind.toml"),
+        "account = \"northwind\"\ndomains = [\"northwind.eu\"]\nregion = \"eu\"\n",
+    )
+    .unwrap();
+}
+
+/// Starts a gateway with the standard tenants; `tweak` adjusts the configuration.
+pub async fn spawn_app(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with(standard_tenants, tweak).await
+}
+
+/// Starts a gateway with tenants written by `tenants`.
+pub async fn spawn_app_with(
+    tenants: impl FnOnce(&Path),
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let dirs = tempfile::tempdir().unwrap();
+    let domains = dirs.path().join("domains");
+    let data = dirs.path().join("data");
+    std::fs::create_dir_all(&domains).unwrap();
+    tenants(&domains);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::load(None, Vec::new()).unwrap();
+    config.listen = addr;
+    config.public_url = format!("http://127.0.0.1:{}", addr.port()).parse().unwrap();
+    config.domains_dir = domains.clone();
+    config.data_dir = data.clone();
+    config.region = Some("us".into());
+    config
+        .regions
+        .insert("eu".into(), "https://eu.login.example.com".parse().unwrap());
+    tweak(&mut config);
+    let state = app::build(config).await.unwrap();
+    app::spawn_reloader(state.clone()).unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = state.clone();
+    tokio::spawn(async move {
+        app::run(listener, served, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        url: format!("http://127.0.0.1:{}", addr.port()),
+        addr,
+        domains,
+        data,
+        state,
+        _dirs: dirs,
+        _stop: stop,
+    }
+}
+
+/// The CSRF token in a rendered form.
+pub fn csrf_of(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf\" value=\"")
+        .expect("form has a csrf field")
+        + 19;
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+/// Loads the email page and returns its CSRF token (the client keeps the cookie).
+pub async fn csrf(app: &TestApp, client: &reqwest::Client) -> String {
+    let html = client
+        .get(app.at("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    csrf_of(&html)
+}
+
+/// True when running under CI: missing peers then fail tests instead of skipping them.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Skips (locally) or fails (CI) when an external program is missing.
+pub fn require_program(path: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    assert!(
+        !under_ci(),
+        "{path} is required under CI (install it in .ci/run)"
+    );
+    eprintln!("skipped: {path} is not installed");
+    false
+}
+
+/// Undoes handlebars' HTML escaping of attribute values (`=` is written `&#x3D;`).
+pub fn unescape(html: &str) -> String {
+    html.replace("&#x3D;", "=")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
