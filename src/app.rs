@@ -57,6 +57,7 @@ pub type State = Arc<AppState>;
 /// Builds the state from a configuration: loads tenants (refusing to start on any problem),
 /// the gateway secret and the templates.
 pub async fn build(config: Config) -> Result<State, AppError> {
+    install_crypto_provider();
     let map = map::load_dir(&config.domains_dir).map_err(AppError::Tenants)?;
     let secret = secret(&config)?;
     let proof = if config.require_verified_domains {
@@ -193,6 +194,12 @@ pub fn secret(config: &Config) -> Result<Vec<u8>, AppError> {
             Ok(secret)
         }
     }
+}
+
+/// Selects aws-lc-rs as rustls' process-wide provider. Both it and ring are compiled in
+/// (reqwest brings ring), and rustls refuses to guess between two.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
 /// Writes a file only its owner can read.

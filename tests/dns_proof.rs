@@ -1,0 +1,163 @@
+//! DNS proof of domain ownership against a real DNS server (dnsmasq) on loopback.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use realmgate::discovery::DomainProof;
+use realmgate::discovery::proof::{Outcome, TXT_PREFIX};
+use serde_json::{Value, json};
+
+const SECRET: &str = "dns-proof-test-secret-0123456789abcdef";
+
+/// dnsmasq serving the given TXT records on a free loopback port; killed on drop.
+struct Dns {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_dns(records: &[(&str, &str)]) -> Option<Dns> {
+    if !common::require_program("/usr/sbin/dnsmasq") {
+        return None;
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new("/usr/sbin/dnsmasq");
+    cmd.args([
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        "--listen-address=127.0.0.1",
+        "--pid-file",
+        "--user=root",
+        // Answer for these zones (NXDOMAIN when a name is absent) like an authoritative
+        // server would, instead of refusing.
+        "--local=/com/",
+        "--local=/uk/",
+        "--local=/example/",
+        &format!("--port={port}"),
+    ]);
+    for (name, value) in records {
+        cmd.arg(format!("--txt-record={name},{value}"));
+    }
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Wait until it answers.
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Some(Dns { child, addr });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("dnsmasq did not start on {addr}");
+}
+
+fn token(account: &str, domain: &str) -> String {
+    let proof = DomainProof::new(Some("127.0.0.1:53".parse().unwrap()), SECRET.as_bytes()).unwrap();
+    format!("{TXT_PREFIX}{}", proof.token(account, domain))
+}
+
+#[tokio::test]
+async fn txt_records_are_checked_against_a_real_server() {
+    let good = token("contoso", "contoso.com");
+    let Some(dns) = start_dns(&[
+        ("_realmgate.contoso.com", &good),
+        ("_realmgate.wrong.example", "realmgate-verification=0000"),
+    ]) else {
+        return;
+    };
+    let proof = DomainProof::new(Some(dns.addr), SECRET.as_bytes()).unwrap();
+    assert_eq!(proof.check("contoso", "contoso.com").await, Outcome::Verified);
+    // The token is bound to the account: another tenant cannot reuse it.
+    assert!(matches!(
+        proof.check("adatum", "contoso.com").await,
+        Outcome::WrongToken { .. }
+    ));
+    assert!(matches!(
+        proof.check("wrong", "wrong.example").await,
+        Outcome::WrongToken { found } if found == vec!["realmgate-verification=0000".to_string()]
+    ));
+    assert_eq!(proof.check("x", "missing.example").await, Outcome::Missing);
+}
+
+#[tokio::test]
+async fn unverified_domains_are_never_routed_to_sso() {
+    let good = token("contoso", "contoso.com");
+    let Some(dns) = start_dns(&[("_realmgate.contoso.com", &good)]) else {
+        return;
+    };
+    let app = common::spawn_app_with(
+        |dir| {
+            common::standard_tenants(dir);
+            std::fs::write(dir.join("adatum.idp.xml"), common::example_idp_metadata()).unwrap();
+            std::fs::write(
+                dir.join("adatum.toml"),
+                "account = \"adatum\"\ndomains = [\"adatum.com\"]\n[sso]\nidp_metadata = \"adatum.idp.xml\"\n",
+            )
+            .unwrap();
+        },
+        |c| {
+            c.require_verified_domains = true;
+            c.dns_server = Some(dns.addr);
+            c.secret = Some(SECRET.into());
+        },
+    )
+    .await;
+    let client = app.client();
+    let method = |email: &'static str| {
+        let client = client.clone();
+        let url = app.at("/api/v1/discover");
+        async move {
+            client.post(url).json(&json!({"email": email})).send().await.unwrap()
+                .json::<Value>().await.unwrap()["method"].clone()
+        }
+    };
+    assert_eq!(method("alice@contoso.com").await, "saml2");
+    assert_eq!(method("alice@eu.contoso.com").await, "saml2");
+    assert_eq!(method("bob@adatum.com").await, "password");
+    // The Sign-on URL of an unverified tenant does not start SSO either.
+    let res = client.get(app.at("/adatum")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn cli_prints_the_outcome() {
+    let good = token("contoso", "contoso.com");
+    let Some(dns) = start_dns(&[("_realmgate.contoso.com", &good)]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    common::standard_tenants(dir.path());
+    let run = |domain: &str| {
+        Command::new(env!("CARGO_BIN_EXE_realmgate"))
+            .args(["domain", "verify", domain])
+            .env("REALMGATE_DOMAINS_DIR", dir.path())
+            .env("REALMGATE_DATA_DIR", dir.path().join("data"))
+            .env("REALMGATE_DNS_SERVER", dns.addr.to_string())
+            .env("REALMGATE_SECRET", SECRET)
+            .output()
+            .unwrap()
+    };
+    let ok = run("contoso.com");
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
+    assert!(out.contains("verified: contoso.com belongs to account contoso"), "{out}");
+    let missing = run("contoso.co.uk");
+    let out = String::from_utf8_lossy(&missing.stdout);
+    assert_eq!(missing.status.code(), Some(1), "{out}");
+    assert!(out.contains("_realmgate.contoso.co.uk. TXT \"realmgate-verification="), "{out}");
+}
