@@ -1,4 +1,6 @@
 //! realmgate: an email-first home-realm discovery login gateway.
 
+pub mod accounts;
 pub mod config;
 pub mod discovery;
+pub mod session;
