@@ -176,8 +176,11 @@ pub async fn resolve(
         return Ok(refused(account, email, Refusal::ForeignDomain, None));
     }
     for _ in 0..ATTEMPTS {
-        let by_email = store.by_email(account, email).await?;
+        // Subject first, then email: a user committed by a concurrent login and seen by
+        // the first read is certainly seen by the second, so the pair never shows the
+        // subject bound while the email looks unknown (a false `SubjectInUse`).
         let by_subject = store.by_subject(account, subject).await?;
+        let by_email = store.by_email(account, email).await?;
         match decide(sso.jit, by_email.as_ref(), by_subject.as_ref(), subject) {
             Decision::Refuse(reason) => {
                 return Ok(refused(account, email, reason, by_email.as_ref()));
@@ -200,7 +203,7 @@ pub async fn resolve(
                 }
                 let mut user = user;
                 user.subject = Some(subject.to_string());
-                return Ok(finish(store, user, now).await?);
+                return finish(store, user, now).await;
             }
             Decision::Create { status } => {
                 let mut new = NewUser::new(account, email.clone(), Origin::Jit, now);
@@ -210,7 +213,7 @@ pub async fn resolve(
                 match store.add(new).await {
                     Ok(user) => {
                         tracing::info!(account, email = %email, user_id = user.id, status = %status, "user created just in time");
-                        return Ok(finish(store, user, now).await?);
+                        return finish(store, user, now).await;
                     }
                     Err(AccountsError::Exists { .. } | AccountsError::SubjectInUse { .. }) => {
                         continue;
