@@ -298,13 +298,13 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
                     .into(),
             ));
         }
-        if sso.issuer.is_some() || sso.sso_url.is_some() || !sso.certificate.is_empty() {
-            if sso.issuer.is_none() || sso.sso_url.is_none() || sso.certificate.is_empty() {
-                problems.push((
-                    "sso",
-                    "inline IdP settings need all of issuer, sso_url and certificate".into(),
-                ));
-            }
+        if (sso.issuer.is_some() || sso.sso_url.is_some() || !sso.certificate.is_empty())
+            && (sso.issuer.is_none() || sso.sso_url.is_none() || sso.certificate.is_empty())
+        {
+            problems.push((
+                "sso",
+                "inline IdP settings need all of issuer, sso_url and certificate".into(),
+            ));
         }
         if let Some(u) = &sso.idp_metadata_url
             && u.scheme() != "https"
