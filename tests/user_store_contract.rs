@@ -170,6 +170,19 @@ fn tenant_with(jit: &str) -> Tenant {
     validate(file, Path::new("domains/contoso.toml")).expect("valid tenant")
 }
 
+/// One SSO login through [`resolve`], without an asserted display name.
+async fn sso(
+    store: &dyn UserStore,
+    tenant: &Tenant,
+    address: &str,
+    subject: &str,
+    at: i64,
+) -> Outcome {
+    resolve(store, tenant, &email(address), subject, None, t(at))
+        .await
+        .expect("resolve")
+}
+
 async fn add_and_case_insensitive_duplicates(store: Arc<dyn UserStore>) {
     let alice = add(
         &*store,
@@ -417,16 +430,7 @@ async fn profile_password_and_login(store: Arc<dyn UserStore>) {
 
 async fn jit_deny(store: Arc<dyn UserStore>) {
     let tenant = tenant_with("deny");
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("new@contoso.com"),
-        "s-new",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "new@contoso.com", "s-new", 0).await;
     assert_eq!(outcome, Outcome::Refused(Refusal::NotProvisioned));
     assert!(
         store.list(None, None).await.unwrap().is_empty(),
@@ -484,16 +488,7 @@ async fn jit_waiting_room(store: Arc<dyn UserStore>) {
 
 async fn jit_create(store: Arc<dyn UserStore>) {
     let tenant = tenant_with("create");
-    let Outcome::Admitted(user) = resolve(
-        &*store,
-        &tenant,
-        &email("new@contoso.com"),
-        "s-new",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap() else {
+    let Outcome::Admitted(user) = sso(&*store, &tenant, "new@contoso.com", "s-new", 0).await else {
         panic!("expected admission");
     };
     assert_eq!(
@@ -501,32 +496,15 @@ async fn jit_create(store: Arc<dyn UserStore>) {
         (Status::Active, Origin::Jit, Some("s-new"))
     );
     assert_eq!(user.last_login_at, Some(t(0)));
-    let other = resolve(
-        &*store,
-        &tenant,
-        &email("new@contoso.com"),
-        "s-other",
-        None,
-        t(1),
-    )
-    .await
-    .unwrap();
+    let other = sso(&*store, &tenant, "new@contoso.com", "s-other", 1).await;
     assert_eq!(other, Outcome::Refused(Refusal::SubjectMismatch));
 }
 
 async fn jit_preprovisioned_and_subject_mismatch(store: Arc<dyn UserStore>) {
     let tenant = tenant_with("deny");
     let alice = add(&*store, "contoso", "Alice@contoso.com", Status::Active).await;
-    let Outcome::Admitted(first) = resolve(
-        &*store,
-        &tenant,
-        &email("alice@CONTOSO.com"),
-        "s-alice",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap() else {
+    let Outcome::Admitted(first) = sso(&*store, &tenant, "alice@CONTOSO.com", "s-alice", 0).await
+    else {
         panic!("pre-provisioned user is matched at first SSO login");
     };
     assert_eq!(
@@ -544,28 +522,10 @@ async fn jit_preprovisioned_and_subject_mismatch(store: Arc<dyn UserStore>) {
         Some("s-alice")
     );
 
-    let later = resolve(
-        &*store,
-        &tenant,
-        &email("alice@contoso.com"),
-        "s-alice",
-        None,
-        t(1),
-    )
-    .await
-    .unwrap();
+    let later = sso(&*store, &tenant, "alice@contoso.com", "s-alice", 1).await;
     assert!(matches!(later, Outcome::Admitted(u) if u.id == alice.id));
 
-    let stolen = resolve(
-        &*store,
-        &tenant,
-        &email("alice@contoso.com"),
-        "s-mallory",
-        None,
-        t(2),
-    )
-    .await
-    .unwrap();
+    let stolen = sso(&*store, &tenant, "alice@contoso.com", "s-mallory", 2).await;
     assert_eq!(stolen, Outcome::Refused(Refusal::SubjectMismatch));
     assert_eq!(
         store
@@ -579,16 +539,14 @@ async fn jit_preprovisioned_and_subject_mismatch(store: Arc<dyn UserStore>) {
     );
 
     // The IdP renamed the person: the subject is Alice's, the email is new.
-    let renamed = resolve(
+    let renamed = sso(
         &*store,
         &tenant_with("create"),
-        &email("alice2@contoso.com"),
+        "alice2@contoso.com",
         "s-alice",
-        None,
-        t(3),
+        3,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(renamed, Outcome::Refused(Refusal::SubjectInUse));
 }
 
@@ -597,16 +555,7 @@ async fn jit_password_accounts(store: Arc<dyn UserStore>) {
     let mut bob = NewUser::new("contoso", email("bob@contoso.com"), Origin::Cli, t(0));
     bob.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into());
     let bob = store.add(bob).await.unwrap();
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("bob@contoso.com"),
-        "s-bob",
-        None,
-        t(1),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "bob@contoso.com", "s-bob", 1).await;
     assert_eq!(
         outcome,
         Outcome::Refused(Refusal::PasswordAccount),
@@ -616,16 +565,7 @@ async fn jit_password_accounts(store: Arc<dyn UserStore>) {
 
     // The operator links explicitly by removing the password.
     store.set_password_hash(bob.id, None).await.unwrap();
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("bob@contoso.com"),
-        "s-bob",
-        None,
-        t(2),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "bob@contoso.com", "s-bob", 2).await;
     assert!(matches!(outcome, Outcome::Admitted(u) if u.id == bob.id));
 
     // Admins keep their fail-safe password and are linked.
@@ -633,16 +573,7 @@ async fn jit_password_accounts(store: Arc<dyn UserStore>) {
     admin.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into());
     admin.admin = true;
     let admin = store.add(admin).await.unwrap();
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("admin@contoso.com"),
-        "s-admin",
-        None,
-        t(3),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "admin@contoso.com", "s-admin", 3).await;
     assert!(
         matches!(&outcome, Outcome::Admitted(u) if u.id == admin.id && u.password_hash.is_some())
     );
@@ -651,44 +582,15 @@ async fn jit_password_accounts(store: Arc<dyn UserStore>) {
 async fn jit_refusals(store: Arc<dyn UserStore>) {
     let tenant = tenant_with("create");
     add(&*store, "contoso", "carol@contoso.com", Status::Disabled).await;
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("carol@contoso.com"),
-        "s-carol",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "carol@contoso.com", "s-carol", 0).await;
     assert_eq!(outcome, Outcome::Refused(Refusal::Disabled));
-    let outcome = resolve(
-        &*store,
-        &tenant,
-        &email("eve@evil.example"),
-        "s-eve",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &tenant, "eve@evil.example", "s-eve", 0).await;
     assert_eq!(outcome, Outcome::Refused(Refusal::ForeignDomain));
-    let outcome = resolve(&*store, &tenant, &email("dan@contoso.com"), "", None, t(0))
-        .await
-        .unwrap();
+    let outcome = sso(&*store, &tenant, "dan@contoso.com", "", 0).await;
     assert_eq!(outcome, Outcome::Refused(Refusal::NoSubject));
     let mut password_tenant = tenant.clone();
     password_tenant.sso = None;
-    let outcome = resolve(
-        &*store,
-        &password_tenant,
-        &email("dan@contoso.com"),
-        "s",
-        None,
-        t(0),
-    )
-    .await
-    .unwrap();
+    let outcome = sso(&*store, &password_tenant, "dan@contoso.com", "s", 0).await;
     assert_eq!(outcome, Outcome::Refused(Refusal::NotSso));
     assert_eq!(
         store.list(None, None).await.unwrap().len(),
@@ -702,18 +604,9 @@ async fn jit_concurrent_first_logins(store: Arc<dyn UserStore>) {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (store, tenant) = (Arc::clone(&store), Arc::clone(&tenant));
-            tokio::spawn(async move {
-                resolve(
-                    &*store,
-                    &tenant,
-                    &email("rush@contoso.com"),
-                    "s-rush",
-                    None,
-                    t(0),
-                )
-                .await
-                .unwrap()
-            })
+            tokio::spawn(
+                async move { sso(&*store, &tenant, "rush@contoso.com", "s-rush", 0).await },
+            )
         })
         .collect();
     let mut ids = Vec::new();
@@ -748,44 +641,48 @@ fn owner(e: &Email) -> Option<String> {
     }
 }
 
+/// A user that must exist.
+async fn find(store: &dyn UserStore, account: &str, address: &str) -> User {
+    store
+        .by_email(account, &email(address))
+        .await
+        .expect("by_email")
+        .unwrap_or_else(|| panic!("{address} in {account}"))
+}
+
+/// The import reported exactly these errors, each starting with the given text.
+fn assert_errors(errors: &[String], prefixes: &[&str]) {
+    assert_eq!(errors.len(), prefixes.len(), "{errors:?}");
+    for (error, prefix) in errors.iter().zip(prefixes) {
+        assert!(
+            error.starts_with(prefix),
+            "{error:?} should start with {prefix:?}"
+        );
+    }
+}
+
 async fn csv_import(store: Arc<dyn UserStore>) {
     let summary = import_csv(&*store, CSV, &owner, t(0)).await.unwrap();
     assert_eq!(
         (summary.created, summary.updated, summary.unchanged),
         (4, 0, 0)
     );
-    assert_eq!(summary.errors.len(), 3, "{:?}", summary.errors);
-    assert!(
-        summary.errors[0].starts_with("line 4: invalid email \"not-an-email\""),
-        "{:?}",
-        summary.errors
-    );
-    assert!(
-        summary.errors[1].starts_with("line 5: admin must be"),
-        "{:?}",
-        summary.errors
-    );
-    assert!(
-        summary.errors[2].starts_with("line 6: no tenant owns the domain unknown.example"),
-        "{:?}",
-        summary.errors
+    assert_errors(
+        &summary.errors,
+        &[
+            "line 4: invalid email \"not-an-email\"",
+            "line 5: admin must be",
+            "line 6: no tenant owns the domain unknown.example",
+        ],
     );
 
-    let alice = store
-        .by_email("contoso", &email("alice@contoso.com"))
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = find(&*store, "contoso", "alice@contoso.com").await;
     assert_eq!(
         (alice.name.as_str(), alice.admin, alice.status, alice.origin),
         ("Alice", true, Status::Active, Origin::Import)
     );
     assert!(alice.password_hash.is_none() && alice.subject.is_none());
-    let erin = store
-        .by_email("contoso", &email("erin@contoso.com"))
-        .await
-        .unwrap()
-        .unwrap();
+    let erin = find(&*store, "contoso", "erin@contoso.com").await;
     assert_eq!((erin.name.as_str(), erin.admin), ("", false));
     assert!(
         store
@@ -823,27 +720,16 @@ async fn csv_import(store: Arc<dyn UserStore>) {
         "{:?}",
         summary.errors
     );
-    assert_eq!(summary.errors.len(), 1);
-    assert!(
-        summary.errors[0]
-            .starts_with("line 4: the domain contoso.com belongs to account \"contoso\""),
-        "{:?}",
-        summary.errors
+    assert_errors(
+        &summary.errors,
+        &["line 4: the domain contoso.com belongs to account \"contoso\""],
     );
-    let bob = store
-        .by_email("contoso", &email("bob@contoso.com"))
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = find(&*store, "contoso", "bob@contoso.com").await;
     assert_eq!(
         (bob.name.as_str(), bob.status, bob.email.as_str()),
         ("Robert", Status::Disabled, "bob@contoso.com")
     );
-    let alice = store
-        .by_email("contoso", &email("alice@contoso.com"))
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = find(&*store, "contoso", "alice@contoso.com").await;
     assert_eq!(
         (alice.name.as_str(), alice.admin),
         ("Alice", false),

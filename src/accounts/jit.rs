@@ -223,7 +223,7 @@ pub async fn resolve(
             }
         }
     }
-    Err(AccountsError::Corrupt(format!(
+    Err(AccountsError::Contended(format!(
         "user {email} of account {account} kept changing during login; try again"
     )))
 }

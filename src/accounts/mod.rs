@@ -69,6 +69,9 @@ pub enum AccountsError {
         "database migration failed: {0}; is the database shared with an incompatible realmgate version?"
     )]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Concurrent logins kept changing the same user; the person may simply retry.
+    #[error("{0}")]
+    Contended(String),
     /// A stored row holds a value this version cannot read.
     #[error("corrupt user row: {0}")]
     Corrupt(String),

@@ -198,3 +198,27 @@ fn parse_counter(bytes: &[u8]) -> Result<u64, StoreError> {
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(|| StoreError::Backend("value is not a counter".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte bound holds: a flood of entries evicts old ones instead of growing.
+    #[tokio::test]
+    async fn capacity_is_bounded() {
+        let store = MemoryStore::new(64 * 1024);
+        for i in 0..1000 {
+            store
+                .put(&format!("k{i}"), vec![0u8; 1024], Duration::from_secs(60))
+                .await
+                .expect("put");
+        }
+        store.cache.run_pending_tasks().await;
+        assert!(
+            store.cache.weighted_size() <= 64 * 1024,
+            "{}",
+            store.cache.weighted_size()
+        );
+        assert!(store.cache.entry_count() < 1000);
+    }
+}
