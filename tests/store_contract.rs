@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -15,6 +16,7 @@ use realmgate::session::{
     MemoryStore, RateLimitError, RateLimitPolicy, RateLimiter, RedisStore, RetryAfter, SessionUser,
     Sessions, Store, StoreError,
 };
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Short TTL used to watch entries expire, and how long to sleep past it.
 const SHORT_TTL: Duration = Duration::from_millis(300);
@@ -431,4 +433,132 @@ async fn open_picks_the_store() {
         realmgate::session::open("memcached://x").await,
         Err(StoreError::BadUrl(_))
     ));
+}
+
+/// A Redis that accepts connections but never answers (a hung server, a black-holed
+/// network) fails fast too.
+#[tokio::test]
+async fn silent_redis_fails_fast() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let result = RedisStore::connect(&format!("redis://{addr}"), "x:").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        result.err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A TCP proxy to Redis that can stop forwarding, to cut the store off mid-flight.
+async fn pausable_proxy(upstream: String) -> (String, Arc<AtomicBool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicBool::new(true));
+    let gate = Arc::clone(&open);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pipe(client_read, server_write, Arc::clone(&gate)));
+            tokio::spawn(pipe(server_read, client_write, Arc::clone(&gate)));
+        }
+    });
+    (format!("redis://{addr}"), open)
+}
+
+/// Copies bytes while `gate` is open; holds them back (without closing) while it is shut.
+async fn pipe(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    gate: Arc<AtomicBool>,
+) {
+    let wait_open = || async {
+        while !gate.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let mut buf = [0u8; 4096];
+    loop {
+        wait_open().await;
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        // Data read just before a pause is held back too.
+        wait_open().await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Once connected, a Redis that stops answering turns each call into a quick
+/// `Unavailable`, and the store recovers by itself when Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_fails_fast_and_recovers() {
+    let url =
+        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
+    let upstream = match url::Url::parse(&url) {
+        Ok(u) => format!(
+            "{}:{}",
+            u.host_str().unwrap_or("127.0.0.1"),
+            u.port().unwrap_or(6379)
+        ),
+        Err(e) => panic!("TEST_REDIS_URL: {e}"),
+    };
+    if tokio::net::TcpStream::connect(&upstream).await.is_err() {
+        let _: Option<()> = unavailable("redis", &"no TCP connection");
+        return;
+    }
+    let (proxy_url, open) = pausable_proxy(upstream).await;
+    let prefix = format!("realmgate-test:{:016x}:", rand::rng().random::<u64>());
+    let store = RedisStore::connect(&proxy_url, &prefix).await.unwrap();
+    store
+        .put("k", b"v".to_vec(), Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    open.store(false, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let result = store.get("k").await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    open.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.get("k").await {
+            Ok(v) => {
+                assert_eq!(v.as_deref(), Some(&b"v"[..]));
+                break;
+            }
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet recovered: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the store did not recover: {e}"),
+        }
+    }
 }
