@@ -85,6 +85,7 @@ contract!(
     sessions_lifecycle,
     sessions_get_new_ids,
     ping_answers,
+    extreme_ttls,
 );
 
 async fn put_get_and_expiry(store: Arc<dyn Store>) {
@@ -560,5 +561,33 @@ async fn redis_outage_fails_fast_and_recovers() {
             }
             Err(e) => panic!("the store did not recover: {e}"),
         }
+    }
+}
+
+/// Extreme TTLs are clamped rather than refused or overflowing.
+async fn extreme_ttls(store: Arc<dyn Store>) {
+    store
+        .put("forever", b"v".to_vec(), Duration::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("forever").await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    assert!(
+        store
+            .put_if_absent("forever2", b"v".to_vec(), Duration::MAX)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.incr("forever3", Duration::MAX).await.unwrap(), 1);
+    store
+        .put("zero", b"v".to_vec(), Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(store.get("zero").await.unwrap(), None);
+    for key in ["forever", "forever2", "forever3"] {
+        store.delete(key).await.unwrap();
     }
 }

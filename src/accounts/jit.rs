@@ -153,8 +153,9 @@ pub enum Outcome {
 const ATTEMPTS: usize = 3;
 
 /// Applies [`decide`] for an identity the SAML layer has verified: checks the tenant owns
-/// the email's domain (defence in depth), creates the JIT user or binds the subject, and
-/// records the login. `name` is the display name asserted by the IdP, if any, used for
+/// the email's domain (defence in depth; whether the domain's DNS proof is required and
+/// done is the discovery layer's check, made before the login started), creates the JIT
+/// user or binds the subject, and records the login. `name` is the display name asserted by the IdP, if any, used for
 /// users created here.
 ///
 /// Races are settled by the database: binding is `UPDATE … WHERE subject IS NULL` and

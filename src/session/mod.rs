@@ -98,8 +98,15 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
-/// Redis refuses a zero expiry, and a zero TTL would make an entry vanish at once in
-/// memory: every TTL is at least one millisecond.
+/// Longest TTL honoured; longer ones are shortened to it. Redis refuses expiry times that
+/// overflow its clock, and `Instant + Duration::MAX` would panic in memory.
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// A TTL in milliseconds as both stores use it: at least one millisecond (Redis refuses a
+/// zero expiry, and a zero TTL would make an entry vanish at once in memory), at most
+/// [`MAX_TTL`].
 pub(crate) fn ttl_millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(ttl.min(MAX_TTL).as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

@@ -111,10 +111,13 @@ impl RateLimiter {
         let index = now_s / window;
         let count = self
             .store
-            .incr(&format!("{base}:w{index}"), Duration::from_secs(window * 2))
+            .incr(
+                &format!("{base}:w{index}"),
+                Duration::from_secs(window.saturating_mul(2)),
+            )
             .await?;
         if count > self.policy.limit {
-            let window_end = (index + 1) * window;
+            let window_end = index.saturating_add(1).saturating_mul(window);
             return Err(RateLimitError::Limited(RetryAfter(Duration::from_secs(
                 window_end.saturating_sub(now_s),
             ))));
@@ -145,7 +148,10 @@ impl RateLimiter {
             .checked_mul(2u32.checked_pow(doublings).unwrap_or(u32::MAX))
             .unwrap_or(self.policy.max_lockout)
             .min(self.policy.max_lockout);
-        let until = now + chrono::Duration::from_std(lockout).unwrap_or(chrono::Duration::MAX);
+        let until = chrono::Duration::from_std(lockout)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.store
             .put(
                 &format!("{base}:lock"),
