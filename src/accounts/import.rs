@@ -212,3 +212,42 @@ fn parse_bool(v: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contoso(_: &Email) -> Option<String> {
+        Some("contoso".into())
+    }
+
+    #[test]
+    fn excel_byte_order_mark_and_spaces_are_accepted() {
+        let mut errors = Vec::new();
+        let rows = parse(
+            "\u{feff}Email , Name\n  alice@contoso.com , Alice \n",
+            &contoso,
+            &mut errors,
+        )
+        .expect("header accepted");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].email.as_str(), "alice@contoso.com");
+        assert_eq!(rows[0].name.as_deref(), Some("Alice"));
+        assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn short_rows_and_booleans() {
+        let mut errors = Vec::new();
+        let rows = parse(
+            "email,name,admin\n,x,true\nb@contoso.com,B,YES\nc@contoso.com,C,0\n",
+            &contoso,
+            &mut errors,
+        )
+        .expect("header accepted");
+        assert_eq!(errors, ["line 2: the email is missing"]);
+        let admins: Vec<_> = rows.iter().map(|r| r.admin).collect();
+        assert_eq!(admins, [Some(true), Some(false)]);
+    }
+}

@@ -190,19 +190,24 @@ impl SqlUserStore {
         with_pool!(self, p => p.close().await)
     }
 
-    async fn fetch_one_opt<'a>(
+    /// One user by `(account, value)`: the email key or the subject, per `sql`.
+    async fn fetch_by(
         &self,
         sql: &'static str,
-        args: (&'a str, Option<&'a str>),
+        account: &str,
+        value: &str,
     ) -> Result<Option<User>, AccountsError> {
         let row: Option<UserRow> = with_pool!(self, p => {
-            let q = sqlx::query_as::<_, UserRow>(sql).bind(args.0);
-            let q = match args.1 { Some(a) => q.bind(a), None => q };
-            q.fetch_optional(p).await?
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(account)
+                .bind(value)
+                .fetch_optional(p)
+                .await?
         });
         row.map(User::try_from).transpose()
     }
 
+    /// Runs an `UPDATE … SET x = $1 WHERE id = $2`, returning the rows changed.
     async fn execute(
         &self,
         sql: &'static str,
@@ -270,8 +275,7 @@ impl UserStore for SqlUserStore {
 
     async fn by_email(&self, account: &str, email: &Email) -> Result<Option<User>, AccountsError> {
         let key = email_key(email);
-        self.fetch_one_opt(SELECT_BY_EMAIL, (account, Some(&key)))
-            .await
+        self.fetch_by(SELECT_BY_EMAIL, account, &key).await
     }
 
     async fn by_id(&self, id: i64) -> Result<Option<User>, AccountsError> {
@@ -286,8 +290,7 @@ impl UserStore for SqlUserStore {
         account: &str,
         subject: &str,
     ) -> Result<Option<User>, AccountsError> {
-        self.fetch_one_opt(SELECT_BY_SUBJECT, (account, Some(subject)))
-            .await
+        self.fetch_by(SELECT_BY_SUBJECT, account, subject).await
     }
 
     async fn list(
