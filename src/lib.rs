@@ -4,15 +4,21 @@
 //! - `config`: defaults → `realmgate.toml` → `REALMGATE_*`; every problem reported at once.
 //! - `discovery`: the `Email` type, tenant files and map, the cached directory, DNS proofs,
 //!   and the domain-only routing decision.
+//! - `accounts`: users (`UserStore`: SQLite, PostgreSQL), Argon2id passwords, the
+//!   SSO identity → user decision (JIT, Waiting Room), CSV import.
+//! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
+//!   sessions, rate limits, one-time entries.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
 //! - `app`: shared state, start-up, reloads, `run(listener, state, shutdown)`.
 //! - `telemetry`: logs and Prometheus metrics.
 //!
-//! Dependencies point one way: `web` → `app`'s state → `discovery`; `discovery` depends on
-//! `config` only.
+//! Dependencies point one way: `web` → `app`'s state → `accounts`, `discovery`, `session`;
+//! `accounts` knows `discovery`'s types; `session` depends on nothing of ours.
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod discovery;
+pub mod session;
 pub mod telemetry;
 pub mod web;

@@ -1,0 +1,283 @@
+//! Users of every tenant: who may log in, how, and in which state.
+//!
+//! # Layout
+//! - this file: the [`User`] model, the [`UserStore`] trait and [`AccountsError`];
+//! - [`sql`]: [`SqlUserStore`], the trait on SQLite (the embedded default) and PostgreSQL;
+//! - [`password`]: Argon2id hashing off the async runtime, with a dummy hash for constant work;
+//! - [`jit`]: what a verified SAML identity means for the user table (SPEC security rule 9);
+//! - [`import`]: CSV import of pre-provisioned users.
+
+pub mod import;
+pub mod jit;
+pub mod password;
+pub mod sql;
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::discovery::Email;
+
+pub use import::{ImportSummary, import_csv};
+pub use jit::{Decision, Outcome, Refusal, decide, resolve};
+pub use password::Passwords;
+pub use sql::{SqlUserStore, open};
+
+/// Errors of the accounts module. Messages are for operators (CLI and logs); the web edge
+/// maps them to stable codes without showing internals.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    /// A user with this email (compared case-insensitively) already exists in the account.
+    #[error("a user with email {email} already exists in account {account}")]
+    Exists {
+        /// Tenant slug.
+        account: String,
+        /// The address that collided.
+        email: String,
+    },
+    /// The IdP subject is already bound to another user of the account.
+    #[error("this IdP subject is already bound to another user of account {account}")]
+    SubjectInUse {
+        /// Tenant slug.
+        account: String,
+    },
+    /// No such user.
+    #[error("no such user: {0}")]
+    NotFound(String),
+    /// The database URL is not one we can open.
+    #[error(
+        "unsupported database_url {0:?}: use sqlite://path/to/file.db or postgres://user@host/db"
+    )]
+    BadUrl(String),
+    /// The SQLite directory could not be created.
+    #[error(
+        "cannot create the database directory {path}: {source}; check data_dir and its permissions"
+    )]
+    DataDir {
+        /// Directory that could not be created.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Schema migrations failed.
+    #[error(
+        "database migration failed: {0}; is the database shared with an incompatible realmgate version?"
+    )]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Concurrent logins kept changing the same user; the person may simply retry.
+    #[error("{0}")]
+    Contended(String),
+    /// A stored row holds a value this version cannot read.
+    #[error("corrupt user row: {0}")]
+    Corrupt(String),
+    /// Hashing failed (never carries the password).
+    #[error("password hashing failed: {0}")]
+    Password(String),
+    /// A CSV file that cannot be imported at all (as opposed to single bad rows).
+    #[error("cannot import: {0}")]
+    Import(String),
+}
+
+/// Whether a user may log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// May log in.
+    Active,
+    /// Created just in time; waits for an administrator's approval (the Waiting Room).
+    Waiting,
+    /// Refused at every login.
+    Disabled,
+}
+
+/// How a user came to exist; kept for audits ("who created this account?").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// `realmgate user add`.
+    Cli,
+    /// `realmgate user import`.
+    Import,
+    /// Just-in-time at an SSO login.
+    Jit,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The name stored in the database and shown by the CLI.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = AccountsError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(AccountsError::Corrupt(format!(
+                        concat!("unknown ", stringify!($ty), " {:?}"), other
+                    ))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(Status { Active => "active", Waiting => "waiting", Disabled => "disabled" });
+text_enum!(Origin { Cli => "cli", Import => "import", Jit => "jit" });
+
+/// A user of one tenant (account).
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Database id.
+    pub id: i64,
+    /// Tenant slug.
+    pub account: String,
+    /// Address as first given (domain normalised by [`Email::parse`]).
+    pub email: Email,
+    /// Display name; may be empty.
+    pub name: String,
+    /// Whether the user may log in.
+    pub status: Status,
+    /// Argon2id PHC string; `None` for SSO users, who have no local password.
+    pub password_hash: Option<String>,
+    /// May use `/{account}/no-sso` and approve users.
+    pub admin: bool,
+    /// How the user was created.
+    pub origin: Origin,
+    /// IdP NameID bound at the first SSO login; later logins must present the same one.
+    pub subject: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last successful login.
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+/// Debug without the password hash: hashes are secrets too (offline guessing).
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("status", &self.status)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<set>"),
+            )
+            .field("admin", &self.admin)
+            .field("origin", &self.origin)
+            .field("subject", &self.subject)
+            .field("created_at", &self.created_at)
+            .field("last_login_at", &self.last_login_at)
+            .finish()
+    }
+}
+
+/// What [`UserStore::add`] needs.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Tenant slug.
+    pub account: String,
+    /// Address.
+    pub email: Email,
+    /// Display name; may be empty.
+    pub name: String,
+    /// Initial status.
+    pub status: Status,
+    /// Argon2id PHC string, from [`Passwords::hash`].
+    pub password_hash: Option<String>,
+    /// Administrator of the account.
+    pub admin: bool,
+    /// How the user is being created.
+    pub origin: Origin,
+    /// IdP subject, when created from an SSO login.
+    pub subject: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewUser {
+    /// An active user without password or subject: the usual pre-provisioned SSO user.
+    pub fn new(account: &str, email: Email, origin: Origin, now: DateTime<Utc>) -> Self {
+        Self {
+            account: account.to_string(),
+            email,
+            name: String::new(),
+            status: Status::Active,
+            password_hash: None,
+            admin: false,
+            origin,
+            subject: None,
+            created_at: now,
+        }
+    }
+}
+
+/// The key used for case-insensitive email matching. Computed here, not by SQL `lower()`,
+/// so SQLite (ASCII-only `lower`) and PostgreSQL agree on every address.
+pub fn email_key(email: &Email) -> String {
+    email.as_str().to_lowercase()
+}
+
+/// Storage of users. Object safe: the application holds an `Arc<dyn UserStore>`.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user; [`AccountsError::Exists`] when the account already has the email in
+    /// any letter case, [`AccountsError::SubjectInUse`] when the subject is taken.
+    async fn add(&self, user: NewUser) -> Result<User, AccountsError>;
+
+    /// The user of `account` with this email, compared case-insensitively.
+    async fn by_email(&self, account: &str, email: &Email) -> Result<Option<User>, AccountsError>;
+
+    /// The user with this id.
+    async fn by_id(&self, id: i64) -> Result<Option<User>, AccountsError>;
+
+    /// The user of `account` bound to this IdP subject.
+    async fn by_subject(&self, account: &str, subject: &str)
+    -> Result<Option<User>, AccountsError>;
+
+    /// Users, optionally of one account and/or in one status, by account then email.
+    async fn list(
+        &self,
+        account: Option<&str>,
+        status: Option<Status>,
+    ) -> Result<Vec<User>, AccountsError>;
+
+    /// Approves, disables or re-enables a user; [`AccountsError::NotFound`] when absent.
+    async fn set_status(
+        &self,
+        account: &str,
+        email: &Email,
+        status: Status,
+    ) -> Result<User, AccountsError>;
+
+    /// Updates display name and admin flag (CSV import).
+    async fn set_profile(&self, id: i64, name: &str, admin: bool) -> Result<(), AccountsError>;
+
+    /// Binds the IdP subject when the user has none yet; false when one was already bound
+    /// (possibly by a concurrent login): the caller re-reads and decides again.
+    async fn bind_subject(&self, id: i64, subject: &str) -> Result<bool, AccountsError>;
+
+    /// Sets or (with `None`) removes the local password.
+    async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), AccountsError>;
+
+    /// Notes a successful login.
+    async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError>;
+
+    /// Whether the database answers; used by `/readyz`.
+    async fn ping(&self) -> Result<(), AccountsError>;
+}

@@ -1,0 +1,372 @@
+//! [`UserStore`] on SQLite (embedded default) and PostgreSQL (shared by instances).
+//!
+//! One struct over an enum of pools rather than `sqlx::Any`: both drivers decode
+//! `DateTime<Utc>` natively, and the SQL text is shared because every statement uses `$n`
+//! placeholders, which both databases accept. The [`with_pool!`] macro expands one body
+//! for each pool type, so no statement is written twice.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::{AccountsError, NewUser, Status, User, UserStore, email_key};
+use crate::discovery::Email;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a request waits for a pooled connection before failing (503, not a hang).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
+macro_rules! columns {
+    () => {
+        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at"
+    };
+}
+
+const SELECT_BY_ID: &str = concat!("SELECT ", columns!(), " FROM users WHERE id = $1");
+const SELECT_BY_EMAIL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM users WHERE account = $1 AND email_lower = $2"
+);
+const SELECT_BY_SUBJECT: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM users WHERE account = $1 AND subject = $2"
+);
+const SELECT_LIST: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM users WHERE ($1 IS NULL OR account = $1) AND ($2 IS NULL OR status = $2)",
+    " ORDER BY account, email_lower"
+);
+const INSERT: &str = concat!(
+    "INSERT INTO users (account, email, email_lower, name, status, password_hash, admin,",
+    " origin, subject, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+    columns!()
+);
+const UPDATE_STATUS: &str = concat!(
+    "UPDATE users SET status = $1 WHERE account = $2 AND email_lower = $3 RETURNING ",
+    columns!()
+);
+const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = $3";
+const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
+const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
+const UPDATE_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+
+/// A row as stored; converted to [`User`] after checking the enum columns.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    account: String,
+    email: String,
+    name: String,
+    status: String,
+    password_hash: Option<String>,
+    admin: bool,
+    origin: String,
+    subject: Option<String>,
+    created_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AccountsError;
+
+    fn try_from(r: UserRow) -> Result<Self, Self::Error> {
+        Ok(User {
+            id: r.id,
+            email: Email::parse(&r.email)
+                .map_err(|e| AccountsError::Corrupt(format!("user {}: email: {e}", r.id)))?,
+            account: r.account,
+            name: r.name,
+            status: r.status.parse()?,
+            password_hash: r.password_hash,
+            admin: r.admin,
+            origin: r.origin.parse()?,
+            subject: r.subject,
+            created_at: r.created_at,
+            last_login_at: r.last_login_at,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to whichever pool this store has: the body is compiled
+/// once per database type, written once.
+macro_rules! with_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Users in SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct SqlUserStore {
+    pool: Pool,
+}
+
+/// Opens the database named by `database_url` (`sqlite://…` or `postgres://…`) and applies
+/// pending migrations. For SQLite, the file and its directory are created when missing.
+pub async fn open(database_url: &str) -> Result<SqlUserStore, AccountsError> {
+    if database_url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(database_url)?;
+        let in_memory = database_url.contains(":memory:") || database_url.contains("mode=memory");
+        SqlUserStore::sqlite(options, in_memory).await
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        SqlUserStore::postgres(PgConnectOptions::from_str(database_url)?).await
+    } else {
+        Err(AccountsError::BadUrl(database_url.to_string()))
+    }
+}
+
+impl SqlUserStore {
+    /// SQLite with `options`. An in-memory database lives only as long as its connection,
+    /// so it gets a single connection that is never recycled.
+    pub async fn sqlite(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<Self, AccountsError> {
+        let mut options = options
+            .create_if_missing(true)
+            .busy_timeout(ACQUIRE_TIMEOUT);
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            if let Some(dir) = options.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                create_dir(dir)?;
+            }
+            // WAL lets readers (forward-auth) proceed while a login writes.
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// PostgreSQL with `options` (set `search_path` there to use another schema).
+    pub async fn postgres(options: PgConnectOptions) -> Result<Self, AccountsError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        POSTGRES_MIGRATIONS.run(&pool).await?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// Closes every pooled connection (graceful shutdown, tests dropping their schema).
+    pub async fn close(&self) {
+        with_pool!(self, p => p.close().await)
+    }
+
+    /// One user by `(account, value)`: the email key or the subject, per `sql`.
+    async fn fetch_by(
+        &self,
+        sql: &'static str,
+        account: &str,
+        value: &str,
+    ) -> Result<Option<User>, AccountsError> {
+        let row: Option<UserRow> = with_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(sql)
+                .bind(account)
+                .bind(value)
+                .fetch_optional(p)
+                .await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    /// Runs an `UPDATE … SET x = $1 WHERE id = $2`, returning the rows changed.
+    async fn execute(
+        &self,
+        sql: &'static str,
+        id: i64,
+        value: Option<&str>,
+    ) -> Result<u64, AccountsError> {
+        Ok(with_pool!(self, p => sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected()))
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), AccountsError> {
+    std::fs::create_dir_all(dir).map_err(|source| AccountsError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+/// Maps a unique-constraint violation to the domain error it means.
+fn conflict(e: sqlx::Error, user: &NewUser) -> AccountsError {
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let about_subject = db.constraint().is_some_and(|c| c.contains("subject"))
+            || db.message().contains("subject");
+        return if about_subject {
+            AccountsError::SubjectInUse {
+                account: user.account.clone(),
+            }
+        } else {
+            AccountsError::Exists {
+                account: user.account.clone(),
+                email: user.email.to_string(),
+            }
+        };
+    }
+    AccountsError::Database(e)
+}
+
+#[async_trait]
+impl UserStore for SqlUserStore {
+    async fn add(&self, user: NewUser) -> Result<User, AccountsError> {
+        let key = email_key(&user.email);
+        let result: Result<UserRow, sqlx::Error> = with_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(INSERT)
+                .bind(&user.account)
+                .bind(user.email.as_str())
+                .bind(&key)
+                .bind(&user.name)
+                .bind(user.status.as_str())
+                .bind(user.password_hash.as_deref())
+                .bind(user.admin)
+                .bind(user.origin.as_str())
+                .bind(user.subject.as_deref())
+                .bind(user.created_at)
+                .fetch_one(p)
+                .await
+        });
+        result.map_err(|e| conflict(e, &user))?.try_into()
+    }
+
+    async fn by_email(&self, account: &str, email: &Email) -> Result<Option<User>, AccountsError> {
+        let key = email_key(email);
+        self.fetch_by(SELECT_BY_EMAIL, account, &key).await
+    }
+
+    async fn by_id(&self, id: i64) -> Result<Option<User>, AccountsError> {
+        let row: Option<UserRow> = with_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(SELECT_BY_ID).bind(id).fetch_optional(p).await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    async fn by_subject(
+        &self,
+        account: &str,
+        subject: &str,
+    ) -> Result<Option<User>, AccountsError> {
+        self.fetch_by(SELECT_BY_SUBJECT, account, subject).await
+    }
+
+    async fn list(
+        &self,
+        account: Option<&str>,
+        status: Option<Status>,
+    ) -> Result<Vec<User>, AccountsError> {
+        let status = status.map(Status::as_str);
+        let rows: Vec<UserRow> = with_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(SELECT_LIST)
+                .bind(account)
+                .bind(status)
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn set_status(
+        &self,
+        account: &str,
+        email: &Email,
+        status: Status,
+    ) -> Result<User, AccountsError> {
+        let key = email_key(email);
+        let row: Option<UserRow> = with_pool!(self, p => {
+            sqlx::query_as::<_, UserRow>(UPDATE_STATUS)
+                .bind(status.as_str())
+                .bind(account)
+                .bind(&key)
+                .fetch_optional(p)
+                .await?
+        });
+        row.ok_or_else(|| AccountsError::NotFound(format!("{email} in account {account}")))?
+            .try_into()
+    }
+
+    async fn set_profile(&self, id: i64, name: &str, admin: bool) -> Result<(), AccountsError> {
+        let done = with_pool!(self, p => sqlx::query(UPDATE_PROFILE)
+            .bind(name)
+            .bind(admin)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if done == 0 {
+            return Err(AccountsError::NotFound(format!("user id {id}")));
+        }
+        Ok(())
+    }
+
+    async fn bind_subject(&self, id: i64, subject: &str) -> Result<bool, AccountsError> {
+        match self.execute(BIND_SUBJECT, id, Some(subject)).await {
+            Ok(n) => Ok(n == 1),
+            Err(AccountsError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
+                let account = self.by_id(id).await?.map(|u| u.account).unwrap_or_default();
+                Err(AccountsError::SubjectInUse { account })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), AccountsError> {
+        if self.execute(UPDATE_PASSWORD, id, hash).await? == 0 {
+            return Err(AccountsError::NotFound(format!("user id {id}")));
+        }
+        Ok(())
+    }
+
+    async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError> {
+        with_pool!(self, p => sqlx::query(UPDATE_LOGIN).bind(now).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), AccountsError> {
+        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await?.rows_affected());
+        Ok(())
+    }
+}
