@@ -171,6 +171,9 @@ mod tests {
         assert_eq!(e.code(), "status_not_success");
         assert!(e.to_string().contains("user cancelled"));
         assert_eq!(SamlError::DtdForbidden.code(), "dtd_forbidden");
-        assert_eq!(SamlError::DtdForbidden.user_message(), "Authentication failed.");
+        assert_eq!(
+            SamlError::DtdForbidden.user_message(),
+            "Authentication failed."
+        );
     }
 }

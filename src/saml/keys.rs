@@ -83,7 +83,11 @@ impl SpKeys {
     /// Builds the key set from PEM text (PKCS#1 or PKCS#8 key; X.509 certificates).
     /// Refuses a certificate that does not belong to the key: IdPs would then reject every
     /// signed request, and the cause is far from the symptom.
-    pub fn from_pem(key_pem: &str, cert_pem: &str, next_cert_pem: Option<&str>) -> Result<Self, SamlError> {
+    pub fn from_pem(
+        key_pem: &str,
+        cert_pem: &str,
+        next_cert_pem: Option<&str>,
+    ) -> Result<Self, SamlError> {
         let decryption = PKey::private_key_from_pem(key_pem.as_bytes())
             .map_err(|e| key_err("SP key is not a PEM private key", e))?;
         if decryption.rsa().is_err() {
@@ -249,7 +253,10 @@ mod tests {
     fn mismatched_certificate_is_refused() {
         let (k1, _) = generate_pem().expect("k1");
         let (_, c2) = generate_pem().expect("k2");
-        assert!(matches!(SpKeys::from_pem(&k1, &c2, None), Err(SamlError::Key(_))));
+        assert!(matches!(
+            SpKeys::from_pem(&k1, &c2, None),
+            Err(SamlError::Key(_))
+        ));
     }
 
     #[test]
@@ -258,6 +265,9 @@ mod tests {
             sp_key: Some("/nonexistent/key.pem".into()),
             ..Config::default()
         };
-        assert!(matches!(SpKeys::load_or_generate(&config), Err(SamlError::Key(_))));
+        assert!(matches!(
+            SpKeys::load_or_generate(&config),
+            Err(SamlError::Key(_))
+        ));
     }
 }

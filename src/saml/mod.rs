@@ -12,7 +12,9 @@
 
 pub mod error;
 pub mod keys;
+pub mod metadata;
 pub mod xml;
 
 pub use error::SamlError;
 pub use keys::SpKeys;
+pub use metadata::{IdpCert, IdpMetadata, IdpRegistry, Sp, sp_metadata};
