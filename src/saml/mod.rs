@@ -13,8 +13,10 @@
 pub mod error;
 pub mod keys;
 pub mod metadata;
+pub mod response;
 pub mod xml;
 
 pub use error::SamlError;
 pub use keys::SpKeys;
 pub use metadata::{IdpCert, IdpMetadata, IdpRegistry, Sp, sp_metadata};
+pub use response::{Expected, VerifiedAssertion, peek_issuer, validate};
