@@ -13,6 +13,7 @@
 pub mod error;
 pub mod keys;
 pub mod metadata;
+pub mod request;
 pub mod response;
 pub mod xml;
 
