@@ -69,6 +69,12 @@ impl IdpMetadata {
     /// with an `IDPSSODescriptor` (federation aggregates with several IdPs are ambiguous and
     /// refused). Entra's `RoleDescriptor`s and encryption keys are ignored.
     pub fn parse(bytes: &[u8]) -> Result<Self, SamlError> {
+        Self::parse_entity(bytes, None)
+    }
+
+    /// Like [`IdpMetadata::parse`], but picks the IdP entity `entity_id` out of an
+    /// aggregate that lists several.
+    pub fn parse_entity(bytes: &[u8], entity_id: Option<&str>) -> Result<Self, SamlError> {
         if bytes.len() > MAX_METADATA_BYTES {
             return Err(SamlError::TooLarge(bytes.len()));
         }
@@ -93,6 +99,9 @@ impl IdpMetadata {
         };
         let idps: Vec<(libxml::tree::Node, libxml::tree::Node)> = entities
             .into_iter()
+            .filter(|e| {
+                entity_id.is_none_or(|want| e.get_attribute("entityID").as_deref() == Some(want))
+            })
             .filter_map(|e| {
                 xml::children(&e, NS_METADATA, "IDPSSODescriptor")
                     .into_iter()

@@ -189,6 +189,45 @@ def encrypt(xml, sp_cert, data_alg, key_alg, xmlsec_key):
                   flags=re.S)
 
 
+def write_entra_metadata(cert1, cert2):
+    """An Entra ID (Azure AD) style federation metadata document: WS-Fed RoleDescriptors
+    with their own keys, an IDPSSODescriptor with two signing certificates (rollover),
+    Redirect and POST endpoints. Written as `entra-federationmetadata.xml`."""
+    tenant = "00000000-1111-2222-3333-444444444444"
+    entity = f"https://sts.windows.net/{tenant}/"
+    keys = "".join(
+        f'<KeyDescriptor use="signing"><KeyInfo xmlns="{NS_DS}"><X509Data><X509Certificate>'
+        f"{cert_b64(c)}</X509Certificate></X509Data></KeyInfo></KeyDescriptor>"
+        for c in (cert1, cert2))
+    fed = "http://docs.oasis-open.org/wsfed/federation/200706"
+    xsi = "http://www.w3.org/2001/XMLSchema-instance"
+    role = lambda kind, extra: (
+        f'<RoleDescriptor xsi:type="fed:{kind}" '
+        f'protocolSupportEnumeration="http://docs.oasis-open.org/wsfed/federation/200706">'
+        f"{keys}{extra}</RoleDescriptor>")
+    doc = (
+        f'<?xml version="1.0" encoding="utf-8"?><EntityDescriptor ID="_e0a0b0c0-0000-4000-8000-000000000000" '
+        f'entityID="{entity}" xmlns="urn:oasis:names:tc:SAML:2.0:metadata">'
+        + role("SecurityTokenServiceType",
+               f'<fed:ClaimTypesOffered><auth:ClaimType Uri="http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress" '
+               f'xmlns:auth="http://docs.oasis-open.org/wsfed/authorization/200706"><auth:DisplayName>Email</auth:DisplayName>'
+               f"</auth:ClaimType></fed:ClaimTypesOffered><fed:PassiveRequestorEndpoint><wsa:EndpointReference "
+               f'xmlns:wsa="http://www.w3.org/2005/08/addressing"><wsa:Address>https://login.microsoftonline.com/{tenant}/wsfed'
+               f"</wsa:Address></wsa:EndpointReference></fed:PassiveRequestorEndpoint>").replace(
+                   "<RoleDescriptor ", f'<RoleDescriptor xmlns:xsi="{xsi}" xmlns:fed="{fed}" ', 1)
+        + role("ApplicationServiceType", "").replace(
+            "<RoleDescriptor ", f'<RoleDescriptor xmlns:xsi="{xsi}" xmlns:fed="{fed}" ', 1)
+        + f'<IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}'
+        f'<SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        f'Location="https://login.microsoftonline.com/{tenant}/saml2"/>'
+        f'<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        f'Location="https://login.microsoftonline.com/{tenant}/saml2"/>'
+        f'<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+        f'Location="https://login.microsoftonline.com/{tenant}/saml2"/>'
+        f"</IDPSSODescriptor></EntityDescriptor>\n")
+    open(os.path.join(HERE, "entra-federationmetadata.xml"), "w").write(doc)
+
+
 def main():
     idp_key, idp_cert = keypair("idp", "Test IdP signing")
     evil_key, evil_cert = keypair("attacker", "Attacker")
@@ -202,6 +241,7 @@ def main():
         f'Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
         f'Location="https://idp.example.com/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>\n')
 
+    write_entra_metadata(idp_cert, evil_cert)
     cases = {}
 
     def case(name, xml, expect, note, **opts):
