@@ -251,10 +251,7 @@ pub fn validate(
         } else {
             assertion.clone()
         };
-        let key = expected
-            .decryption_key
-            .ok_or_else(|| SamlError::DecryptionFailed("no SP decryption key configured".into()))?;
-        let plaintext = decrypt_assertion(&enc, key)?;
+        let plaintext = decrypt_assertion(&enc, expected.decryption_key)?;
         let wrapped = wrap_in_scope(&enc, &plaintext, &doc);
         decrypted_doc = Some(xml::parse(wrapped.as_bytes())?);
         let droot = xml::root(decrypted_doc.as_ref().ok_or(SamlError::NoAssertion)?)?;
@@ -593,7 +590,7 @@ fn unsupported(msg: impl Into<String>) -> SamlError {
 /// CBC is refused (padding-oracle and malleability attacks on XML Encryption, Jager and
 /// Somorovsky 2011) and so is RSA PKCS#1 v1.5 (Bleichenbacher). Algorithms are checked
 /// before any private-key operation.
-fn decrypt_assertion(enc: &Node, key: &PKey<Private>) -> Result<String, SamlError> {
+fn decrypt_assertion(enc: &Node, key: Option<&PKey<Private>>) -> Result<String, SamlError> {
     let data = xml::children(enc, NS_XENC, "EncryptedData");
     if data.len() != 1 {
         return Err(malformed(
@@ -618,6 +615,12 @@ fn decrypt_assertion(enc: &Node, key: &PKey<Private>) -> Result<String, SamlErro
     if keys.is_empty() {
         return Err(malformed("no EncryptedKey"));
     }
+    // Refuse unsupported key transport before anything else, so the reason is precise.
+    for ek in &keys {
+        key_transport(ek)?;
+    }
+    let key =
+        key.ok_or_else(|| SamlError::DecryptionFailed("no SP decryption key configured".into()))?;
     let mut last_err = SamlError::DecryptionFailed("no EncryptedKey could be decrypted".into());
     let mut content_key = None;
     for ek in &keys {
@@ -689,7 +692,10 @@ fn mgf_for(uri: &str) -> Option<&'static openssl::md::MdRef> {
     })
 }
 
-fn unwrap_key(ek: &Node, key: &PKey<Private>) -> Result<Vec<u8>, SamlError> {
+type Transport = (&'static openssl::md::MdRef, &'static openssl::md::MdRef);
+
+/// The OAEP digest and MGF1 digest of an EncryptedKey, or why it is refused.
+fn key_transport(ek: &Node) -> Result<Transport, SamlError> {
     let method = xml::child(ek, NS_XENC, "EncryptionMethod")
         .ok_or_else(|| malformed("EncryptedKey has no EncryptionMethod"))?;
     let alg = method.get_attribute("Algorithm").unwrap_or_default();
@@ -712,6 +718,11 @@ fn unwrap_key(ek: &Node, key: &PKey<Private>) -> Result<Vec<u8>, SamlError> {
     if xml::child(&method, NS_XENC, "OAEPparams").is_some() {
         return Err(unsupported("OAEPparams label"));
     }
+    Ok((oaep_md, mgf_md))
+}
+
+fn unwrap_key(ek: &Node, key: &PKey<Private>) -> Result<Vec<u8>, SamlError> {
+    let (oaep_md, mgf_md) = key_transport(ek)?;
     let wrapped = cipher_value(ek)?;
     let fail = |_| SamlError::DecryptionFailed("RSA-OAEP key unwrap failed".into());
     let mut ctx = openssl::pkey_ctx::PkeyCtx::new(key).map_err(fail)?;
