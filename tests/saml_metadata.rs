@@ -161,3 +161,56 @@ fn registry_reports_expiring_certificates() {
     assert_eq!(soon[0].0, "onelogin");
     reg.record_metrics(at("2026-01-01T00:00:00Z"));
 }
+
+#[test]
+fn registry_build_reads_files_and_inline_and_names_bad_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    std::fs::copy(
+        testdata().join("idp-metadata.xml"),
+        d.join("contoso.idp.xml"),
+    )
+    .expect("copy");
+    let pem = std::fs::read_to_string(testdata().join("idp-cert.pem")).expect("pem");
+    let write = |name: &str, text: String| std::fs::write(d.join(name), text).expect("write");
+    write(
+        "contoso.toml",
+        "account = \"contoso\"\ndomains = [\"contoso.com\"]\n[sso]\nidp_metadata = \"contoso.idp.xml\"\n".into(),
+    );
+    write(
+        "fabrikam.toml",
+        format!(
+            "account = \"fabrikam\"\ndomains = [\"fabrikam.com\"]\n[sso]\nissuer = \"https://sts.fabrikam.com/\"\nsso_url = \"https://sts.fabrikam.com/sso\"\ncertificate = \"\"\"{pem}\"\"\"\n"
+        ),
+    );
+    write(
+        "remote.toml",
+        "account = \"remote\"\ndomains = [\"remote.com\"]\n[sso]\nidp_metadata_url = \"https://login.example.net/federationmetadata.xml\"\n".into(),
+    );
+    let map = realmgate::discovery::map::load_dir(d).expect("tenant map");
+    let built = IdpRegistry::build(&map).expect("all good");
+    assert_eq!(built.len(), 2);
+    assert_eq!(built["fabrikam"].entity_id, "https://sts.fabrikam.com/");
+    assert_eq!(built["contoso"].entity_id, "https://idp.example.com/");
+    let urls = IdpRegistry::url_sources(&map);
+    assert_eq!(urls.len(), 1);
+    assert_eq!(urls[0].account, "remote");
+
+    write(
+        "broken.toml",
+        "account = \"broken\"\ndomains = [\"broken.com\"]\n[sso]\nidp_metadata = \"missing.xml\"\n"
+            .into(),
+    );
+    write(
+        "badcert.toml",
+        "account = \"badcert\"\ndomains = [\"badcert.com\"]\n[sso]\nissuer = \"x\"\nsso_url = \"https://x.example/sso\"\ncertificate = \"AAAA\"\n".into(),
+    );
+    let map = realmgate::discovery::map::load_dir(d).expect("tenant map");
+    let problems = IdpRegistry::build(&map).expect_err("two bad tenants");
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].source.ends_with("badcert.toml"), "{problems:?}");
+    assert_eq!(problems[0].line, Some(6));
+    assert!(problems[1].source.ends_with("broken.toml"));
+    assert_eq!(problems[1].line, Some(4));
+    assert!(problems[1].message.contains("missing.xml"));
+}

@@ -412,11 +412,20 @@ impl IdpRegistry {
                 Ok(m) => {
                     map.insert(t.account.clone(), Arc::new(m));
                 }
-                Err(e) => problems.push(Problem {
-                    source: t.file.display().to_string(),
-                    line: None,
-                    message: format!("identity provider: {e}"),
-                }),
+                Err(e) => {
+                    let key = if sso.idp_metadata.is_some() {
+                        "idp_metadata"
+                    } else {
+                        "certificate"
+                    };
+                    problems.push(Problem {
+                        source: t.file.display().to_string(),
+                        line: std::fs::read_to_string(&t.file)
+                            .ok()
+                            .and_then(|text| crate::config::find_key_line(&text, key)),
+                        message: format!("identity provider: {e}"),
+                    })
+                }
             }
         }
         if problems.is_empty() {
@@ -800,6 +809,38 @@ mod tests {
             Some("https://login.example.com/saml2/idpresponse")
         );
         assert_eq!(xml::children(&spd, NS_METADATA, "KeyDescriptor").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn plain_http_metadata_is_never_fetched() {
+        let url = Url::parse("http://idp.example/metadata").expect("url");
+        let err = fetch_metadata(&reqwest::Client::new(), &url)
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), "metadata_fetch");
+    }
+
+    #[test]
+    fn fetched_copy_is_kept_and_configured_wins() {
+        let c = cert_b64();
+        let m = IdpMetadata::parse(doc("", &c).as_bytes()).expect("parse");
+        let reg = IdpRegistry::default();
+        reg.store_fetched("contoso", m.clone());
+        assert_eq!(
+            reg.get("contoso").map(|m| m.entity_id.clone()),
+            Some(m.entity_id.clone())
+        );
+        // A tenant-map reload replaces configured IdPs but keeps the last fetched copy.
+        reg.replace(HashMap::new());
+        assert!(reg.get("contoso").is_some());
+        let mut other = m.clone();
+        other.entity_id = "https://configured.example/".into();
+        reg.replace(HashMap::from([("contoso".to_string(), Arc::new(other))]));
+        assert_eq!(
+            reg.get("contoso").map(|m| m.entity_id.clone()).as_deref(),
+            Some("https://configured.example/")
+        );
+        assert_eq!(reg.all().len(), 1);
     }
 
     #[test]

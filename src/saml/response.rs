@@ -1001,3 +1001,137 @@ fn check_bearer(
     }
     Ok(noa)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+    const D: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+    /// A signature inside an element with ID `_x`, parts replaceable per test.
+    fn shaped(signed_info_extra: &str, reference: &str, sig_extra: &str) -> String {
+        format!(
+            r#"<r ID="_x"><ds:Signature xmlns:ds="{NS_DSIG}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="{R}"/>{reference}{signed_info_extra}</ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue>{sig_extra}</ds:Signature></r>"#
+        )
+    }
+
+    fn reference(uri: &str, transforms: &str) -> String {
+        format!(
+            r#"<ds:Reference URI="{uri}"><ds:Transforms>{transforms}</ds:Transforms><ds:DigestMethod Algorithm="{D}"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference>"#
+        )
+    }
+
+    fn check(xml_text: &str) -> Result<(), SamlError> {
+        let doc = xml::parse(xml_text.as_bytes()).expect("test xml");
+        let root = xml::root(&doc).expect("root");
+        let sig = signatures_in(&root).into_iter().next().expect("signature");
+        check_signature_shape(&sig, &[&root])
+    }
+
+    fn std_transforms() -> String {
+        format!(r#"<ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="{EXC_C14N}"/>"#)
+    }
+
+    #[test]
+    fn well_shaped_signature_passes() {
+        assert_eq!(
+            check(&shaped("", &reference("#_x", &std_transforms()), "")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn two_references_are_refused() {
+        // A second reference can sign some other element the reader then trusts.
+        let refs = reference("#_x", &std_transforms()) + &reference("#_x", &std_transforms());
+        assert!(matches!(
+            check(&shaped("", &refs, "")),
+            Err(SamlError::SignatureShape(_))
+        ));
+    }
+
+    #[test]
+    fn two_signed_infos_are_refused() {
+        let si = format!(
+            r#"<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{EXC_C14N}"/><ds:SignatureMethod Algorithm="{R}"/>{}</ds:SignedInfo>"#,
+            reference("#_x", &std_transforms())
+        );
+        let xml_text = shaped("", &reference("#_x", &std_transforms()), "")
+            .replace("<ds:SignatureValue>", &format!("{si}<ds:SignatureValue>"));
+        assert!(matches!(
+            check(&xml_text),
+            Err(SamlError::SignatureShape(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_elements_and_parameters_are_refused() {
+        let r = reference("#_x", &std_transforms());
+        let hmac_len = shaped("", &r, "").replace(
+            &format!(r#"<ds:SignatureMethod Algorithm="{R}"/>"#),
+            &format!(r#"<ds:SignatureMethod Algorithm="{R}"><ds:HMACOutputLength>8</ds:HMACOutputLength></ds:SignatureMethod>"#),
+        );
+        assert!(matches!(
+            check(&hmac_len),
+            Err(SamlError::SignatureShape(_))
+        ));
+        assert!(matches!(
+            check(&shaped("<ds:Manifest/>", &r, "")),
+            Err(SamlError::SignatureShape(_))
+        ));
+        let two_keyinfos = shaped("", &r, "<ds:KeyInfo/><ds:KeyInfo/>");
+        assert!(matches!(
+            check(&two_keyinfos),
+            Err(SamlError::SignatureShape(_))
+        ));
+        let xslt = format!(
+            r#"<ds:Transform Algorithm="{ENVELOPED}"/><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><x/></ds:Transform>"#
+        );
+        assert!(matches!(
+            check(&shaped("", &reference("#_x", &xslt), "")),
+            Err(SamlError::SignatureShape(_))
+        ));
+        let enveloped_with_child =
+            format!(r#"<ds:Transform Algorithm="{ENVELOPED}"><x/></ds:Transform>"#);
+        assert!(matches!(
+            check(&shaped("", &reference("#_x", &enveloped_with_child), "")),
+            Err(SamlError::SignatureShape(_))
+        ));
+    }
+
+    #[test]
+    fn signed_element_without_id_is_refused() {
+        let xml_text =
+            shaped("", &reference("#_x", &std_transforms()), "").replacen(r#" ID="_x""#, "", 1);
+        assert!(matches!(
+            check(&xml_text),
+            Err(SamlError::SignatureShape(_))
+        ));
+    }
+
+    #[test]
+    fn xml_id_counts_as_an_id() {
+        let doc = xml::parse(br#"<r ID="a"><x xml:id="a"/></r>"#).expect("xml");
+        assert_eq!(
+            check_unique_ids(&xml::root(&doc).expect("root")),
+            Err(SamlError::DuplicateId("a".into()))
+        );
+    }
+
+    #[test]
+    fn status_carries_code_and_message() {
+        let doc = xml::parse(format!(
+            r#"<p:Response xmlns:p="{NS_PROTOCOL}"><p:Status><p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/></p:StatusCode><p:StatusMessage>User <!-- x -->cancelled</p:StatusMessage></p:Status></p:Response>"#
+        ).as_bytes()).expect("xml");
+        match check_status(&xml::root(&doc).expect("root")) {
+            Err(SamlError::StatusNotSuccess { code, message }) => {
+                assert!(
+                    code.ends_with("Responder / urn:oasis:names:tc:SAML:2.0:status:AuthnFailed")
+                );
+                assert_eq!(message.as_deref(), Some("User cancelled"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
