@@ -178,10 +178,21 @@ pub fn post_form(sp: &Sp, p: &RequestParams<'_>, relay_state: &str) -> Result<Po
     if !relay_state.is_empty() {
         fields.push(("RelayState".to_string(), relay_state.to_string()));
     }
-    Ok(PostForm {
-        action: p.destination.clone(),
-        fields,
-    })
+    // Hints travel on the action URL's query, as with the Redirect binding.
+    let mut action = p.destination.clone();
+    {
+        let mut q = action.query_pairs_mut();
+        if let (LoginHint::Query, Some(email)) = (p.sso.login_hint, p.login_hint) {
+            q.append_pair("login_hint", email);
+        }
+        if let Some(whr) = &p.sso.whr {
+            q.append_pair("whr", whr);
+        }
+    }
+    if action.query() == Some("") {
+        action.set_query(None);
+    }
+    Ok(PostForm { action, fields })
 }
 
 /// How to send the person to the IdP.
