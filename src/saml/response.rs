@@ -529,6 +529,7 @@ fn check_c14n(node: &Node, what: &str) -> Result<(), SamlError> {
 /// in the message is never used: samael sets the key on the context, xmlsec then skips
 /// KeyInfo; xml-crypto CVE-2024-32962). Returns the canonical bytes that were digested.
 fn verify(text: &str, idp: &IdpMetadata) -> Result<String, SamlError> {
+    quiet_xmlsec();
     let certs = idp.certificate_ders();
     if certs.is_empty() {
         return Err(SamlError::NoCertificate);
@@ -549,6 +550,23 @@ fn verify(text: &str, idp: &IdpMetadata) -> Result<String, SamlError> {
         }
         SamlError::SignatureInvalid(msg)
     })
+}
+
+unsafe extern "C" {
+    /// libxmlsec1: turns the default error callback's stderr output on or off.
+    fn xmlSecErrorsDefaultCallbackEnableOutput(enabled: std::os::raw::c_int);
+}
+
+/// Stops xmlsec printing a line to stderr for every failed verification: anyone can post
+/// forged responses, and each would otherwise write unstructured text beside our logs.
+/// The reason still reaches the caller through `SamlError`.
+fn quiet_xmlsec() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sets a process-wide int flag in libxmlsec1 (linked through samael); no
+        // pointers are involved and it is called once, before any verification of ours.
+        unsafe { xmlSecErrorsDefaultCallbackEnableOutput(0) }
+    });
 }
 
 /// Puts the decrypted assertion back into the namespace context of its EncryptedAssertion
