@@ -252,7 +252,12 @@ pub fn validate(
             assertion.clone()
         };
         let plaintext = decrypt_assertion(&enc, expected.decryption_key)?;
-        let wrapped = wrap_in_scope(&enc, &plaintext, &doc);
+        let enc_doc = if response_signed {
+            verified_doc.as_ref().ok_or(SamlError::SignatureMissing)?
+        } else {
+            &doc
+        };
+        let wrapped = wrap_in_scope(&enc, &plaintext, enc_doc);
         decrypted_doc = Some(xml::parse(wrapped.as_bytes())?);
         let droot = xml::root(decrypted_doc.as_ref().ok_or(SamlError::NoAssertion)?)?;
         let inner = single_assertion(&droot)?;

@@ -69,12 +69,13 @@ def cert_b64(cert):
 def assertion(aid="_a0000000000000000000000000000001", nameid="alice@contoso.com",
               email="alice@contoso.com", audience=SP_ENTITY, recipient=ACS, irt=REQ,
               issuer=IDP, nb=NB, noa=NOA, scd_noa=NOA, audience_restriction=True,
-              with_slot=True):
+              with_slot=True, own_ns=True):
     irt_attr = f' InResponseTo="{irt}"' if irt else ""
+    ns_attr = f' xmlns:saml="{NS_A}"' if own_ns else ""
     aud = (f"<saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience>"
            f"</saml:AudienceRestriction>") if audience_restriction else ""
     return (
-        f'<saml:Assertion xmlns:saml="{NS_A}" ID="{aid}" IssueInstant="{II}" Version="2.0">'
+        f'<saml:Assertion{ns_attr} ID="{aid}" IssueInstant="{II}" Version="2.0">'
         f"<saml:Issuer>{issuer}</saml:Issuer>{SIG_A if with_slot else ''}"
         f'<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{nameid}</saml:NameID>'
         f'<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
@@ -424,6 +425,9 @@ def main():
          "ok", "AES-128-GCM, Response signature covers the EncryptedAssertion")
     case("encrypted_unsigned", enc_unsigned, "signature_missing",
          "anyone can encrypt to our public key: plaintext must be signed")
+    inherited = encrypt(A(response(assertion(own_ns=False))), sp_cert, gcm, oaep, "aes-256")
+    case("encrypted_gcm_inherited_namespace", inherited, "ok",
+         "plaintext uses the saml prefix declared on the Response only")
     case("encrypted_cbc", encrypt(valid_a, sp_cert, cbc, oaep, "aes-256"),
          "encryption_unsupported", "AES-CBC refused")
     case("encrypted_rsa15", encrypt(valid_a, sp_cert, gcm, rsa15, "aes-256"),
