@@ -124,6 +124,7 @@ def xmlsec_sign(xml, key, cert):
         open(src, "w").write(xml)
         run("xmlsec1", "--sign", "--privkey-pem", f"{key},{cert}",
             "--id-attr:ID", f"{NS_A}:Assertion", "--id-attr:ID", f"{NS_P}:Response",
+            "--id-attr:ID", f"{NS_P}:Extensions",
             "--output", out, src)
         text = open(out).read()
     return re.sub(r"^<\?xml[^>]*\?>\s*", "", text)
@@ -305,6 +306,14 @@ def main():
         "<samlp:Status>", f"<samlp:Extensions>{sig}</samlp:Extensions><samlp:Status>", 1)
     case("signature_in_extensions", moved, "signature_shape",
          "valid Response signature moved into Extensions")
+    # The IdP's key signed some other element (an Extensions block with its own ID): a
+    # valid signature, but over neither the Response nor the Assertion.
+    other = unsigned(base).replace(
+        "<samlp:Status>",
+        f'<samlp:Extensions ID="_ext00000000000000000000000000001">'
+        f'{template("#_ext00000000000000000000000000001")}</samlp:Extensions><samlp:Status>', 1)
+    case("signature_on_other_element", xmlsec_sign(other, idp_key, idp_cert), "signature_shape",
+         "valid IdP signature over an Extensions element, unsigned assertion")
     dup = valid_a.replace(
         "<samlp:Status>",
         '<samlp:Extensions><x:y xmlns:x="urn:x" ID="_a0000000000000000000000000000001"/>'
