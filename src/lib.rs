@@ -6,6 +6,8 @@
 //!   and the domain-only routing decision.
 //! - `accounts`: users (`UserStore`: SQLite, PostgreSQL), Argon2id passwords, the
 //!   SSO identity → user decision (JIT, Waiting Room), CSV import.
+//! - `saml`: the SAML 2.0 SP protocol core: SP keys and metadata, IdP metadata, AuthnRequest,
+//!   and `response::validate`, which runs every check of a valid login in spec order.
 //! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
 //!   sessions, rate limits, one-time entries.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
@@ -13,12 +15,13 @@
 //! - `telemetry`: logs and Prometheus metrics.
 //!
 //! Dependencies point one way: `web` → `app`'s state → `accounts`, `discovery`, `session`;
-//! `accounts` knows `discovery`'s types; `session` depends on nothing of ours.
+//! `accounts` and `saml` know `discovery`'s types; `session` depends on nothing of ours.
 
 pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod discovery;
+pub mod saml;
 pub mod session;
 pub mod telemetry;
 pub mod web;

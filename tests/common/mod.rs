@@ -2,6 +2,8 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod saml;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
