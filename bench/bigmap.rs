@@ -53,7 +53,9 @@ fn main() {
             .map(|i| format!("d{}-t{}.example.com", i % 1000.min(size), i % files))
             .collect();
         let subs: Vec<String> = probes.iter().map(|p| format!("eu.{p}")).collect();
-        let misses: Vec<String> = (0..10_000).map(|i| format!("x{i}.nowhere.example")).collect();
+        let misses: Vec<String> = (0..10_000)
+            .map(|i| format!("x{i}.nowhere.example"))
+            .collect();
         let time = |names: &[String]| {
             let start = Instant::now();
             for _ in 0..10 {

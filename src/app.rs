@@ -10,8 +10,11 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+use crate::accounts::{self, AccountsError, Passwords, UserStore};
 use crate::config::{Config, Problem};
 use crate::discovery::{Directory, Discovery, DomainProof, FileSource, TenantMap, map};
+use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
+use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, Store, StoreError};
 use crate::telemetry;
 use crate::web::{self, pages::Pages};
 
@@ -35,6 +38,15 @@ pub enum AppError {
     /// The DNS resolver could not be set up.
     #[error(transparent)]
     Proof(#[from] crate::discovery::proof::ProofError),
+    /// The SP key or the IdP metadata could not be loaded.
+    #[error(transparent)]
+    Saml(#[from] SamlError),
+    /// The user database could not be opened or migrated.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    /// The session store could not be reached.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Everything a request handler may need; cheap to clone behind an `Arc`.
@@ -49,6 +61,23 @@ pub struct AppState {
     pub pages: Arc<Pages>,
     /// Prometheus exposition.
     pub metrics: PrometheusHandle,
+    /// Our SAML SP: entity ID, ACS URLs, keys.
+    pub sp: Arc<Sp>,
+    /// Every SSO tenant's IdP metadata, swapped with the tenant map.
+    pub idps: Arc<IdpRegistry>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Password hashing, off the async runtime.
+    pub passwords: Passwords,
+    /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
+    pub store: Arc<dyn Store>,
+    /// Login sessions on top of `store`.
+    pub sessions: Sessions,
+    /// Rate limits on top of `store` (shared by every instance using the same store).
+    pub limiter: RateLimiter,
+    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
+    /// unbounded flood of POSTs must not grow the blocking pool without limit.
+    pub saml_slots: tokio::sync::Semaphore,
 }
 
 /// Shared state handle.
@@ -59,6 +88,22 @@ pub type State = Arc<AppState>;
 pub async fn build(config: Config) -> Result<State, AppError> {
     install_crypto_provider();
     let map = map::load_dir(&config.domains_dir).map_err(AppError::Tenants)?;
+    let idps = Arc::new(IdpRegistry::new(
+        IdpRegistry::build(&map).map_err(AppError::Tenants)?,
+    ));
+    idps.record_metrics(chrono::Utc::now());
+    let sources = IdpRegistry::url_sources(&map);
+    if !sources.is_empty() {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SamlError::Metadata(e.to_string()))?;
+        IdpRegistry::spawn_refresher(&idps, sources, client);
+    }
+    let keys = Arc::new(SpKeys::load_or_generate(&config)?);
+    let sp = Arc::new(Sp::from_config(&config, keys));
+    let users: Arc<dyn UserStore> = Arc::new(accounts::open(&config.database_url()).await?);
+    let store = session::open(&config.session_store).await?;
     let secret = secret(&config)?;
     let proof = if config.require_verified_domains {
         let proof = Arc::new(DomainProof::new(config.dns_server, &secret)?);
@@ -79,6 +124,20 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         tenants,
         pages: Arc::new(Pages::new().map_err(Box::new)?),
         metrics: telemetry::metrics(),
+        sp,
+        idps,
+        users,
+        passwords: Passwords::new()?,
+        sessions: Sessions::new(
+            store.clone(),
+            Duration::from_secs(config.session_idle_seconds),
+            Duration::from_secs(config.session_max_seconds),
+        ),
+        limiter: RateLimiter::new(store.clone(), RateLimitPolicy::default()),
+        store,
+        saml_slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
+        ),
         config,
     }))
 }
@@ -109,8 +168,11 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
                 message: e.to_string(),
             }]
         })?;
+    let loaded = loaded.and_then(|map| IdpRegistry::build(&map).map(|idps| (map, idps)));
     match loaded {
-        Ok(map) => {
+        Ok((map, idps)) => {
+            state.idps.replace(idps);
+            state.idps.record_metrics(chrono::Utc::now());
             let count = map.domain_count();
             apply(state, map).await;
             metrics::counter!("realmgate_reloads_total", "result" => "ok").increment(1);

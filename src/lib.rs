@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod discovery;
+pub mod login;
 pub mod saml;
 pub mod session;
 pub mod telemetry;

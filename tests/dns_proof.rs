@@ -54,7 +54,11 @@ fn start_dns(records: &[(&str, &str)]) -> Option<Dns> {
     for (name, value) in records {
         cmd.arg(format!("--txt-record={name},{value}"));
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     // Wait until it answers.
     for _ in 0..50 {
@@ -81,7 +85,10 @@ async fn txt_records_are_checked_against_a_real_server() {
         return;
     };
     let proof = DomainProof::new(Some(dns.addr), SECRET.as_bytes()).unwrap();
-    assert_eq!(proof.check("contoso", "contoso.com").await, Outcome::Verified);
+    assert_eq!(
+        proof.check("contoso", "contoso.com").await,
+        Outcome::Verified
+    );
     // The token is bound to the account: another tenant cannot reuse it.
     assert!(matches!(
         proof.check("adatum", "contoso.com").await,
@@ -122,8 +129,16 @@ async fn unverified_domains_are_never_routed_to_sso() {
         let client = client.clone();
         let url = app.at("/api/v1/discover");
         async move {
-            client.post(url).json(&json!({"email": email})).send().await.unwrap()
-                .json::<Value>().await.unwrap()["method"].clone()
+            client
+                .post(url)
+                .json(&json!({"email": email}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["method"]
+                .clone()
         }
     };
     assert_eq!(method("alice@contoso.com").await, "saml2");
@@ -155,9 +170,15 @@ async fn cli_prints_the_outcome() {
     let ok = run("contoso.com");
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{out}");
-    assert!(out.contains("verified: contoso.com belongs to account contoso"), "{out}");
+    assert!(
+        out.contains("verified: contoso.com belongs to account contoso"),
+        "{out}"
+    );
     let missing = run("contoso.co.uk");
     let out = String::from_utf8_lossy(&missing.stdout);
     assert_eq!(missing.status.code(), Some(1), "{out}");
-    assert!(out.contains("_realmgate.contoso.co.uk. TXT \"realmgate-verification="), "{out}");
+    assert!(
+        out.contains("_realmgate.contoso.co.uk. TXT \"realmgate-verification="),
+        "{out}"
+    );
 }

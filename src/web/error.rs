@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::discovery::{DirectoryError, EmailError};
+use crate::login::LoginError;
+use crate::saml::SamlError;
 
 use super::pages::Pages;
 
@@ -32,6 +34,24 @@ pub enum WebError {
     /// A backend (tenant source, store, database) is down.
     #[error("backend unavailable: {0}")]
     Unavailable(String),
+    /// A login step refused.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// Not signed in.
+    #[error("no valid session")]
+    Unauthenticated,
+}
+
+impl From<SamlError> for WebError {
+    fn from(e: SamlError) -> Self {
+        WebError::Login(LoginError::Saml(e))
+    }
+}
+
+impl From<crate::session::StoreError> for WebError {
+    fn from(e: crate::session::StoreError) -> Self {
+        WebError::Unavailable(e.to_string())
+    }
 }
 
 impl From<DirectoryError> for WebError {
@@ -50,6 +70,8 @@ impl WebError {
             WebError::BadRequest(_) => "bad_request",
             WebError::NotFound => "not_found",
             WebError::Unavailable(_) => "temporarily_unavailable",
+            WebError::Login(e) => e.code(),
+            WebError::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -62,6 +84,19 @@ impl WebError {
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebError::Login(e) => match e {
+                LoginError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+                LoginError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+                LoginError::UnknownAccount(_) => StatusCode::NOT_FOUND,
+                LoginError::Unavailable(_) | LoginError::NoIdp(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                LoginError::Refused(_) | LoginError::Disabled | LoginError::SsoRequired => {
+                    StatusCode::FORBIDDEN
+                }
+                _ => StatusCode::BAD_REQUEST,
+            },
         }
     }
 
@@ -80,14 +115,63 @@ impl WebError {
             WebError::Unavailable(_) => {
                 "Sign-in is temporarily unavailable. Please try again in a minute.".into()
             }
+            WebError::Unauthenticated => "Sign in to continue.".into(),
+            WebError::Login(e) => login_message(e),
         }
     }
 
     fn log(&self) {
-        if matches!(self, WebError::Unavailable(_)) {
+        if let WebError::Login(e) = self {
+            metrics::counter!("realmgate_login_errors_total", "code" => e.code()).increment(1);
+        }
+        if matches!(
+            self,
+            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_))
+        ) {
             tracing::error!(code = self.code(), reason = %self, "request failed");
         } else {
             tracing::info!(code = self.code(), reason = %self, "request refused");
+        }
+    }
+}
+
+/// What a person is told about a refused login: enough to act on, nothing an attacker
+/// could use (the log has the precise reason).
+fn login_message(e: &LoginError) -> String {
+    use crate::accounts::Refusal;
+    match e {
+        LoginError::Saml(SamlError::StatusNotSuccess { .. }) => {
+            "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
+        }
+        LoginError::Saml(_) | LoginError::Replay(_) | LoginError::Unsolicited(_) => {
+            "Authentication failed. Start again from the sign-in page.".into()
+        }
+        LoginError::NoPendingRequest | LoginError::OtherBrowser => {
+            "This sign-in was not started in this browser, or it took too long. Start again from the sign-in page.".into()
+        }
+        LoginError::Refused(Refusal::NotProvisioned) => {
+            "Your organisation has not given you access to this service yet. Ask your administrator.".into()
+        }
+        LoginError::Refused(Refusal::Disabled) | LoginError::Disabled => {
+            "Your account is disabled. Ask your administrator.".into()
+        }
+        LoginError::Refused(Refusal::ForeignDomain) | LoginError::BadAssertedEmail(_) => {
+            "Your organisation's sign-in service vouched for an email address that does not belong to it.".into()
+        }
+        LoginError::Refused(_) => {
+            "Your sign-in could not be matched to your account. Ask your administrator.".into()
+        }
+        LoginError::BadCredentials(_) => "The email or password is incorrect.".into(),
+        LoginError::SsoRequired => {
+            "Your organisation signs you in with single sign-on. Go back and use its button.".into()
+        }
+        LoginError::RateLimited(r) => format!(
+            "Too many attempts. Try again in {} seconds.",
+            r.seconds()
+        ),
+        LoginError::UnknownAccount(_) => "There is nothing here.".into(),
+        LoginError::NoIdp(_) | LoginError::Unavailable(_) => {
+            "Sign-in is temporarily unavailable. Please try again in a minute.".into()
         }
     }
 }
@@ -108,8 +192,17 @@ impl IntoResponse for PageError {
             "error",
             &json!({"title": title, "message": err.public_message(), "code": err.code()}),
         );
-        (err.status(), body).into_response()
+        with_retry_after(&err, (err.status(), body).into_response())
     }
+}
+
+fn with_retry_after(err: &WebError, mut res: Response) -> Response {
+    if let WebError::Login(LoginError::RateLimited(r)) = err
+        && let Ok(v) = axum::http::HeaderValue::from_str(&r.seconds().to_string())
+    {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    res
 }
 
 /// A `WebError` answered as JSON: `{"error": code, "message": text}`.
@@ -124,10 +217,11 @@ impl<E: Into<WebError>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.log();
-        (
+        let res = (
             self.0.status(),
             Json(json!({"error": self.0.code(), "message": self.0.public_message()})),
         )
-            .into_response()
+            .into_response();
+        with_retry_after(&self.0, res)
     }
 }

@@ -1,11 +1,13 @@
 //! HTTP glue: routes, tower layers and the mapping of module errors to answers. Handlers
 //! parse, call the module that decides, and render; no policy lives here.
 
+pub mod account;
 pub mod discover;
 pub mod error;
 pub mod guard;
 pub mod ops;
 pub mod pages;
+pub mod sso;
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,16 @@ pub fn router(state: State) -> Router {
         .route("/", get(discover::email_page))
         .route("/login/discover", post(discover::discover_form))
         .route("/api/v1/discover", post(discover::discover_api))
+        .route("/login/password", post(account::password))
+        .route("/logout", post(account::logout))
+        .route("/me", get(account::me))
+        .route("/waiting-room", get(account::waiting_room))
+        .route("/auth/verify", get(account::verify))
+        .route("/sso/{account}/start", get(sso::start))
+        .route("/auth/saml/callback", post(sso::acs))
+        .route("/saml2/idpresponse", post(sso::acs))
+        .route("/saml/metadata", get(sso::metadata))
+        .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -15,9 +15,26 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Readiness: the tenant map is loaded (a process that cannot load it refuses to start)
-/// and every backend answers.
-pub async fn readyz(St(_state): St<State>) -> Response {
-    (StatusCode::OK, "ready").into_response()
+/// and the session store and user database answer. A load balancer stops sending traffic
+/// while Redis or PostgreSQL is down instead of letting logins fail.
+pub async fn readyz(St(state): St<State>) -> Response {
+    let store = state.store.ping().await;
+    let users = state.users.ping().await;
+    match (store, users) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ready").into_response(),
+        (store, users) => {
+            let why = [
+                store.err().map(|e| e.to_string()),
+                users.err().map(|e| e.to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+            tracing::warn!(reason = %why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()
+        }
+    }
 }
 
 /// Prometheus text exposition.

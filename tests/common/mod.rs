@@ -209,20 +209,21 @@ impl Browser {
             .spawn()
             .unwrap();
         let profile = tempfile::tempdir().unwrap().keep();
-        let caps: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.display()),
-                ]
-            }
-        }))
-        .unwrap();
+        let caps: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_value(serde_json::json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": [
+                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        "--disable-dev-shm-usage",
+                        format!("--user-data-dir={}", profile.display()),
+                    ]
+                }
+            }))
+            .unwrap();
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         for _ in 0..100 {

@@ -1,0 +1,546 @@
+//! Turning a credential into a session: the SSO round trip (pending request bound to the
+//! browser → verified assertion → replay cache → account decision) and password login
+//! (rate limits, uniform failures, the no-sso fail-safe). `web` calls these and renders.
+//!
+//! Every refusal is one `LoginError` variant with a stable code; the precise reason is
+//! logged (target `audit` for login events), the person sees only what they can act on.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::accounts::{self, AccountsError, Outcome, Refusal, Status, User};
+use crate::app::AppState;
+use crate::discovery::{DirectoryError, Email, Route, Tenant};
+use crate::saml::{self, SamlError, request::SsoStart};
+use crate::session::{RateLimitError, RetryAfter, Session, SessionUser, StoreError};
+
+/// How long a person may spend at the IdP before the pending request expires.
+pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Why a login did not open a session.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The SAML Response failed a check.
+    #[error("SAML response refused: {0}")]
+    Saml(#[from] SamlError),
+    /// No pending request matches the RelayState (expired, used, or never issued).
+    #[error("no pending SSO request for this RelayState")]
+    NoPendingRequest,
+    /// The pending request was started by another browser (its binding cookie differs).
+    #[error("the SSO request was started by another browser")]
+    OtherBrowser,
+    /// The assertion ID was seen before.
+    #[error("assertion {0} was already used")]
+    Replay(String),
+    /// No tenant accepts this unsolicited response.
+    #[error("unsolicited response from {0:?} and no tenant allows IdP-initiated login")]
+    Unsolicited(Option<String>),
+    /// The account decision refused the identity.
+    #[error("identity refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The asserted email is not an address.
+    #[error("asserted email {0:?} is not an address")]
+    BadAssertedEmail(String),
+    /// Wrong email or password, unknown user, or no password: one answer for all.
+    #[error("invalid credentials ({0})")]
+    BadCredentials(&'static str),
+    /// The email's organisation signs in with SSO.
+    #[error("password login refused: the domain uses single sign-on")]
+    SsoRequired,
+    /// Correct password, disabled user.
+    #[error("user disabled")]
+    Disabled,
+    /// Too many attempts.
+    #[error("rate limited for {}s", .0.seconds())]
+    RateLimited(RetryAfter),
+    /// The account is unknown or has no SSO.
+    #[error("unknown SSO account {0:?}")]
+    UnknownAccount(String),
+    /// The tenant's IdP metadata is not available (e.g. the metadata URL never answered).
+    #[error("no IdP metadata for account {0:?}")]
+    NoIdp(String),
+    /// A backend failed.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        LoginError::Unavailable(e.to_string())
+    }
+}
+
+impl From<AccountsError> for LoginError {
+    fn from(e: AccountsError) -> Self {
+        LoginError::Unavailable(e.to_string())
+    }
+}
+
+impl From<DirectoryError> for LoginError {
+    fn from(e: DirectoryError) -> Self {
+        LoginError::Unavailable(e.to_string())
+    }
+}
+
+impl From<RateLimitError> for LoginError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Limited(r) => LoginError::RateLimited(r),
+            RateLimitError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl LoginError {
+    /// Stable code for pages, JSON and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginError::Saml(e) => e.code(),
+            LoginError::NoPendingRequest => "no_pending_request",
+            LoginError::OtherBrowser => "request_from_other_browser",
+            LoginError::Replay(_) => "replayed_assertion",
+            LoginError::Unsolicited(_) => "unsolicited",
+            LoginError::Refused(r) => match r {
+                Refusal::NotSso => "not_sso",
+                Refusal::ForeignDomain => "email_outside_tenant",
+                Refusal::NoSubject => "no_subject",
+                Refusal::Disabled => "user_disabled",
+                Refusal::NotProvisioned => "user_not_provisioned",
+                Refusal::SubjectMismatch => "subject_mismatch",
+                Refusal::SubjectInUse => "subject_in_use",
+                Refusal::PasswordAccount => "password_account",
+            },
+            LoginError::BadAssertedEmail(_) => "email_outside_tenant",
+            LoginError::BadCredentials(_) => "invalid_credentials",
+            LoginError::SsoRequired => "sso_required",
+            LoginError::Disabled => "user_disabled",
+            LoginError::RateLimited(_) => "rate_limited",
+            LoginError::UnknownAccount(_) => "not_found",
+            LoginError::NoIdp(_) => "idp_unavailable",
+            LoginError::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+}
+
+/// A login in progress at the IdP, stored under its RelayState.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    request_id: String,
+    account: String,
+    return_to: Option<String>,
+    /// SHA-256 of the browser's binding cookie: the ACS accepts the response only from the
+    /// browser that started the request (no login CSRF, no session swapping).
+    binding: String,
+}
+
+fn pending_key(relay: &str) -> String {
+    format!("pending:{relay}")
+}
+
+fn digest(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Starts SSO for `tenant`: mints the request, remembers it under a fresh opaque
+/// RelayState bound to `binding` (the browser's cookie), and says how to reach the IdP.
+pub async fn start_sso(
+    state: &AppState,
+    tenant: &Tenant,
+    login_hint: Option<&Email>,
+    return_to: Option<&url::Url>,
+    binding: &str,
+    now: DateTime<Utc>,
+) -> Result<SsoStart, LoginError> {
+    let sso = tenant
+        .sso
+        .as_ref()
+        .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+    let idp = state
+        .idps
+        .get(&tenant.account)
+        .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
+    let request_id = saml::request::new_request_id();
+    // RelayState is an opaque handle (SAML bindings: at most 80 bytes); it never carries a
+    // URL, so nothing the IdP echoes back is followed blindly.
+    let relay = crate::web::guard::random_token();
+    let pending = Pending {
+        request_id: request_id.clone(),
+        account: tenant.account.clone(),
+        return_to: return_to.map(|u| u.to_string()),
+        binding: digest(binding),
+    };
+    let bytes = serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
+    state
+        .store
+        .put(&pending_key(&relay), bytes, PENDING_TTL)
+        .await?;
+    let start = saml::request::start(
+        &state.sp,
+        &idp,
+        sso,
+        &request_id,
+        &relay,
+        login_hint.map(Email::as_str),
+        now,
+    )?;
+    metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
+        .increment(1);
+    Ok(start)
+}
+
+/// What a completed SSO round trip gives.
+pub enum SsoOutcome {
+    /// A session was opened.
+    SignedIn {
+        /// The new session.
+        session: Session,
+        /// Where the person wanted to go.
+        return_to: Option<String>,
+    },
+    /// The user exists but awaits approval.
+    Waiting(User),
+}
+
+/// The ACS: checks the response against the pending request of this browser and decides.
+pub async fn complete_sso(
+    state: &AppState,
+    saml_response: &str,
+    relay_state: Option<&str>,
+    binding: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<SsoOutcome, LoginError> {
+    // 1. Which login is this? The pending request named by RelayState, taken once (a second
+    //    POST of the same form finds nothing), and only from the browser that started it.
+    let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
+        Some(relay) => match state.store.take(&pending_key(relay)).await? {
+            Some(bytes) => Some(
+                serde_json::from_slice::<Pending>(&bytes)
+                    .map_err(|e| LoginError::Unavailable(e.to_string()))?,
+            ),
+            None => None,
+        },
+        None => None,
+    };
+    if let Some(p) = &pending {
+        let same = binding.is_some_and(|b| {
+            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), p.binding.as_bytes()).into()
+        });
+        if !same {
+            return Err(LoginError::OtherBrowser);
+        }
+    }
+    // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
+    //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
+    let (tenant, idp) = match &pending {
+        Some(p) => {
+            let tenant = state
+                .discovery
+                .directory
+                .by_account(&p.account)
+                .await?
+                .ok_or_else(|| LoginError::UnknownAccount(p.account.clone()))?;
+            let idp = state
+                .idps
+                .get(&p.account)
+                .ok_or_else(|| LoginError::NoIdp(p.account.clone()))?;
+            (tenant, idp)
+        }
+        None => {
+            if relay_state.is_some_and(|r| !r.is_empty()) {
+                // A RelayState we never issued or already consumed: not a fresh IdP-initiated
+                // login but an expired or replayed one.
+                return Err(LoginError::NoPendingRequest);
+            }
+            unsolicited_tenant(state, saml_response).await?
+        }
+    };
+    let sso = tenant
+        .sso
+        .as_ref()
+        .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+    // 3. Validate every SAML rule, off the async runtime (XML and RSA are CPU work).
+    let assertion = {
+        let _slot = state
+            .saml_slots
+            .acquire()
+            .await
+            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let sp = state.sp.clone();
+        let b64 = saml_response.to_string();
+        let request_id = pending.as_ref().map(|p| p.request_id.clone());
+        let allow_unsolicited = sso.allow_idp_initiated;
+        let email_claim = sso.email_claim.clone();
+        let skew = Duration::from_secs(state.config.clock_skew_seconds);
+        let idp = idp.clone();
+        tokio::task::spawn_blocking(move || {
+            let acs = sp.acs_urls();
+            let expected = saml::Expected {
+                idp: &idp,
+                entity_id: &sp.entity_id,
+                acs_urls: &acs,
+                request_id: request_id.as_deref(),
+                allow_unsolicited,
+                skew,
+                email_claim: email_claim.as_deref(),
+                decryption_key: Some(sp.keys.decryption_key()),
+            };
+            saml::validate(&b64, &expected, now)
+        })
+        .await
+        .map_err(|e| LoginError::Unavailable(e.to_string()))??
+    };
+    // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
+    //    for as long as the assertion could still be valid.
+    let ttl = (assertion.not_on_or_after - now)
+        .to_std()
+        .unwrap_or_default()
+        + Duration::from_secs(state.config.clock_skew_seconds + 60);
+    let fresh = state
+        .store
+        .put_if_absent(
+            &format!(
+                "replay:{}:{}",
+                digest(&assertion.issuer),
+                digest(&assertion.assertion_id)
+            ),
+            vec![1],
+            ttl,
+        )
+        .await?;
+    if !fresh {
+        return Err(LoginError::Replay(assertion.assertion_id));
+    }
+    // 5. The asserted email must be an address of one of the tenant's (verified) domains.
+    let email = Email::parse(&assertion.email)
+        .map_err(|_| LoginError::BadAssertedEmail(assertion.email.clone()))?;
+    if !tenant.owns_domain(email.domain())
+        || !matches!(
+            state
+                .discovery
+                .route_for_tenant(tenant.clone(), Some(email.domain())),
+            Route::Sso(_)
+        )
+    {
+        return Err(LoginError::Refused(Refusal::ForeignDomain));
+    }
+    // 6. Who is it? Pre-provisioned, JIT per policy, or refused.
+    let name = display_name(&assertion.attributes);
+    let outcome = accounts::resolve(
+        state.users.as_ref(),
+        &tenant,
+        &email,
+        &assertion.name_id,
+        name.as_deref(),
+        now,
+    )
+    .await?;
+    match outcome {
+        Outcome::Admitted(user) => {
+            let session = open_session(state, &user, "saml2", now).await?;
+            Ok(SsoOutcome::SignedIn {
+                session,
+                return_to: pending.and_then(|p| p.return_to),
+            })
+        }
+        Outcome::Waiting(user) => {
+            tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
+            Ok(SsoOutcome::Waiting(user))
+        }
+        Outcome::Refused(r) => Err(LoginError::Refused(r)),
+    }
+}
+
+/// The display name an IdP sends (Entra's `name` claim is the UPN; prefer displayname).
+fn display_name(attrs: &std::collections::BTreeMap<String, Vec<String>>) -> Option<String> {
+    [
+        "http://schemas.microsoft.com/identity/claims/displayname",
+        "displayName",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+        "name",
+    ]
+    .iter()
+    .find_map(|k| attrs.get(*k).and_then(|v| v.first()).cloned())
+}
+
+async fn unsolicited_tenant(
+    state: &AppState,
+    saml_response: &str,
+) -> Result<(Arc<Tenant>, Arc<saml::IdpMetadata>), LoginError> {
+    let issuer = saml::peek_issuer(saml_response);
+    let Some(issuer_id) = issuer.as_deref() else {
+        return Err(LoginError::Unsolicited(None));
+    };
+    for (account, idp) in state.idps.all() {
+        if idp.entity_id != issuer_id {
+            continue;
+        }
+        if let Some(t) = state.discovery.directory.by_account(&account).await?
+            && t.sso.as_ref().is_some_and(|s| s.allow_idp_initiated)
+        {
+            return Ok((t, idp));
+        }
+    }
+    Err(LoginError::Unsolicited(issuer))
+}
+
+/// Opens a session with a fresh id (never reusing one the browser brought: no fixation).
+async fn open_session(
+    state: &AppState,
+    user: &User,
+    method: &'static str,
+    now: DateTime<Utc>,
+) -> Result<Session, LoginError> {
+    let session = state
+        .sessions
+        .create(
+            &SessionUser {
+                user_id: user.id,
+                account: user.account.clone(),
+                email: user.email.to_string(),
+                name: user.name.clone(),
+            },
+            now,
+        )
+        .await?;
+    tracing::info!(target: "audit", event = "login_success", method, account = %user.account, email = %user.email, user_id = user.id);
+    metrics::counter!("realmgate_logins_total", "method" => method, "result" => "success")
+        .increment(1);
+    Ok(session)
+}
+
+/// A password attempt.
+pub struct PasswordAttempt<'a> {
+    /// The typed email.
+    pub email: &'a str,
+    /// The typed password.
+    pub password: &'a str,
+    /// Client address, for the per-IP limit.
+    pub client_ip: IpAddr,
+    /// `Some(account)` when submitted from `/{account}/no-sso`.
+    pub no_sso: Option<&'a str>,
+}
+
+/// What a correct password leads to.
+pub enum PasswordOutcome {
+    /// A session was opened.
+    SignedIn(Session),
+    /// The user awaits approval.
+    Waiting(User),
+}
+
+/// Password login. Every path that can reveal whether a user exists runs exactly one
+/// Argon2 verification (a dummy hash when there is no user or no password) and ends in the
+/// same `BadCredentials` answer, so neither the page nor its timing enumerates accounts.
+pub async fn password_login(
+    state: &AppState,
+    attempt: PasswordAttempt<'_>,
+    now: DateTime<Utc>,
+) -> Result<PasswordOutcome, LoginError> {
+    let scope = if attempt.no_sso.is_some() {
+        "nosso"
+    } else {
+        "password"
+    };
+    let ip_key = attempt.client_ip.to_string();
+    state.limiter.check(scope, &ip_key, now).await?;
+    let email = match Email::parse(attempt.email) {
+        Ok(e) => e,
+        Err(_) => {
+            // Same work and answer as a wrong password.
+            let _ = state.passwords.verify(attempt.password, None).await?;
+            return Err(fail(state, scope, &ip_key, None, "malformed email", now).await);
+        }
+    };
+    let user_key = email.as_str().to_ascii_lowercase();
+    state.limiter.check(scope, &user_key, now).await?;
+    let route = state.discovery.route(&email).await?;
+    let tenant = match (&route, attempt.no_sso) {
+        // The no-sso fail-safe only for the account whose page it is.
+        (Route::Sso(t), Some(account)) if t.account == account => Some(t.clone()),
+        (Route::Sso(_), _) => {
+            tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "sso_required", domain = email.domain());
+            return Err(LoginError::SsoRequired);
+        }
+        (Route::Password(t), None) => t.clone(),
+        (Route::Password(_), Some(_)) => None,
+        (Route::OtherRegion { .. }, _) => None,
+    };
+    let user = match &tenant {
+        Some(t) => state.users.by_email(&t.account, &email).await?,
+        None => None,
+    };
+    // Through no-sso only admins may use a password; everyone else gets the uniform answer.
+    let eligible = user
+        .as_ref()
+        .filter(|u| attempt.no_sso.is_none() || u.admin);
+    let hash = eligible.and_then(|u| u.password_hash.as_deref());
+    let ok = state.passwords.verify(attempt.password, hash).await? && hash.is_some();
+    let Some(user) = eligible.filter(|_| ok) else {
+        let why = match (&user, eligible) {
+            (None, _) => "unknown user",
+            (Some(_), None) => "not an admin (no-sso)",
+            (Some(_), Some(u)) if u.password_hash.is_none() => "no password",
+            _ => "wrong password",
+        };
+        return Err(fail(state, scope, &ip_key, Some(&user_key), why, now).await);
+    };
+    state.limiter.success(scope, &user_key).await?;
+    if attempt.no_sso.is_some() {
+        tracing::warn!(target: "audit", event = "no_sso_login", account = %user.account, email = %user.email, user_id = user.id, ip = %attempt.client_ip);
+    }
+    match user.status {
+        Status::Disabled => {
+            tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "disabled", user_id = user.id);
+            return Err(LoginError::Disabled);
+        }
+        Status::Waiting => return Ok(PasswordOutcome::Waiting(user.clone())),
+        Status::Active => {}
+    }
+    if let Some(h) = hash
+        && state.passwords.needs_rehash(h)
+    {
+        let new = state.passwords.hash(attempt.password).await?;
+        state.users.set_password_hash(user.id, Some(&new)).await?;
+        tracing::info!(
+            user_id = user.id,
+            "password hash upgraded to current parameters"
+        );
+    }
+    state.users.record_login(user.id, now).await?;
+    let method = if attempt.no_sso.is_some() {
+        "no_sso"
+    } else {
+        "password"
+    };
+    Ok(PasswordOutcome::SignedIn(
+        open_session(state, user, method, now).await?,
+    ))
+}
+
+/// Records a failed attempt (growing lockouts) and builds the uniform error.
+async fn fail(
+    state: &AppState,
+    scope: &str,
+    ip_key: &str,
+    user_key: Option<&str>,
+    why: &'static str,
+    now: DateTime<Utc>,
+) -> LoginError {
+    tracing::info!(target: "audit", event = "login_failure", method = scope, reason = why);
+    metrics::counter!("realmgate_logins_total", "method" => "password", "result" => "failure")
+        .increment(1);
+    for key in std::iter::once(ip_key).chain(user_key) {
+        if let Err(e) = state.limiter.failure(scope, key, now).await {
+            return e.into();
+        }
+    }
+    LoginError::BadCredentials(why)
+}

@@ -1,0 +1,243 @@
+//! Password login, the no-sso fail-safe page, the Waiting Room, sign-out, the signed-in
+//! page, and forward-auth for reverse proxies.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State as St};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::{AppState, State};
+use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
+use crate::session::{Session, cookie_name};
+
+use super::discover::{checked_return_to, with_cookie};
+use super::error::{PageError, WebError};
+use super::guard;
+
+/// The password form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+    return_to: Option<String>,
+    /// Set by the no-sso page: the account whose fail-safe this is.
+    account: Option<String>,
+    no_sso: Option<String>,
+}
+
+/// `POST /login/password`.
+pub async fn password(
+    St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let pages = state.pages.clone();
+    if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
+        return PageError(e, pages).into_response();
+    }
+    let return_to = match checked_return_to(&state, form.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return PageError(e, pages).into_response(),
+    };
+    let no_sso = form
+        .no_sso
+        .as_ref()
+        .and(form.account.as_deref())
+        .filter(|a| !a.is_empty());
+    let attempt = PasswordAttempt {
+        email: &form.email,
+        password: &form.password,
+        client_ip: client_ip(&state, peer, &headers),
+        no_sso,
+    };
+    match login::password_login(&state, attempt, Utc::now()).await {
+        Ok(PasswordOutcome::SignedIn(session)) => {
+            signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
+        }
+        Ok(PasswordOutcome::Waiting(_)) => Redirect::to("/waiting-room").into_response(),
+        Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
+            // The same page, status and bytes whatever the reason (unknown user, wrong
+            // password, no password): the email is not echoed back.
+            let status = WebError::Login(e).status();
+            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let body = state.pages.render(
+                "password",
+                &json!({
+                    "csrf": csrf,
+                    "error": if status == StatusCode::TOO_MANY_REQUESTS { "Too many attempts. Wait a few minutes and try again." } else { "The email or password is incorrect." },
+                    "return_to": return_to.as_ref().map(|u| u.as_str()),
+                    "account": no_sso,
+                    "no_sso": no_sso.is_some(),
+                    "back_url": "/",
+                }),
+            );
+            with_cookie(status, set_cookie, body)
+        }
+        Err(e) => PageError(e.into(), pages).into_response(),
+    }
+}
+
+/// The address rate limits apply to: the peer, or the client named in `X-Forwarded-For`
+/// when the peer is a configured trusted proxy (never trusted otherwise: it is forgeable).
+pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let peer_ip = peer.ip();
+    if !state.config.trusted_proxies.contains(&peer_ip) {
+        return peer_ip;
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.rsplit(',')
+                .map(str::trim)
+                .find_map(|s| s.parse::<IpAddr>().ok())
+        })
+        .unwrap_or(peer_ip)
+}
+
+/// `GET /{account}/no-sso`: the fail-safe password page for an SSO account's admins.
+pub async fn no_sso_page(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> Response {
+    let pages = state.pages.clone();
+    match state.discovery.directory.by_account(&account).await {
+        Ok(Some(t)) if t.sso.is_some() => {
+            tracing::info!(target: "audit", event = "no_sso_page", account = %account);
+            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let body = state.pages.render(
+                "password",
+                &json!({
+                    "csrf": csrf,
+                    "account": account,
+                    "no_sso": true,
+                    "notice": format!("Administrator fail-safe sign-in for {}. Everyone else signs in with single sign-on.", t.name),
+                    "back_url": "/",
+                }),
+            );
+            with_cookie(StatusCode::OK, set_cookie, body)
+        }
+        Ok(Some(_)) => Redirect::to(&format!("/{account}")).into_response(),
+        Ok(None) => PageError(WebError::NotFound, pages).into_response(),
+        Err(e) => PageError(e.into(), pages).into_response(),
+    }
+}
+
+/// Sets the session cookie and sends the person on.
+pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -> Response {
+    let cookie = guard::set_cookie(
+        &state.config,
+        cookie_name(state.config.is_https()),
+        &session.id,
+        cookie::SameSite::Lax,
+        Some(state.config.session_max_seconds as i64),
+    );
+    let mut res = Redirect::to(return_to.unwrap_or("/me")).into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    res
+}
+
+/// The session of this request, if any.
+async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
+    let Some(id) = guard::cookie(headers, cookie_name(state.config.is_https())) else {
+        return Ok(None);
+    };
+    Ok(state.sessions.load(&id, Utc::now()).await?)
+}
+
+/// `GET /me`: who is signed in.
+pub async fn me(St(state): St<State>, headers: HeaderMap) -> Response {
+    match current(&state, &headers).await {
+        Ok(Some(s)) => {
+            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let body = state.pages.render(
+                "message",
+                &json!({"title": "Signed in", "message": format!("You are signed in as {}.", s.name), "email": s.email, "signed_in": true, "csrf": csrf}),
+            );
+            with_cookie(StatusCode::OK, set_cookie, body)
+        }
+        Ok(None) => Redirect::to("/").into_response(),
+        Err(e) => PageError(e, state.pages.clone()).into_response(),
+    }
+}
+
+/// `GET /waiting-room`.
+pub async fn waiting_room(St(state): St<State>) -> Response {
+    state
+        .pages
+        .render(
+            "message",
+            &json!({"title": "Waiting for approval", "message": "Your organisation signed you in, and your account was created. An administrator must approve it before you can continue; try again once they have."}),
+        )
+        .into_response()
+}
+
+/// Sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
+        return PageError(e, state.pages.clone()).into_response();
+    }
+    let name = cookie_name(state.config.is_https());
+    if let Some(id) = guard::cookie(&headers, name) {
+        if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
+            tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
+        }
+        if let Err(e) = state.sessions.destroy(&id).await {
+            return PageError(e.into(), state.pages.clone()).into_response();
+        }
+    }
+    let mut res = Redirect::to("/").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        guard::set_cookie(&state.config, name, "", cookie::SameSite::Lax, Some(0)),
+    );
+    res
+}
+
+/// `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy
+/// `forward_auth`. 200 with identity headers for a valid session, 401 otherwise.
+pub async fn verify(St(state): St<State>, headers: HeaderMap) -> Response {
+    match current(&state, &headers).await {
+        Ok(Some(s)) => {
+            let mut res = StatusCode::OK.into_response();
+            let h = res.headers_mut();
+            for (name, value) in [
+                ("x-realmgate-user", s.user_id.to_string()),
+                ("x-realmgate-email", s.email.clone()),
+                ("x-realmgate-account", s.account.clone()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    h.insert(HeaderName::from_static(name), v);
+                }
+            }
+            res
+        }
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(e) => {
+            tracing::error!(reason = %e, "forward-auth could not read the session store");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! SAML endpoints: SSO start (`/sso/{account}/start`), the ACS (`/auth/saml/callback`,
+//! alias `/saml2/idpresponse`) and SP metadata.
+
+use axum::Form;
+use axum::extract::{Path, Query, State as St};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::State;
+use crate::discovery::{Email, Route};
+use crate::login::{self, SsoOutcome};
+use crate::saml::{self, request::SsoStart};
+
+use super::discover::{EntryQuery, checked_return_to, with_cookie};
+use super::error::{PageError, WebError};
+use super::guard;
+
+/// Cookie binding a pending SSO request to this browser. It must reach the ACS on the
+/// IdP's cross-site POST, so it is `SameSite=None; Secure` under HTTPS (a Lax cookie is
+/// not sent on that POST). It holds a random value, never a session.
+const BINDING_COOKIE: &str = "realmgate_sso";
+
+/// `GET /sso/{account}/start`: 302 to the IdP (or an auto-submitting POST form).
+pub async fn start(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<EntryQuery>,
+) -> Response {
+    let pages = state.pages.clone();
+    let fail = |e: WebError| PageError(e, pages.clone()).into_response();
+    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
+    let tenant = match state.discovery.directory.by_account(&account).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return fail(WebError::NotFound),
+        Err(e) => return fail(e.into()),
+    };
+    let tenant = match state
+        .discovery
+        .route_for_tenant(tenant, hint.as_ref().map(Email::domain))
+    {
+        Route::Sso(t) => t,
+        // Not (or not yet verified as) an SSO tenant: its Sign-on URL shows the password step.
+        _ => return Redirect::to(&format!("/{account}")).into_response(),
+    };
+    let name = guard::cookie_name(&state.config, BINDING_COOKIE);
+    let (binding, set_cookie) = match guard::cookie(&headers, &name).filter(|v| v.len() == 43) {
+        Some(b) => (b, None),
+        None => {
+            let b = guard::random_token();
+            let set = binding_cookie(&state.config, &name, &b);
+            (b, Some(set))
+        }
+    };
+    let started = login::start_sso(
+        &state,
+        &tenant,
+        hint.as_ref(),
+        return_to.as_ref(),
+        &binding,
+        Utc::now(),
+    )
+    .await;
+    match started {
+        Ok(SsoStart::Redirect(url)) => with_cookie(
+            StatusCode::FOUND,
+            set_cookie,
+            [(header::LOCATION, url.to_string())],
+        ),
+        Ok(SsoStart::Post(form)) => {
+            let body = state.pages.render(
+                "post_binding",
+                &json!({"action": form.action.as_str(), "fields": form.fields.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()}),
+            );
+            with_cookie(StatusCode::OK, set_cookie, body)
+        }
+        Err(e) => fail(e.into()),
+    }
+}
+
+fn binding_cookie(config: &crate::config::Config, name: &str, value: &str) -> HeaderValue {
+    let mut c = cookie::Cookie::build((name.to_string(), value.to_string()))
+        .path("/")
+        .http_only(true)
+        .max_age(cookie::time::Duration::seconds(
+            login::PENDING_TTL.as_secs() as i64,
+        ));
+    if config.is_https() {
+        c = c.secure(true).same_site(cookie::SameSite::None);
+    }
+    // Over plain HTTP (development only) SameSite=None is refused by browsers; leaving the
+    // attribute unset lets Chromium send the cookie on a top-level POST made within two
+    // minutes, which covers a local test IdP.
+    HeaderValue::from_str(&c.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// The IdP's POST (HTTP-POST binding).
+#[derive(Debug, Deserialize)]
+pub struct AcsForm {
+    /// Base64 SAML Response.
+    #[serde(rename = "SAMLResponse", default)]
+    pub saml_response: String,
+    /// Our opaque handle of the pending request.
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// `POST /auth/saml/callback`: consume the response, open a session.
+pub async fn acs(
+    St(state): St<State>,
+    headers: HeaderMap,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let pages = state.pages.clone();
+    let Some(Form(form)) = form.ok().filter(|f| !f.saml_response.is_empty()) else {
+        return PageError(
+            WebError::BadRequest("POST without a SAMLResponse".into()),
+            pages,
+        )
+        .into_response();
+    };
+    let binding = guard::cookie(&headers, &guard::cookie_name(&state.config, BINDING_COOKIE));
+    let outcome = login::complete_sso(
+        &state,
+        &form.saml_response,
+        form.relay_state.as_deref(),
+        binding.as_deref(),
+        Utc::now(),
+    )
+    .await;
+    match outcome {
+        Ok(SsoOutcome::SignedIn { session, return_to }) => {
+            super::account::signed_in(&state, &session, return_to.as_deref())
+        }
+        Ok(SsoOutcome::Waiting(_)) => Redirect::to("/waiting-room").into_response(),
+        Err(e) => {
+            tracing::warn!(code = e.code(), reason = %e, "SSO login refused");
+            PageError(e.into(), pages).into_response()
+        }
+    }
+}
+
+/// `GET /saml/metadata`: what the IdP administrator imports.
+pub async fn metadata(St(state): St<State>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/samlmetadata+xml"),
+        )],
+        saml::sp_metadata(&state.sp),
+    )
+        .into_response()
+}
