@@ -133,7 +133,14 @@ pub async fn build(config: Config) -> Result<State, AppError> {
             Duration::from_secs(config.session_idle_seconds),
             Duration::from_secs(config.session_max_seconds),
         ),
-        limiter: RateLimiter::new(store.clone(), RateLimitPolicy::default()),
+        limiter: RateLimiter::new(
+            store.clone(),
+            RateLimitPolicy {
+                limit: config.login_attempts_per_minute,
+                lockout_after: config.lockout_after_failures,
+                ..RateLimitPolicy::default()
+            },
+        ),
         store,
         saml_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,

@@ -111,6 +111,10 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Registered native-app OAuth clients.
     pub oauth_clients: Vec<OAuthClient>,
+    /// Password attempts allowed per minute, per client address and per account.
+    pub login_attempts_per_minute: u64,
+    /// Failed attempts (within an hour) after which growing lockouts start.
+    pub lockout_after_failures: u64,
 }
 
 impl Default for Config {
@@ -140,6 +144,8 @@ impl Default for Config {
             dns_server: None,
             trusted_proxies: Vec::new(),
             oauth_clients: Vec::new(),
+            login_attempts_per_minute: 20,
+            lockout_after_failures: 5,
         }
     }
 }
@@ -268,6 +274,12 @@ impl Config {
             push(
                 "region",
                 format!("region {region:?} is not one of the keys of [regions]"),
+            );
+        }
+        if self.login_attempts_per_minute == 0 || self.lockout_after_failures == 0 {
+            push(
+                "login_attempts_per_minute",
+                "login_attempts_per_minute and lockout_after_failures must be positive".into(),
             );
         }
         if self.clock_skew_seconds > 600 {

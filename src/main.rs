@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use realmgate::accounts::{self, NewUser, Origin, Passwords, Status, UserStore};
 use realmgate::config::Config;
 use realmgate::discovery::{DomainProof, Email, map, proof::Outcome};
+use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::{app, telemetry};
 
 #[derive(Parser)]
@@ -31,10 +33,66 @@ enum Command {
     Serve,
     /// Validate the configuration and every tenant file; exit non-zero on any problem.
     Check,
+    /// Print the SP metadata XML to give to IdP administrators.
+    Metadata,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Domain ownership proofs.
     Domain {
         #[command(subcommand)]
         command: DomainCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (pre-provisioned: active at once).
+    Add {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Administrator of the account (may use /{account}/no-sso with a password).
+        #[arg(long)]
+        admin: bool,
+        /// Read a password from standard input (never from the command line).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Prompt for a password on the terminal.
+        #[arg(long, conflicts_with = "password_stdin")]
+        password_prompt: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        /// Only users waiting for approval.
+        #[arg(long)]
+        waiting: bool,
+    },
+    /// Approve a user of the Waiting Room.
+    Approve {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable a user.
+    Disable {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Import users from a CSV file (columns email, name, admin); idempotent.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
     },
 }
 
@@ -68,6 +126,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Check => check(&config),
+            Command::Metadata => metadata(&config),
+            Command::User { command } => user(&config, command).await,
             Command::Domain {
                 command: DomainCommand::Verify { domain },
             } => verify_domain(&config, &domain).await,
@@ -139,24 +199,174 @@ async fn shutdown_signal() {
 }
 
 fn check(config: &Config) -> anyhow::Result<ExitCode> {
-    match map::load_dir(&config.domains_dir) {
-        Ok(map) => {
-            println!(
-                "ok: configuration and {} tenant(s), {} domain(s) in {}",
-                map.tenants().count(),
-                map.domain_count(),
-                config.domains_dir.display()
+    let mut problems = Vec::new();
+    let map = map::load_dir(&config.domains_dir)
+        .map_err(|p| problems.extend(p))
+        .ok();
+    let idps = map
+        .as_ref()
+        .and_then(|m| IdpRegistry::build(m).map_err(|p| problems.extend(p)).ok());
+    for p in &problems {
+        println!("{p}");
+    }
+    let (Some(map), Some(idps)) = (map, idps) else {
+        println!("{} problem(s) found", problems.len());
+        return Ok(ExitCode::FAILURE);
+    };
+    let registry = IdpRegistry::new(idps);
+    let soon = registry.expiring_certs(
+        chrono::Utc::now(),
+        std::time::Duration::from_secs(30 * 86_400),
+    );
+    for (account, not_after) in &soon {
+        println!(
+            "warning: account {account}: an IdP signing certificate expires on {not_after}; ask the IdP administrator for the new one before SSO breaks"
+        );
+    }
+    println!(
+        "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {}",
+        map.tenants().count(),
+        map.domain_count(),
+        registry.all().len(),
+        config.domains_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn metadata(config: &Config) -> anyhow::Result<ExitCode> {
+    let keys = SpKeys::load_or_generate(config)?;
+    print!(
+        "{}",
+        sp_metadata(&Sp::from_config(config, std::sync::Arc::new(keys)))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let store = accounts::open(&config.database_url()).await?;
+    let now = chrono::Utc::now();
+    match command {
+        UserCommand::Add {
+            account,
+            email,
+            name,
+            admin,
+            password_stdin,
+            password_prompt,
+        } => {
+            let email = Email::parse(&email).context("--email")?;
+            let map = map::load_dir(&config.domains_dir).map_err(|p| {
+                anyhow::anyhow!(
+                    "{}",
+                    p.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?;
+            let tenant = map
+                .account(&account)
+                .with_context(|| format!("no tenant file declares account {account:?}"))?;
+            anyhow::ensure!(
+                tenant.owns_domain(email.domain()),
+                "{} is not one of account {account}'s domains ({})",
+                email.domain(),
+                tenant.domains.join(", ")
             );
-            Ok(ExitCode::SUCCESS)
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                Some(line.trim_end_matches(['\n', '\r']).to_string())
+            } else if password_prompt {
+                Some(rpassword::prompt_password("Password: ")?)
+            } else {
+                None
+            };
+            let password_hash = match password.filter(|p| !p.is_empty()) {
+                Some(p) => {
+                    anyhow::ensure!(
+                        p.chars().count() >= 8,
+                        "use a password of at least 8 characters"
+                    );
+                    Some(Passwords::new()?.hash(&p).await?)
+                }
+                None => None,
+            };
+            let mut new = NewUser::new(&account, email, Origin::Cli, now);
+            new.name = name.unwrap_or_default();
+            new.admin = admin;
+            new.password_hash = password_hash;
+            let user = store.add(new).await?;
+            tracing::info!(target: "audit", event = "user_added", account = %user.account, email = %user.email, user_id = user.id, admin = user.admin);
+            println!("added {} to {} (id {})", user.email, user.account, user.id);
         }
-        Err(problems) => {
-            for p in &problems {
-                println!("{p}");
+        UserCommand::List { account, waiting } => {
+            let status = waiting.then_some(Status::Waiting);
+            let users = store.list(account.as_deref(), status).await?;
+            println!(
+                "{:<6} {:<16} {:<32} {:<9} {:<6} {:<7} {:<20}",
+                "id", "account", "email", "status", "admin", "origin", "last login"
+            );
+            for u in &users {
+                println!(
+                    "{:<6} {:<16} {:<32} {:<9} {:<6} {:<7} {:<20}",
+                    u.id,
+                    u.account,
+                    u.email.as_str(),
+                    u.status.to_string(),
+                    if u.admin { "yes" } else { "" },
+                    u.origin.to_string(),
+                    u.last_login_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default()
+                );
             }
-            println!("{} problem(s) found", problems.len());
-            Ok(ExitCode::FAILURE)
+            println!("{} user(s)", users.len());
+        }
+        UserCommand::Approve { account, email } => {
+            let user = store
+                .set_status(&account, &Email::parse(&email)?, Status::Active)
+                .await?;
+            tracing::info!(target: "audit", event = "user_approved", account = %user.account, email = %user.email, user_id = user.id);
+            println!("approved {} ({})", user.email, user.account);
+        }
+        UserCommand::Disable { account, email } => {
+            let user = store
+                .set_status(&account, &Email::parse(&email)?, Status::Disabled)
+                .await?;
+            tracing::info!(target: "audit", event = "user_disabled", account = %user.account, email = %user.email, user_id = user.id);
+            println!("disabled {} ({})", user.email, user.account);
+        }
+        UserCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let map = map::load_dir(&config.domains_dir).map_err(|p| {
+                anyhow::anyhow!(
+                    "{}",
+                    p.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )
+            })?;
+            let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
+            let summary = accounts::import_csv(&store, &text, &owner, now).await?;
+            for e in &summary.errors {
+                println!("{}:{e}", file.display());
+            }
+            println!(
+                "{} created, {} updated, {} unchanged, {} error(s)",
+                summary.created,
+                summary.updated,
+                summary.unchanged,
+                summary.errors.len()
+            );
+            if !summary.errors.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn verify_domain(config: &Config, domain: &str) -> anyhow::Result<ExitCode> {

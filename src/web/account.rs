@@ -68,7 +68,10 @@ pub async fn password(
         Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
             // The same page, status and bytes whatever the reason (unknown user, wrong
             // password, no password): the email is not echoed back.
-            let status = WebError::Login(e).status();
+            let status = match &e {
+                LoginError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNAUTHORIZED,
+            };
             let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
             let body = state.pages.render(
                 "password",
@@ -81,7 +84,15 @@ pub async fn password(
                     "back_url": "/",
                 }),
             );
-            with_cookie(status, set_cookie, body)
+            let retry = match &e {
+                LoginError::RateLimited(r) => HeaderValue::from_str(&r.seconds().to_string()).ok(),
+                _ => None,
+            };
+            let mut res = with_cookie(status, set_cookie, body);
+            if let Some(v) = retry {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
         }
         Err(e) => PageError(e.into(), pages).into_response(),
     }

@@ -258,3 +258,41 @@ impl Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Adds a user directly to the gateway's store.
+pub async fn add_user(
+    app: &TestApp,
+    account: &str,
+    email: &str,
+    password: Option<&str>,
+    admin: bool,
+    status: realmgate::accounts::Status,
+) -> realmgate::accounts::User {
+    use realmgate::accounts::{NewUser, Origin};
+    let email = realmgate::discovery::Email::parse(email).unwrap();
+    let mut new = NewUser::new(account, email, Origin::Cli, chrono::Utc::now());
+    new.name = "Test User".into();
+    new.admin = admin;
+    new.status = status;
+    if let Some(p) = password {
+        new.password_hash = Some(app.state.passwords.hash(p).await.unwrap());
+    }
+    app.state.users.add(new).await.unwrap()
+}
+
+/// Submits the password form (fetching a CSRF token first) and returns the response.
+pub async fn password_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let token = csrf(app, client).await;
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf", &token));
+    client
+        .post(app.at("/login/password"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
