@@ -11,6 +11,7 @@ Run: .venv/bin/python tests/idp/selftest.py   (needs openssl and xmlsec1 on PATH
 
 import base64
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ from html.parser import HTMLParser
 from xml.etree import ElementTree
 
 warnings.filterwarnings("ignore", message="CFB has been moved")
+logging.getLogger("saml2").addHandler(logging.NullHandler())  # expected errors are tested
+logging.getLogger("saml2").propagate = False
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT  # noqa: E402
 from saml2.client import Saml2Client  # noqa: E402
@@ -406,6 +409,44 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(resp.name_id.text, "alice@contoso.com")
         # The same URL with the RelayState changed after signing is refused.
         self.assert_400(url.replace(q(relay), "other"), why="RelayState changed")
+
+    def test_realmgate_style_post_signed_by_xmlsec1_without_key_info(self):
+        """An HTTP-POST request from realmgate's signature template (exclusive C14N,
+        RSA-SHA256, SHA-256, no KeyInfo), signed by xmlsec1 as samael does, with
+        login_hint on the action URL."""
+        reqid = "_" + os.urandom(16).hex()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        template = (
+            '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{reqid}" Version="2.0" '
+            f'IssueInstant="{now}" Destination="{self.idp.base_url}/sso/post" '
+            f'AssertionConsumerServiceURL="{ACS}" '
+            'ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST">'
+            f"<saml:Issuer>{SP_ENTITY}</saml:Issuer>"
+            '<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo>'
+            '<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+            f'<ds:SignatureMethod Algorithm="{RSA_SHA256}"/>'
+            f'<ds:Reference URI="#{reqid}"><ds:Transforms>'
+            '<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/>'
+            '<ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>'
+            f'</ds:Transforms><ds:DigestMethod Algorithm="{SHA256}"/>'
+            "<ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
+            '<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" '
+            'AllowCreate="true"/></samlp:AuthnRequest>')
+        path = os.path.join(self.tmp, f"{reqid}.xml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(template)
+        signed = subprocess.run(
+            [XMLSEC, "--sign", "--privkey-pem", self.sp_key,
+             "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest", path],
+            check=True, capture_output=True).stdout
+        self.assertNotIn(b"KeyInfo", signed)
+        page = self.login_page(f"{self.idp.base_url}/sso/post?login_hint=bob%40contoso.com",
+                               {"SAMLRequest": base64.b64encode(signed).decode(), "RelayState": "r3"})
+        self.assertEqual(page.fields["username"], "bob@contoso.com")
+        form = self.sign_in(self.idp, page, "bob@contoso.com")
+        resp, _, _ = self.check_response(form, reqid, "r3")
+        self.assertEqual(resp.name_id.text, "bob@contoso.com")
 
     def test_sign_response_users_file_and_entity_id(self):
         idp = self.start("signed-response", "--sign-response", "--users", self.users,
