@@ -374,12 +374,12 @@ class SelfTest(unittest.TestCase):
             self.client.parse_authn_request_response(
                 form.fields["SAMLResponse"], BINDING_HTTP_POST, outstanding={reqid: "/"})
 
-    def test_realmgate_style_redirect_signed_with_the_next_cert(self):
-        """A Redirect request built the way src/saml/request.rs builds it (raw DEFLATE,
-        base64, form-urlencoded, signature over SAMLRequest..SigAlg), signed with the
-        second signing certificate of the SP metadata, login_hint after the signature."""
+    def realmgate_redirect(self, relay, key_file, issued=None):
+        """A Redirect request built the way src/saml/request.rs builds it: raw DEFLATE,
+        base64, form-urlencoded, RSA-SHA256 over SAMLRequest..SigAlg, login_hint after
+        the signature. Returns (request ID, URL)."""
         reqid = "_" + os.urandom(16).hex()
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(issued or time.time()))
         xml = (
             '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
             f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{reqid}" Version="2.0" '
@@ -391,24 +391,35 @@ class SelfTest(unittest.TestCase):
             'AllowCreate="true"/></samlp:AuthnRequest>')
         deflate = zlib.compressobj(wbits=-15)
         deflated = deflate.compress(xml.encode()) + deflate.flush()
-        relay = "Zk9_x-1.2"
 
         def q(s):
-            return urllib.parse.quote_plus(s)  # what Rust's form_urlencoded produces here
+            return urllib.parse.quote_plus(s)  # = Rust's form_urlencoded except for * and ~
 
         signed = (f"SAMLRequest={q(base64.b64encode(deflated).decode())}&RelayState={q(relay)}"
                   f"&SigAlg={q(RSA_SHA256)}")
-        with open(self.next_key, "rb") as f:
+        with open(key_file, "rb") as f:
             key = load_pem_private_key(f.read())
         sig = base64.b64encode(key_sign(key, signed.encode(), hashes.SHA256())).decode()
-        url = f"{self.idp.base_url}/sso/redirect?{signed}&Signature={q(sig)}&login_hint=dave%40contoso.com"
+        return reqid, (f"{self.idp.base_url}/sso/redirect?{signed}&Signature={q(sig)}"
+                       "&login_hint=dave%40contoso.com")
+
+    def test_realmgate_style_redirect_signed_with_the_next_cert(self):
+        """Signed with the second signing certificate of the SP metadata."""
+        relay = "Zk9_x-1.2"
+        reqid, url = self.realmgate_redirect(relay, self.next_key)
         page = self.login_page(url)
         self.assertEqual(page.fields["username"], "dave@contoso.com")
         form = self.sign_in(self.idp, page, "alice@contoso.com")
         resp, _, _ = self.check_response(form, reqid, relay)
         self.assertEqual(resp.name_id.text, "alice@contoso.com")
         # The same URL with the RelayState changed after signing is refused.
-        self.assert_400(url.replace(q(relay), "other"), why="RelayState changed")
+        self.assert_400(url.replace(relay, "other"), why="RelayState changed")
+
+    def test_stale_issue_instant_gets_400(self):
+        _, url = self.realmgate_redirect("r", self.sp_key, issued=time.time() - 2 * 86400)
+        self.assert_400(url, why="IssueInstant two days ago")
+        _, url = self.realmgate_redirect("r", self.sp_key, issued=time.time() + 2 * 86400)
+        self.assert_400(url, why="IssueInstant in two days")
 
     def test_realmgate_style_post_signed_by_xmlsec1_without_key_info(self):
         """An HTTP-POST request from realmgate's signature template (exclusive C14N,
