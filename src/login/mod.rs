@@ -196,6 +196,31 @@ pub async fn start_sso(
     Ok(start)
 }
 
+/// Stores a pending request under a fresh RelayState and returns it. RelayState is an
+/// opaque handle (the SAML bindings allow 80 bytes); it never carries a URL, so nothing the
+/// IdP echoes back is followed blindly.
+pub async fn remember_pending(
+    state: &AppState,
+    request_id: &str,
+    account: &str,
+    return_to: Option<&url::Url>,
+    binding: &str,
+) -> Result<String, LoginError> {
+    let relay = crate::web::guard::random_token();
+    let pending = Pending {
+        request_id: request_id.to_string(),
+        account: account.to_string(),
+        return_to: return_to.map(|u| u.to_string()),
+        binding: digest(binding),
+    };
+    let bytes = serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
+    state
+        .store
+        .put(&pending_key(&relay), bytes, PENDING_TTL)
+        .await?;
+    Ok(relay)
+}
+
 /// What a completed SSO round trip gives.
 pub enum SsoOutcome {
     /// A session was opened.
