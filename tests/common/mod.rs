@@ -2,6 +2,7 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod saml;
 
 use std::net::SocketAddr;

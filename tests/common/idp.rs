@@ -1,0 +1,217 @@
+//! The pysaml2 test IdP (`tests/idp/idp.py`) as a child process, and the SAML round trip a
+//! browser makes through it, spoken with plain HTTP clients.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running IdP; killed on drop.
+pub struct Idp {
+    pub base_url: String,
+    pub entity_id: String,
+    pub metadata: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3")
+}
+
+impl Idp {
+    /// Starts the IdP trusting `sp_metadata`; `None` (skip) when the venv is missing
+    /// outside CI (`scripts/setup.sh` creates it).
+    pub fn start(sp_metadata: &str, extra: &[&str]) -> Option<Idp> {
+        let py = python();
+        if !super::require_program(py.to_str().unwrap()) {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        std::fs::write(p("sp.xml"), sp_metadata).unwrap();
+        let status = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=test-idp",
+            ])
+            .arg("-keyout")
+            .arg(p("idp-key.pem"))
+            .arg("-out")
+            .arg(p("idp-cert.pem"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl req failed");
+        let mut cmd = Command::new(&py);
+        cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp/idp.py"))
+            .args(["--port", "0", "--host", "localhost"])
+            .arg("--sp-metadata")
+            .arg(p("sp.xml"))
+            .arg("--metadata-out")
+            .arg(p("idp.xml"))
+            .arg("--key")
+            .arg(p("idp-key.pem"))
+            .arg("--cert")
+            .arg(p("idp-cert.pem"))
+            .arg("--ready-file")
+            .arg(p("ready.json"))
+            .args(extra)
+            .stdout(Stdio::null());
+        if std::env::var_os("IDP_LOG").is_none() {
+            cmd.stderr(Stdio::null());
+        }
+        let child = cmd.spawn().unwrap();
+        let ready = wait_for_file(&p("ready.json"));
+        let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
+        Some(Idp {
+            base_url: v["base_url"].as_str().unwrap().to_string(),
+            entity_id: v["entity_id"].as_str().unwrap().to_string(),
+            metadata: std::fs::read_to_string(p("idp.xml")).unwrap(),
+            child,
+            _dir: dir,
+        })
+    }
+}
+
+fn wait_for_file(path: &Path) -> String {
+    for _ in 0..300 {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the test IdP did not start (set IDP_LOG=1 to see its log)");
+}
+
+/// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
+/// the gateway uses it.
+pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
+    std::fs::write(app.domains.join("contoso.idp.xml"), &idp.metadata).unwrap();
+    super::write_atomic(
+        &app.domains.join("contoso.toml"),
+        &format!(
+            "account = \"contoso\"\nname = \"Contoso Ltd\"\ndomains = [\"contoso.com\"]\n\n[sso]\nbutton = \"Log In with Microsoft\"\nidp_metadata = \"contoso.idp.xml\"\njit = \"{jit}\"\nemail_claim = \"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\"\n"
+        ),
+    );
+    for _ in 0..100 {
+        if app
+            .state
+            .idps
+            .get("contoso")
+            .is_some_and(|m| m.entity_id == idp.entity_id)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the gateway never loaded the test IdP's metadata");
+}
+
+/// The value of hidden input `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = html.find(&needle)? + needle.len();
+    Some(
+        html[start..start + html[start..].find('"')?]
+            .replace("&amp;", "&")
+            .replace("&#x3D;", "="),
+    )
+}
+
+/// The `action` of the first form in `html`.
+pub fn form_action(html: &str) -> String {
+    let start = html.find("action=\"").expect("a form") + 8;
+    html[start..start + html[start..].find('"').unwrap()].replace("&amp;", "&")
+}
+
+/// What the IdP POSTs back: the ACS URL and its fields.
+pub struct IdpPost {
+    pub acs: String,
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+/// Starts SSO at `gateway` (`/sso/contoso/start`), signs in at the IdP as `email` (or
+/// cancels when `password` is `None`), and returns what the IdP would POST to the ACS.
+pub async fn through_idp(
+    gateway: &str,
+    browser: &reqwest::Client,
+    email: &str,
+    password: Option<&str>,
+    return_to: Option<&str>,
+) -> IdpPost {
+    let mut q = vec![("login_hint", email)];
+    if let Some(r) = return_to {
+        q.push(("return_to", r));
+    }
+    let res = browser
+        .get(format!("{gateway}/sso/contoso/start"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        302,
+        "SSO start: {}",
+        res.text().await.unwrap()
+    );
+    let to_idp = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to_idp.contains("SAMLRequest=") && to_idp.contains("Signature="),
+        "{to_idp}"
+    );
+    let page = browser.get(&to_idp).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
+    let page = page.text().await.unwrap();
+    // Entra-style login hint: the IdP pre-fills the username.
+    assert!(page.contains(&format!("value=\"{email}\"")), "{page}");
+    let key = hidden(&page, "key").expect("login form key");
+    let idp_base = to_idp.split("/sso/").next().unwrap().to_string();
+    let mut form = vec![("key", key.clone()), ("username", email.to_string())];
+    match password {
+        Some(p) => form.push(("password", p.to_string())),
+        None => form.push(("cancel", "1".to_string())),
+    }
+    let res = browser
+        .post(format!("{idp_base}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    IdpPost {
+        acs: form_action(&html),
+        saml_response: hidden(&html, "SAMLResponse").expect("SAMLResponse in the IdP's form"),
+        relay_state: hidden(&html, "RelayState"),
+    }
+}
+
+impl IdpPost {
+    /// POSTs to the ACS as `browser`.
+    pub async fn submit(&self, browser: &reqwest::Client) -> reqwest::Response {
+        let mut form = vec![("SAMLResponse", self.saml_response.as_str())];
+        if let Some(r) = &self.relay_state {
+            form.push(("RelayState", r.as_str()));
+        }
+        browser.post(&self.acs).form(&form).send().await.unwrap()
+    }
+}

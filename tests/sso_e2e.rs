@@ -1,0 +1,220 @@
+//! End to end against a real SAML IdP nobody here wrote (pysaml2 + xmlsec1): signed
+//! HTTP-Redirect AuthnRequests verified by the IdP, signed Responses verified by us.
+
+mod common;
+
+use common::idp::{Idp, through_idp, use_idp};
+use common::spawn_app;
+use realmgate::accounts::Status;
+
+async fn metadata(app: &common::TestApp) -> String {
+    reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pre_provisioned_user_signs_in_and_lands_on_return_to() {
+    let app = spawn_app(|_| {}).await;
+    let Some(idp) = Idp::start(&metadata(&app).await, &[]) else {
+        return;
+    };
+    use_idp(&app, &idp, "deny").await;
+    common::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        Status::Active,
+    )
+    .await;
+    let browser = app.client();
+    let post = through_idp(
+        &app.url,
+        &browser,
+        "alice@contoso.com",
+        Some("password"),
+        Some("/inbox"),
+    )
+    .await;
+    assert_eq!(post.acs, app.at("/auth/saml/callback"));
+    let res = post.submit(&browser).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(res.headers()["location"], app.at("/inbox"));
+    let verify = browser.get(app.at("/auth/verify")).send().await.unwrap();
+    assert_eq!(verify.status(), 200);
+    assert_eq!(verify.headers()["x-realmgate-email"], "alice@contoso.com");
+    // The user is now bound to the IdP subject.
+    let user = app
+        .state
+        .users
+        .by_email(
+            "contoso",
+            &realmgate::discovery::Email::parse("alice@contoso.com").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.subject.is_some());
+    // Posting the same response again (back button, or a thief) opens nothing.
+    let again = post.submit(&app.client()).await;
+    assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn waiting_room_then_approval_then_access() {
+    let app = spawn_app(|_| {}).await;
+    let Some(idp) = Idp::start(&metadata(&app).await, &[]) else {
+        return;
+    };
+    use_idp(&app, &idp, "waiting_room").await;
+    let browser = app.client();
+    let res = through_idp(
+        &app.url,
+        &browser,
+        "bob@contoso.com",
+        Some("password"),
+        None,
+    )
+    .await
+    .submit(&browser)
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/waiting-room");
+    assert_eq!(
+        browser
+            .get(app.at("/auth/verify"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Later logins land there too until an admin approves with the CLI.
+    let res = through_idp(
+        &app.url,
+        &browser,
+        "bob@contoso.com",
+        Some("password"),
+        None,
+    )
+    .await
+    .submit(&browser)
+    .await;
+    assert_eq!(res.headers()["location"], "/waiting-room");
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_realmgate"))
+        .args(["user", "list", "--waiting"])
+        .env("REALMGATE_DATA_DIR", &app.data)
+        .env("REALMGATE_DOMAINS_DIR", &app.domains)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("bob@contoso.com"));
+    let approve = std::process::Command::new(env!("CARGO_BIN_EXE_realmgate"))
+        .args([
+            "user",
+            "approve",
+            "--account",
+            "contoso",
+            "--email",
+            "bob@contoso.com",
+        ])
+        .env("REALMGATE_DATA_DIR", &app.data)
+        .env("REALMGATE_DOMAINS_DIR", &app.domains)
+        .output()
+        .unwrap();
+    assert!(
+        approve.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
+    let res = through_idp(
+        &app.url,
+        &browser,
+        "bob@contoso.com",
+        Some("password"),
+        None,
+    )
+    .await
+    .submit(&browser)
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/me");
+    let verify = browser.get(app.at("/auth/verify")).send().await.unwrap();
+    assert_eq!(verify.headers()["x-realmgate-email"], "bob@contoso.com");
+}
+
+#[tokio::test]
+async fn refusals_over_http() {
+    let app = spawn_app(|_| {}).await;
+    let Some(idp) = Idp::start(&metadata(&app).await, &[]) else {
+        return;
+    };
+    use_idp(&app, &idp, "create").await;
+    // Cancelled at the IdP: a friendly page with the reason's code, no session.
+    let browser = app.client();
+    let res = through_idp(&app.url, &browser, "alice@contoso.com", None, None)
+        .await
+        .submit(&browser)
+        .await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("status_not_success") && page.contains("cancelled"),
+        "{page}"
+    );
+    // A response POSTed by another browser than the one that started the login.
+    let post = through_idp(
+        &app.url,
+        &browser,
+        "alice@contoso.com",
+        Some("password"),
+        None,
+    )
+    .await;
+    let res = post.submit(&app.client()).await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("request_from_other_browser")
+    );
+    // The IdP vouches for an address outside the tenant's domains.
+    let res = through_idp(
+        &app.url,
+        &browser,
+        "mallory@fabrikam.com",
+        Some("password"),
+        None,
+    )
+    .await
+    .submit(&browser)
+    .await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("email_outside_tenant"));
+    assert_eq!(
+        browser
+            .get(app.at("/auth/verify"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let metrics = browser
+        .get(app.at("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("realmgate_login_errors_total{code=\"email_outside_tenant\"}"),
+        "{metrics}"
+    );
+}
