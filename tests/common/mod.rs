@@ -194,6 +194,11 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium profile; `None` (skip) when they
     /// are not installed outside CI.
     pub async fn start() -> Option<Browser> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like `start`, with extra Chromium flags.
+    pub async fn start_with(extra: &[&str]) -> Option<Browser> {
         if !require_program("/usr/bin/chromedriver") || !require_program("/usr/bin/chromium") {
             return None;
         }
@@ -210,19 +215,26 @@ impl Browser {
             .spawn()
             .unwrap();
         let profile = tempfile::tempdir().unwrap().keep();
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
         let caps: serde_json::Map<String, serde_json::Value> =
             serde_json::from_value(serde_json::json!({
                 "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": "/usr/bin/chromium",
-                    "args": [
-                        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                        "--no-first-run", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync",
-                        "--disable-dev-shm-usage",
-                        format!("--user-data-dir={}", profile.display()),
-                    ]
-                }
+                "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
             }))
             .unwrap();
         let url = format!("http://127.0.0.1:{port}");
@@ -296,4 +308,60 @@ pub async fn password_login(
         .send()
         .await
         .unwrap()
+}
+
+/// The real `realmgate serve` binary as a child process; killed on drop.
+pub struct Process {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Process {
+    /// Starts `realmgate serve` listening on `port` with `REALMGATE_*` settings `env`,
+    /// waiting until `/healthz` answers (over TLS when `https`).
+    pub async fn start(port: u16, https: bool, env: &[(&str, String)]) -> Process {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_realmgate"));
+        cmd.arg("serve")
+            .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let scheme = if https { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{port}");
+        let probe = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        for _ in 0..200 {
+            if probe
+                .get(format!("{url}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return Process { url, child };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("realmgate serve did not become healthy on {url}");
+    }
 }
