@@ -54,16 +54,20 @@ fn start_dns(records: &[(&str, &str)]) -> Option<Dns> {
     for (name, value) in records {
         cmd.arg(format!("--txt-record={name},{value}"));
     }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Owned by the guard at once, so it is killed whichever way this function ends.
+    let dns = Dns {
+        child: cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        addr,
+    };
     // Wait until it answers.
     for _ in 0..50 {
         if std::net::TcpStream::connect(addr).is_ok() {
-            return Some(Dns { child, addr });
+            return Some(dns);
         }
         std::thread::sleep(Duration::from_millis(50));
     }

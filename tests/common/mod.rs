@@ -344,9 +344,13 @@ impl Process {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().unwrap();
         let scheme = if https { "https" } else { "http" };
         let url = format!("{scheme}://127.0.0.1:{port}");
+        // Owned by the guard at once, so it is killed whichever way this function ends.
+        let process = Process {
+            url: url.clone(),
+            child: cmd.spawn().unwrap(),
+        };
         let probe = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .build()
@@ -358,7 +362,7 @@ impl Process {
                 .await
                 .is_ok_and(|r| r.status() == 200)
             {
-                return Process { url, child };
+                return process;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
