@@ -20,12 +20,38 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 cp domains/* "$work/" 2>/dev/null || true
 mkdir -p "$work/data"
 
+export REALMGATE_DOMAINS_DIR="$work" REALMGATE_DATA_DIR="$work/data" RUST_LOG=warn \
+  REALMGATE_LOGIN_ATTEMPTS_PER_MINUTE=1000000000 REALMGATE_LOCKOUT_AFTER_FAILURES=1000000000
 "$bin/examples/hello" 127.0.0.1:18089 2>/dev/null &
+# Gateway A: embedded defaults (memory sessions, SQLite).
 REALMGATE_LISTEN=127.0.0.1:18080 REALMGATE_PUBLIC_URL=http://127.0.0.1:18080 \
-REALMGATE_DOMAINS_DIR="$work" REALMGATE_DATA_DIR="$work/data" RUST_LOG=warn \
   "$bin/realmgate" serve >"$out/gateway.log" 2>&1 &
-for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:18080/healthz && break; sleep 0.1; done
-for _ in $(seq 100); do curl -fsS -o /dev/null http://127.0.0.1:18089/ && break; sleep 0.1; done
+# Gateway B: sessions in Redis (skipped when no Redis answers on 127.0.0.1:6379).
+redis=""
+if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis=1
+  REALMGATE_LISTEN=127.0.0.1:18081 REALMGATE_PUBLIC_URL=http://127.0.0.1:18081 \
+  REALMGATE_SESSION_STORE=redis://127.0.0.1:6379 REALMGATE_DATA_DIR="$work/data-redis" \
+    "$bin/realmgate" serve >"$out/gateway-redis.log" 2>&1 &
+fi
+for port in 18080 18089 ${redis:+18081}; do
+  for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break; sleep 0.1; done
+done
+
+# A password user and a signed-in session on each gateway, for /auth/verify and logins.
+echo "bench-password-1" | "$bin/realmgate" user add --account fabrikam --email bench@fabrikam.com --password-stdin >/dev/null
+[ -n "$redis" ] && echo "bench-password-1" | REALMGATE_DATA_DIR="$work/data-redis" \
+  "$bin/realmgate" user add --account fabrikam --email bench@fabrikam.com --password-stdin >/dev/null
+login() { # port -> prints "session-cookie csrf-cookie csrf-token"
+  local jar="$work/jar-$1"
+  local token; token=$(curl -fsS -c "$jar" "http://127.0.0.1:$1/" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+  curl -fsS -o /dev/null -b "$jar" -c "$jar" -d "email=bench@fabrikam.com&password=bench-password-1&csrf=$token" \
+    "http://127.0.0.1:$1/login/password"
+  echo "$(awk '$6=="realmgate_session" {print $7}' "$jar") $(awk '$6=="realmgate_csrf" {print $7}' "$jar") $token"
+}
+read -r session_a csrf_a token_a <<<"$(login 18080)"
+[ -n "$redis" ] && read -r session_b _ _ <<<"$(login 18081)"
 
 cat >"$work/discover.lua" <<'LUA'
 wrk.method = "POST"
@@ -51,13 +77,37 @@ run() { # name url [script]
   printf '%-22s %12s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
   eval "rps_$name=$rps"
 }
+# Sessions and logins answer 303 (redirect after login); count those as successes.
 
+cat >"$work/verify.lua" <<LUA
+wrk.headers["Cookie"] = "realmgate_session=$session_a"
+LUA
+cat >"$work/verify-redis.lua" <<LUA
+wrk.headers["Cookie"] = "realmgate_session=${session_b:-}"
+LUA
+cat >"$work/password.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "realmgate_csrf=$csrf_a"
+wrk.body = "email=bench%40fabrikam.com&password=bench-password-1&csrf=$token_a"
+LUA
+
+ratio() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%-34s %.2f\n", n, a / b }'; }
 echo "== loopback, $conns connections, $threads wrk threads, ${secs}s each, $(nproc) cores =="
 run hello http://127.0.0.1:18089/
 run discovery http://127.0.0.1:18080 "$work/discover.lua"
-run healthz http://127.0.0.1:18080/healthz
-awk -v a="$rps_discovery" -v b="$rps_hello" 'BEGIN { printf "discovery / hello-world ratio: %.2f\n", a / b }'
-awk -v a="$rps_healthz" -v b="$rps_hello" 'BEGIN { printf "healthz / hello-world ratio:   %.2f\n", a / b }'
+run verify_memory http://127.0.0.1:18080/auth/verify "$work/verify.lua"
+[ -n "$redis" ] && run verify_redis http://127.0.0.1:18081/auth/verify "$work/verify-redis.lua"
+ratio "$rps_discovery" "$rps_hello" "discovery / hello-world:"
+ratio "$rps_verify_memory" "$rps_hello" "/auth/verify (memory) / hello-world:"
+[ -n "$redis" ] && ratio "$rps_verify_redis" "$rps_hello" "/auth/verify (redis) / hello-world:"
+
+echo "== password logins (Argon2id, m=19456 KiB t=2 p=1) and discovery under that load =="
+conns=16 run password http://127.0.0.1:18080/login/password "$work/password.lua" &
+pw=$!
+sleep 1
+conns=8 run discovery_during_logins http://127.0.0.1:18080 "$work/discover.lua"
+wait $pw
 
 if [ -z "${SKIP_BIGMAP:-}" ]; then
   echo "== tenant map scale (bench/bigmap.rs) =="
