@@ -277,3 +277,49 @@ async fn password_form_requires_csrf() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test]
+async fn weaker_hashes_are_upgraded_at_login() {
+    let app = spawn_app(|_| {}).await;
+    let user = add_user(
+        &app,
+        "fabrikam",
+        "old@fabrikam.com",
+        None,
+        false,
+        Status::Active,
+    )
+    .await;
+    let old = realmgate::accounts::Passwords::with_params(8192, 1, 1)
+        .unwrap()
+        .hash("legacy password")
+        .await
+        .unwrap();
+    app.state
+        .users
+        .set_password_hash(user.id, Some(&old))
+        .await
+        .unwrap();
+    let client = app.client();
+    let res = password_login(
+        &app,
+        &client,
+        &[
+            ("email", "old@fabrikam.com"),
+            ("password", "legacy password"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let stored = app
+        .state
+        .users
+        .by_id(user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(stored.contains("m=19456,t=2,p=1"), "{stored}");
+    assert!(!app.state.passwords.needs_rehash(&stored));
+}

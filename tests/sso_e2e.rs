@@ -218,3 +218,85 @@ async fn refusals_over_http() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn post_binding_when_the_idp_offers_only_post() {
+    let app = spawn_app(|_| {}).await;
+    let Some(mut idp) = Idp::start(&metadata(&app).await, &[]) else {
+        return;
+    };
+    // Keep only the IdP's HTTP-POST SingleSignOnService.
+    let redirect = idp
+        .metadata
+        .split('<')
+        .find(|el| el.contains("SingleSignOnService") && el.contains("HTTP-Redirect"))
+        .map(|el| format!("<{el}"))
+        .expect("the IdP offers HTTP-Redirect");
+    idp.metadata = idp.metadata.replace(&redirect, "");
+    use_idp(&app, &idp, "create").await;
+    let browser = app.client();
+    let res = browser
+        .get(app.at("/sso/contoso/start?login_hint=alice%40contoso.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = common::unescape(&res.text().await.unwrap());
+    let action = common::idp::form_action(&html);
+    assert!(
+        action.starts_with(&format!("{}/sso/post", idp.base_url)),
+        "{action}"
+    );
+    assert!(
+        html.contains("/static/autosubmit.js"),
+        "no auto-submit script"
+    );
+    let fields = [
+        (
+            "SAMLRequest",
+            common::idp::hidden(&html, "SAMLRequest").unwrap(),
+        ),
+        (
+            "RelayState",
+            common::idp::hidden(&html, "RelayState").unwrap(),
+        ),
+    ];
+    // The IdP verifies the enveloped signature of the POSTed request, then asks to sign in.
+    let page = browser.post(&action).form(&fields).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "the IdP refused the POSTed AuthnRequest"
+    );
+    let page = page.text().await.unwrap();
+    let key = common::idp::hidden(&page, "key").unwrap();
+    let html = browser
+        .post(format!("{}/login", idp.base_url))
+        .form(&[
+            ("key", key.as_str()),
+            ("username", "alice@contoso.com"),
+            ("password", "password"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let post = common::idp::IdpPost {
+        acs: common::idp::form_action(&html),
+        saml_response: common::idp::hidden(&html, "SAMLResponse").unwrap(),
+        relay_state: common::idp::hidden(&html, "RelayState"),
+    };
+    let res = post.submit(&browser).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(
+        browser
+            .get(app.at("/auth/verify"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
