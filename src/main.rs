@@ -233,6 +233,14 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The tenant map, or every problem of the files as one error.
+fn load_tenants(config: &Config) -> anyhow::Result<map::TenantMap> {
+    map::load_dir(&config.domains_dir).map_err(|p| {
+        let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{}", lines.join("\n"))
+    })
+}
+
 fn metadata(config: &Config) -> anyhow::Result<ExitCode> {
     let keys = SpKeys::load_or_generate(config)?;
     print!(
@@ -255,15 +263,7 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             password_prompt,
         } => {
             let email = Email::parse(&email).context("--email")?;
-            let map = map::load_dir(&config.domains_dir).map_err(|p| {
-                anyhow::anyhow!(
-                    "{}",
-                    p.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            })?;
+            let map = load_tenants(config)?;
             let tenant = map
                 .account(&account)
                 .with_context(|| format!("no tenant file declares account {account:?}"))?;
@@ -340,15 +340,7 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let map = map::load_dir(&config.domains_dir).map_err(|p| {
-                anyhow::anyhow!(
-                    "{}",
-                    p.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            })?;
+            let map = load_tenants(config)?;
             let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
             let summary = accounts::import_csv(&store, &text, &owner, now).await?;
             for e in &summary.errors {
@@ -372,15 +364,7 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
 async fn verify_domain(config: &Config, domain: &str) -> anyhow::Result<ExitCode> {
     let email = Email::parse(&format!("x@{domain}")).context("not a valid domain name")?;
     let domain = email.domain();
-    let map = map::load_dir(&config.domains_dir).map_err(|p| {
-        anyhow::anyhow!(
-            "{}",
-            p.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let map = load_tenants(config)?;
     let tenant = map.lookup(domain).with_context(|| {
         format!(
             "no tenant in {} lists {domain}",

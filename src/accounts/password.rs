@@ -2,7 +2,7 @@
 //!
 //! Hashing costs tens of milliseconds of CPU and 19 MiB of memory on purpose, so it runs
 //! on the blocking thread pool (never on an async worker, where it would stall every other
-//! request) and behind a semaphore sized to the CPU count, so a burst of logins queues
+//! request) and behind a semaphore sized to one less than the CPU count, so a burst of logins queues
 //! instead of exhausting memory. Passwords are never logged nor put in errors.
 
 use std::sync::Arc;
@@ -42,7 +42,10 @@ impl Passwords {
     pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32) -> Result<Self, AccountsError> {
         let params = Params::new(m_cost, t_cost, p_cost, None)
             .map_err(|e| AccountsError::Password(e.to_string()))?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // One core fewer than the machine has (at least one): a flood of logins then never
+        // takes the CPU the async runtime needs for discovery, forward-auth and the ACS.
+        let cpus =
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
         let dummy = hash_with(&params, &secret)?;

@@ -106,7 +106,19 @@ pub fn normalize_domain(domain: &str) -> Option<String> {
     if domain.is_empty() {
         return None;
     }
-    let ascii = idna::domain_to_ascii(domain).ok()?;
+    // Fast path for the common case, a plain lower-case ASCII name without punycode labels:
+    // UTS 46 would return it unchanged, so skip its mapping tables (discovery's hot path and
+    // the load of million-domain tenant maps).
+    let plain = domain
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !domain.starts_with("xn--")
+        && !domain.contains(".xn--");
+    let ascii = if plain {
+        domain.to_string()
+    } else {
+        idna::domain_to_ascii(domain).ok()?
+    };
     if ascii.len() > 253 || !ascii.contains('.') {
         return None;
     }

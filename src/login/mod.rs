@@ -168,20 +168,7 @@ pub async fn start_sso(
         .get(&tenant.account)
         .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
     let request_id = saml::request::new_request_id();
-    // RelayState is an opaque handle (SAML bindings: at most 80 bytes); it never carries a
-    // URL, so nothing the IdP echoes back is followed blindly.
-    let relay = crate::web::guard::random_token();
-    let pending = Pending {
-        request_id: request_id.clone(),
-        account: tenant.account.clone(),
-        return_to: return_to.map(|u| u.to_string()),
-        binding: digest(binding),
-    };
-    let bytes = serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
-    state
-        .store
-        .put(&pending_key(&relay), bytes, PENDING_TTL)
-        .await?;
+    let relay = remember_pending(state, &request_id, &tenant.account, return_to, binding).await?;
     let start = saml::request::start(
         &state.sp,
         &idp,

@@ -123,8 +123,8 @@ pub async fn no_sso_page(
     Path(account): Path<String>,
 ) -> Response {
     let pages = state.pages.clone();
-    match state.discovery.directory.by_account(&account).await {
-        Ok(Some(t)) if t.sso.is_some() => {
+    match super::discover::account_tenant(&state, &account).await {
+        Ok(t) if t.sso.is_some() => {
             tracing::info!(target: "audit", event = "no_sso_page", account = %account);
             let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
             let body = state.pages.render(
@@ -139,9 +139,8 @@ pub async fn no_sso_page(
             );
             with_cookie(StatusCode::OK, set_cookie, body)
         }
-        Ok(Some(_)) => Redirect::to(&format!("/{account}")).into_response(),
-        Ok(None) => PageError(WebError::NotFound, pages).into_response(),
-        Err(e) => PageError(e.into(), pages).into_response(),
+        Ok(_) => Redirect::to(&format!("/{account}")).into_response(),
+        Err(e) => PageError(e, pages).into_response(),
     }
 }
 

@@ -6,6 +6,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
@@ -184,10 +186,9 @@ pub async fn account_page(
         Ok(r) => r,
         Err(e) => return PageError(e, pages).into_response(),
     };
-    let tenant = match state.discovery.directory.by_account(&account).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return PageError(WebError::NotFound, pages).into_response(),
-        Err(e) => return PageError(e.into(), pages).into_response(),
+    let tenant = match account_tenant(&state, &account).await {
+        Ok(t) => t,
+        Err(e) => return PageError(e, pages).into_response(),
     };
     let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
     match state.discovery.route_for_tenant(tenant, None) {
@@ -314,6 +315,16 @@ fn back_url(return_to: Option<&Url>) -> String {
 
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The tenant named by a URL slug; `NotFound` when none.
+pub async fn account_tenant(state: &AppState, account: &str) -> Result<Arc<Tenant>, WebError> {
+    state
+        .discovery
+        .directory
+        .by_account(account)
+        .await?
+        .ok_or(WebError::NotFound)
 }
 
 /// Validates an optional `return_to`.

@@ -14,7 +14,7 @@ use crate::discovery::{Email, Route};
 use crate::login::{self, SsoOutcome};
 use crate::saml::{self, request::SsoStart};
 
-use super::discover::{EntryQuery, checked_return_to, with_cookie};
+use super::discover::{EntryQuery, account_tenant, checked_return_to, with_cookie};
 use super::error::{PageError, WebError};
 use super::guard;
 
@@ -37,10 +37,9 @@ pub async fn start(
         Err(e) => return fail(e),
     };
     let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
-    let tenant = match state.discovery.directory.by_account(&account).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return fail(WebError::NotFound),
-        Err(e) => return fail(e.into()),
+    let tenant = match account_tenant(&state, &account).await {
+        Ok(t) => t,
+        Err(e) => return fail(e),
     };
     let tenant = match state
         .discovery
