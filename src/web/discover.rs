@@ -153,7 +153,7 @@ pub async fn discover_form(
 }
 
 /// The password step with the email filled in.
-fn password_step(
+pub fn password_step(
     state: &AppState,
     headers: &HeaderMap,
     email: &Email,

@@ -5,6 +5,7 @@ pub mod account;
 pub mod discover;
 pub mod error;
 pub mod guard;
+pub mod oauth;
 pub mod ops;
 pub mod pages;
 pub mod sso;
@@ -39,6 +40,15 @@ pub fn router(state: State) -> Router {
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
+        .route("/oauth2/authorize", get(oauth::authorize))
+        .route("/oauth2/resume", get(oauth::resume))
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
