@@ -13,7 +13,9 @@
 //! - [`keys`]: the ES256 signing key (generated once into `data_dir`), JWT access tokens,
 //!   the JWKS.
 //! - [`grants`]: pending authorization requests, codes, refresh-token families.
+//! - [`device`]: the MFP email + password API and the per-tenant device IP allow-list.
 
+pub mod device;
 pub mod grants;
 pub mod keys;
 

@@ -40,6 +40,7 @@ pub fn router(state: State) -> Router {
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
+        .route("/api/v1/device/login", post(oauth::device_login))
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/resume", get(oauth::resume))
         .route("/oauth2/token", post(oauth::token))

@@ -1,11 +1,13 @@
 //! OAuth endpoints for native apps: `/oauth2/authorize`, `/oauth2/resume` (back from
-//! sign-in), `/oauth2/token`, `/oauth2/revoke`, the JWKS and the RFC 8414 metadata. The
+//! sign-in), `/oauth2/token`, `/oauth2/revoke`, the JWKS and the RFC 8414 metadata; and
+//! the device connectors' `/api/v1/device/login`. The
 //! decisions are `oauth`'s; this file parses, picks the sign-in step and renders.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{Form, Query, RawQuery, State as St};
+use axum::extract::{ConnectInfo, Form, Query, RawQuery, State as St};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -15,6 +17,7 @@ use url::Url;
 
 use crate::app::{AppState, State};
 use crate::discovery::{Email, Route};
+use crate::oauth::device::{self, DeviceError};
 use crate::oauth::{AuthRequest, Grant, OAuthError, Subject, grants};
 
 use super::discover::{checked_return_to, password_step, sso_start_path};
@@ -383,4 +386,75 @@ pub async fn metadata(St(state): St<State>) -> Response {
         "authorization_response_iss_parameter_supported": true,
     }))
     .into_response()
+}
+
+/// Body of `POST /api/v1/device/login`.
+#[derive(Debug, Deserialize)]
+pub struct DeviceLoginRequest {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+/// A device-API refusal as JSON `{"error", "message", ...}`.
+fn device_error(state: &AppState, e: DeviceError) -> Response {
+    match e {
+        DeviceError::OAuth(e) => oauth_error(&e),
+        DeviceError::SsoRequired { account, button } => {
+            tracing::info!(code = "sso_required", account = %account, "device login refused");
+            no_store(
+                StatusCode::FORBIDDEN,
+                json!({
+                    "error": "sso_required",
+                    "message": "This organisation signs in with single sign-on. Start the device flow and let the person sign in on another device.",
+                    "account": account,
+                    "button": button,
+                    "device_authorization_endpoint": state.config.url("/oauth2/device_authorization"),
+                }),
+            )
+        }
+        DeviceError::IpNotAllowed(_) => {
+            tracing::info!(code = "ip_not_allowed", reason = %e, "device login refused");
+            no_store(
+                StatusCode::FORBIDDEN,
+                json!({"error": "ip_not_allowed", "message": "This organisation does not allow sign-in from this device's network."}),
+            )
+        }
+        DeviceError::Waiting => no_store(
+            StatusCode::FORBIDDEN,
+            json!({"error": "access_denied", "message": "An administrator must approve this account first."}),
+        ),
+        // Same status and bytes for an unknown user and a wrong password: the web layer's
+        // mapping, shared with `/login/password` and `/api/v1/discover`.
+        DeviceError::Login(e) => super::error::ApiError(e.into()).into_response(),
+    }
+}
+
+/// `POST /api/v1/device/login`: an MFP connector's email + password, tokens back.
+pub async fn device_login(
+    St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Json<DeviceLoginRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(req)) = body else {
+        return oauth_error(&OAuthError::InvalidRequest("expected a JSON body".into()));
+    };
+    let ip = super::account::client_ip(&state, peer, &headers);
+    match device::password_login(
+        &state,
+        &req.client_id,
+        &req.email,
+        &req.password,
+        ip,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(t) => no_store(StatusCode::OK, json!(t)),
+        Err(e) => device_error(&state, e),
+    }
 }
