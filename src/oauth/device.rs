@@ -1,5 +1,6 @@
 //! Device connectors (an MFP in user-prompt mode): the email + password API for password
-//! tenants, and the per-tenant client IP allow-list every device endpoint applies.
+//! tenants, the device flow's entry points with their rate limits, and the per-tenant
+//! client IP allow-list every device endpoint applies.
 //!
 //! The password check is `login::password_login` itself (same Argon2id work, rate limits
 //! and uniform failure), so a connector is no softer a target than the sign-on page.
@@ -12,6 +13,7 @@ use crate::app::AppState;
 use crate::discovery::{Email, Route, Tenant};
 use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
 
+use super::device_flow::{DeviceAuthorization, DeviceRequest};
 use super::{OAuthError, Subject, TokenResponse};
 
 /// Why a device login gave no tokens.
@@ -106,4 +108,91 @@ pub async fn password_login(
         }
         PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
     }
+}
+
+/// `POST /oauth2/device_authorization`: starts a device flow. With a `login_hint`, the
+/// hinted tenant's allow-list applies at once.
+pub async fn authorize(
+    state: &AppState,
+    client_id: &str,
+    login_hint: Option<&str>,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<DeviceAuthorization, DeviceError> {
+    state.oauth.clients.get(client_id)?;
+    let hint = match login_hint.filter(|h| !h.is_empty()) {
+        Some(h) => Some(
+            Email::parse(h).map_err(|e| OAuthError::InvalidRequest(format!("login_hint: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(email) = &hint {
+        match state
+            .discovery
+            .route(email)
+            .await
+            .map_err(|e| LoginError::Unavailable(e.to_string()))?
+        {
+            Route::Sso(t) | Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
+            _ => {}
+        }
+    }
+    Ok(state
+        .oauth
+        .device_authorize(
+            client_id,
+            hint.map(|e| e.to_string()),
+            state.config.url("/device"),
+            now,
+        )
+        .await?)
+}
+
+/// A poll at the token endpoint: once approved, tokens, if the approving user's tenant
+/// allows the polling address.
+pub async fn poll(
+    state: &AppState,
+    client_id: &str,
+    device_code: &str,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, DeviceError> {
+    let subject = state.oauth.device_poll(client_id, device_code, now).await?;
+    let tenant = state
+        .discovery
+        .directory
+        .by_account(&subject.account)
+        .await
+        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+    if let Some(t) = tenant {
+        check_allowlist(&t, client_ip)?;
+    }
+    tracing::info!(target: "audit", event = "device_grant", client_id, user_id = subject.user_id, account = %subject.account);
+    Ok(state.oauth.tokens(subject, client_id, None, now).await?)
+}
+
+/// The flow of a user code typed on `/device`. Rate-limited per client address, with
+/// growing lockouts after wrong codes: the code is short enough to type, so guessing must
+/// be slowed to a crawl.
+pub async fn lookup(
+    state: &AppState,
+    user_code: &str,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<Option<DeviceRequest>, DeviceError> {
+    let ip = client_ip.to_string();
+    state
+        .limiter
+        .check("device-code", &ip, now)
+        .await
+        .map_err(LoginError::from)?;
+    let found = state.oauth.device_lookup(user_code, now).await?;
+    if found.is_none() {
+        state
+            .limiter
+            .failure("device-code", &ip, now)
+            .await
+            .map_err(OAuthError::from)?;
+    }
+    Ok(found)
 }

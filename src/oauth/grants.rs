@@ -114,7 +114,7 @@ pub struct OAuth {
     pub keys: TokenKeys,
     /// `iss` of every token: the public URL.
     pub issuer: String,
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     users: Arc<dyn UserStore>,
 }
 

@@ -13,9 +13,11 @@
 //! - [`keys`]: the ES256 signing key (generated once into `data_dir`), JWT access tokens,
 //!   the JWKS.
 //! - [`grants`]: pending authorization requests, codes, refresh-token families.
+//! - [`device_flow`]: the device authorization grant (RFC 8628).
 //! - [`device`]: the MFP email + password API and the per-tenant device IP allow-list.
 
 pub mod device;
+pub mod device_flow;
 pub mod grants;
 pub mod keys;
 
@@ -63,6 +65,15 @@ pub enum OAuthError {
     /// what stops the authorize endpoint from being an open redirector (RFC 6749 §4.1.2.1).
     #[error("redirect_uri not registered for this client")]
     BadRedirectUri,
+    /// Device grant: the person has not decided yet (RFC 8628 §3.5).
+    #[error("authorization pending")]
+    AuthorizationPending,
+    /// Device grant: polling faster than the interval (RFC 8628 §3.5).
+    #[error("polling too fast")]
+    SlowDown,
+    /// Device grant: the device code expired (RFC 8628 §3.5).
+    #[error("device code expired")]
+    ExpiredToken,
     /// A backend (store, database, signer) failed.
     #[error("server error: {0}")]
     Server(String),
@@ -92,6 +103,9 @@ impl OAuthError {
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::AccessDenied(_) => "access_denied",
+            OAuthError::AuthorizationPending => "authorization_pending",
+            OAuthError::SlowDown => "slow_down",
+            OAuthError::ExpiredToken => "expired_token",
             OAuthError::Server(_) => "server_error",
         }
     }

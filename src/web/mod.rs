@@ -41,6 +41,15 @@ pub fn router(state: State) -> Router {
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/device/login", post(oauth::device_login))
+        .route(
+            "/oauth2/device_authorization",
+            post(oauth::device_authorization),
+        )
+        .route(
+            "/device",
+            get(oauth::device_page).post(oauth::device_code_form),
+        )
+        .route("/device/decide", post(oauth::device_decide))
         .route("/oauth2/authorize", get(oauth::authorize))
         .route("/oauth2/resume", get(oauth::resume))
         .route("/oauth2/token", post(oauth::token))

@@ -301,9 +301,14 @@ pub fn oauth_error(e: &OAuthError) -> Response {
     )
 }
 
+/// The device authorization grant type (RFC 8628 §3.4).
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 /// `POST /oauth2/token`.
 pub async fn token(
     St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(p)) = form else {
@@ -331,6 +336,14 @@ pub async fn token(
         "refresh_token" => Grant::RefreshToken {
             refresh_token: get("refresh_token"),
         },
+        DEVICE_GRANT => {
+            let ip = super::account::client_ip(&state, peer, &headers);
+            return match device::poll(&state, client_id, &get("device_code"), ip, Utc::now()).await
+            {
+                Ok(t) => no_store(StatusCode::OK, json!(t)),
+                Err(e) => device_error(&state, e),
+            };
+        }
         other => return oauth_error(&OAuthError::UnsupportedGrantType(other.into())),
     };
     match state.oauth.token(client_id, grant, Utc::now()).await {
@@ -378,7 +391,8 @@ pub async fn metadata(St(state): St<State>) -> Response {
         "revocation_endpoint": c.url("/oauth2/revoke"),
         "jwks_uri": c.url("/.well-known/jwks.json"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
+        "device_authorization_endpoint": c.url("/oauth2/device_authorization"),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
@@ -456,5 +470,194 @@ pub async fn device_login(
     {
         Ok(t) => no_store(StatusCode::OK, json!(t)),
         Err(e) => device_error(&state, e),
+    }
+}
+
+/// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
+pub async fn device_authorization(
+    St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(p)) = form else {
+        return oauth_error(&OAuthError::InvalidRequest("malformed body".into()));
+    };
+    let ip = super::account::client_ip(&state, peer, &headers);
+    let client_id = p.get("client_id").map(String::as_str).unwrap_or_default();
+    match device::authorize(
+        &state,
+        client_id,
+        p.get("login_hint").map(String::as_str),
+        ip,
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(a) => no_store(StatusCode::OK, json!(a)),
+        Err(e) => device_error(&state, e),
+    }
+}
+
+/// Query of `/device`.
+#[derive(Debug, Deserialize)]
+pub struct DeviceQuery {
+    user_code: Option<String>,
+}
+
+/// The code-entry page (with an error) or the approval page.
+fn device_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    data: serde_json::Value,
+) -> Response {
+    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let mut data = data;
+    data["csrf"] = json!(csrf);
+    super::discover::with_cookie(status, set_cookie, state.pages.render("device", &data))
+}
+
+/// `GET /device`: enter the code; with a live code, sign in (as the user the device named,
+/// if it did) and then the approval page.
+pub async fn device_page(
+    St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<DeviceQuery>,
+) -> Response {
+    let Some(typed) = q.user_code.filter(|c| !c.is_empty()) else {
+        return device_form(&state, &headers, StatusCode::OK, json!({}));
+    };
+    let ip = super::account::client_ip(&state, peer, &headers);
+    let request = match device::lookup(&state, &typed, ip, Utc::now()).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return device_form(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                json!({"error": "That code is not valid or has expired. Check the code on your device.", "user_code": typed}),
+            );
+        }
+        Err(DeviceError::Login(e @ crate::login::LoginError::RateLimited(_))) => {
+            return super::error::PageError(e.into(), state.pages.clone()).into_response();
+        }
+        Err(e) => {
+            tracing::error!(reason = %e, "device code lookup failed");
+            return super::error::PageError(
+                super::error::WebError::Unavailable(e.to_string()),
+                state.pages.clone(),
+            )
+            .into_response();
+        }
+    };
+    let session = match super::account::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return super::error::PageError(e, state.pages.clone()).into_response(),
+    };
+    let hint = request
+        .login_hint
+        .as_deref()
+        .and_then(|h| Email::parse(h).ok());
+    match session {
+        Some(s)
+            if hint
+                .as_ref()
+                .is_none_or(|h| h.as_str().eq_ignore_ascii_case(&s.email)) =>
+        {
+            device_form(
+                &state,
+                &headers,
+                StatusCode::OK,
+                json!({"confirm": true, "email": s.email, "user_code": request.user_code}),
+            )
+        }
+        _ => {
+            let back = format!("/device?user_code={}", encode(&request.user_code));
+            next_step(&state, &headers, hint.as_ref(), &back).await
+        }
+    }
+}
+
+/// The code-entry form.
+#[derive(Debug, Deserialize)]
+pub struct DeviceCodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user_code: String,
+}
+
+/// `POST /device`: the typed code, on to `GET /device?user_code=…`.
+pub async fn device_code_form(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Form(form): Form<DeviceCodeForm>,
+) -> Response {
+    if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
+        return super::error::PageError(e, state.pages.clone()).into_response();
+    }
+    let code =
+        crate::oauth::device_flow::normalize_user_code(&form.user_code).unwrap_or(form.user_code);
+    Redirect::to(&format!("/device?user_code={}", encode(&code))).into_response()
+}
+
+/// The approval form.
+#[derive(Debug, Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    user_code: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /device/decide`: the signed-in person approves or denies.
+pub async fn device_decide(
+    St(state): St<State>,
+    headers: HeaderMap,
+    Form(form): Form<DecideForm>,
+) -> Response {
+    let pages = state.pages.clone();
+    if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
+        return super::error::PageError(e, pages).into_response();
+    }
+    let session = match super::account::current(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Redirect::to(&format!("/device?user_code={}", encode(&form.user_code)))
+                .into_response();
+        }
+        Err(e) => return super::error::PageError(e, pages).into_response(),
+    };
+    let approve = form.decision == "approve";
+    let subject = Subject {
+        user_id: session.user_id,
+        email: session.email.clone(),
+        account: session.account.clone(),
+    };
+    match state
+        .oauth
+        .device_decide(&form.user_code, approve, subject, Utc::now())
+        .await
+    {
+        Ok(request) => {
+            tracing::info!(target: "audit", event = if approve { "device_approved" } else { "device_denied" }, client_id = %request.client_id, user_id = session.user_id);
+            let message = if approve {
+                "Your device is signed in. You can close this page."
+            } else {
+                "The device was not signed in. You can close this page."
+            };
+            state
+                .pages
+                .render(
+                    "message",
+                    &json!({"title": if approve { "Device approved" } else { "Device denied" }, "message": message}),
+                )
+                .into_response()
+        }
+        Err(e) => error_page(&state, &e),
     }
 }
