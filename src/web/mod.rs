@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod ops;
 pub mod pages;
 pub mod sso;
+pub mod webfinger;
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,7 @@ pub fn router(state: State) -> Router {
             "/.well-known/oauth-authorization-server",
             get(oauth::metadata),
         )
+        .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
