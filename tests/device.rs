@@ -649,3 +649,38 @@ async fn device_flow_through_the_saml_idp() {
     assert_eq!(claims["sub"], user.id.to_string());
     assert_eq!(claims["account"], "contoso");
 }
+
+#[tokio::test]
+async fn the_approving_users_tenant_allowlist_applies_to_the_poll() {
+    let app = app().await;
+    add_user(
+        &app,
+        "tailspin",
+        "dan@tailspin.com",
+        Some("correct horse"),
+        false,
+        Status::Active,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    // No hint: the tenant is known only once dan approves.
+    let d = device_start(&app, None).await;
+    let browser = app.client();
+    let res = common::password_login(
+        &app,
+        &browser,
+        &[("email", "dan@tailspin.com"), ("password", "correct horse")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let html = approve_page(&browser, d["verification_uri_complete"].as_str().unwrap()).await;
+    decide(&app, &browser, &html, "approve").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5100).saturating_sub(started.elapsed()))
+        .await;
+    let (status, body) = poll(&app, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("ip_not_allowed"))
+    );
+    assert!(body.get("access_token").is_none());
+}

@@ -667,3 +667,82 @@ async fn metadata_and_jwks_describe_the_server() {
     let again = realmgate::oauth::TokenKeys::from_pem(&pem).unwrap();
     assert_eq!(again.kid(), kid);
 }
+
+#[tokio::test]
+async fn refresh_tokens_belong_to_their_client_and_their_active_user() {
+    let app = app().await;
+    add_user(
+        &app,
+        "fabrikam",
+        "carol@fabrikam.com",
+        Some("correct horse"),
+        false,
+        Status::Active,
+    )
+    .await;
+    let http = backchannel();
+    let oauth = client(&app, "mobile", CUSTOM);
+    let other = client(&app, "other", CUSTOM);
+    let exchange = |code: String, verifier: PkceCodeVerifier| {
+        let oauth = oauth.clone();
+        let http = http.clone();
+        async move {
+            oauth
+                .exchange_code(AuthorizationCode::new(code))
+                .set_pkce_verifier(verifier)
+                .request_async(&http)
+                .await
+                .unwrap()
+        }
+    };
+    // Revocation by another client leaves the token alone (RFC 7009 §2.1) ...
+    let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
+    let rt = exchange(code, verifier)
+        .await
+        .refresh_token()
+        .unwrap()
+        .clone();
+    let res = http
+        .post(app.at("/oauth2/revoke"))
+        .form(&[("token", rt.secret().as_str()), ("client_id", "other")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // ... but presenting it as another client burns its family.
+    let e = other
+        .exchange_refresh_token(&rt)
+        .request_async(&http)
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+    let e = oauth
+        .exchange_refresh_token(&rt)
+        .request_async(&http)
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+
+    // A disabled user's refresh token gets nothing more.
+    let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
+    let rt = exchange(code, verifier)
+        .await
+        .refresh_token()
+        .unwrap()
+        .clone();
+    app.state
+        .users
+        .set_status(
+            "fabrikam",
+            &realmgate::discovery::Email::parse("carol@fabrikam.com").unwrap(),
+            Status::Disabled,
+        )
+        .await
+        .unwrap();
+    let e = oauth
+        .exchange_refresh_token(&rt)
+        .request_async(&http)
+        .await
+        .unwrap_err();
+    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+}
