@@ -340,14 +340,25 @@ pub async fn token(
             let ip = super::account::client_ip(&state, peer, &headers);
             return match device::poll(&state, client_id, &get("device_code"), ip, Utc::now()).await
             {
-                Ok(t) => no_store(StatusCode::OK, json!(t)),
+                Ok(t) => {
+                    metrics::counter!("realmgate_oauth_tokens_total", "grant" => "device_code")
+                        .increment(1);
+                    no_store(StatusCode::OK, json!(t))
+                }
                 Err(e) => device_error(&state, e),
             };
         }
         other => return oauth_error(&OAuthError::UnsupportedGrantType(other.into())),
     };
+    let kind = match grant {
+        Grant::AuthorizationCode { .. } => "authorization_code",
+        Grant::RefreshToken { .. } => "refresh_token",
+    };
     match state.oauth.token(client_id, grant, Utc::now()).await {
-        Ok(t) => no_store(StatusCode::OK, json!(t)),
+        Ok(t) => {
+            metrics::counter!("realmgate_oauth_tokens_total", "grant" => kind).increment(1);
+            no_store(StatusCode::OK, json!(t))
+        }
         Err(e) => oauth_error(&e),
     }
 }
@@ -372,13 +383,7 @@ pub async fn revoke(
 
 /// `GET /.well-known/jwks.json`: the access-token verification key.
 pub async fn jwks(St(state): St<State>) -> Response {
-    let mut res = Json(state.oauth.keys.jwks()).into_response();
-    // Resource servers may cache it for a while; the key changes only with `data_dir`.
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    res
+    Json(state.oauth.keys.jwks()).into_response()
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
