@@ -560,6 +560,62 @@ async fn wrong_user_codes_are_rate_limited_and_the_form_needs_csrf() {
 }
 
 #[tokio::test]
+async fn approving_needs_the_csrf_token_and_a_session() {
+    let app = app().await;
+    add_user(
+        &app,
+        "fabrikam",
+        "carol@fabrikam.com",
+        Some("correct horse"),
+        false,
+        Status::Active,
+    )
+    .await;
+    let d = device_start(&app, None).await;
+    let user_code = d["user_code"].as_str().unwrap();
+    let browser = app.client();
+    common::password_login(
+        &app,
+        &browser,
+        &[
+            ("email", "carol@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    // A cross-site form posted into carol's session, without her CSRF token.
+    let res = browser
+        .post(app.at("/device/decide"))
+        .form(&[
+            ("csrf", "forged"),
+            ("user_code", user_code),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // A valid CSRF pair but no session: sent to sign in, nothing decided.
+    let stranger = app.client();
+    let token = common::csrf(&app, &stranger).await;
+    let res = stranger
+        .post(app.at("/device/decide"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("user_code", user_code),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, body) = poll(&app, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(body["error"], "authorization_pending");
+    // The code is still there for carol to approve.
+    approve_page(&browser, d["verification_uri_complete"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
 async fn device_authorization_applies_the_hinted_tenants_allowlist() {
     let app = app().await;
     let res = reqwest::Client::new()

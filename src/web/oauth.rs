@@ -663,6 +663,25 @@ pub async fn device_decide(
                 )
                 .into_response()
         }
-        Err(e) => error_page(&state, &e),
+        Err(e) => {
+            tracing::info!(code = e.code(), reason = %e, "device decision refused");
+            let message = match e {
+                OAuthError::AccessDenied(_) => {
+                    "This device asked for another account than the one you are signed in with."
+                }
+                OAuthError::Server(_) => {
+                    "Sign-in is temporarily unavailable. Please try again in a minute."
+                }
+                _ => {
+                    "That code is not valid, has expired or was already used. Start again on your device."
+                }
+            };
+            device_form(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                json!({"error": message}),
+            )
+        }
     }
 }
