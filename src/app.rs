@@ -41,6 +41,9 @@ pub enum AppError {
     /// The SP key or the IdP metadata could not be loaded.
     #[error(transparent)]
     Saml(#[from] SamlError),
+    /// The OAuth signing key could not be loaded or generated.
+    #[error("OAuth: {0}")]
+    OAuth(#[from] crate::oauth::OAuthError),
     /// The user database could not be opened or migrated.
     #[error(transparent)]
     Accounts(#[from] AccountsError),
@@ -78,6 +81,8 @@ pub struct AppState {
     /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
     /// unbounded flood of POSTs must not grow the blocking pool without limit.
     pub saml_slots: tokio::sync::Semaphore,
+    /// The OAuth authorization server for native apps and device connectors.
+    pub oauth: Arc<crate::oauth::OAuth>,
 }
 
 /// Shared state handle.
@@ -112,6 +117,13 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     } else {
         None
     };
+    let oauth = Arc::new(crate::oauth::OAuth::new(
+        crate::oauth::Clients::new(config.oauth_clients.clone()),
+        crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
+        config.public_url.as_str().trim_end_matches('/').to_string(),
+        store.clone(),
+        users.clone(),
+    ));
     let tenants = Arc::new(FileSource::new(map));
     let discovery = Discovery {
         directory: Directory::new(tenants.clone(), 1_000_000, Duration::from_secs(300)),
@@ -142,6 +154,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
             },
         ),
         store,
+        oauth,
         saml_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
         ),

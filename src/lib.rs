@@ -10,6 +10,8 @@
 //!   and `response::validate`, which runs every check of a valid login in spec order.
 //! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
 //!   sessions, rate limits, one-time entries.
+//! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
+//!   clients, codes, ES256 access tokens, rotating refresh tokens.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
 //! - `app`: shared state, start-up, reloads, `run(listener, state, shutdown)`.
 //! - `telemetry`: logs and Prometheus metrics.
@@ -22,6 +24,7 @@ pub mod app;
 pub mod config;
 pub mod discovery;
 pub mod login;
+pub mod oauth;
 pub mod saml;
 pub mod session;
 pub mod telemetry;

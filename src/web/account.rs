@@ -159,7 +159,7 @@ pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -
 }
 
 /// The session of this request, if any.
-async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
     let Some(id) = guard::cookie(headers, cookie_name(state.config.is_https())) else {
         return Ok(None);
     };

@@ -155,7 +155,7 @@ pub async fn discover_form(
 }
 
 /// The password step with the email filled in.
-fn password_step(
+pub fn password_step(
     state: &AppState,
     headers: &HeaderMap,
     email: &Email,
@@ -245,21 +245,21 @@ pub async fn discover_api(
     metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
     let config = &state.config;
     Ok(Json(match route {
-        Route::Sso(t) => DiscoverResponse {
+        Route::Sso(ref t) => DiscoverResponse {
             method: "saml2",
             button: t.sso.as_ref().map(|s| s.button.clone()),
-            login_url: config.url(&sso_start_path(&t, Some(&email), None)),
+            login_url: sign_in_url(config, &email, &route),
             account: Some(t.account.clone()),
             region: None,
         },
-        Route::Password(t) => DiscoverResponse {
+        Route::Password(ref t) => DiscoverResponse {
             method: "password",
-            account: t.map(|t| t.account.clone()),
+            account: t.as_ref().map(|t| t.account.clone()),
             button: None,
-            login_url: config.url(&format!("/?login_hint={}", encode(email.as_str()))),
+            login_url: sign_in_url(config, &email, &route),
             region: None,
         },
-        Route::OtherRegion { region, url } => {
+        Route::OtherRegion { ref region, .. } => {
             let tenant = state.discovery.directory.by_domain(email.domain()).await?;
             DiscoverResponse {
                 method: if tenant.as_ref().is_some_and(|t| t.sso.is_some()) {
@@ -269,11 +269,22 @@ pub async fn discover_api(
                 },
                 account: tenant.map(|t| t.account.clone()),
                 button: None,
-                login_url: other_region_url(&url, &email, None).into(),
-                region: Some(region),
+                login_url: sign_in_url(config, &email, &route),
+                region: Some(region.clone()),
             }
         }
     }))
+}
+
+/// Where a person with `email` signs in, as an absolute URL: the tenant's SSO start, the
+/// password step with the email filled in, or the other region's gateway. One function
+/// for every discovery surface (JSON API, WebFinger), so they cannot disagree.
+pub fn sign_in_url(config: &crate::config::Config, email: &Email, route: &Route) -> String {
+    match route {
+        Route::Sso(t) => config.url(&sso_start_path(t, Some(email), None)),
+        Route::Password(_) => config.url(&format!("/?login_hint={}", encode(email.as_str()))),
+        Route::OtherRegion { url, .. } => other_region_url(url, email, None).into(),
+    }
 }
 
 /// Path that starts SSO for `tenant`, carrying the login hint and `return_to`.

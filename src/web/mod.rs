@@ -5,9 +5,11 @@ pub mod account;
 pub mod discover;
 pub mod error;
 pub mod guard;
+pub mod oauth;
 pub mod ops;
 pub mod pages;
 pub mod sso;
+pub mod webfinger;
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,26 @@ pub fn router(state: State) -> Router {
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
+        .route("/api/v1/device/login", post(oauth::device_login))
+        .route(
+            "/oauth2/device_authorization",
+            post(oauth::device_authorization),
+        )
+        .route(
+            "/device",
+            get(oauth::device_page).post(oauth::device_code_form),
+        )
+        .route("/device/decide", post(oauth::device_decide))
+        .route("/oauth2/authorize", get(oauth::authorize))
+        .route("/oauth2/resume", get(oauth::resume))
+        .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+        .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -12,6 +12,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("password", include_str!("../../templates/password.hbs")),
     ("error", include_str!("../../templates/error.hbs")),
     ("message", include_str!("../../templates/message.hbs")),
+    ("device", include_str!("../../templates/device.hbs")),
     (
         "post_binding",
         include_str!("../../templates/post_binding.hbs"),

@@ -1,0 +1,198 @@
+//! Device connectors (an MFP in user-prompt mode): the email + password API for password
+//! tenants, the device flow's entry points with their rate limits, and the per-tenant
+//! client IP allow-list every device endpoint applies.
+//!
+//! The password check is `login::password_login` itself (same Argon2id work, rate limits
+//! and uniform failure), so a connector is no softer a target than the sign-on page.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::AppState;
+use crate::discovery::{Email, Route, Tenant};
+use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
+
+use super::device_flow::{DeviceAuthorization, DeviceRequest};
+use super::{OAuthError, Subject, TokenResponse};
+
+/// Why a device login gave no tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// The client is unknown or the request malformed.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The email's organisation signs in with SSO: the connector must use the device
+    /// authorization grant, where the person signs in at their IdP on a phone.
+    #[error("the domain of this email uses single sign-on ({account})")]
+    SsoRequired {
+        /// The tenant.
+        account: String,
+        /// Its button label, for the connector's screen.
+        button: Option<String>,
+    },
+    /// The tenant allows device logins only from its listed networks.
+    #[error("client address {0} is not in the tenant's device_allowlist")]
+    IpNotAllowed(IpAddr),
+    /// The password step refused (uniform for unknown user and wrong password).
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// Correct password, but the user awaits approval.
+    #[error("user awaits approval")]
+    Waiting,
+}
+
+/// Refuses `ip` unless `tenant` lists no networks or one containing it.
+pub fn check_allowlist(tenant: &Tenant, ip: IpAddr) -> Result<(), DeviceError> {
+    if tenant.device_allowlist.is_empty() || tenant.device_allowlist.iter().any(|c| c.contains(ip))
+    {
+        Ok(())
+    } else {
+        tracing::info!(target: "audit", event = "device_ip_refused", account = %tenant.account, ip = %ip);
+        Err(DeviceError::IpNotAllowed(ip))
+    }
+}
+
+/// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants.
+pub async fn password_login(
+    state: &AppState,
+    client_id: &str,
+    email: &str,
+    password: &str,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, DeviceError> {
+    state.oauth.clients.get(client_id)?;
+    // Discovery first (domain only, like every other entry point): an SSO tenant's users
+    // have no password here, and a tenant's allow-list applies before any password work.
+    if let Ok(parsed) = Email::parse(email) {
+        match state
+            .discovery
+            .route(&parsed)
+            .await
+            .map_err(|e| DeviceError::Login(LoginError::Unavailable(e.to_string())))?
+        {
+            Route::Sso(t) => {
+                check_allowlist(&t, client_ip)?;
+                return Err(DeviceError::SsoRequired {
+                    account: t.account.clone(),
+                    button: t.sso.as_ref().map(|s| s.button.clone()),
+                });
+            }
+            Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
+            Route::Password(None) | Route::OtherRegion { .. } => {}
+        }
+    }
+    let attempt = PasswordAttempt {
+        email,
+        password,
+        client_ip,
+        no_sso: None,
+    };
+    match login::password_login(state, attempt, now).await? {
+        PasswordOutcome::SignedIn(session) => {
+            // The connector holds tokens, not a browser session: close the one
+            // `password_login` opened rather than leave it live until its idle timeout.
+            state
+                .sessions
+                .destroy(&session.id)
+                .await
+                .map_err(OAuthError::from)?;
+            tracing::info!(target: "audit", event = "device_login", client_id, user_id = session.user_id, account = %session.account);
+            let subject = Subject {
+                user_id: session.user_id,
+                email: session.email,
+                account: session.account,
+            };
+            Ok(state.oauth.tokens(subject, client_id, None, now).await?)
+        }
+        PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
+    }
+}
+
+/// `POST /oauth2/device_authorization`: starts a device flow. With a `login_hint`, the
+/// hinted tenant's allow-list applies at once.
+pub async fn authorize(
+    state: &AppState,
+    client_id: &str,
+    login_hint: Option<&str>,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<DeviceAuthorization, DeviceError> {
+    state.oauth.clients.get(client_id)?;
+    let hint = match login_hint.filter(|h| !h.is_empty()) {
+        Some(h) => Some(
+            Email::parse(h).map_err(|e| OAuthError::InvalidRequest(format!("login_hint: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(email) = &hint {
+        match state
+            .discovery
+            .route(email)
+            .await
+            .map_err(|e| LoginError::Unavailable(e.to_string()))?
+        {
+            Route::Sso(t) | Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
+            _ => {}
+        }
+    }
+    Ok(state
+        .oauth
+        .device_authorize(
+            client_id,
+            hint.map(|e| e.to_string()),
+            state.config.url("/device"),
+            now,
+        )
+        .await?)
+}
+
+/// A poll at the token endpoint: once approved, tokens, if the approving user's tenant
+/// allows the polling address.
+pub async fn poll(
+    state: &AppState,
+    client_id: &str,
+    device_code: &str,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, DeviceError> {
+    let subject = state.oauth.device_poll(client_id, device_code, now).await?;
+    let tenant = state
+        .discovery
+        .directory
+        .by_account(&subject.account)
+        .await
+        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+    if let Some(t) = tenant {
+        check_allowlist(&t, client_ip)?;
+    }
+    tracing::info!(target: "audit", event = "device_grant", client_id, user_id = subject.user_id, account = %subject.account);
+    Ok(state.oauth.tokens(subject, client_id, None, now).await?)
+}
+
+/// The flow of a user code typed on `/device`. Rate-limited per client address, with
+/// growing lockouts after wrong codes: the code is short enough to type, so guessing must
+/// be slowed to a crawl.
+pub async fn lookup(
+    state: &AppState,
+    user_code: &str,
+    client_ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<Option<DeviceRequest>, DeviceError> {
+    let ip = client_ip.to_string();
+    state
+        .limiter
+        .check("device-code", &ip, now)
+        .await
+        .map_err(LoginError::from)?;
+    let found = state.oauth.device_lookup(user_code, now).await?;
+    if found.is_none() {
+        state
+            .limiter
+            .failure("device-code", &ip, now)
+            .await
+            .map_err(OAuthError::from)?;
+    }
+    Ok(found)
+}

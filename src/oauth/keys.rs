@@ -1,0 +1,171 @@
+//! The access-token signer: one ECDSA P-256 key (ES256, RFC 7518 §3.4), generated once into
+//! `data_dir/oauth-signing-key.pem` (PKCS#8, owner-only) so every restart and every
+//! instance sharing `data_dir` signs with the same key and resource servers keep trusting
+//! the JWKS. Signing is done by `jsonwebtoken` on aws-lc-rs: no hand-written crypto.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::OAuthError;
+
+/// File name of the key under `data_dir`.
+pub const KEY_FILE: &str = "oauth-signing-key.pem";
+
+/// How long an access token is valid: short, because it cannot be revoked (RFC 9700 §2.2:
+/// the refresh token is the revocable credential).
+pub const ACCESS_TTL_SECS: i64 = 600;
+
+/// The claims of an access token (RFC 9068 names).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// This gateway's public URL.
+    pub iss: String,
+    /// The user's id.
+    pub sub: String,
+    /// The user's email.
+    pub email: String,
+    /// The user's tenant.
+    pub account: String,
+    /// The client the token was issued to.
+    pub aud: String,
+    /// Also the client, as RFC 9068 §2.2 asks.
+    pub client_id: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// Unique id.
+    pub jti: String,
+}
+
+/// The signing key and its public half.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    /// RFC 7638 thumbprint of the public key: the `kid`.
+    kid: String,
+    x: String,
+    y: String,
+}
+
+impl TokenKeys {
+    /// Loads `data_dir/oauth-signing-key.pem`, generating it on first start.
+    pub fn load_or_generate(data_dir: &Path) -> Result<Self, OAuthError> {
+        let path = data_dir.join(KEY_FILE);
+        let io = |e: std::io::Error| OAuthError::Server(format!("{}: {e}", path.display()));
+        let pem = match std::fs::read_to_string(&path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                    .map_err(|e| OAuthError::Server(e.to_string()))?;
+                let pem = key.serialize_pem();
+                std::fs::create_dir_all(data_dir).map_err(io)?;
+                crate::app::write_private(&path, pem.as_bytes()).map_err(io)?;
+                pem
+            }
+            Err(e) => return Err(io(e)),
+        };
+        Self::from_pem(&pem).map_err(|e| OAuthError::Server(format!("{}: {e}", path.display())))
+    }
+
+    /// Keys from a PKCS#8 PEM P-256 private key.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let pair = rcgen::KeyPair::from_pem(pem).map_err(|e| e.to_string())?;
+        if !pair.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256) {
+            return Err("not an ECDSA P-256 key".into());
+        }
+        // Uncompressed SEC1 point: 0x04 || X (32 bytes) || Y (32 bytes).
+        let point = pair.public_key_raw();
+        if point.len() != 65 || point[0] != 4 {
+            return Err("unexpected public key encoding".into());
+        }
+        let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+        let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+        // RFC 7638: the required members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            encoding,
+            kid,
+            x,
+            y,
+        })
+    }
+
+    /// The key id in every token header and in the JWKS.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Signs an access token for `user` and `client_id`, valid from `now` for
+    /// [`ACCESS_TTL_SECS`].
+    pub fn access_token(
+        &self,
+        issuer: &str,
+        subject: &super::grants::Subject,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        let claims = AccessClaims {
+            iss: issuer.to_string(),
+            sub: subject.user_id.to_string(),
+            email: subject.email.clone(),
+            account: subject.account.clone(),
+            aud: client_id.to_string(),
+            client_id: client_id.to_string(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + ACCESS_TTL_SECS,
+            jti: crate::web::guard::random_token(),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        // RFC 9068 §2.1: a type that keeps an access token from being taken for an ID token.
+        header.typ = Some("at+jwt".into());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| OAuthError::Server(format!("signing: {e}")))
+    }
+
+    /// The JWK Set (RFC 7517) resource servers verify tokens with.
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [{
+            "kty": "EC",
+            "crv": "P-256",
+            "x": self.x,
+            "y": self.y,
+            "kid": self.kid,
+            "use": "sig",
+            "alg": "ES256",
+        }]})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_generated_once_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = TokenKeys::load_or_generate(dir.path()).unwrap();
+        let b = TokenKeys::load_or_generate(dir.path()).unwrap();
+        assert_eq!(a.kid(), b.kid());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let pem = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    }
+}

@@ -1,0 +1,135 @@
+//! The device flow with the person in real Chromium: the MFP starts a flow for an SSO
+//! user, the person opens `verification_uri_complete`, signs in at the pysaml2 IdP (on
+//! `localhost`, another site than the gateway on `127.0.0.1`), approves, and the device's
+//! poll gets tokens.
+
+mod common;
+
+use common::idp::{Idp, use_idp};
+use common::{Browser, add_user, spawn_app};
+use fantoccini::Locator;
+use realmgate::accounts::Status;
+use realmgate::config::OAuthClient;
+use serde_json::Value;
+
+#[tokio::test]
+async fn device_flow_with_sso_in_chromium() {
+    let app = spawn_app(|c| {
+        c.oauth_clients = vec![OAuthClient {
+            client_id: "mfp".into(),
+            redirect_uris: vec![],
+        }];
+    })
+    .await;
+    let metadata = reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let Some(idp) = Idp::start(&metadata, &[]) else {
+        return;
+    };
+    use_idp(&app, &idp, "deny").await;
+    let user = add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        Status::Active,
+    )
+    .await;
+    let device = reqwest::Client::new();
+    let d: Value = device
+        .post(app.at("/oauth2/device_authorization"))
+        .form(&[("client_id", "mfp"), ("login_hint", "alice@contoso.com")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let c = &browser.client;
+    c.goto(d["verification_uri_complete"].as_str().unwrap())
+        .await
+        .unwrap();
+    // Straight to the IdP with the device's email as login hint.
+    let username = browser.wait_for("input#username").await;
+    assert_eq!(
+        username.prop("value").await.unwrap().as_deref(),
+        Some("alice@contoso.com")
+    );
+    c.find(Locator::Css("input#password"))
+        .await
+        .unwrap()
+        .send_keys("password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button#login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Back on the gateway's approval page, showing the code the device displays.
+    let code = browser.wait_for("#user-code").await;
+    assert_eq!(code.text().await.unwrap(), d["user_code"].as_str().unwrap());
+    c.find(Locator::Css("button#approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let message = browser.wait_for("#message").await;
+    assert!(
+        message
+            .text()
+            .await
+            .unwrap()
+            .contains("Your device is signed in"),
+        "{}",
+        c.source().await.unwrap()
+    );
+    browser.close().await;
+    // The device polls until the interval allows it, then gets tokens.
+    let mut body = Value::Null;
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
+        body = device
+            .post(app.at("/oauth2/token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", d["device_code"].as_str().unwrap()),
+                ("client_id", "mfp"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body.get("access_token").is_some() {
+            break;
+        }
+    }
+    let token = body["access_token"]
+        .as_str()
+        .expect("tokens after approval");
+    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&["mfp"]);
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &v)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], user.id.to_string());
+}
