@@ -81,6 +81,10 @@ pub struct AppState {
     /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
     /// unbounded flood of POSTs must not grow the blocking pool without limit.
     pub saml_slots: tokio::sync::Semaphore,
+    /// Whether a user is still active, by id, for at most 30 s: a session of a user that
+    /// was disabled (by the CLI, possibly in another process) stops working within that
+    /// time, without a database query on every forward-auth request.
+    pub active_users: moka::future::Cache<i64, bool>,
     /// The OAuth authorization server for native apps and device connectors.
     pub oauth: Arc<crate::oauth::OAuth>,
 }
@@ -155,6 +159,10 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         ),
         store,
         oauth,
+        active_users: moka::future::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(30))
+            .build(),
         saml_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
         ),

@@ -323,3 +323,38 @@ async fn weaker_hashes_are_upgraded_at_login() {
     assert!(stored.contains("m=19456,t=2,p=1"), "{stored}");
     assert!(!app.state.passwords.needs_rehash(&stored));
 }
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions() {
+    let app = spawn_app(|_| {}).await;
+    add_user(
+        &app,
+        "fabrikam",
+        "leaver@fabrikam.com",
+        Some("correct horse"),
+        false,
+        Status::Active,
+    )
+    .await;
+    let client = app.client();
+    let res = password_login(
+        &app,
+        &client,
+        &[
+            ("email", "leaver@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(verify(&app, &client).await.status(), 200);
+    let email = realmgate::discovery::Email::parse("leaver@fabrikam.com").unwrap();
+    app.state
+        .users
+        .set_status("fabrikam", &email, Status::Disabled)
+        .await
+        .unwrap();
+    // The status is cached for at most 30 s; the test does not wait for that.
+    app.state.active_users.invalidate_all();
+    assert_eq!(verify(&app, &client).await.status(), 401);
+}

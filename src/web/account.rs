@@ -163,7 +163,27 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     let Some(id) = guard::cookie(headers, cookie_name(state.config.is_https())) else {
         return Ok(None);
     };
-    Ok(state.sessions.load(&id, Utc::now()).await?)
+    let Some(session) = state.sessions.load(&id, Utc::now()).await? else {
+        return Ok(None);
+    };
+    let users = state.users.clone();
+    let user_id = session.user_id;
+    let active = state
+        .active_users
+        .try_get_with(user_id, async move {
+            users
+                .by_id(user_id)
+                .await
+                .map(|u| u.is_some_and(|u| u.status == crate::accounts::Status::Active))
+        })
+        .await
+        .map_err(|e| WebError::Unavailable(e.to_string()))?;
+    if !active {
+        tracing::info!(target: "audit", event = "session_ended", reason = "user no longer active", user_id, account = %session.account);
+        state.sessions.destroy(&id).await?;
+        return Ok(None);
+    }
+    Ok(Some(session))
 }
 
 /// `GET /me`: who is signed in.
