@@ -63,7 +63,7 @@ async fn approval_page_shows_the_qr_code_of_the_complete_verification_uri() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let back = res.headers()["location"].to_str().unwrap().to_string();
-    let res = browser.get(app.at(&back)).send().await.unwrap();
+    let res = browser.get(&back).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let csp = res.headers()["content-security-policy"]
         .to_str()
@@ -73,7 +73,10 @@ async fn approval_page_shows_the_qr_code_of_the_complete_verification_uri() {
     let html = common::unescape(&res.text().await.unwrap());
     assert!(html.contains("action=\"/device/decide\""), "{html}");
 
-    let start = html.find("<figure id=\"qr\"><img src=\"").expect("no QR code") + 26;
+    let start = html
+        .find("<figure id=\"qr\"><img src=\"")
+        .expect("no QR code")
+        + 26;
     let src = &html[start..start + html[start..].find('"').unwrap()];
     assert_eq!(
         Some(src.to_string()),

@@ -144,6 +144,7 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    eprintln!("{report}");
     assert!(out.status.success(), "schemathesis: {report}");
     // Guard against a filter that silently matched nothing.
     assert!(report.contains("/api/v1/discover"), "{report}");

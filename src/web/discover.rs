@@ -215,6 +215,7 @@ pub async fn account_page(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DiscoverRequest {
     /// The email to route.
+    #[schema(format = Email, example = "ann@fabrikam.com")]
     pub email: String,
 }
 

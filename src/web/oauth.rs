@@ -479,6 +479,7 @@ pub async fn metadata(St(state): St<State>) -> Response {
 pub struct DeviceLoginRequest {
     /// The person's email (never a local username).
     #[serde(default)]
+    #[schema(format = Email, example = "ann@fabrikam.com")]
     email: String,
     /// Their password.
     #[serde(default)]

@@ -247,7 +247,7 @@ mod tests {
             OAuthError::SlowDown,
             OAuthError::ExpiredToken,
             OAuthError::AuthorizationPending,
-            OAuthError::InvalidGrant(String::new()),
+            OAuthError::InvalidGrant(""),
             OAuthError::Server(String::new()),
         ] {
             assert!(oauth.contains(&e.code().to_string()), "{}", e.code());

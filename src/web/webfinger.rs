@@ -47,7 +47,7 @@ fn refuse(status: StatusCode, code: &str) -> Response {
     path = "/.well-known/webfinger",
     tag = "discovery",
     params(
-        ("resource" = String, Query, description = "`acct:EMAIL`"),
+        ("resource" = String, Query, description = "`acct:EMAIL`", pattern = "^acct:", example = "acct:ann@fabrikam.com"),
         ("rel" = Option<String>, Query, description = "Link relations to return"),
     ),
     responses(
