@@ -29,7 +29,7 @@ pub const INTERVAL_SECS: u64 = 5;
 pub const USER_CODE_ALPHABET: &[u8] = b"BCDFGHJKMNPQRSTVWXZ2";
 
 /// What `/oauth2/device_authorization` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceAuthorization {
     /// Secret the device polls with (256 bits).
     pub device_code: String,
@@ -95,6 +95,15 @@ pub fn normalize_user_code(typed: &str) -> Option<String> {
         .then(|| format!("{}-{}", &c[..4], &c[4..]))
 }
 
+/// `verification_uri` with the user code filled in (RFC 8628 §3.3.1): one function for the
+/// device authorization answer and the QR code on `/device`, so the two cannot differ.
+pub fn verification_uri_complete(verification_uri: &str, user_code: &str) -> String {
+    format!(
+        "{verification_uri}?user_code={}",
+        form_urlencoded::byte_serialize(user_code.as_bytes()).collect::<String>()
+    )
+}
+
 impl OAuth {
     /// Starts a flow for `client_id` (RFC 8628 §3.1–3.2).
     pub async fn device_authorize(
@@ -137,10 +146,7 @@ impl OAuth {
         };
         let bytes = serde_json::to_vec(&request).map_err(|e| OAuthError::Server(e.to_string()))?;
         self.store.put(&key, bytes, DEVICE_TTL + GRACE).await?;
-        let complete = format!(
-            "{verification_uri}?user_code={}",
-            form_urlencoded::byte_serialize(user_code.as_bytes()).collect::<String>()
-        );
+        let complete = verification_uri_complete(&verification_uri, &user_code);
         Ok(DeviceAuthorization {
             device_code,
             user_code,

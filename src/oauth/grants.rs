@@ -75,7 +75,7 @@ struct RefreshRecord {
 }
 
 /// What a token request is granted (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     /// The JWT access token.
     pub access_token: String,

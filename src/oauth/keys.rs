@@ -134,16 +134,50 @@ impl TokenKeys {
 
     /// The JWK Set (RFC 7517) resource servers verify tokens with.
     pub fn jwks(&self) -> Value {
-        json!({"keys": [{
-            "kty": "EC",
-            "crv": "P-256",
-            "x": self.x,
-            "y": self.y,
-            "kid": self.kid,
-            "use": "sig",
-            "alg": "ES256",
-        }]})
+        json!(Jwks {
+            keys: vec![Jwk {
+                kty: "EC",
+                crv: "P-256",
+                x: self.x.clone(),
+                y: self.y.clone(),
+                kid: self.kid.clone(),
+                use_: "sig",
+                alg: "ES256",
+            }],
+        })
     }
+}
+
+/// A JWK Set (RFC 7517 §5): a named type so the OpenAPI document describes what
+/// `/.well-known/jwks.json` sends.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    /// The verification keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// One EC public key (RFC 7517 §4, RFC 7518 §6.2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `EC`.
+    #[schema(value_type = String, example = "EC")]
+    pub kty: &'static str,
+    /// `P-256`.
+    #[schema(value_type = String, example = "P-256")]
+    pub crv: &'static str,
+    /// X coordinate, base64url.
+    pub x: String,
+    /// Y coordinate, base64url.
+    pub y: String,
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    #[schema(value_type = String, example = "sig")]
+    pub use_: &'static str,
+    /// `ES256`.
+    #[schema(value_type = String, example = "ES256")]
+    pub alg: &'static str,
 }
 
 #[cfg(test)]

@@ -212,16 +212,18 @@ pub async fn account_page(
 }
 
 /// JSON discovery request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DiscoverRequest {
     /// The email to route.
+    #[schema(format = Email, example = "ann@fabrikam.com")]
     pub email: String,
 }
 
 /// JSON discovery answer (SPEC: method, account, button, login_url).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DiscoverResponse {
     /// `saml2` or `password`.
+    #[schema(value_type = String, pattern = "^(saml2|password)$", example = "saml2")]
     pub method: &'static str,
     /// The tenant's slug; null for a domain no tenant owns.
     pub account: Option<String>,
@@ -235,6 +237,19 @@ pub struct DiscoverResponse {
 }
 
 /// `POST /api/v1/discover`: the same decision as the form, for programs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/discover",
+    tag = "discovery",
+    request_body = DiscoverRequest,
+    responses(
+        (status = 200, description = "Where this email signs in", body = DiscoverResponse),
+        (status = 400, description = "Not an email address, or a malformed body", body = super::error::ApiErrorBody),
+        (status = 404, description = "The domain's tenant is unknown", body = super::error::ApiErrorBody),
+        (status = 429, description = "Too many requests", body = super::error::ApiErrorBody),
+        (status = 503, description = "A backend is down", body = super::error::ApiErrorBody),
+    )
+)]
 pub async fn discover_api(
     St(state): St<State>,
     body: Result<Json<DiscoverRequest>, axum::extract::rejection::JsonRejection>,

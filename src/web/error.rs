@@ -208,6 +208,17 @@ fn with_retry_after(err: &WebError, mut res: Response) -> Response {
 /// A `WebError` answered as JSON: `{"error": code, "message": text}`.
 pub struct ApiError(pub WebError);
 
+/// The JSON body of every `/api/v1` refusal. A named type rather than ad-hoc JSON so the
+/// OpenAPI document describes exactly what [`ApiError`] serialises.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// Stable machine-readable code: programs branch on this, never on `message`.
+    #[schema(value_type = super::openapi::ApiErrorCode)]
+    pub error: &'static str,
+    /// What to tell the person, in English.
+    pub message: String,
+}
+
 impl<E: Into<WebError>> From<E> for ApiError {
     fn from(e: E) -> Self {
         ApiError(e.into())
@@ -219,7 +230,10 @@ impl IntoResponse for ApiError {
         self.0.log();
         let res = (
             self.0.status(),
-            Json(json!({"error": self.0.code(), "message": self.0.public_message()})),
+            Json(ApiErrorBody {
+                error: self.0.code(),
+                message: self.0.public_message(),
+            }),
         )
             .into_response();
         with_retry_after(&self.0, res)

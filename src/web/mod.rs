@@ -6,8 +6,10 @@ pub mod discover;
 pub mod error;
 pub mod guard;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod qr;
 pub mod sso;
 pub mod webfinger;
 
@@ -41,6 +43,7 @@ pub fn router(state: State) -> Router {
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(oauth::device_login))
         .route(
             "/oauth2/device_authorization",

@@ -297,14 +297,57 @@ pub fn oauth_error(e: &OAuthError) -> Response {
     };
     no_store(
         status,
-        json!({"error": e.code(), "error_description": description}),
+        json!(OAuthErrorBody {
+            error: e.code(),
+            error_description: description,
+        }),
     )
+}
+
+/// An OAuth error body (RFC 6749 §5.2, RFC 8628 §3.5): named so the OpenAPI document
+/// describes exactly what [`oauth_error`] sends.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorBody {
+    /// The RFC's error code.
+    #[schema(value_type = super::openapi::OAuthErrorCode)]
+    pub error: &'static str,
+    /// Human-readable detail for the developer (never shown to end users as-is).
+    pub error_description: String,
+}
+
+/// `sso_required` from `/api/v1/device/login`: everything a connector needs to switch to
+/// the device authorization grant without another round trip.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SsoRequiredBody {
+    /// Always `sso_required`.
+    #[schema(value_type = super::openapi::ApiErrorCode)]
+    pub error: &'static str,
+    /// What to tell the person.
+    pub message: &'static str,
+    /// The tenant.
+    pub account: String,
+    /// The tenant's SSO button label, for the connector's screen.
+    pub button: Option<String>,
+    /// Where to start the device flow.
+    pub device_authorization_endpoint: String,
 }
 
 /// The device authorization grant type (RFC 8628 §3.4).
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// `POST /oauth2/token`.
+#[utoipa::path(
+    post,
+    path = "/oauth2/token",
+    tag = "oauth",
+    request_body(content = super::openapi::TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1)", body = crate::oauth::TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 / RFC 8628 §3.5 error", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client", body = OAuthErrorBody),
+        (status = 503, description = "server_error: a backend is down", body = OAuthErrorBody),
+    )
+)]
 pub async fn token(
     St(state): St<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -364,6 +407,18 @@ pub async fn token(
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 whether or not the token was known.
+#[utoipa::path(
+    post,
+    path = "/oauth2/revoke",
+    tag = "oauth",
+    request_body(content = super::openapi::RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or was never valid (RFC 7009 §2.2)", body = Object),
+        (status = 400, description = "Malformed request", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client", body = OAuthErrorBody),
+        (status = 503, description = "server_error", body = OAuthErrorBody),
+    )
+)]
 pub async fn revoke(
     St(state): St<State>,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
@@ -382,11 +437,23 @@ pub async fn revoke(
 }
 
 /// `GET /.well-known/jwks.json`: the access-token verification key.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "oauth",
+    responses((status = 200, description = "JWK Set (RFC 7517) with the ES256 key", body = crate::oauth::keys::Jwks))
+)]
 pub async fn jwks(St(state): St<State>) -> Response {
     Json(state.oauth.keys.jwks()).into_response()
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "oauth",
+    responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object))
+)]
 pub async fn metadata(St(state): St<State>) -> Response {
     let c = &state.config;
     Json(json!({
@@ -408,12 +475,16 @@ pub async fn metadata(St(state): St<State>) -> Response {
 }
 
 /// Body of `POST /api/v1/device/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DeviceLoginRequest {
+    /// The person's email (never a local username).
     #[serde(default)]
+    #[schema(format = Email, example = "ann@fabrikam.com")]
     email: String,
+    /// Their password.
     #[serde(default)]
     password: String,
+    /// The connector's registered client id.
     #[serde(default)]
     client_id: String,
 }
@@ -426,12 +497,12 @@ fn device_error(state: &AppState, e: DeviceError) -> Response {
             tracing::info!(code = "sso_required", account = %account, "device login refused");
             no_store(
                 StatusCode::FORBIDDEN,
-                json!({
-                    "error": "sso_required",
-                    "message": "This organisation signs in with single sign-on. Start the device flow and let the person sign in on another device.",
-                    "account": account,
-                    "button": button,
-                    "device_authorization_endpoint": state.config.url("/oauth2/device_authorization"),
+                json!(SsoRequiredBody {
+                    error: "sso_required",
+                    message: "This organisation signs in with single sign-on. Start the device flow and let the person sign in on another device.",
+                    account,
+                    button,
+                    device_authorization_endpoint: state.config.url("/oauth2/device_authorization"),
                 }),
             )
         }
@@ -453,6 +524,20 @@ fn device_error(state: &AppState, e: DeviceError) -> Response {
 }
 
 /// `POST /api/v1/device/login`: an MFP connector's email + password, tokens back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/device/login",
+    tag = "device",
+    request_body = DeviceLoginRequest,
+    responses(
+        (status = 200, description = "Tokens", body = crate::oauth::TokenResponse),
+        (status = 400, description = "Malformed body or unknown client", body = OAuthErrorBody),
+        (status = 401, description = "invalid_credentials: the same answer for an unknown user and a wrong password", body = super::error::ApiErrorBody),
+        (status = 403, description = "sso_required (use the device flow), ip_not_allowed or access_denied", body = super::openapi::DeviceRefusal),
+        (status = 429, description = "rate_limited", body = super::error::ApiErrorBody),
+        (status = 503, description = "A backend is down", body = super::openapi::DeviceRefusal),
+    )
+)]
 pub async fn device_login(
     St(state): St<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -479,6 +564,20 @@ pub async fn device_login(
 }
 
 /// `POST /oauth2/device_authorization` (RFC 8628 §3.1).
+#[utoipa::path(
+    post,
+    path = "/oauth2/device_authorization",
+    tag = "device",
+    request_body(content = super::openapi::DeviceAuthorizationRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Device and user codes (RFC 8628 §3.2)", body = crate::oauth::device_flow::DeviceAuthorization),
+        (status = 400, description = "RFC 6749 §5.2 error", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client", body = OAuthErrorBody),
+        (status = 403, description = "ip_not_allowed", body = super::openapi::DeviceRefusal),
+        (status = 429, description = "rate_limited", body = super::error::ApiErrorBody),
+        (status = 503, description = "A backend is down", body = super::openapi::DeviceRefusal),
+    )
+)]
 pub async fn device_authorization(
     St(state): St<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -575,7 +674,15 @@ pub async fn device_page(
                 &state,
                 &headers,
                 StatusCode::OK,
-                json!({"confirm": true, "email": s.email, "user_code": request.user_code}),
+                json!({
+                    "confirm": true,
+                    "email": s.email,
+                    "user_code": request.user_code,
+                    "qr": super::qr::data_uri(&crate::oauth::device_flow::verification_uri_complete(
+                        &state.config.url("/device"),
+                        &request.user_code,
+                    )),
+                }),
             )
         }
         _ => {

@@ -42,6 +42,22 @@ fn refuse(status: StatusCode, code: &str) -> Response {
 }
 
 /// `GET /.well-known/webfinger`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/webfinger",
+    tag = "discovery",
+    params(
+        ("resource" = String, Query, description = "`acct:EMAIL`", pattern = "^acct:", example = "acct:ann@fabrikam.com"),
+        ("rel" = Option<String>, Query, description = "Link relations to return"),
+    ),
+    responses(
+        (status = 200, description = "JRD (RFC 7033 §4.4) with the sign-in link", content_type = "application/jrd+json", body = Object),
+        (status = 400, description = "Missing or malformed resource", content_type = "application/jrd+json", body = super::openapi::JrdError),
+        (status = 404, description = "Not an acct: this gateway answers for", content_type = "application/jrd+json", body = super::openapi::JrdError),
+        (status = 429, description = "rate_limited", content_type = "application/jrd+json", body = super::openapi::JrdError),
+        (status = 503, description = "A backend is down", content_type = "application/jrd+json", body = super::openapi::JrdError),
+    )
+)]
 pub async fn webfinger(
     St(state): St<State>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

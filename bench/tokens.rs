@@ -1,0 +1,226 @@
+//! Token endpoint and access-token throughput, measured in one run so the figures compare:
+//!
+//! - `es256_sign`: signing one access token (the gateway's ES256 key, its real claims);
+//! - `es256_verify`: what a resource server does per request: `jsonwebtoken::decode` with
+//!   the key taken from the gateway's JWKS, checking signature, `exp` and `aud`;
+//! - `code_exchange`: `OAuth::token` with the `authorization_code` grant in-process: take
+//!   the one-time code from the store, check client, redirect URI and PKCE S256, look the
+//!   user up in SQLite, mint the refresh family and sign the access token. Codes are minted
+//!   beforehand (outside the timing) through `begin` + `issue_code`, as `/oauth2/resume`
+//!   does;
+//! - `http_token_c{N}`: the same exchange over HTTP, `POST /oauth2/token` on a gateway
+//!   served in this process (loopback, HTTP/1.1 keep-alive) by N concurrent clients.
+//!
+//! `cargo run --release --example tokens_bench -- [seconds per measurement] [concurrency]`
+//! (defaults: 3 s, 16). `sign`/`verify`/`code_exchange` run on one thread; the HTTP figure
+//! uses the multi-threaded runtime (client and server share the machine's cores). Each line
+//! is `name  ops/s  ops/s`, parsed by bench/tokens.sh.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use realmgate::accounts::{NewUser, Origin};
+use realmgate::app;
+use realmgate::config::{Config, OAuthClient};
+use realmgate::discovery::Email;
+use realmgate::oauth::{AuthRequest, Grant, Subject, grants};
+
+const CLIENT: &str = "com.example.app";
+const REDIRECT: &str = "com.example.app:/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1qcWHRdQ5Mg35hkYXFJiU3Kz8w4Qx9fEnRb2tWQ1a";
+
+fn report(name: &str, ops: u64, elapsed: Duration) -> f64 {
+    let rate = ops as f64 / elapsed.as_secs_f64();
+    println!("{name:<24} {rate:>12.1} ops/s");
+    rate
+}
+
+/// Runs `op` for `secs` after a short warm-up; prints ops/s.
+fn measure(name: &str, secs: f64, mut op: impl FnMut()) -> f64 {
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(300) {
+        op();
+    }
+    let (start, mut n) = (Instant::now(), 0u64);
+    while start.elapsed().as_secs_f64() < secs {
+        op();
+        n += 1;
+    }
+    report(name, n, start.elapsed())
+}
+
+/// One fresh authorization code for `subject`, as `/oauth2/resume` issues it.
+async fn mint_code(state: &app::State, subject: &Subject) -> String {
+    let binding = realmgate::web::guard::random_token();
+    let request = AuthRequest {
+        client_id: CLIENT.into(),
+        redirect_uri: REDIRECT.into(),
+        code_challenge: grants::digest(VERIFIER),
+        state: None,
+        login_hint: None,
+        binding: grants::digest(&binding),
+    };
+    let id = state.oauth.begin(&request).await.unwrap();
+    state
+        .oauth
+        .issue_code(&id, Some(&binding), subject.clone())
+        .await
+        .unwrap()
+        .1
+}
+
+fn exchange(code: String) -> Grant {
+    Grant::AuthorizationCode {
+        code,
+        redirect_uri: REDIRECT.into(),
+        code_verifier: VERIFIER.into(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let concurrency: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+
+    // A gateway like the tests': temporary dirs, one password tenant, one native client.
+    let dirs = tempfile::tempdir().unwrap();
+    let domains = dirs.path().join("domains");
+    std::fs::create_dir_all(&domains).unwrap();
+    std::fs::write(
+        domains.join("fabrikam.toml"),
+        "account = \"fabrikam\"\ndomains = [\"fabrikam.com\"]\n",
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::load(None, Vec::new()).unwrap();
+    config.listen = addr;
+    config.public_url = format!("http://{addr}").parse().unwrap();
+    config.domains_dir = domains;
+    config.data_dir = dirs.path().join("data");
+    config.oauth_clients = vec![OAuthClient {
+        client_id: CLIENT.into(),
+        redirect_uris: vec![REDIRECT.into()],
+    }];
+    let state = app::build(config).await.unwrap();
+    let email = Email::parse("carol@fabrikam.com").unwrap();
+    let user = state
+        .users
+        .add(NewUser::new("fabrikam", email, Origin::Cli, Utc::now()))
+        .await
+        .unwrap();
+    let subject = Subject {
+        user_id: user.id,
+        email: "carol@fabrikam.com".into(),
+        account: "fabrikam".into(),
+    };
+
+    println!(
+        "== {} cores, {secs}s per measurement, HTTP concurrency {concurrency} ==",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // Sign and verify (one thread, synchronous: no runtime involved).
+    let oauth = state.oauth.clone();
+    let issuer = oauth.issuer.clone();
+    measure("es256_sign", secs, || {
+        std::hint::black_box(
+            oauth
+                .keys
+                .access_token(&issuer, &subject, CLIENT, Utc::now())
+                .unwrap(),
+        );
+    });
+    let token = oauth
+        .keys
+        .access_token(&issuer, &subject, CLIENT, Utc::now())
+        .unwrap();
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(oauth.keys.jwks()).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[CLIENT]);
+    validation.set_issuer(&[&issuer]);
+    measure("es256_verify", secs, || {
+        std::hint::black_box(
+            jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap(),
+        );
+    });
+
+    // In-process code exchange: codes minted ahead, one exchange per timed operation.
+    let batch = 2000;
+    let (mut n, mut spent) = (0u64, Duration::ZERO);
+    while spent.as_secs_f64() < secs {
+        let mut codes = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            codes.push(mint_code(&state, &subject).await);
+        }
+        let start = Instant::now();
+        for code in codes {
+            std::hint::black_box(
+                oauth
+                    .token(CLIENT, exchange(code), Utc::now())
+                    .await
+                    .unwrap(),
+            );
+            n += 1;
+        }
+        spent += start.elapsed();
+    }
+    report("code_exchange", n, spent);
+
+    // Over HTTP: the gateway served here, N clients exchanging pre-minted codes.
+    let served = state.clone();
+    tokio::spawn(async move {
+        app::run(listener, served, std::future::pending())
+            .await
+            .unwrap()
+    });
+    let total = ((secs * 3000.0) as usize).max(concurrency * 50);
+    let mut codes = Vec::with_capacity(total);
+    for _ in 0..total {
+        codes.push(mint_code(&state, &subject).await);
+    }
+    let queue = Arc::new(std::sync::Mutex::new(codes));
+    let ok = Arc::new(AtomicU64::new(0));
+    let url = format!("http://{addr}/oauth2/token");
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (queue, ok, url) = (queue.clone(), ok.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while Instant::now() < deadline {
+                let Some(code) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let res = client
+                    .post(&url)
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("client_id", CLIENT),
+                        ("code", code.as_str()),
+                        ("redirect_uri", REDIRECT),
+                        ("code_verifier", VERIFIER),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+                res.bytes().await.unwrap();
+                ok.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    report(
+        &format!("http_token_c{concurrency}"),
+        ok.load(Ordering::Relaxed),
+        start.elapsed(),
+    );
+}

@@ -1,0 +1,151 @@
+//! The OpenAPI document at `/api/v1/openapi.json`: fetched from a running gateway, checked
+//! by an OpenAPI validator nobody here wrote (`openapi-spec-validator`), and used by
+//! `schemathesis` to throw generated requests at `/api/v1/*` and the JSON well-known
+//! endpoints, none of which may answer with a server error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{TestApp, spawn_app};
+use realmgate::config::OAuthClient;
+use serde_json::Value;
+
+fn venv_tool(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name)
+}
+
+async fn app() -> TestApp {
+    spawn_app(|c| {
+        c.oauth_clients = vec![OAuthClient {
+            client_id: "mfp".into(),
+            redirect_uris: vec![],
+        }];
+    })
+    .await
+}
+
+async fn document(app: &TestApp) -> Value {
+    let res = reqwest::get(app.at("/api/v1/openapi.json")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_document_is_served_and_covers_the_machine_endpoints() {
+    let app = app().await;
+    let doc = document(&app).await;
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1."),
+        "{doc}"
+    );
+    for (path, method) in [
+        ("/api/v1/discover", "post"),
+        ("/api/v1/device/login", "post"),
+        ("/oauth2/token", "post"),
+        ("/oauth2/device_authorization", "post"),
+        ("/oauth2/revoke", "post"),
+        ("/.well-known/webfinger", "get"),
+        ("/.well-known/jwks.json", "get"),
+        ("/.well-known/oauth-authorization-server", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    // The token endpoint takes a form and answers RFC 6749 errors with their codes.
+    let token = &doc["paths"]["/oauth2/token"]["post"];
+    assert!(token["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    let oauth_codes = schemas["OAuthErrorCode"]["enum"].as_array().unwrap();
+    for c in [
+        "invalid_grant",
+        "authorization_pending",
+        "slow_down",
+        "expired_token",
+    ] {
+        assert!(oauth_codes.iter().any(|v| v == c), "{c}");
+    }
+    let api_codes = schemas["ApiErrorCode"]["enum"].as_array().unwrap();
+    for c in [
+        "invalid_email",
+        "invalid_credentials",
+        "sso_required",
+        "ip_not_allowed",
+    ] {
+        assert!(api_codes.iter().any(|v| v == c), "{c}");
+    }
+    // What the API really sends matches the documented error shape.
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/discover"))
+        .json(&serde_json::json!({"email": "not an email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(api_codes.iter().any(|v| *v == body["error"]), "{body}");
+    assert!(body["message"].is_string());
+}
+
+/// Runs `program` with `args`, without blocking the runtime the gateway answers on.
+async fn run(program: &Path, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_validates_and_schemathesis_finds_no_server_error() {
+    let validator = venv_tool("openapi-spec-validator");
+    let schemathesis = venv_tool("schemathesis");
+    if !common::require_program(validator.to_str().unwrap())
+        || !common::require_program(schemathesis.to_str().unwrap())
+    {
+        return;
+    }
+    let app = app().await;
+    let doc = document(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+
+    let out = run(&validator, &[file.to_str().unwrap()]).await;
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let schema_url = app.at("/api/v1/openapi.json");
+    let out = run(
+        &schemathesis,
+        &[
+            "run",
+            &schema_url,
+            "--url",
+            &app.url,
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "50",
+            "--include-path-regex",
+            "^/(api/v1/|\\.well-known/(jwks\\.json|oauth-authorization-server|webfinger))",
+            "--no-color",
+        ],
+    )
+    .await;
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{report}");
+    assert!(out.status.success(), "schemathesis: {report}");
+    // Guard against a filter that silently matched nothing.
+    assert!(report.contains("/api/v1/discover"), "{report}");
+}
