@@ -21,9 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python3 ] || ! .venv/bin/python3 -c 'import saml2' 2>/dev/null; then
-  echo "setup: creating .venv with the Python test peers"
+# The venv is (re)filled whenever tests/idp/requirements.txt changed since the last install.
+want=$(sha256sum tests/idp/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python3 ] || [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing the Python test peers into .venv"
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/idp/requirements.txt
+  .venv/bin/python3 -m pip install -q --disable-pip-version-check -r tests/idp/requirements.txt
+  echo "$want" > .venv/.requirements.sha256
 fi
 echo "setup: ok"
