@@ -21,6 +21,14 @@ fn response(name: &str) -> String {
 /// A gateway whose SP values are those the test responses were made for, with `contoso`
 /// trusting the test IdP.
 async fn app(jit: &str, idp_initiated: bool) -> common::TestApp {
+    app_with(jit, idp_initiated, |_| {}).await
+}
+
+async fn app_with(
+    jit: &str,
+    idp_initiated: bool,
+    tweak: impl FnOnce(&mut realmgate::config::Config),
+) -> common::TestApp {
     let sso = format!(
         "[sso]\nidp_metadata = \"idp-metadata.xml\"\njit = \"{jit}\"\nallow_idp_initiated = {idp_initiated}\n\
          email_claim = \"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\"\n"
@@ -40,6 +48,7 @@ async fn app(jit: &str, idp_initiated: bool) -> common::TestApp {
         },
         |c| {
             c.public_url = "https://login.example.com".parse().unwrap();
+            tweak(c);
         },
     )
     .await
@@ -261,4 +270,33 @@ async fn cancelled_at_the_idp_gives_the_reason() {
     let relay = pending(&app, "b").await;
     let r = complete(&app, "status_responder", Some(&relay), Some("b")).await;
     assert_eq!(r.err().map(|e| e.code()), Some("status_not_success"));
+}
+
+#[tokio::test]
+async fn an_unproven_domain_is_refused_even_with_a_valid_assertion() {
+    // require_verified_domains with a DNS server that never answers: no proof, so the
+    // ACS must refuse a perfectly signed assertion for that domain (fail closed).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = silent.local_addr().unwrap();
+    let app = app_with("create", false, |c| {
+        c.require_verified_domains = true;
+        c.dns_server = Some(dns);
+    })
+    .await;
+    let relay = pending(&app, "b").await;
+    let r = complete(&app, "valid_assertion_signed", Some(&relay), Some("b")).await;
+    assert!(
+        matches!(r, Err(LoginError::Refused(Refusal::ForeignDomain))),
+        "{:?}",
+        r.err()
+    );
+    assert!(
+        app.state
+            .users
+            .list(Some("contoso"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(silent);
 }

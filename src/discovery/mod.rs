@@ -33,6 +33,8 @@ pub enum Route {
         region: String,
         /// That region's public URL.
         url: Url,
+        /// The tenant, so callers need not look it up again.
+        tenant: Arc<Tenant>,
     },
 }
 
@@ -73,6 +75,7 @@ impl Discovery {
             return Ok(Route::OtherRegion {
                 region: theirs.clone(),
                 url: url.clone(),
+                tenant: tenant.clone(),
             });
         }
         Ok(self.route_for_tenant(tenant, Some(email.domain())))

@@ -274,20 +274,21 @@ pub async fn discover_api(
             login_url: sign_in_url(config, &email, &route),
             region: None,
         },
-        Route::OtherRegion { ref region, .. } => {
-            let tenant = state.discovery.directory.by_domain(email.domain()).await?;
-            DiscoverResponse {
-                method: if tenant.as_ref().is_some_and(|t| t.sso.is_some()) {
-                    "saml2"
-                } else {
-                    "password"
-                },
-                account: tenant.map(|t| t.account.clone()),
-                button: None,
-                login_url: sign_in_url(config, &email, &route),
-                region: Some(region.clone()),
-            }
-        }
+        Route::OtherRegion {
+            ref region,
+            ref tenant,
+            ..
+        } => DiscoverResponse {
+            method: if tenant.sso.is_some() {
+                "saml2"
+            } else {
+                "password"
+            },
+            account: Some(tenant.account.clone()),
+            button: None,
+            login_url: sign_in_url(config, &email, &route),
+            region: Some(region.clone()),
+        },
     }))
 }
 
