@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""The side-by-side peer of `saml_bench`'s acs_validate_8k: pysaml2's own SP
-(`Saml2Client.parse_authn_request_response`) validating the SAME response file
-(bench/data/response-8k.xml) with the same SP entity ID, ACS URL, IdP metadata, request ID
-and fixed clock (bench/data/response-8k.json), in a loop for a fixed time on one thread.
-pysaml2 runs the `xmlsec1` program for each signature.
+"""The side-by-side peer of `saml_bench`: pysaml2's own SP (the SAML engine of SATOSA), doing
+the two operations a login gateway does per SAML login, on one thread, for a fixed time each:
 
-    .venv/bin/python bench/pysaml2_sp.py [seconds] [data dir]     (defaults: 3, bench/data)
+- `pysaml2_start_unsigned` / `pysaml2_start_signed`: `Saml2Client.prepare_for_authenticate`
+  with the HTTP-Redirect binding (a fresh AuthnRequest, DEFLATE, base64, the Location URL;
+  signed: RSA-SHA256 over the query with the SP key given as the third argument), the peer
+  of realmgate's `redirect_unsigned` / `redirect_signed`;
+- `pysaml2_acs_8k`: `Saml2Client.parse_authn_request_response` validating the SAME response
+  file (bench/data/response-8k.xml) with the same SP entity ID, ACS URL, IdP metadata,
+  request ID and fixed clock (bench/data/response-8k.json), the peer of `acs_validate_8k`.
+  pysaml2 runs the `xmlsec1` program for each signature.
 
-Needs the venv made by bench/saml.sh (pysaml2==7.5.5, freezegun) and Debian's xmlsec1.
-Prints `pysaml2_acs_8k  N ops/s ...`, the line bench/saml.sh parses.
+    python bench/pysaml2_sp.py [seconds] [data dir] [sp key.pem sp cert.pem]
+
+Needs pysaml2==7.5.5 and freezegun (bench/compare.sh installs them) and
+Debian's xmlsec1. Without an SP key only the ACS figure is measured. Prints
+`name  N ops/s ...` lines, which the shell scripts parse.
 """
 
 import base64
@@ -20,7 +27,7 @@ import sys
 import time
 
 from freezegun import freeze_time
-from saml2 import BINDING_HTTP_POST
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
@@ -33,9 +40,28 @@ def real_clock():
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
+def measure(name, secs, op):
+    """Runs `op` for `secs` after a short warm-up and prints its rate on the clock freezegun
+    leaves alone."""
+    warm_end = real_clock() + min(secs / 10, 0.5)
+    while real_clock() < warm_end:
+        op()
+    n = 0
+    start = real_clock()
+    while True:
+        op()
+        n += 1
+        elapsed = real_clock() - start
+        if elapsed >= secs:
+            break
+    rate = n / elapsed
+    print(f"{name:<24} {rate:>12.1f} ops/s   {1e6 / rate:>9.1f} us/op   n={n}", flush=True)
+
+
 def main():
     secs = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
     data = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "data")
+    sp_key, sp_cert = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
     params = json.load(open(os.path.join(data, "response-8k.json")))
     xml = open(os.path.join(data, "response-8k.xml"), "rb").read()
     b64 = base64.b64encode(xml).decode()
@@ -60,6 +86,7 @@ def main():
             "want_response_signed": False,
             "authn_requests_signed": False,
         }},
+        **({"key_file": sp_key, "cert_file": sp_cert} if sp_key else {}),
     })
     client = Saml2Client(config=config)
     outstanding = {params["request_id"]: "/"}
@@ -85,19 +112,24 @@ def main():
         except Exception:
             pass
 
-        warm_end = real_clock() + min(secs / 10, 0.5)
-        while real_clock() < warm_end:
-            acs(b64)
-        n = 0
-        start = real_clock()
-        while True:
-            acs(b64)
-            n += 1
-            elapsed = real_clock() - start
-            if elapsed >= secs:
-                break
-    rate = n / elapsed
-    print(f"{'pysaml2_acs_8k':<20} {rate:>12.1f} ops/s   {1e6 / rate:>9.1f} us/op   n={n}")
+        measure("pysaml2_acs_8k", secs, lambda: acs(b64))
+
+    if sp_key:
+        idp = params["idp_entity_id"]
+
+        def start(sign):
+            _, info = client.prepare_for_authenticate(
+                entityid=idp, relay_state="_5f0c3a9e4b7d4e2a9c1b8d7e6f5a4b3c",
+                binding=BINDING_HTTP_REDIRECT, sign=sign,
+                sigalg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" if sign else None,
+                nameid_format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+            location = dict(info["headers"])["Location"]
+            if sign != ("&Signature=" in location):
+                sys.exit(f"pysaml2_sp: sign={sign} but Location is {location[:200]}")
+            return location
+
+        measure("pysaml2_start_unsigned", secs, lambda: start(False))
+        measure("pysaml2_start_signed", secs, lambda: start(True))
 
 
 if __name__ == "__main__":

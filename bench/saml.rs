@@ -5,10 +5,14 @@
 //! - `redirect_signed` / `redirect_unsigned`: `redirect_url` for a fresh request ID each
 //!   time (AuthnRequest XML, DEFLATE, base64, URL encoding, and the signature when signed);
 //! - `acs_validate_8k`: `validate` of bench/data/response-8k.xml (an Entra ID-style Response,
-//!   signed assertion, made by bench/make_response.py) at a fixed `now` in its window.
+//!   signed assertion, made by bench/make_response.py) at a fixed `now` in its window;
+//! - `xmlsec_verify_8k`: only the signature step inside it, samael's
+//!   `reduce_xml_to_signed` (libxml2 parse, xmlsec key from the certificate, C14N, digest,
+//!   RSA verify): the ceiling the library puts on `validate`, and what the gateway's own
+//!   checks cost on top of it.
 //!
 //! `cargo run --release --example saml_bench -- [seconds per measurement] [data dir] [names]`
-//! (defaults: 3 s, bench/data, all; `names` is a comma-separated subset of the four, e.g.
+//! (defaults: 3 s, bench/data, all; `names` is a comma-separated subset of the five, e.g.
 //! `acs_validate_8k` alone for `perf record`). Single-threaded. Each measurement is preceded by a short
 //! warm-up and prints ops/s; bench/saml.sh parses the `name  ops/s` lines.
 
@@ -24,6 +28,7 @@ use chrono::{DateTime, Utc};
 use realmgate::discovery::SsoSettings;
 use realmgate::saml::request::{RequestParams, new_request_id, redirect_url};
 use realmgate::saml::{Expected, IdpMetadata, Sp, SpKeys, validate};
+use samael::crypto::{CryptoProvider, ReduceMode, XmlSec};
 use url::Url;
 
 /// Runs `op` repeatedly for `secs` (after a warm-up of a tenth of that, at most 0.5 s) and
@@ -221,7 +226,18 @@ fn main() {
             .unwrap_or_else(|e| die(format!("validate: {e}")));
         black_box(v);
     });
+    let certs = idp.certificate_ders();
+    let text = String::from_utf8(xml.clone()).unwrap_or_else(|e| die(format!("UTF-8: {e}")));
+    let xmlsec = measure("xmlsec_verify_8k", secs, wanted("xmlsec_verify_8k"), || {
+        let v = XmlSec::reduce_xml_to_signed(black_box(&text), &certs, ReduceMode::PreDigest)
+            .unwrap_or_else(|e| die(format!("xmlsec: {e}")));
+        black_box(v);
+    });
     if only.is_none() {
+        println!(
+            "validate / xmlsec verify alone:  {:.2}   (the rest is the gateway's own checks)",
+            acs / xmlsec
+        );
         println!(
             "signed redirect / raw RSA sign: {:.2}   (target >= 0.80)",
             signed / rsa

@@ -1,6 +1,7 @@
 //! Logs (tracing, text or JSON) and metrics (Prometheus text exposition).
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -17,8 +18,15 @@ pub fn init_logs(format: LogFormat) {
     };
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder. A recorder is global to the process, so several
 /// gateways started by one test binary share it.
+///
+/// The recorder buffers every histogram sample until an upkeep folds it into the buckets;
+/// without scrapes nothing else does, and the buffer would grow by one entry per request.
+/// A small thread runs the upkeep, so memory stays flat whether or not Prometheus scrapes.
 pub fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -32,6 +40,16 @@ pub fn metrics() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only when another recorder is installed; then ours stays unused but valid.
             let _ = metrics::set_global_recorder(recorder);
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(UPKEEP_EVERY);
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("spawning a thread at start-up");
             handle
         })
         .clone()

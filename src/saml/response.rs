@@ -191,17 +191,14 @@ pub fn validate(
     // often no signature; reporting its status is useful and grants nothing.
     check_status(&root)?;
 
-    // 3. Exactly one assertion in the WHOLE document. Wrapping attacks (XSW 1-8) add a
-    //    second, unsigned assertion anywhere (Extensions, Object, inside the signed one)
-    //    and rely on the reader picking a different one than the verifier.
-    let assertion = single_assertion(&root)?;
-    // Duplicate IDs would let a reference resolve to a different element than the one
-    // read (XSW); xml:id counts, since libxml2 treats it as an ID too.
-    check_unique_ids(&root)?;
+    // 3. Exactly one assertion in the WHOLE document, and unique IDs.
+    let scan = Scan::of(&root);
+    let assertion = scan.single_assertion(&root)?;
+    scan.unique_ids()?;
 
     // 4. Shape of every signature before any crypto.
-    let signatures = signatures_in(&root);
-    for sig in &signatures {
+    let signatures = &scan.signatures;
+    for sig in signatures {
         check_signature_shape(sig, &[&root, &assertion])?;
     }
 
@@ -247,7 +244,7 @@ pub fn validate(
         // The EncryptedAssertion from the verified Response when it was signed, else the
         // original one (then the plaintext assertion must carry its own signature).
         let enc = if response_signed {
-            single_assertion(&response)?
+            Scan::of(&response).single_assertion(&response)?
         } else {
             assertion.clone()
         };
@@ -260,13 +257,14 @@ pub fn validate(
         let wrapped = wrap_in_scope(&enc, &plaintext, enc_doc);
         decrypted_doc = Some(xml::parse(wrapped.as_bytes())?);
         let droot = xml::root(decrypted_doc.as_ref().ok_or(SamlError::NoAssertion)?)?;
-        let inner = single_assertion(&droot)?;
+        let inner_scan = Scan::of(&droot);
+        let inner = inner_scan.single_assertion(&droot)?;
         if !xml::is(&inner, NS_ASSERTION, "Assertion") {
             return Err(malformed("EncryptedAssertion does not hold an Assertion"));
         }
-        check_unique_ids(&droot)?;
-        let inner_sigs = signatures_in(&droot);
-        for sig in &inner_sigs {
+        inner_scan.unique_ids()?;
+        let inner_sigs = &inner_scan.signatures;
+        for sig in inner_sigs {
             check_signature_shape(sig, &[&inner])?;
         }
         if inner_sigs.is_empty() {
@@ -294,7 +292,7 @@ pub fn validate(
         verified_inner = None;
         match &verified_root {
             // Response signed: its one Assertion child, from the verified bytes.
-            Some(v) if response_signed => single_assertion(v)?,
+            Some(v) if response_signed => Scan::of(v).single_assertion(v)?,
             // Only the Assertion signed: the verified Assertion itself.
             Some(v) => v.clone(),
             // No signature anywhere (XSW with a stripped signature, forged response).
@@ -331,48 +329,76 @@ fn check_status(response: &Node) -> Result<(), SamlError> {
     })
 }
 
-/// The one Assertion or EncryptedAssertion under `root`, counting every descendant, and it
-/// must be a direct child of `root`.
-fn single_assertion(root: &Node) -> Result<Node, SamlError> {
-    let found: Vec<Node> = xml::descendants(root)
-        .into_iter()
-        .filter(|n| {
-            xml::is(n, NS_ASSERTION, "Assertion") || xml::is(n, NS_ASSERTION, "EncryptedAssertion")
-        })
-        .collect();
-    match found.len() {
-        0 => Err(SamlError::NoAssertion),
-        1 => {
-            let a = found.into_iter().next().ok_or(SamlError::NoAssertion)?;
-            if a.get_parent().map(|p| p.node_ptr()) != Some(root.node_ptr()) {
-                return Err(malformed(
-                    "the assertion is not a direct child of the Response",
-                ));
-            }
-            Ok(a)
-        }
-        n => Err(SamlError::MultipleAssertions(n)),
-    }
+/// What one walk over a tree finds: every Assertion or EncryptedAssertion below the root,
+/// every signature (the root's own included), and the first ID two elements share. One
+/// pass answers all three questions; this runs on every ACS POST.
+struct Scan {
+    assertions: Vec<Node>,
+    signatures: Vec<Node>,
+    duplicate_id: Option<String>,
 }
 
-fn check_unique_ids(root: &Node) -> Result<(), SamlError> {
-    let mut seen = HashSet::new();
-    for n in std::iter::once(root.clone()).chain(xml::descendants(root)) {
-        let values = [n.get_attribute("ID"), n.get_attribute_ns("id", XML_NS)];
-        for v in values.into_iter().flatten() {
-            if !seen.insert(v.clone()) {
-                return Err(SamlError::DuplicateId(v));
+impl Scan {
+    fn of(root: &Node) -> Scan {
+        let mut scan = Scan {
+            assertions: Vec::new(),
+            signatures: Vec::new(),
+            duplicate_id: None,
+        };
+        let mut ids = HashSet::new();
+        for n in std::iter::once(root.clone()).chain(xml::descendants(root)) {
+            if scan.duplicate_id.is_none() {
+                // xml:id counts: libxml2 treats it as an ID too.
+                let values = [n.get_attribute("ID"), n.get_attribute_ns("id", XML_NS)];
+                scan.duplicate_id = values
+                    .into_iter()
+                    .flatten()
+                    .find(|v| !ids.insert(v.clone()));
+            }
+            let Some(ns) = n.get_namespace().map(|ns| ns.get_href()) else {
+                continue;
+            };
+            let name = n.get_name();
+            match (ns.as_str(), name.as_str()) {
+                (NS_DSIG, "Signature") => scan.signatures.push(n),
+                (NS_ASSERTION, "Assertion" | "EncryptedAssertion")
+                    if n.node_ptr() != root.node_ptr() =>
+                {
+                    scan.assertions.push(n)
+                }
+                _ => {}
             }
         }
+        scan
     }
-    Ok(())
-}
 
-fn signatures_in(root: &Node) -> Vec<Node> {
-    std::iter::once(root.clone())
-        .chain(xml::descendants(root))
-        .filter(|n| xml::is(n, NS_DSIG, "Signature"))
-        .collect()
+    /// The one Assertion or EncryptedAssertion, counting every descendant of `root`; it must
+    /// be a direct child of `root`. Wrapping attacks (XSW 1-8) add a second, unsigned
+    /// assertion anywhere (Extensions, Object, inside the signed one) and rely on the
+    /// reader picking a different one than the verifier.
+    fn single_assertion(&self, root: &Node) -> Result<Node, SamlError> {
+        match self.assertions.as_slice() {
+            [] => Err(SamlError::NoAssertion),
+            [a] => {
+                if a.get_parent().map(|p| p.node_ptr()) != Some(root.node_ptr()) {
+                    return Err(malformed(
+                        "the assertion is not a direct child of the Response",
+                    ));
+                }
+                Ok(a.clone())
+            }
+            many => Err(SamlError::MultipleAssertions(many.len())),
+        }
+    }
+
+    /// Duplicate IDs would let a reference resolve to a different element than the one
+    /// read (XSW).
+    fn unique_ids(&self) -> Result<(), SamlError> {
+        match &self.duplicate_id {
+            Some(id) => Err(SamlError::DuplicateId(id.clone())),
+            None => Ok(()),
+        }
+    }
 }
 
 fn shape(msg: impl Into<String>) -> SamlError {
@@ -1048,7 +1074,11 @@ mod tests {
     fn check(xml_text: &str) -> Result<(), SamlError> {
         let doc = xml::parse(xml_text.as_bytes()).expect("test xml");
         let root = xml::root(&doc).expect("root");
-        let sig = signatures_in(&root).into_iter().next().expect("signature");
+        let sig = Scan::of(&root)
+            .signatures
+            .into_iter()
+            .next()
+            .expect("signature");
         check_signature_shape(&sig, &[&root])
     }
 
@@ -1137,7 +1167,7 @@ mod tests {
     fn xml_id_counts_as_an_id() {
         let doc = xml::parse(br#"<r ID="a"><x xml:id="a"/></r>"#).expect("xml");
         assert_eq!(
-            check_unique_ids(&xml::root(&doc).expect("root")),
+            Scan::of(&xml::root(&doc).expect("root")).unique_ids(),
             Err(SamlError::DuplicateId("a".into()))
         );
     }

@@ -13,13 +13,17 @@ pub mod qr;
 pub mod sso;
 pub mod webfinger;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use metrics::{Counter, Histogram};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::State;
@@ -83,17 +87,101 @@ pub fn router(state: State) -> Router {
 /// Counts requests by route template (never by raw path: that would let clients create
 /// unbounded metric series) and status, and times them.
 async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let route = HTTP_METRICS.route(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str),
+    );
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    metrics::counter!("realmgate_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("realmgate_http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    route.duration.record(start.elapsed().as_secs_f64());
+    route.count(method, res.status().as_u16());
     res
+}
+
+/// A bounded label for the method: anything outside the standard ones is "other", so
+/// invented methods cannot create metric series either.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// Metric handles per route template, resolved once and then found without allocating:
+/// building the label set and looking it up in the registry on every request cost about
+/// as much as a discovery decision.
+static HTTP_METRICS: LazyLock<HttpMetrics> = LazyLock::new(HttpMetrics::default);
+
+#[derive(Default)]
+struct HttpMetrics {
+    /// Keyed by route template; bounded by the router's routes plus "unmatched".
+    routes: RwLock<HashMap<Box<str>, Arc<RouteMetrics>>>,
+}
+
+struct RouteMetrics {
+    route: Box<str>,
+    duration: Histogram,
+    /// Keyed by method label and status code; both bounded.
+    requests: RwLock<HashMap<(&'static str, u16), Counter>>,
+}
+
+impl HttpMetrics {
+    fn route(&self, route: &str) -> Arc<RouteMetrics> {
+        if let Some(found) = read(&self.routes).get(route) {
+            return found.clone();
+        }
+        write(&self.routes)
+            .entry(route.into())
+            .or_insert_with(|| {
+                Arc::new(RouteMetrics {
+                    route: route.into(),
+                    duration: metrics::histogram!(
+                        "realmgate_http_request_duration_seconds",
+                        "route" => route.to_owned()
+                    ),
+                    requests: RwLock::default(),
+                })
+            })
+            .clone()
+    }
+}
+
+impl RouteMetrics {
+    fn count(&self, method: &'static str, status: u16) {
+        if let Some(counter) = read(&self.requests).get(&(method, status)) {
+            counter.increment(1);
+            return;
+        }
+        write(&self.requests)
+            .entry((method, status))
+            .or_insert_with(|| {
+                metrics::counter!(
+                    "realmgate_http_requests_total",
+                    "route" => self.route.to_string(),
+                    "method" => method,
+                    "status" => status.to_string()
+                )
+            })
+            .increment(1);
+    }
+}
+
+/// The maps only ever gain entries, so a panic elsewhere cannot leave one inconsistent:
+/// a poisoned lock is still safe to use.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
