@@ -375,6 +375,14 @@ async fn operations_endpoints_and_security_headers() {
             .unwrap()
             .starts_with("text/css")
     );
+    // Invented methods and raw paths must not mint metric series of their own.
+    let odd = reqwest::Method::from_bytes(b"XYZZY").unwrap();
+    let res = client
+        .request(odd, app.at("/no/such/page-12345"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
     let metrics = client
         .get(app.at("/metrics"))
         .send()
@@ -390,4 +398,9 @@ async fn operations_endpoints_and_security_headers() {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from metrics");
     }
+    assert!(
+        metrics.contains(r#"route="unmatched",method="other",status="404""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("XYZZY") && !metrics.contains("page-12345"));
 }
