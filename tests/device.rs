@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, add_user, spawn_app_with, standard_tenants};
+use common::{TestApp, add_active, add_user, spawn_app_with, standard_tenants};
 use realmgate::accounts::Status;
 use realmgate::config::OAuthClient;
 use serde_json::{Value, json};
@@ -62,15 +62,7 @@ async fn jwks_claims(app: &TestApp, token: &str) -> Value {
 #[tokio::test]
 async fn password_tenant_gets_tokens_and_failures_are_uniform() {
     let app = app().await;
-    let user = add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let res = device_login(
         &app,
         json!({"email": "Carol@Fabrikam.com", "password": "correct horse", "client_id": "mfp"}),
@@ -142,15 +134,7 @@ async fn device_logins_share_the_password_page_rate_limits() {
         c.lockout_after_failures = 2;
     })
     .await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     for _ in 0..2 {
         let res = device_login(
             &app,
@@ -200,24 +184,8 @@ async fn sso_tenant_is_told_to_use_the_device_flow() {
 #[tokio::test]
 async fn tenant_ip_allowlist_refuses_other_networks() {
     let app = app().await;
-    add_user(
-        &app,
-        "tailspin",
-        "dan@tailspin.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
-    add_user(
-        &app,
-        "litware",
-        "erin@litware.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "tailspin", "dan@tailspin.com", "correct horse").await;
+    add_active(&app, "litware", "erin@litware.com", "correct horse").await;
     // The test client calls from 127.0.0.1, outside tailspin's 203.0.113.0/24.
     let res = device_login(
         &app,
@@ -299,15 +267,7 @@ async fn decide(app: &TestApp, browser: &reqwest::Client, html: &str, decision: 
 #[tokio::test]
 async fn device_flow_password_tenant_pending_then_tokens() {
     let app = app().await;
-    let user = add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let started = std::time::Instant::now();
     let d = device_start(&app, Some("carol@fabrikam.com")).await;
     let user_code = d["user_code"].as_str().unwrap();
@@ -391,15 +351,7 @@ async fn device_flow_password_tenant_pending_then_tokens() {
 #[tokio::test]
 async fn device_flow_slow_down_and_denial() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let d = device_start(&app, None).await;
     let device_code = d["device_code"].as_str().unwrap();
     let (_, body) = poll(&app, device_code).await;
@@ -447,24 +399,8 @@ async fn device_flow_slow_down_and_denial() {
 #[tokio::test]
 async fn device_codes_expire_and_only_the_named_user_may_approve() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
-    add_user(
-        &app,
-        "fabrikam",
-        "mallory@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    add_active(&app, "fabrikam", "mallory@fabrikam.com", "correct horse").await;
     let d = device_start(&app, Some("carol@fabrikam.com")).await;
     let device_code = d["device_code"].as_str().unwrap();
     let user_code = d["user_code"].as_str().unwrap();
@@ -562,15 +498,7 @@ async fn wrong_user_codes_are_rate_limited_and_the_form_needs_csrf() {
 #[tokio::test]
 async fn approving_needs_the_csrf_token_and_a_session() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let d = device_start(&app, None).await;
     let user_code = d["user_code"].as_str().unwrap();
     let browser = app.client();
@@ -709,15 +637,7 @@ async fn device_flow_through_the_saml_idp() {
 #[tokio::test]
 async fn the_approving_users_tenant_allowlist_applies_to_the_poll() {
     let app = app().await;
-    add_user(
-        &app,
-        "tailspin",
-        "dan@tailspin.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "tailspin", "dan@tailspin.com", "correct horse").await;
     let started = std::time::Instant::now();
     // No hint: the tenant is known only once dan approves.
     let d = device_start(&app, None).await;

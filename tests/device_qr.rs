@@ -5,8 +5,7 @@
 mod common;
 
 use base64::Engine;
-use common::{add_user, spawn_app};
-use realmgate::accounts::Status;
+use common::{add_active, spawn_app};
 use realmgate::config::OAuthClient;
 use serde_json::Value;
 
@@ -19,15 +18,7 @@ async fn approval_page_shows_the_qr_code_of_the_complete_verification_uri() {
         }];
     })
     .await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let d: Value = reqwest::Client::new()
         .post(app.at("/oauth2/device_authorization"))
         .form(&[("client_id", "mfp"), ("login_hint", "carol@fabrikam.com")])

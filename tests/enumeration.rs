@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{add_user, password_login, spawn_app};
+use common::{add_active, add_user, password_login, spawn_app};
 use realmgate::accounts::Status;
 
 #[tokio::test]
@@ -16,15 +16,7 @@ async fn failures_are_identical_in_body_and_timing() {
         c.lockout_after_failures = 10_000;
     })
     .await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     // A user without a password (pre-provisioned for SSO, or imported) answers the same.
     add_user(
         &app,

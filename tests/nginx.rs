@@ -6,8 +6,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use axum::http::HeaderMap;
-use common::{add_user, password_login, spawn_app};
-use realmgate::accounts::Status;
+use common::{add_active, password_login, spawn_app};
 
 struct Nginx(Child);
 
@@ -47,15 +46,7 @@ async fn nginx_auth_request_in_front_of_an_app() {
         return;
     }
     let app = spawn_app(|_| {}).await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let upstream = upstream().await;
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();

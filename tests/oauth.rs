@@ -6,7 +6,7 @@
 mod common;
 
 use common::idp::{Idp, hidden, through_idp, use_idp};
-use common::{TestApp, add_user, spawn_app};
+use common::{TestApp, add_active, add_user, spawn_app};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
@@ -161,18 +161,25 @@ fn server_error<T: std::error::Error + 'static>(
     }
 }
 
+/// Exchanges `code` and returns the OAuth error the server answered with.
+async fn exchange_error(
+    oauth: &Client,
+    code: String,
+    verifier: PkceCodeVerifier,
+) -> BasicErrorResponseType {
+    let e = oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&backchannel())
+        .await
+        .unwrap_err();
+    server_error(e)
+}
+
 #[tokio::test]
 async fn password_tenant_code_exchange_refresh_rotation_and_reuse_detection() {
     let app = app().await;
-    let user = add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     // A loopback redirect URI on whatever port the app bound (RFC 8252 §7.3).
     let redirect = "http://127.0.0.1:47113/callback";
     let oauth = client(&app, "mobile", redirect);
@@ -338,15 +345,7 @@ async fn fresh_code(app: &TestApp, oauth: &Client, redirect: &str) -> (String, P
 #[tokio::test]
 async fn codes_are_bound_to_verifier_redirect_uri_and_client_and_used_once() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let http = backchannel();
     let oauth = client(&app, "mobile", CUSTOM);
 
@@ -354,50 +353,40 @@ async fn codes_are_bound_to_verifier_redirect_uri_and_client_and_used_once() {
     let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
     let mut wrong = verifier.secret().clone();
     wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
-    let e = oauth
-        .exchange_code(AuthorizationCode::new(code.clone()))
-        .set_pkce_verifier(PkceCodeVerifier::new(wrong))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
-    let e = oauth
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+    assert_eq!(
+        exchange_error(&oauth, code.clone(), PkceCodeVerifier::new(wrong)).await,
+        BasicErrorResponseType::InvalidGrant
+    );
+    assert_eq!(
+        exchange_error(&oauth, code, verifier).await,
+        BasicErrorResponseType::InvalidGrant
+    );
 
     // Another registered redirect URI than the one authorized.
     let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
-    let e = client(&app, "mobile", "http://127.0.0.1:5000/callback")
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+    assert_eq!(
+        exchange_error(
+            &client(&app, "mobile", "http://127.0.0.1:5000/callback"),
+            code,
+            verifier
+        )
+        .await,
+        BasicErrorResponseType::InvalidGrant
+    );
 
     // Another client with the same redirect URI.
     let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
-    let e = client(&app, "other", CUSTOM)
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+    assert_eq!(
+        exchange_error(&client(&app, "other", CUSTOM), code, verifier).await,
+        BasicErrorResponseType::InvalidGrant
+    );
 
     // An unknown client.
     let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
-    let e = client(&app, "nobody", CUSTOM)
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidClient);
+    assert_eq!(
+        exchange_error(&client(&app, "nobody", CUSTOM), code, verifier).await,
+        BasicErrorResponseType::InvalidClient
+    );
 
     // A good exchange, then the same code again.
     let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
@@ -408,13 +397,10 @@ async fn codes_are_bound_to_verifier_redirect_uri_and_client_and_used_once() {
         .request_async(&http)
         .await
         .unwrap();
-    let e = oauth
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(again)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert_eq!(server_error(e), BasicErrorResponseType::InvalidGrant);
+    assert_eq!(
+        exchange_error(&oauth, code, again).await,
+        BasicErrorResponseType::InvalidGrant
+    );
 
     // No verifier at all: invalid_request (PKCE is not optional).
     let (code, _) = fresh_code(&app, &oauth, CUSTOM).await;
@@ -562,15 +548,7 @@ async fn authorize_errors_after_the_redirect_uri_go_back_to_the_app() {
 #[tokio::test]
 async fn without_a_hint_the_email_page_and_a_signed_in_browser_goes_straight_back() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let oauth = client(&app, "mobile", CUSTOM);
     let browser = app.client();
     let (url, _, _) = start(&oauth, None);
@@ -604,15 +582,7 @@ async fn without_a_hint_the_email_page_and_a_signed_in_browser_goes_straight_bac
 #[tokio::test]
 async fn a_resume_link_opened_in_another_browser_mints_no_code() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let oauth = client(&app, "mobile", CUSTOM);
     // The attacker starts a request (keeping the verifier) ...
     let attacker = app.client();
@@ -671,15 +641,7 @@ async fn metadata_and_jwks_describe_the_server() {
 #[tokio::test]
 async fn refresh_tokens_belong_to_their_client_and_their_active_user() {
     let app = app().await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let http = backchannel();
     let oauth = client(&app, "mobile", CUSTOM);
     let other = client(&app, "other", CUSTOM);

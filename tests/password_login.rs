@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, add_user, password_login, spawn_app};
+use common::{TestApp, add_active, add_user, password_login, spawn_app};
 use realmgate::accounts::Status;
 
 async fn verify(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
@@ -13,15 +13,7 @@ async fn verify(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
 #[tokio::test]
 async fn login_opens_a_session_that_forward_auth_trusts_until_logout() {
     let app = spawn_app(|_| {}).await;
-    let user = add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let client = app.client();
     assert_eq!(verify(&app, &client).await.status(), 401);
     // A session id planted before login must not survive it (fixation).
@@ -75,15 +67,7 @@ async fn login_opens_a_session_that_forward_auth_trusts_until_logout() {
 #[tokio::test]
 async fn repeated_failures_are_rate_limited_with_growing_lockouts() {
     let app = spawn_app(|_| {}).await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let client = app.client();
     let mut statuses = Vec::new();
     for _ in 0..6 {
@@ -130,15 +114,7 @@ async fn sso_tenant_users_cannot_use_passwords_except_admins_through_no_sso() {
         Status::Active,
     )
     .await;
-    add_user(
-        &app,
-        "contoso",
-        "user@contoso.com",
-        Some("user password"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "contoso", "user@contoso.com", "user password").await;
     let client = app.client();
     // The ordinary password form refuses an SSO domain outright.
     let res = password_login(
@@ -162,41 +138,32 @@ async fn sso_tenant_users_cannot_use_passwords_except_admins_through_no_sso() {
             .contains("Administrator fail-safe")
     );
     // ...and refuses a non-admin with the uniform answer, even with the right password.
-    let res = password_login(
+    let res = no_sso_login(
         &app,
         &client,
-        &[
-            ("email", "user@contoso.com"),
-            ("password", "user password"),
-            ("account", "contoso"),
-            ("no_sso", "1"),
-        ],
+        "user@contoso.com",
+        "user password",
+        "contoso",
     )
     .await;
     assert_eq!(res.status(), 401);
     // The fail-safe of another account does not open this one.
-    let res = password_login(
+    let res = no_sso_login(
         &app,
         &client,
-        &[
-            ("email", "admin@contoso.com"),
-            ("password", "admin password"),
-            ("account", "fabrikam"),
-            ("no_sso", "1"),
-        ],
+        "admin@contoso.com",
+        "admin password",
+        "fabrikam",
     )
     .await;
     assert_ne!(res.status(), 303);
     // An admin gets in.
-    let res = password_login(
+    let res = no_sso_login(
         &app,
         &client,
-        &[
-            ("email", "admin@contoso.com"),
-            ("password", "admin password"),
-            ("account", "contoso"),
-            ("no_sso", "1"),
-        ],
+        "admin@contoso.com",
+        "admin password",
+        "contoso",
     )
     .await;
     assert_eq!(res.status(), 303);
@@ -327,15 +294,7 @@ async fn weaker_hashes_are_upgraded_at_login() {
 #[tokio::test]
 async fn disabling_a_user_ends_their_sessions() {
     let app = spawn_app(|_| {}).await;
-    add_user(
-        &app,
-        "fabrikam",
-        "leaver@fabrikam.com",
-        Some("correct horse"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "leaver@fabrikam.com", "correct horse").await;
     let client = app.client();
     let res = password_login(
         &app,
@@ -357,4 +316,25 @@ async fn disabling_a_user_ends_their_sessions() {
     // The status is cached for at most 30 s; the test does not wait for that.
     app.state.active_users.invalidate_all();
     assert_eq!(verify(&app, &client).await.status(), 401);
+}
+
+/// The administrator fail-safe form of `account`: password login that bypasses SSO.
+async fn no_sso_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+    account: &str,
+) -> reqwest::Response {
+    password_login(
+        app,
+        client,
+        &[
+            ("email", email),
+            ("password", password),
+            ("account", account),
+            ("no_sso", "1"),
+        ],
+    )
+    .await
 }

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{TestApp, add_user, spawn_app};
-use realmgate::accounts::Status;
+use common::{TestApp, add_active, spawn_app};
 use serde_json::Value;
 
 const SIGN_IN: &str = "https://realmgate.dev/rel/sign-in";
@@ -25,15 +24,7 @@ fn link<'a>(jrd: &'a Value, rel: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn sign_in_links_follow_the_domain() {
     let app = spawn_app(|_| {}).await;
-    add_user(
-        &app,
-        "fabrikam",
-        "carol@fabrikam.com",
-        Some("pw"),
-        false,
-        Status::Active,
-    )
-    .await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "pw").await;
     let res = finger(&app, &[("resource", "acct:alice@contoso.com")]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/jrd+json");

@@ -293,6 +293,24 @@ pub async fn add_user(
     app.state.users.add(new).await.unwrap()
 }
 
+/// Adds an active, non-admin user with a password: what most tests need.
+pub async fn add_active(
+    app: &TestApp,
+    account: &str,
+    email: &str,
+    password: &str,
+) -> realmgate::accounts::User {
+    add_user(
+        app,
+        account,
+        email,
+        Some(password),
+        false,
+        realmgate::accounts::Status::Active,
+    )
+    .await
+}
+
 /// Submits the password form (fetching a CSRF token first) and returns the response.
 pub async fn password_login(
     app: &TestApp,
