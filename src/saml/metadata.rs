@@ -642,10 +642,12 @@ fn key_descriptor(usage: &str, der: &[u8]) -> String {
 /// the next certificate, so IdPs trust it before it signs), NameIDFormat emailAddress,
 /// `AuthnRequestsSigned="true"`, `WantAssertionsSigned="true"`.
 pub fn sp_metadata(sp: &Sp) -> String {
-    let mut keys = String::new();
-    for der in std::iter::once(sp.keys.cert_der()).chain(sp.keys.next_cert_der()) {
-        keys.push_str(&key_descriptor("signing", der));
-        keys.push_str(&key_descriptor("encryption", der));
+    let mut keys = key_descriptor("signing", sp.keys.cert_der());
+    keys.push_str(&key_descriptor("encryption", sp.keys.cert_der()));
+    // The next certificate is announced for signing only: the gateway holds no key for it
+    // yet, so an IdP encrypting to it would produce assertions nobody could decrypt.
+    if let Some(next) = sp.keys.next_cert_der() {
+        keys.push_str(&key_descriptor("signing", next));
     }
     format!(
         concat!(
@@ -809,6 +811,54 @@ mod tests {
             Some("https://login.example.com/saml2/idpresponse")
         );
         assert_eq!(xml::children(&spd, NS_METADATA, "KeyDescriptor").len(), 2);
+    }
+
+    #[test]
+    fn the_next_certificate_is_announced_for_signing_only() {
+        let current = SpKeys::generate().expect("keys");
+        let next = SpKeys::generate().expect("next keys");
+        let pem = |der: &[u8]| {
+            openssl::x509::X509::from_der(der)
+                .and_then(|c| c.to_pem())
+                .map(|p| String::from_utf8(p).expect("PEM is ASCII"))
+                .expect("cert")
+        };
+        let key_pem = String::from_utf8(
+            openssl::pkey::PKey::private_key_from_der(current.pkcs8_der())
+                .and_then(|k| k.private_key_to_pem_pkcs8())
+                .expect("key"),
+        )
+        .expect("PEM is ASCII");
+        let keys = SpKeys::from_pem(
+            &key_pem,
+            &pem(current.cert_der()),
+            Some(&pem(next.cert_der())),
+        )
+        .expect("keys with next");
+        let sp = Sp {
+            entity_id: "https://login.example.com/".into(),
+            acs_url: "https://login.example.com/auth/saml/callback".into(),
+            acs_alias_url: "https://login.example.com/saml2/idpresponse".into(),
+            keys: Arc::new(keys),
+        };
+        let xml = sp_metadata(&sp);
+        let doc = xml::parse(xml.as_bytes()).expect("well-formed");
+        let spd = xml::child(
+            &xml::root(&doc).expect("root"),
+            NS_METADATA,
+            "SPSSODescriptor",
+        )
+        .expect("spsso");
+        let uses_of = |der: &[u8]| {
+            let b64 = STANDARD.encode(der);
+            xml::children(&spd, NS_METADATA, "KeyDescriptor")
+                .iter()
+                .filter(|kd| xml::descendants(kd).iter().any(|n| n.get_content() == b64))
+                .filter_map(|kd| kd.get_attribute("use"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(uses_of(current.cert_der()), ["signing", "encryption"]);
+        assert_eq!(uses_of(next.cert_der()), ["signing"]);
     }
 
     #[tokio::test]
