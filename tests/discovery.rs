@@ -404,3 +404,48 @@ async fn operations_endpoints_and_security_headers() {
     );
     assert!(!metrics.contains("XYZZY") && !metrics.contains("page-12345"));
 }
+
+/// SIGHUP reloads `domains/` even when no file changed (an operator's "re-read now", e.g.
+/// after editing a metadata file in a subdirectory the watcher does not see). Without the
+/// handler the default action of SIGHUP would end the process.
+#[tokio::test]
+async fn sighup_reloads_the_tenant_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let domains = dir.path().join("domains");
+    std::fs::create_dir_all(&domains).unwrap();
+    common::standard_tenants(&domains);
+    let port = common::free_port();
+    let gateway = common::Process::start(
+        port,
+        false,
+        &[
+            ("REALMGATE_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
+            ("REALMGATE_DOMAINS_DIR", domains.display().to_string()),
+            (
+                "REALMGATE_DATA_DIR",
+                dir.path().join("data").display().to_string(),
+            ),
+        ],
+    )
+    .await;
+    let reloads = || async {
+        let text = reqwest::get(format!("{}/metrics", gateway.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("realmgate_reloads_total{result=\"ok\"} "))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let before = reloads().await;
+    gateway.signal("HUP");
+    for _ in 0..100 {
+        if reloads().await > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no reload within 5 s of SIGHUP");
+}

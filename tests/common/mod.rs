@@ -386,4 +386,14 @@ impl Process {
         }
         panic!("realmgate serve did not become healthy on {url}");
     }
+
+    /// Sends a signal (`"HUP"`, `"TERM"`, ...) to the process with `kill(1)`.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
 }
