@@ -103,10 +103,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     idps.record_metrics(chrono::Utc::now());
     let sources = IdpRegistry::url_sources(&map);
     if !sources.is_empty() {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| SamlError::Metadata(e.to_string()))?;
+        let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
         IdpRegistry::spawn_refresher(&idps, sources, client);
     }
     let keys = Arc::new(SpKeys::load_or_generate(&config)?);

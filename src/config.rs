@@ -101,6 +101,10 @@ pub struct Config {
     pub sp_cert: Option<PathBuf>,
     /// Next SP certificate, published in metadata before it signs (key rollover).
     pub sp_next_cert: Option<PathBuf>,
+    /// Extra CA certificates (PEM bundle) trusted when fetching `idp_metadata_url`, for
+    /// IdPs such as AD FS that publish metadata behind an internal CA. Public CAs are
+    /// always trusted.
+    pub idp_metadata_ca: Option<PathBuf>,
     /// Session idle timeout.
     pub session_idle_seconds: u64,
     /// Session absolute lifetime.
@@ -139,6 +143,7 @@ impl Default for Config {
             sp_key: None,
             sp_cert: None,
             sp_next_cert: None,
+            idp_metadata_ca: None,
             session_idle_seconds: 8 * 3600,
             session_max_seconds: 24 * 3600,
             dns_server: None,

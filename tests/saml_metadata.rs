@@ -214,3 +214,96 @@ fn registry_build_reads_files_and_inline_and_names_bad_files() {
     assert_eq!(problems[1].line, Some(4));
     assert!(problems[1].message.contains("missing.xml"));
 }
+
+/// Tenants whose IdP metadata comes from `url` (an AD FS publishing
+/// /FederationMetadata/2007-06/FederationMetadata.xml, say).
+fn url_tenant(url: String) -> impl FnOnce(&std::path::Path) {
+    move |dir: &std::path::Path| {
+        std::fs::write(
+            dir.join("acme.toml"),
+            format!(
+                "account = \"acme\"\ndomains = [\"acme.example\"]\n\n[sso]\nidp_metadata_url = \"{url}\"\n"
+            ),
+        )
+        .unwrap();
+    }
+}
+
+/// The status and Location of `GET /sso/acme/start`.
+async fn sso_start(app: &common::TestApp) -> (u16, String) {
+    let res = app
+        .client()
+        .get(app.at("/sso/acme/start"))
+        .send()
+        .await
+        .unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (res.status().as_u16(), location)
+}
+
+/// An IdP serving its metadata over HTTPS with a certificate of an internal CA: trusted
+/// through `idp_metadata_ca`, fetched at start over a real TLS connection, and SSO starts
+/// toward the SSO URL it names. Without that setting the same server is not trusted: no
+/// metadata, and SSO start answers `idp_unavailable` (503), not a 500.
+#[tokio::test]
+async fn metadata_url_over_https_with_an_internal_ca() {
+    realmgate::app::install_crypto_provider();
+    let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("internal-ca.pem");
+    std::fs::write(&ca, tls.cert.pem()).unwrap();
+    let served = common::example_idp_metadata();
+    let expected_sso = IdpMetadata::parse(served.as_bytes())
+        .unwrap()
+        .sso_redirect
+        .expect("the example metadata has a Redirect SSO URL");
+    let idp = axum::Router::new().route(
+        "/FederationMetadata.xml",
+        axum::routing::get(move || async move { served }),
+    );
+    let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        tls.cert.pem().into_bytes(),
+        tls.signing_key.serialize_pem().into_bytes(),
+    )
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://localhost:{}/FederationMetadata.xml",
+        listener.local_addr().unwrap().port()
+    );
+    let server = axum_server::from_tcp_rustls(listener, rustls).unwrap();
+    tokio::spawn(server.serve(idp.into_make_service()));
+
+    let trusted = common::spawn_app_with(url_tenant(url.clone()), |c| {
+        c.idp_metadata_ca = Some(ca.clone());
+    })
+    .await;
+    let mut last = (0, String::new());
+    for _ in 0..100 {
+        last = sso_start(&trusted).await;
+        if last.0 == 303 || last.0 == 302 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        last.1.starts_with(expected_sso.as_str()),
+        "SSO start after the fetch: {last:?}"
+    );
+
+    let untrusted = common::spawn_app_with(url_tenant(url), |_| {}).await;
+    // Long after a trusted fetch completes (well under a second here), still nothing.
+    for _ in 0..40 {
+        assert_eq!(sso_start(&untrusted).await.0, 503);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A file that is not a PEM bundle is a start-up error, not an empty trust store.
+    std::fs::write(&ca, "not a certificate").unwrap();
+    assert!(realmgate::saml::metadata::http_client(Some(&ca)).is_err());
+}

@@ -556,6 +556,30 @@ impl IdpRegistry {
     }
 }
 
+/// The HTTPS client for `idp_metadata_url`: public CA roots, plus the PEM bundle at
+/// `extra_roots` when configured (`idp_metadata_ca`).
+pub fn http_client(extra_roots: Option<&std::path::Path>) -> Result<reqwest::Client, SamlError> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(path) = extra_roots {
+        let pem = std::fs::read(path)
+            .map_err(|e| SamlError::Metadata(format!("idp_metadata_ca {}: {e}", path.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| SamlError::Metadata(format!("idp_metadata_ca {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(SamlError::Metadata(format!(
+                "idp_metadata_ca {}: no PEM certificate in the file",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| SamlError::Metadata(e.to_string()))
+}
+
 /// Fetches and parses metadata from an HTTPS URL (plain HTTP would let anyone on the path
 /// swap the IdP's keys), with a body size cap.
 pub async fn fetch_metadata(client: &reqwest::Client, url: &Url) -> Result<IdpMetadata, SamlError> {
