@@ -225,6 +225,50 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn forget_drops_only_what_a_change_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "a.toml",
+            "account = \"a\"\ndomains = [\"a.com\"]\ninclude_subdomains = true\n",
+        );
+        write("c.toml", "account = \"c\"\ndomains = [\"c.com\"]\n");
+        let source = Arc::new(FileSource::new(load_dir(dir.path()).unwrap()));
+        let directory = Directory::new(source.clone(), 100, Duration::from_secs(60));
+        let account = |d: &'static str| {
+            let directory = &directory;
+            async move {
+                directory
+                    .by_domain(d)
+                    .await
+                    .unwrap()
+                    .map(|t| t.account.clone())
+            }
+        };
+        assert_eq!(account("eu.a.com").await.as_deref(), Some("a"));
+        assert_eq!(account("b.com").await, None);
+        assert_eq!(account("c.com").await.as_deref(), Some("c"));
+        // a gives up its domains to b; c moves to c2 without telling anyone.
+        write("a.toml", "account = \"a\"\ndomains = [\"x.com\"]\n");
+        write(
+            "b.toml",
+            "account = \"b\"\ndomains = [\"b.com\", \"a.com\"]\ninclude_subdomains = true\n",
+        );
+        write("c.toml", "account = \"c2\"\ndomains = [\"c.com\"]\n");
+        source.replace(load_dir(dir.path()).unwrap());
+        directory.forget(&Change::Tenants {
+            accounts: HashSet::from(["a".to_string(), "b".to_string()]),
+            domains: HashSet::from(["b.com".to_string(), "a.com".to_string()]),
+        });
+        assert_eq!(account("eu.a.com").await.as_deref(), Some("b"));
+        assert_eq!(account("b.com").await.as_deref(), Some("b"));
+        // Not covered by the change: still the cached answer.
+        assert_eq!(account("c.com").await.as_deref(), Some("c"));
+        directory.forget(&Change::All);
+        assert_eq!(account("c.com").await.as_deref(), Some("c2"));
+    }
+
     #[test]
     fn a_change_covers_subdomains_not_lookalikes() {
         let change = Change::Tenants {
