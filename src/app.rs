@@ -1,10 +1,12 @@
-//! The application: shared state, start-up, the tenant-map reload loop, and `run`, which
+//! The application: shared state, start-up (where the tenant source is chosen, once),
+//! the tenant reload loop (file watcher, or PostgreSQL notifications), and `run`, which
 //! serves a router on a listener until shutdown (tests call it on port 0).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -12,8 +14,12 @@ use tokio::net::TcpListener;
 
 use crate::accounts::{self, AccountsError, Passwords, UserStore};
 use crate::config::{Config, Problem};
-use crate::discovery::{Directory, Discovery, DomainProof, FileSource, TenantMap, map};
-use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
+use crate::discovery::pg::{ImportSummary, ImportTenant, Listener};
+use crate::discovery::{
+    Change, Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantMap,
+    TenantSource, map,
+};
+use crate::saml::{IdpMetadata, IdpRegistry, SamlError, Sp, SpKeys};
 use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, Store, StoreError};
 use crate::telemetry;
 use crate::web::{self, pages::Pages};
@@ -50,6 +56,18 @@ pub enum AppError {
     /// The session store could not be reached.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The tenant database could not be reached.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// Where tenants come from (`tenant_source`), chosen once at start-up; handlers see only
+/// the `Directory` and `IdpRegistry` in front of it.
+pub enum Tenants {
+    /// The `domains/` files, swapped whole on reload.
+    Files(Arc<FileSource>),
+    /// PostgreSQL, and its notification subscription until `spawn_reloader` runs it.
+    Postgres(Arc<PgSource>, Mutex<Option<Listener>>),
 }
 
 /// Everything a request handler may need; cheap to clone behind an `Arc`.
@@ -58,15 +76,16 @@ pub struct AppState {
     pub config: Config,
     /// Home-realm discovery.
     pub discovery: Discovery,
-    /// The file source, kept to swap in reloaded maps.
-    pub tenants: Arc<FileSource>,
+    /// The tenant source, kept to swap in reloaded maps or follow notifications.
+    pub tenants: Tenants,
     /// Compiled templates.
     pub pages: Arc<Pages>,
     /// Prometheus exposition.
     pub metrics: PrometheusHandle,
     /// Our SAML SP: entity ID, ACS URLs, keys.
     pub sp: Arc<Sp>,
-    /// Every SSO tenant's IdP metadata, swapped with the tenant map.
+    /// Every SSO tenant's IdP metadata, swapped with the tenant map (or loaded per
+    /// tenant on demand with the database source).
     pub idps: Arc<IdpRegistry>,
     /// Users.
     pub users: Arc<dyn UserStore>,
@@ -92,32 +111,50 @@ pub struct AppState {
 /// Shared state handle.
 pub type State = Arc<AppState>;
 
-/// Builds the state from a configuration: loads tenants (refusing to start on any problem),
-/// the gateway secret and the templates.
+/// Builds the state from a configuration: loads tenants (refusing to start on any problem)
+/// or connects to their database, the gateway secret and the templates.
 pub async fn build(config: Config) -> Result<State, AppError> {
     install_crypto_provider();
-    let map = map::load_dir(&config.domains_dir).map_err(AppError::Tenants)?;
-    let idps = Arc::new(IdpRegistry::new(
-        IdpRegistry::build(&map).map_err(AppError::Tenants)?,
-    ));
-    idps.record_metrics(chrono::Utc::now());
-    let sources = IdpRegistry::url_sources(&map);
-    if !sources.is_empty() {
-        let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
-        IdpRegistry::spawn_refresher(&idps, sources, client);
-    }
+    let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
+    let secret = secret(&config)?;
+    let proof = if config.require_verified_domains {
+        Some(DomainProof::new(config.dns_server, &secret)?)
+    } else {
+        None
+    };
+    let (tenants, source, idps, proof): (Tenants, Arc<dyn TenantSource>, _, _) = match config
+        .tenant_database()
+    {
+        None => {
+            let (map, configured) = load_tenants(&config.domains_dir).map_err(AppError::Tenants)?;
+            let idps = Arc::new(IdpRegistry::new(configured));
+            idps.record_metrics(chrono::Utc::now());
+            let sources = IdpRegistry::url_sources(&map);
+            if !sources.is_empty() {
+                IdpRegistry::spawn_refresher(&idps, sources, client);
+            }
+            let proof = proof.map(Arc::new);
+            if let Some(proof) = &proof {
+                proof.refresh(&map).await;
+            }
+            let files = Arc::new(FileSource::new(map));
+            (Tenants::Files(files.clone()), files, idps, proof)
+        }
+        Some(url) => {
+            let pg = Arc::new(PgSource::open(url).await?);
+            let listener = pg.listen().await?;
+            (
+                Tenants::Postgres(pg.clone(), Mutex::new(Some(listener))),
+                pg,
+                Arc::new(IdpRegistry::on_demand(client)),
+                proof.map(|p| Arc::new(p.on_demand())),
+            )
+        }
+    };
     let keys = Arc::new(SpKeys::load_or_generate(&config)?);
     let sp = Arc::new(Sp::from_config(&config, keys));
     let users: Arc<dyn UserStore> = Arc::new(accounts::open(&config.database_url()).await?);
     let store = session::open(&config.session_store).await?;
-    let secret = secret(&config)?;
-    let proof = if config.require_verified_domains {
-        let proof = Arc::new(DomainProof::new(config.dns_server, &secret)?);
-        proof.refresh(&map).await;
-        Some(proof)
-    } else {
-        None
-    };
     let oauth = Arc::new(crate::oauth::OAuth::new(
         crate::oauth::Clients::new(config.oauth_clients.clone()),
         crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
@@ -125,9 +162,8 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         store.clone(),
         users.clone(),
     ));
-    let tenants = Arc::new(FileSource::new(map));
     let discovery = Discovery {
-        directory: Directory::new(tenants.clone(), 1_000_000, Duration::from_secs(300)),
+        directory: Directory::new(source, 1_000_000, Duration::from_secs(300)),
         proof,
         region: config.region.clone(),
         regions: config.regions.clone(),
@@ -180,11 +216,64 @@ pub async fn run(
         .await
 }
 
+/// The IdP of each SSO tenant of a map, by account.
+pub type TenantIdps = HashMap<String, Arc<IdpMetadata>>;
+
+/// Every tenant of `dir` and the IdP of each, checked as a whole: what the file source
+/// serves, `check` reports on, and `tenant import` writes.
+pub fn load_tenants(dir: &Path) -> Result<(TenantMap, TenantIdps), Vec<Problem>> {
+    let map = map::load_dir(dir)?;
+    let idps = IdpRegistry::build(&map)?;
+    Ok((map, idps))
+}
+
+/// Validates `dir` like `check` and, only when it has no problem at all, makes it the
+/// tenant map of the PostgreSQL database at `url` (see [`PgSource::import`]).
+pub async fn import_tenants(url: &str, dir: &Path) -> Result<ImportSummary, AppError> {
+    let dir = dir.to_path_buf();
+    let tenants = tokio::task::spawn_blocking(move || {
+        let (map, idps) = load_tenants(&dir)?;
+        let mut tenants = Vec::new();
+        let mut problems = Vec::new();
+        for t in map.tenants() {
+            let entity_id = idps.get(&t.account).map(|m| m.entity_id.clone());
+            match ImportTenant::read(t, entity_id) {
+                Ok(t) => tenants.push(t),
+                Err(p) => problems.push(p),
+            }
+        }
+        if problems.is_empty() {
+            Ok(tenants)
+        } else {
+            Err(problems)
+        }
+    })
+    .await
+    .map_err(|e| {
+        AppError::Tenants(vec![Problem {
+            source: "import".into(),
+            line: None,
+            message: e.to_string(),
+        }])
+    })?
+    .map_err(AppError::Tenants)?;
+    let source = PgSource::open(url).await?;
+    Ok(source.import(tenants).await?)
+}
+
 /// Reloads `domains/`. On any problem the last good map stays in service and the problems
 /// are returned (and logged by the caller).
 pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
+    let Tenants::Files(files) = &state.tenants else {
+        return Err(vec![Problem {
+            source: "reload".into(),
+            line: None,
+            message: "tenants come from PostgreSQL: change them with `realmgate tenant import`"
+                .into(),
+        }]);
+    };
     let dir = state.config.domains_dir.clone();
-    let loaded = tokio::task::spawn_blocking(move || map::load_dir(&dir))
+    let loaded = tokio::task::spawn_blocking(move || load_tenants(&dir))
         .await
         .map_err(|e| {
             vec![Problem {
@@ -193,13 +282,16 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
                 message: e.to_string(),
             }]
         })?;
-    let loaded = loaded.and_then(|map| IdpRegistry::build(&map).map(|idps| (map, idps)));
     match loaded {
         Ok((map, idps)) => {
             state.idps.replace(idps);
             state.idps.record_metrics(chrono::Utc::now());
             let count = map.domain_count();
-            apply(state, map).await;
+            if let Some(proof) = &state.discovery.proof {
+                proof.refresh(&map).await;
+            }
+            files.replace(map);
+            state.discovery.directory.invalidate();
             metrics::counter!("realmgate_reloads_total", "result" => "ok").increment(1);
             Ok(count)
         }
@@ -210,17 +302,57 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
     }
 }
 
-async fn apply(state: &AppState, map: TenantMap) {
+/// Forgets what the caches hold about changed tenants: cached lookups, IdPs and DNS
+/// verdicts loaded on demand.
+pub fn forget(state: &AppState, change: &Change) {
+    state.discovery.directory.forget(change);
+    state.idps.forget(change);
     if let Some(proof) = &state.discovery.proof {
-        proof.refresh(&map).await;
+        proof.forget(change);
     }
-    state.tenants.replace(map);
-    state.discovery.directory.invalidate();
 }
 
-/// Reloads on SIGHUP and whenever a file of `domains/` changes (debounced, so an editor's
-/// write-rename-chmod sequence triggers one reload).
+/// Follows tenant changes: for the file source, reloads on SIGHUP and whenever a file of
+/// `domains/` changes (debounced, so an editor's write-rename-chmod sequence triggers one
+/// reload); for PostgreSQL, forgets what each import notification names, and everything
+/// on SIGHUP.
 pub fn spawn_reloader(state: State) -> Result<(), notify::Error> {
+    match &state.tenants {
+        Tenants::Files(_) => spawn_file_reloader(state),
+        Tenants::Postgres(source, listener) => {
+            let taken = listener.lock().map(|mut l| l.take()).unwrap_or(None);
+            if let Some(listener) = taken {
+                let source = source.clone();
+                let weak = Arc::downgrade(&state);
+                tokio::spawn(listener.run(source, move |change| {
+                    let Some(state) = weak.upgrade() else {
+                        return false;
+                    };
+                    tracing::info!(?change, "tenants changed in PostgreSQL");
+                    forget(&state, change);
+                    true
+                }));
+            }
+            #[cfg(unix)]
+            {
+                let weak = Arc::downgrade(&state);
+                tokio::spawn(async move {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    if let Ok(mut hup) = signal(SignalKind::hangup()) {
+                        while hup.recv().await.is_some() {
+                            let Some(state) = weak.upgrade() else { break };
+                            tracing::info!("SIGHUP: forgetting every cached tenant");
+                            forget(&state, &Change::All);
+                        }
+                    }
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+fn spawn_file_reloader(state: State) -> Result<(), notify::Error> {
     use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let fs_tx = tx.clone();

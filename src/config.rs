@@ -12,6 +12,9 @@ use url::Url;
 /// Prefix of the environment variables that override file keys.
 pub const ENV_PREFIX: &str = "REALMGATE_";
 
+/// `tenant_source` value selecting the `domains/` files.
+pub const TENANT_FILES: &str = "files";
+
 /// One problem found in the configuration, with where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -71,6 +74,12 @@ pub struct Config {
     pub entity_id: Option<String>,
     /// Directory of tenant files.
     pub domains_dir: PathBuf,
+    /// Where tenants come from: `files` (the `domains_dir` files, hot-reloaded) or a
+    /// `postgres://` URL (tables filled by `realmgate tenant import DIR`, for maps of
+    /// millions of domains; gateways learn of imports by LISTEN/NOTIFY). A URL of its own
+    /// rather than `database_url`, because the tenant map is often shared by the gateways
+    /// of every region while users stay in each region's database.
+    pub tenant_source: String,
     /// Directory of the SQLite database and the generated SP key.
     pub data_dir: PathBuf,
     /// `sqlite://...` or `postgres://...`; defaults to SQLite in `data_dir`.
@@ -128,6 +137,7 @@ impl Default for Config {
             public_url: Url::parse("http://127.0.0.1:8080").expect("static url"),
             entity_id: None,
             domains_dir: PathBuf::from("./domains"),
+            tenant_source: TENANT_FILES.into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
             session_store: "memory".into(),
@@ -272,6 +282,15 @@ impl Config {
                 "database_url must start with sqlite: or postgres://".into(),
             );
         }
+        if self.tenant_source != TENANT_FILES && self.tenant_database().is_none() {
+            push(
+                "tenant_source",
+                format!(
+                    "tenant_source must be \"{TENANT_FILES}\" or a postgres:// URL, not {:?}",
+                    self.tenant_source
+                ),
+            );
+        }
         if let Some(region) = &self.region
             && !self.regions.is_empty()
             && !self.regions.contains_key(region)
@@ -332,6 +351,12 @@ impl Config {
                 .map(|h| h.to_ascii_lowercase())
                 .collect()
         }
+    }
+
+    /// The PostgreSQL URL of the tenant map, when tenants do not come from `domains/`.
+    pub fn tenant_database(&self) -> Option<&str> {
+        let url = self.tenant_source.as_str();
+        (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
     }
 
     /// The database URL, SQLite in `data_dir` by default.
@@ -424,6 +449,21 @@ mod tests {
         let lines: Vec<_> = err.0.iter().map(|p| p.line).collect();
         assert_eq!(err.0.len(), 3, "{err}");
         assert!(lines.contains(&Some(1)) && lines.contains(&Some(2)) && lines.contains(&Some(3)));
+    }
+
+    #[test]
+    fn tenant_source_is_files_or_postgres() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(c.tenant_database(), None);
+        let c = load("tenant_source = \"postgres://db/tenants\"\n", &[]).unwrap();
+        assert_eq!(c.tenant_database(), Some("postgres://db/tenants"));
+        let err = load(
+            "listen = \"127.0.0.1:1\"\ntenant_source = \"mysql://db\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, Some(2), "{}", err.0[0]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use realmgate::accounts::{self, NewUser, Origin, Passwords, Status, UserStore};
 use realmgate::config::Config;
-use realmgate::discovery::{DomainProof, Email, map, proof::Outcome};
+use realmgate::discovery::{DomainProof, Email, PgSource, map, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::{app, telemetry};
 
@@ -44,6 +44,22 @@ enum Command {
     Domain {
         #[command(subcommand)]
         command: DomainCommand,
+    },
+    /// Tenants in PostgreSQL (`tenant_source = "postgres://..."`).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Validate DIR like `check` and, when it has no problem, make its tenant files (and
+    /// their IdP metadata files) the tenant map in PostgreSQL, in one transaction: tenants
+    /// no longer in DIR are removed. Running gateways are notified.
+    Import {
+        /// A directory of tenant files, like `domains/`.
+        dir: PathBuf,
     },
 }
 
@@ -125,12 +141,15 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve => serve(config).await,
-            Command::Check => check(&config),
+            Command::Check => check(&config).await,
             Command::Metadata => metadata(&config),
             Command::User { command } => user(&config, command).await,
             Command::Domain {
                 command: DomainCommand::Verify { domain },
             } => verify_domain(&config, &domain).await,
+            Command::Tenant {
+                command: TenantCommand::Import { dir },
+            } => import_tenants(&config, &dir).await,
         }
     });
     match result {
@@ -198,20 +217,27 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; draining in-flight requests");
 }
 
-fn check(config: &Config) -> anyhow::Result<ExitCode> {
-    let mut problems = Vec::new();
-    let map = map::load_dir(&config.domains_dir)
-        .map_err(|p| problems.extend(p))
-        .ok();
-    let idps = map
-        .as_ref()
-        .and_then(|m| IdpRegistry::build(m).map_err(|p| problems.extend(p)).ok());
-    for p in &problems {
-        println!("{p}");
-    }
-    let (Some(map), Some(idps)) = (map, idps) else {
-        println!("{} problem(s) found", problems.len());
-        return Ok(ExitCode::FAILURE);
+async fn check(config: &Config) -> anyhow::Result<ExitCode> {
+    let (loaded, place) = match config.tenant_database() {
+        None => (
+            app::load_tenants(&config.domains_dir),
+            config.domains_dir.display().to_string(),
+        ),
+        Some(url) => {
+            let loaded = PgSource::open(url).await?.load_map().await?;
+            let loaded = loaded.and_then(|map| IdpRegistry::build(&map).map(|idps| (map, idps)));
+            (loaded, "PostgreSQL (tenant_source)".to_string())
+        }
+    };
+    let (map, idps) = match loaded {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("{} problem(s) found", problems.len());
+            return Ok(ExitCode::FAILURE);
+        }
     };
     let registry = IdpRegistry::new(idps);
     let soon = registry.expiring_certs(
@@ -224,21 +250,57 @@ fn check(config: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {}",
+        "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {place}",
         map.tenants().count(),
         map.domain_count(),
         registry.all().len(),
-        config.domains_dir.display()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tenant map, or every problem of the files as one error.
-fn load_tenants(config: &Config) -> anyhow::Result<map::TenantMap> {
-    map::load_dir(&config.domains_dir).map_err(|p| {
+/// The whole tenant map of the configured source, or every problem as one error. The CLI
+/// may load it all (a million domains take seconds); the gateway never does with
+/// PostgreSQL.
+async fn load_tenants(config: &Config) -> anyhow::Result<map::TenantMap> {
+    let loaded = match config.tenant_database() {
+        None => map::load_dir(&config.domains_dir),
+        Some(url) => PgSource::open(url).await?.load_map().await?,
+    };
+    loaded.map_err(|p| {
         let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{}", lines.join("\n"))
     })
+}
+
+async fn import_tenants(config: &Config, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let url = config.tenant_database().context(
+        "tenant import writes to PostgreSQL: set tenant_source = \"postgres://...\" (or REALMGATE_TENANT_SOURCE)",
+    )?;
+    let started = std::time::Instant::now();
+    match app::import_tenants(url, dir).await {
+        Ok(s) => {
+            println!(
+                "imported {}: {} tenant(s) added, {} updated, {} removed, {} unchanged; {} domain(s), {} written, in {:.1} s",
+                dir.display(),
+                s.added,
+                s.updated,
+                s.removed,
+                s.unchanged,
+                s.domains,
+                s.domains_written,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(app::AppError::Tenants(problems)) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("{} problem(s) found; nothing was imported", problems.len());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn metadata(config: &Config) -> anyhow::Result<ExitCode> {
@@ -263,10 +325,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             password_prompt,
         } => {
             let email = Email::parse(&email).context("--email")?;
-            let map = load_tenants(config)?;
+            let map = load_tenants(config).await?;
             let tenant = map
                 .account(&account)
-                .with_context(|| format!("no tenant file declares account {account:?}"))?;
+                .with_context(|| format!("no tenant declares account {account:?}"))?;
             anyhow::ensure!(
                 tenant.owns_domain(email.domain()),
                 "{} is not one of account {account}'s domains ({})",
@@ -340,7 +402,7 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let map = load_tenants(config)?;
+            let map = load_tenants(config).await?;
             let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
             let summary = accounts::import_csv(&store, &text, &owner, now).await?;
             for e in &summary.errors {
@@ -364,13 +426,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
 async fn verify_domain(config: &Config, domain: &str) -> anyhow::Result<ExitCode> {
     let email = Email::parse(&format!("x@{domain}")).context("not a valid domain name")?;
     let domain = email.domain();
-    let map = load_tenants(config)?;
-    let tenant = map.lookup(domain).with_context(|| {
-        format!(
-            "no tenant in {} lists {domain}",
-            config.domains_dir.display()
-        )
-    })?;
+    let map = load_tenants(config).await?;
+    let tenant = map
+        .lookup(domain)
+        .with_context(|| format!("no tenant lists {domain}"))?;
     let secret = app::secret(config)?;
     let proof = DomainProof::new(config.dns_server, &secret)?;
     let record = DomainProof::record_name(domain);

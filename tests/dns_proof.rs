@@ -105,29 +105,25 @@ async fn txt_records_are_checked_against_a_real_server() {
     assert_eq!(proof.check("x", "missing.example").await, Outcome::Missing);
 }
 
-#[tokio::test]
-async fn unverified_domains_are_never_routed_to_sso() {
-    let good = token("contoso", "contoso.com");
-    let Some(dns) = start_dns(&[("_realmgate.contoso.com", &good)]) else {
-        return;
-    };
-    let app = common::spawn_app_with(
-        |dir| {
-            common::standard_tenants(dir);
-            std::fs::write(dir.join("adatum.idp.xml"), common::example_idp_metadata()).unwrap();
-            std::fs::write(
-                dir.join("adatum.toml"),
-                "account = \"adatum\"\ndomains = [\"adatum.com\"]\n[sso]\nidp_metadata = \"adatum.idp.xml\"\n",
-            )
-            .unwrap();
-        },
-        |c| {
-            c.require_verified_domains = true;
-            c.dns_server = Some(dns.addr);
-            c.secret = Some(SECRET.into());
-        },
+/// The standard tenants, plus `adatum`, an SSO tenant that publishes no proof.
+fn proof_tenants(dir: &std::path::Path) {
+    common::standard_tenants(dir);
+    std::fs::write(dir.join("adatum.idp.xml"), common::example_idp_metadata()).unwrap();
+    std::fs::write(
+        dir.join("adatum.toml"),
+        "account = \"adatum\"\ndomains = [\"adatum.com\"]\n[sso]\nidp_metadata = \"adatum.idp.xml\"\n",
     )
-    .await;
+    .unwrap();
+}
+
+fn require_proofs(c: &mut realmgate::config::Config, dns: &Dns) {
+    c.require_verified_domains = true;
+    c.dns_server = Some(dns.addr);
+    c.secret = Some(SECRET.into());
+}
+
+/// contoso proved contoso.com (so its subdomains too); adatum proved nothing.
+async fn only_proven_domains_go_to_sso(app: &common::TestApp) {
     let client = app.client();
     let method = |email: &'static str| {
         let client = client.clone();
@@ -147,10 +143,48 @@ async fn unverified_domains_are_never_routed_to_sso() {
     };
     assert_eq!(method("alice@contoso.com").await, "saml2");
     assert_eq!(method("alice@eu.contoso.com").await, "saml2");
+    assert_eq!(method("alice@contoso.co.uk").await, "password");
     assert_eq!(method("bob@adatum.com").await, "password");
     // The Sign-on URL of an unverified tenant does not start SSO either.
     let res = client.get(app.at("/adatum")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn unverified_domains_are_never_routed_to_sso() {
+    let good = token("contoso", "contoso.com");
+    let Some(dns) = start_dns(&[("_realmgate.contoso.com", &good)]) else {
+        return;
+    };
+    let app = common::spawn_app_with(proof_tenants, |c| require_proofs(c, &dns)).await;
+    only_proven_domains_go_to_sso(&app).await;
+}
+
+#[tokio::test]
+async fn with_tenants_in_postgres_each_domain_is_proven_when_first_needed() {
+    let good = token("contoso", "contoso.com");
+    let Some(dns) = start_dns(&[("_realmgate.contoso.com", &good)]) else {
+        return;
+    };
+    let Some(schema) = common::pg_schema().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    proof_tenants(dir.path());
+    realmgate::app::import_tenants(&schema.url, dir.path())
+        .await
+        .unwrap();
+    let url = schema.url.clone();
+    let app = common::spawn_app_with(
+        |_| {},
+        |c| {
+            require_proofs(c, &dns);
+            c.tenant_source = url;
+        },
+    )
+    .await;
+    only_proven_domains_go_to_sso(&app).await;
+    schema.drop().await;
 }
 
 #[tokio::test]

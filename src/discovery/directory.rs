@@ -1,7 +1,10 @@
 //! Where tenants are looked up: a `TenantSource` (the `domains/` files today, a database for
 //! millions of domains later) read through a moka cache that remembers misses too, so an
-//! unknown domain costs the source one query per TTL, not one per request.
+//! unknown domain costs the source one query per TTL, not one per request. A source that
+//! changes under a running gateway (PostgreSQL) says what changed as a [`Change`], and the
+//! caches forget just that.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +29,53 @@ pub trait TenantSource: Send + Sync {
     async fn by_domain(&self, domain: &str) -> Result<Option<Arc<Tenant>>, DirectoryError>;
     /// The tenant with this URL slug.
     async fn by_account(&self, account: &str) -> Result<Option<Arc<Tenant>>, DirectoryError>;
+    /// The tenants that allow IdP-initiated login and whose IdP may be `issuer`, by
+    /// account; the caller still checks each one's metadata (a source need not parse it).
+    async fn idp_initiated(&self, issuer: &str) -> Result<Vec<Arc<Tenant>>, DirectoryError>;
+}
+
+/// What changed in a tenant source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Anything may have changed: a large import, or notifications were missed.
+    All,
+    /// These tenants changed or were removed. `domains` are the domains they claim now, so
+    /// a cached miss of a domain that just got a tenant is forgotten too (the old domains
+    /// are found through the cached tenants' accounts).
+    Tenants {
+        /// Accounts of the changed tenants.
+        accounts: HashSet<String>,
+        /// Their current domains.
+        domains: HashSet<String>,
+    },
+}
+
+impl Change {
+    /// Whether what is cached about `account` may be stale.
+    pub fn covers_account(&self, account: &str) -> bool {
+        match self {
+            Change::All => true,
+            Change::Tenants { accounts, .. } => accounts.contains(account),
+        }
+    }
+
+    /// Whether a cached answer for `domain` may be stale: it, or a parent domain whose
+    /// tenant may include subdomains, is one of the changed domains.
+    pub fn covers_domain(&self, domain: &str) -> bool {
+        let Change::Tenants { domains, .. } = self else {
+            return true;
+        };
+        let mut rest = domain;
+        loop {
+            if domains.contains(rest) {
+                return true;
+            }
+            match rest.split_once('.') {
+                Some((_, parent)) => rest = parent,
+                None => return false,
+            }
+        }
+    }
 }
 
 /// Tenants from `domains/`: the last good `TenantMap`, swapped whole on reload so a
@@ -63,6 +113,18 @@ impl TenantSource for FileSource {
     async fn by_account(&self, account: &str) -> Result<Option<Arc<Tenant>>, DirectoryError> {
         Ok(self.map.load().account(account))
     }
+
+    async fn idp_initiated(&self, _issuer: &str) -> Result<Vec<Arc<Tenant>>, DirectoryError> {
+        let mut found: Vec<Arc<Tenant>> = self
+            .map
+            .load()
+            .tenants()
+            .filter(|t| t.sso.as_ref().is_some_and(|s| s.allow_idp_initiated))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.account.cmp(&b.account));
+        Ok(found)
+    }
 }
 
 /// The cached view of a source that the rest of the gateway uses.
@@ -79,6 +141,7 @@ impl Directory {
             domains: moka::future::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -101,9 +164,33 @@ impl Directory {
         self.source.by_account(account).await
     }
 
+    /// The tenants that may accept an unsolicited response from `issuer` (not cached:
+    /// IdP-initiated logins are rare next to discovery).
+    pub async fn idp_initiated(&self, issuer: &str) -> Result<Vec<Arc<Tenant>>, DirectoryError> {
+        self.source.idp_initiated(issuer).await
+    }
+
     /// Forgets every cached answer; called after the source changed.
     pub fn invalidate(&self) {
         self.domains.invalidate_all();
+    }
+
+    /// Forgets the cached answers `change` may have made stale: hits of a changed tenant,
+    /// and hits or misses of its domains and their subdomains.
+    pub fn forget(&self, change: &Change) {
+        if *change == Change::All {
+            return self.invalidate();
+        }
+        let change = change.clone();
+        let registered = self.domains.invalidate_entries_if(move |domain, found| {
+            change.covers_domain(domain)
+                || found
+                    .as_ref()
+                    .is_some_and(|t| change.covers_account(&t.account))
+        });
+        if registered.is_err() {
+            self.invalidate();
+        }
     }
 }
 
@@ -136,5 +223,63 @@ mod tests {
             directory.by_domain("b.com").await.unwrap().unwrap().account,
             "b"
         );
+    }
+
+    #[tokio::test]
+    async fn forget_drops_only_what_a_change_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "a.toml",
+            "account = \"a\"\ndomains = [\"a.com\"]\ninclude_subdomains = true\n",
+        );
+        write("c.toml", "account = \"c\"\ndomains = [\"c.com\"]\n");
+        let source = Arc::new(FileSource::new(load_dir(dir.path()).unwrap()));
+        let directory = Directory::new(source.clone(), 100, Duration::from_secs(60));
+        let account = |d: &'static str| {
+            let directory = &directory;
+            async move {
+                directory
+                    .by_domain(d)
+                    .await
+                    .unwrap()
+                    .map(|t| t.account.clone())
+            }
+        };
+        assert_eq!(account("eu.a.com").await.as_deref(), Some("a"));
+        assert_eq!(account("b.com").await, None);
+        assert_eq!(account("c.com").await.as_deref(), Some("c"));
+        // a gives up its domains to b; c moves to c2 without telling anyone.
+        write("a.toml", "account = \"a\"\ndomains = [\"x.com\"]\n");
+        write(
+            "b.toml",
+            "account = \"b\"\ndomains = [\"b.com\", \"a.com\"]\ninclude_subdomains = true\n",
+        );
+        write("c.toml", "account = \"c2\"\ndomains = [\"c.com\"]\n");
+        source.replace(load_dir(dir.path()).unwrap());
+        directory.forget(&Change::Tenants {
+            accounts: HashSet::from(["a".to_string(), "b".to_string()]),
+            domains: HashSet::from(["b.com".to_string(), "a.com".to_string()]),
+        });
+        assert_eq!(account("eu.a.com").await.as_deref(), Some("b"));
+        assert_eq!(account("b.com").await.as_deref(), Some("b"));
+        // Not covered by the change: still the cached answer.
+        assert_eq!(account("c.com").await.as_deref(), Some("c"));
+        directory.forget(&Change::All);
+        assert_eq!(account("c.com").await.as_deref(), Some("c2"));
+    }
+
+    #[test]
+    fn a_change_covers_subdomains_not_lookalikes() {
+        let change = Change::Tenants {
+            accounts: HashSet::from(["a".to_string()]),
+            domains: HashSet::from(["a.com".to_string()]),
+        };
+        assert!(change.covers_domain("a.com"));
+        assert!(change.covers_domain("eu.a.com"));
+        assert!(!change.covers_domain("evila.com"));
+        assert!(!change.covers_domain("com"));
+        assert!(change.covers_account("a") && !change.covers_account("b"));
+        assert!(Change::All.covers_domain("anything.example"));
     }
 }

@@ -9,9 +9,11 @@ pub use email::{Email, EmailError};
 pub use map::TenantMap;
 pub use tenant::{JitPolicy, LoginHint, SsoSettings, Tenant};
 pub mod directory;
+pub mod pg;
 pub mod proof;
 
-pub use directory::{Directory, DirectoryError, FileSource, TenantSource};
+pub use directory::{Change, Directory, DirectoryError, FileSource, TenantSource};
+pub use pg::PgSource;
 pub use proof::DomainProof;
 
 use std::collections::BTreeMap;
@@ -78,26 +80,19 @@ impl Discovery {
                 tenant: tenant.clone(),
             });
         }
-        Ok(self.route_for_tenant(tenant, Some(email.domain())))
+        Ok(self.route_for_tenant(tenant, Some(email.domain())).await)
     }
 
     /// The route for a known tenant (the `/{account}` Sign-on URL), checking the DNS proof
     /// of `domain` when given, else of any of the tenant's domains.
-    pub fn route_for_tenant(&self, tenant: Arc<Tenant>, domain: Option<&str>) -> Route {
+    pub async fn route_for_tenant(&self, tenant: Arc<Tenant>, domain: Option<&str>) -> Route {
         if tenant.sso.is_none() {
             return Route::Password(Some(tenant));
         }
-        if let Some(proof) = &self.proof {
-            let verified = match domain {
-                Some(d) => proof.is_verified(&tenant.account, d),
-                None => tenant
-                    .domains
-                    .iter()
-                    .any(|d| proof.is_verified(&tenant.account, d)),
-            };
-            if !verified {
-                return Route::Password(Some(tenant));
-            }
+        if let Some(proof) = &self.proof
+            && !proof.is_verified(&tenant, domain).await
+        {
+            return Route::Password(Some(tenant));
         }
         Route::Sso(tenant)
     }

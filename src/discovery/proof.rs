@@ -2,11 +2,15 @@
 //! `realmgate-verification=<token>` as a TXT record at `_realmgate.<domain>`.
 //! Without the proof (when `require_verified_domains` is on), a domain is never routed to SSO:
 //! otherwise any tenant could list `gmail.com` and capture strangers' logins.
+//!
+//! With the file source every SSO domain is checked at start-up and on reload; a database
+//! source may hold millions, so each domain is checked when first needed and the verdict
+//! cached.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use hickory_resolver::TokioResolver;
@@ -15,7 +19,9 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::directory::Change;
 use super::map::TenantMap;
+use super::tenant::Tenant;
 
 /// Prefix of the TXT record's value.
 pub const TXT_PREFIX: &str = "realmgate-verification=";
@@ -44,11 +50,26 @@ pub enum Outcome {
     LookupFailed(String),
 }
 
+/// How long a checked domain's verdict is trusted (checked on demand).
+pub const VERDICT_TTL: Duration = Duration::from_secs(600);
+/// When to ask again after a lookup failed (the previous verdict holds meanwhile).
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
+
+/// A cached verdict of a domain checked on demand.
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    verified: bool,
+    until: Instant,
+}
+
 /// Checks TXT proofs and remembers which domains passed.
 pub struct DomainProof {
     resolver: TokioResolver,
     secret: Vec<u8>,
+    /// Every SSO domain of the map, checked by [`DomainProof::refresh`] (file source).
     verified: ArcSwap<HashSet<String>>,
+    /// Verdicts by `account\0domain`, checked when first needed (database source).
+    on_demand: Option<moka::future::Cache<String, Verdict>>,
 }
 
 impl DomainProof {
@@ -80,7 +101,19 @@ impl DomainProof {
             resolver,
             secret: secret.to_vec(),
             verified: ArcSwap::default(),
+            on_demand: None,
         })
+    }
+
+    /// Checks each domain when first needed instead of the whole map at once.
+    pub fn on_demand(mut self) -> Self {
+        self.on_demand = Some(
+            moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .support_invalidation_closures()
+                .build(),
+        );
+        self
     }
 
     /// The token tenant `account` publishes for `domain`: an HMAC under the gateway secret,
@@ -142,27 +175,105 @@ impl DomainProof {
         for tenant in map.tenants().filter(|t| t.sso.is_some()) {
             for domain in &tenant.domains {
                 let key = format!("{}\0{domain}", tenant.account);
-                match self.check(&tenant.account, domain).await {
-                    Outcome::Verified => {
-                        next.insert(key);
-                    }
-                    Outcome::LookupFailed(reason) => {
-                        tracing::warn!(%domain, account = %tenant.account, %reason, "DNS proof lookup failed; keeping previous state");
-                        if previous.contains(&key) {
-                            next.insert(key);
-                        }
-                    }
-                    outcome => {
-                        tracing::info!(%domain, account = %tenant.account, ?outcome, "domain not verified; it is not routed to SSO");
-                    }
+                let verified = self.verdict(&tenant.account, domain).await;
+                if verified.unwrap_or_else(|| previous.contains(&key)) {
+                    next.insert(key);
                 }
             }
         }
         self.verified.store(Arc::new(next));
     }
 
-    /// Whether the tenant `account` has proved `domain` (or the parent domain it matched on).
-    pub fn is_verified(&self, account: &str, domain: &str) -> bool {
+    /// Looks `domain` up now: whether it is verified, or `None` when the lookup failed
+    /// (callers then keep the previous state).
+    async fn verdict(&self, account: &str, domain: &str) -> Option<bool> {
+        match self.check(account, domain).await {
+            Outcome::Verified => Some(true),
+            Outcome::LookupFailed(reason) => {
+                tracing::warn!(%domain, %account, %reason, "DNS proof lookup failed; keeping previous state");
+                None
+            }
+            outcome => {
+                tracing::info!(%domain, %account, ?outcome, "domain not verified; it is not routed to SSO");
+                Some(false)
+            }
+        }
+    }
+
+    /// Whether `tenant` has proved `domain` (or the domain of its list that `domain` is a
+    /// subdomain of), or, without a domain, any of its domains.
+    pub async fn is_verified(&self, tenant: &Tenant, domain: Option<&str>) -> bool {
+        let Some(cache) = &self.on_demand else {
+            return match domain {
+                Some(d) => self.in_verified_set(&tenant.account, d),
+                None => tenant
+                    .domains
+                    .iter()
+                    .any(|d| self.in_verified_set(&tenant.account, d)),
+            };
+        };
+        let listed: Vec<&String> = match domain {
+            Some(d) => tenant
+                .domains
+                .iter()
+                .filter(|own| {
+                    d == own.as_str()
+                        || d.strip_suffix(own.as_str())
+                            .is_some_and(|rest| rest.ends_with('.'))
+                })
+                .collect(),
+            None => tenant.domains.iter().collect(),
+        };
+        for own in listed {
+            let key = format!("{}\0{own}", tenant.account);
+            let cached = cache.get(&key).await;
+            if let Some(v) = cached
+                && v.until > Instant::now()
+            {
+                if v.verified {
+                    return true;
+                }
+                continue;
+            }
+            let (verified, ttl) = match self.verdict(&tenant.account, own).await {
+                Some(verified) => (verified, VERDICT_TTL),
+                None => (cached.is_some_and(|v| v.verified), RETRY_AFTER_FAILURE),
+            };
+            cache
+                .insert(
+                    key,
+                    Verdict {
+                        verified,
+                        until: Instant::now() + ttl,
+                    },
+                )
+                .await;
+            if verified {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Forgets the on-demand verdicts of changed tenants (a tenant that lists a domain
+    /// anew must prove it anew).
+    pub fn forget(&self, change: &Change) {
+        let Some(cache) = &self.on_demand else {
+            return;
+        };
+        let change = change.clone();
+        let registered = cache.invalidate_entries_if(move |key, _| {
+            key.split_once('\0')
+                .is_none_or(|(account, _)| change.covers_account(account))
+        });
+        if registered.is_err() {
+            cache.invalidate_all();
+        }
+    }
+
+    /// Whether the tenant `account` has proved `domain` (or the parent domain it matched on),
+    /// according to the last [`DomainProof::refresh`].
+    fn in_verified_set(&self, account: &str, domain: &str) -> bool {
         let set = self.verified.load();
         let mut d = domain;
         loop {

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use url::Url;
@@ -217,6 +218,9 @@ pub struct Tenant {
     pub sso: Option<SsoSettings>,
     /// The file this tenant came from; relative metadata paths resolve beside it.
     pub file: PathBuf,
+    /// The `idp_metadata` document itself, for a tenant read from the database: gateways
+    /// of the PostgreSQL source have no `domains/` directory to read it from.
+    pub stored_idp_metadata: Option<Arc<[u8]>>,
 }
 
 impl Tenant {
@@ -340,6 +344,7 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
         device_allowlist,
         sso,
         file: path.to_path_buf(),
+        stored_idp_metadata: None,
     })
 }
 

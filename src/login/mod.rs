@@ -165,7 +165,8 @@ pub async fn start_sso(
         .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
     let idp = state
         .idps
-        .get(&tenant.account)
+        .for_tenant(tenant)
+        .await
         .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
     let request_id = saml::request::new_request_id();
     let relay = remember_pending(state, &request_id, &tenant.account, return_to, binding).await?;
@@ -261,7 +262,8 @@ pub async fn complete_sso(
                 .ok_or_else(|| LoginError::UnknownAccount(p.account.clone()))?;
             let idp = state
                 .idps
-                .get(&p.account)
+                .for_tenant(&tenant)
+                .await
                 .ok_or_else(|| LoginError::NoIdp(p.account.clone()))?;
             (tenant, idp)
         }
@@ -337,7 +339,8 @@ pub async fn complete_sso(
         || !matches!(
             state
                 .discovery
-                .route_for_tenant(tenant.clone(), Some(email.domain())),
+                .route_for_tenant(tenant.clone(), Some(email.domain()))
+                .await,
             Route::Sso(_)
         )
     {
@@ -390,14 +393,11 @@ async fn unsolicited_tenant(
     let Some(issuer_id) = issuer.as_deref() else {
         return Err(LoginError::Unsolicited(None));
     };
-    for (account, idp) in state.idps.all() {
-        if idp.entity_id != issuer_id {
-            continue;
-        }
-        if let Some(t) = state.discovery.directory.by_account(&account).await?
-            && t.sso.as_ref().is_some_and(|s| s.allow_idp_initiated)
+    for tenant in state.discovery.directory.idp_initiated(issuer_id).await? {
+        if let Some(idp) = state.idps.for_tenant(&tenant).await
+            && idp.entity_id == issuer_id
         {
-            return Ok((t, idp));
+            return Ok((tenant, idp));
         }
     }
     Err(LoginError::Unsolicited(issuer))

@@ -19,7 +19,7 @@ use super::error::SamlError;
 use super::keys::SpKeys;
 use super::xml::{self, NS_DSIG, NS_METADATA, NS_PROTOCOL};
 use crate::config::{Config, Problem};
-use crate::discovery::{SsoSettings, TenantMap};
+use crate::discovery::{Change, SsoSettings, Tenant, TenantMap};
 
 /// SAML HTTP-Redirect binding URI.
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -242,6 +242,15 @@ impl IdpMetadata {
         }
     }
 
+    /// The IdP of an SSO tenant: its stored metadata document (database source), else
+    /// [`IdpMetadata::from_settings`].
+    pub fn for_stored_or_settings(tenant: &Tenant, sso: &SsoSettings) -> Result<Self, SamlError> {
+        match (&tenant.stored_idp_metadata, &sso.idp_metadata) {
+            (Some(document), Some(_)) => Self::parse(document),
+            _ => Self::from_settings(sso),
+        }
+    }
+
     /// Certificates in the form samael's verifier takes.
     pub fn certificate_ders(&self) -> Vec<samael::crypto::CertificateDer> {
         self.certs
@@ -359,12 +368,26 @@ fn parse_cert_base64(text: &str) -> Result<IdpCert, SamlError> {
 
 /// The IdP of every SSO tenant, by account. Reads are lock-free snapshots (`ArcSwap`): a
 /// login never waits for a reload or a metadata fetch.
+///
+/// With a database tenant source there is no whole map to build from: each tenant's IdP
+/// is parsed (or fetched) when one of its logins first needs it, cached, and forgotten
+/// when the tenant changes.
 #[derive(Debug, Default)]
 pub struct IdpRegistry {
     /// From files and inline settings; replaced whole on tenant-map reload.
     configured: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
     /// From metadata URLs; each entry is the last good copy, kept when a fetch fails.
     fetched: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
+    /// Per-tenant IdPs loaded on first use (database source).
+    on_demand: Option<OnDemand>,
+}
+
+/// The cache and HTTP client of a registry that loads IdPs on first use.
+#[derive(Debug)]
+struct OnDemand {
+    /// By account; entries live as long as a fetched copy would ([`DEFAULT_REFRESH`]).
+    cache: moka::future::Cache<String, Arc<IdpMetadata>>,
+    client: reqwest::Client,
 }
 
 /// A tenant whose IdP metadata comes from a URL.
@@ -382,6 +405,81 @@ impl IdpRegistry {
         let r = Self::default();
         r.configured.store(Arc::new(configured));
         r
+    }
+
+    /// A registry that loads each tenant's IdP when first needed, fetching metadata URLs
+    /// with `client`.
+    pub fn on_demand(client: reqwest::Client) -> Self {
+        Self {
+            on_demand: Some(OnDemand {
+                cache: moka::future::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(DEFAULT_REFRESH)
+                    .support_invalidation_closures()
+                    .build(),
+                client,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// The IdP of `tenant`, if it is an SSO tenant with usable metadata. On demand, a
+    /// metadata URL that cannot be fetched falls back to its last good copy; a document
+    /// that does not parse is logged and gives none (the login answers 503).
+    pub async fn for_tenant(&self, tenant: &Tenant) -> Option<Arc<IdpMetadata>> {
+        let Some(on_demand) = &self.on_demand else {
+            return self.get(&tenant.account);
+        };
+        if let Some(idp) = on_demand.cache.get(&tenant.account).await {
+            return Some(idp);
+        }
+        let sso = tenant.sso.as_ref()?;
+        let url = sso
+            .idp_metadata_url
+            .as_ref()
+            .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
+        let loaded = match url {
+            Some(url) => match fetch_metadata(&on_demand.client, url).await {
+                Ok(m) => {
+                    self.store_fetched(&tenant.account, m.clone());
+                    Ok(m)
+                }
+                Err(e) => {
+                    tracing::warn!(account = %tenant.account, %url, error = %e, "IdP metadata fetch failed; using the last good copy if any");
+                    return self.fetched.load().get(&tenant.account).cloned();
+                }
+            },
+            None => IdpMetadata::for_stored_or_settings(tenant, sso),
+        };
+        match loaded {
+            Ok(m) => {
+                let m = Arc::new(m);
+                record_expiry(&tenant.account, &m, Utc::now());
+                on_demand
+                    .cache
+                    .insert(tenant.account.clone(), m.clone())
+                    .await;
+                Some(m)
+            }
+            Err(e) => {
+                tracing::error!(account = %tenant.account, error = %e, "the tenant's IdP metadata is unusable");
+                None
+            }
+        }
+    }
+
+    /// Forgets the IdPs loaded on demand for tenants that changed.
+    pub fn forget(&self, change: &Change) {
+        let Some(on_demand) = &self.on_demand else {
+            return;
+        };
+        let change = change.clone();
+        let registered = on_demand
+            .cache
+            .invalidate_entries_if(move |account, _| change.covers_account(account));
+        if registered.is_err() {
+            on_demand.cache.invalidate_all();
+        }
     }
 
     /// Reads every SSO tenant's file or inline IdP; every problem names the tenant file.
@@ -408,7 +506,7 @@ impl IdpRegistry {
                 }
                 continue;
             }
-            match IdpMetadata::from_settings(sso) {
+            match IdpMetadata::for_stored_or_settings(t, sso) {
                 Ok(m) => {
                     map.insert(t.account.clone(), Arc::new(m));
                 }
@@ -515,10 +613,7 @@ impl IdpRegistry {
     /// warns before the IdP rolls its certificate and logins start failing.
     pub fn record_metrics(&self, now: DateTime<Utc>) {
         for (account, m) in self.all() {
-            if let Some(latest) = m.certs.iter().filter_map(|c| c.not_after).max() {
-                metrics::gauge!("realmgate_idp_cert_expiry_seconds", "account" => account)
-                    .set((latest - now).num_seconds() as f64);
-            }
+            record_expiry(&account, &m, now);
         }
     }
 
@@ -578,6 +673,14 @@ pub fn http_client(extra_roots: Option<&std::path::Path>) -> Result<reqwest::Cli
     builder
         .build()
         .map_err(|e| SamlError::Metadata(e.to_string()))
+}
+
+/// Sets `realmgate_idp_cert_expiry_seconds{account}` for one IdP.
+fn record_expiry(account: &str, m: &IdpMetadata, now: DateTime<Utc>) {
+    if let Some(latest) = m.certs.iter().filter_map(|c| c.not_after).max() {
+        metrics::gauge!("realmgate_idp_cert_expiry_seconds", "account" => account.to_string())
+            .set((latest - now).num_seconds() as f64);
+    }
 }
 
 /// Fetches and parses metadata from an HTTPS URL (plain HTTP would let anyone on the path

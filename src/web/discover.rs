@@ -191,7 +191,7 @@ pub async fn account_page(
         Err(e) => return PageError(e, pages).into_response(),
     };
     let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
-    match state.discovery.route_for_tenant(tenant, None) {
+    match state.discovery.route_for_tenant(tenant, None).await {
         Route::Sso(t) => {
             Redirect::to(&sso_start_path(&t, hint.as_ref(), return_to.as_ref())).into_response()
         }

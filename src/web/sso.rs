@@ -44,6 +44,7 @@ pub async fn start(
     let tenant = match state
         .discovery
         .route_for_tenant(tenant, hint.as_ref().map(Email::domain))
+        .await
     {
         Route::Sso(t) => t,
         // Not (or not yet verified as) an SSO tenant: its Sign-on URL shows the password step.

@@ -184,6 +184,54 @@ pub fn unescape(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// A fresh schema in the PostgreSQL at `TEST_POSTGRES_URL`, so parallel tests and old data
+/// never meet.
+pub struct PgSchema {
+    /// The database URL with `search_path` set to the schema.
+    pub url: String,
+    name: String,
+    pool: sqlx::PgPool,
+}
+
+/// Creates a [`PgSchema`]; `None` (skip) when PostgreSQL is unreachable, except under CI,
+/// where that fails.
+pub async fn pg_schema() -> Option<PgSchema> {
+    let base = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let pool = match sqlx::PgPool::connect(&base).await {
+        Ok(pool) => pool,
+        Err(e) => {
+            assert!(!under_ci(), "PostgreSQL is required under CI: {e}");
+            eprintln!("skipped: postgresql unreachable ({e})");
+            return None;
+        }
+    };
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{name}\"")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(PgSchema {
+        url: format!("{base}{sep}options=-c%20search_path%3D{name}"),
+        name,
+        pool,
+    })
+}
+
+impl PgSchema {
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{}\" CASCADE",
+            self.name
+        )))
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+}
+
 /// Real headless Chromium driven through chromedriver (WebDriver).
 pub struct Browser {
     pub client: fantoccini::Client,
