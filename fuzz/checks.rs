@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderValue, Uri};
 use openssl::pkey::{PKey, Private, Public};
 use realmgate::config::Config;
-use realmgate::discovery::email::{MAX_LEN, normalize_domain};
+use realmgate::discovery::email::{MAX_LEN, is_noncharacter, normalize_domain};
 use realmgate::discovery::tenant::{self, SsoSettings, Tenant, TenantFile};
 use realmgate::discovery::{Email, map};
 use realmgate::saml::keys::SpKeys;
@@ -36,7 +36,7 @@ use url::Url;
 /// `Email::parse` on a form value (form decoding is lossy UTF-8, so is this).
 ///
 /// Invariants: an accepted address is at most 254 bytes, `local@domain` with a local part
-/// of 1-64 bytes without `@`, spaces or controls; its domain is lower-case ASCII (punycode)
+/// of 1-64 bytes without `@`, spaces, controls or noncharacters (it goes into XML); its domain is lower-case ASCII (punycode)
 /// labels; parsing its own output gives it back; the ASCII case of the domain never changes
 /// the domain discovery routes on; `normalize_domain` is idempotent.
 pub fn email(data: &[u8]) {
@@ -63,7 +63,7 @@ pub fn email(data: &[u8]) {
     assert!(
         !local
             .chars()
-            .any(|c| c == '@' || c.is_whitespace() || c.is_control()),
+            .any(|c| c == '@' || c.is_whitespace() || c.is_control() || is_noncharacter(c)),
         "local part: {e:?}"
     );
     assert_normal_domain(domain);
