@@ -21,6 +21,10 @@ pub enum EmailError {
     /// Spaces or control characters inside.
     #[error("An email address cannot contain spaces or control characters.")]
     Whitespace,
+    /// A Unicode noncharacter (U+FFFE, U+FDD0...): not for interchange, and U+FFFE/U+FFFF
+    /// are not XML characters, so the address could not go into a SAML AuthnRequest.
+    #[error("That email address contains a character that cannot be used.")]
+    Noncharacter,
     /// Nothing before the `@`.
     #[error("Something is missing before the @.")]
     LocalPart,
@@ -51,6 +55,9 @@ impl Email {
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(EmailError::Whitespace);
+        }
+        if s.chars().any(is_noncharacter) {
+            return Err(EmailError::Noncharacter);
         }
         let mut parts = s.split('@');
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -96,6 +103,14 @@ impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Email({})", self.full)
     }
+}
+
+/// Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of every plane.
+/// Found by the `redirect_query` fuzz target: `a\u{FFFF}@contoso.com` was accepted and made
+/// the AuthnRequest of a `login_hint = "subject"` tenant ill-formed XML.
+pub fn is_noncharacter(c: char) -> bool {
+    let c = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
 }
 
 /// Lower-cases, converts IDNs to punycode (UTS 46) and checks a domain name; `None` when
@@ -164,6 +179,9 @@ mod tests {
             ("al ice@contoso.com", EmailError::Whitespace),
             ("alice@contoso.com\u{0}", EmailError::Whitespace),
             ("a\u{7}b@contoso.com", EmailError::Whitespace),
+            ("a\u{FFFF}@contoso.com", EmailError::Noncharacter),
+            ("a\u{FDD0}@contoso.com", EmailError::Noncharacter),
+            ("a@contoso\u{10FFFE}.com", EmailError::Noncharacter),
             ("@contoso.com", EmailError::LocalPart),
             ("alice@", EmailError::Domain),
             ("alice@localhost", EmailError::Domain),

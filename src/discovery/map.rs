@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{Problem, find_key_line, line_of};
+use toml::de::{DeTable, DeValue};
+
+use crate::config::{Problem, line_of};
 
 use super::tenant::{self, Tenant, TenantFile};
 
@@ -96,7 +98,27 @@ impl TenantMap {
 fn line_in(file: &Path, key: &str) -> Option<usize> {
     std::fs::read_to_string(file)
         .ok()
-        .and_then(|t| find_key_line(&t, key))
+        .and_then(|t| key_line(&t, key))
+}
+
+/// Line of `key` in a tenant file: a top-level key, else one of the `[sso]` table, however
+/// TOML lets it be written (bare, quoted, dotted as `sso.button`, in an inline table), so
+/// every problem points the operator at a line. Found by the `tenant_file` fuzz target:
+/// matching `key =` at a line start missed all but the first form.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    fn entry<'t, 'i>(table: &'t DeTable<'i>, name: &str) -> Option<(usize, &'t DeValue<'i>)> {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(k, v)| (k.span().start, v.get_ref()))
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let root = doc.get_ref();
+    let at = match entry(root, key) {
+        Some((at, _)) => at,
+        None => entry(entry(root, "sso")?.1.as_table()?, key)?.0,
+    };
+    Some(line_of(text, at))
 }
 
 /// Reads every `*.toml` file of `dir` (sorted, so reports are stable) and builds the map.
@@ -178,11 +200,7 @@ pub fn load_file(path: &Path) -> Result<Tenant, Vec<Problem>> {
         list.into_iter()
             .map(|(key, message)| Problem {
                 source: source.clone(),
-                line: find_key_line(&text, key).or_else(|| {
-                    text.lines()
-                        .position(|l| l.trim() == format!("[{key}]"))
-                        .map(|i| i + 1)
-                }),
+                line: key_line(&text, key),
                 message,
             })
             .collect()
@@ -216,6 +234,18 @@ mod tests {
         assert!(map.lookup("x.b.com").is_none());
         assert!(map.lookup("com").is_none());
         assert_eq!(map.account("b").unwrap().domains, vec!["b.com"]);
+    }
+
+    #[test]
+    fn key_lines_however_the_key_is_written() {
+        let text = "\"account\" = \"a\"\ndomains = [\n]\nsso.button = \"\"\n[device]\n";
+        assert_eq!(key_line(text, "account"), Some(1));
+        assert_eq!(key_line(text, "domains"), Some(2));
+        assert_eq!(key_line(text, "sso"), Some(4));
+        assert_eq!(key_line(text, "button"), Some(4));
+        let inline = "account = \"a\"\n\nsso = { idp_metadata_url = \"http://x\" }\n";
+        assert_eq!(key_line(inline, "idp_metadata_url"), Some(3));
+        assert_eq!(key_line(inline, "name"), None);
     }
 
     #[test]

@@ -520,7 +520,7 @@ impl IdpRegistry {
                         source: t.file.display().to_string(),
                         line: std::fs::read_to_string(&t.file)
                             .ok()
-                            .and_then(|text| crate::config::find_key_line(&text, key)),
+                            .and_then(|text| crate::discovery::map::key_line(&text, key)),
                         message: format!("identity provider: {e}"),
                     })
                 }

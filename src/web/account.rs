@@ -45,7 +45,7 @@ pub async fn password(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, pages).into_response();
     }
-    let return_to = match checked_return_to(&state, form.return_to.as_deref()) {
+    let return_to = match checked_return_to(&state.config, form.return_to.as_deref()) {
         Ok(r) => r,
         Err(e) => return PageError(e, pages).into_response(),
     };

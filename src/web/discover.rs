@@ -13,6 +13,7 @@ use serde_json::json;
 use url::Url;
 
 use crate::app::{AppState, State};
+use crate::config::Config;
 use crate::discovery::{Email, Route, Tenant};
 
 use super::error::{ApiError, PageError, WebError};
@@ -46,7 +47,7 @@ pub async fn email_page(
     headers: HeaderMap,
     Query(q): Query<EntryQuery>,
 ) -> Response {
-    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+    let return_to = match checked_return_to(&state.config, q.return_to.as_deref()) {
         Ok(r) => r,
         Err(e) => return PageError(e, state.pages.clone()).into_response(),
     };
@@ -93,7 +94,7 @@ pub async fn discover_form(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return page_error(e);
     }
-    let return_to = match checked_return_to(&state, form.return_to.as_deref()) {
+    let return_to = match checked_return_to(&state.config, form.return_to.as_deref()) {
         Ok(r) => r,
         Err(e) => return page_error(e),
     };
@@ -182,7 +183,7 @@ pub async fn account_page(
     Query(q): Query<EntryQuery>,
 ) -> Response {
     let pages = state.pages.clone();
-    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+    let return_to = match checked_return_to(&state.config, q.return_to.as_deref()) {
         Ok(r) => r,
         Err(e) => return PageError(e, pages).into_response(),
     };
@@ -354,10 +355,11 @@ pub async fn account_tenant(state: &AppState, account: &str) -> Result<Arc<Tenan
         .ok_or(WebError::NotFound)
 }
 
-/// Validates an optional `return_to`.
-pub fn checked_return_to(state: &AppState, raw: Option<&str>) -> Result<Option<Url>, WebError> {
+/// Validates an optional `return_to` (absent and empty mean "none"). Takes the
+/// configuration alone so the fuzz target runs exactly this on parsed queries.
+pub fn checked_return_to(config: &Config, raw: Option<&str>) -> Result<Option<Url>, WebError> {
     match raw.filter(|r| !r.is_empty()) {
-        Some(r) => guard::return_to(&state.config, r).map(Some),
+        Some(r) => guard::return_to(config, r).map(Some),
         None => Ok(None),
     }
 }

@@ -187,7 +187,7 @@ async fn next_step(
     {
         return Redirect::to(resume).into_response();
     }
-    let return_to = match checked_return_to(state, Some(resume)) {
+    let return_to = match checked_return_to(&state.config, Some(resume)) {
         Ok(r) => r,
         Err(e) => return page(e),
     };

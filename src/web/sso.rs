@@ -32,7 +32,7 @@ pub async fn start(
 ) -> Response {
     let pages = state.pages.clone();
     let fail = |e: WebError| PageError(e, pages.clone()).into_response();
-    let return_to = match checked_return_to(&state, q.return_to.as_deref()) {
+    let return_to = match checked_return_to(&state.config, q.return_to.as_deref()) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
