@@ -6,48 +6,9 @@ mod common;
 use common::Process;
 use common::idp::{Idp, through_idp};
 
-async fn reachable_pg() -> Option<String> {
-    let url = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    match sqlx::PgPool::connect(&url).await {
-        Ok(pool) => {
-            // A fresh schema per run, so parallel runs and old data never meet.
-            let schema = format!("scale_{}", uuid::Uuid::new_v4().simple());
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-        }
-        Err(e) => {
-            assert!(!common::under_ci(), "PostgreSQL is required under CI: {e}");
-            eprintln!("skipped: postgresql unreachable ({e})");
-            None
-        }
-    }
-}
-
-fn redis_url() -> Option<String> {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let addr = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    if std::net::TcpStream::connect(&addr).is_ok() {
-        Some(url)
-    } else {
-        assert!(!common::under_ci(), "Redis is required under CI ({url})");
-        eprintln!("skipped: redis unreachable ({url})");
-        None
-    }
-}
-
 #[tokio::test]
 async fn login_started_on_one_instance_finishes_on_another() {
-    let (Some(db), Some(redis)) = (reachable_pg().await, redis_url()) else {
+    let (Some(db), Some(redis)) = (common::postgres_schema().await, common::redis_url()) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

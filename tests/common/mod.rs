@@ -369,3 +369,45 @@ impl Process {
         panic!("realmgate serve did not become healthy on {url}");
     }
 }
+
+/// A PostgreSQL URL (`TEST_POSTGRES_URL`) whose `search_path` is a fresh schema, so
+/// parallel runs and old data never meet; `None` (skip) when the server is unreachable
+/// outside CI.
+pub async fn postgres_schema() -> Option<String> {
+    let url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    match sqlx::PgPool::connect(&url).await {
+        Ok(pool) => {
+            let schema = format!("scale_{}", uuid::Uuid::new_v4().simple());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+        }
+        Err(e) => {
+            assert!(!under_ci(), "PostgreSQL is required under CI: {e}");
+            eprintln!("skipped: postgresql unreachable ({e})");
+            None
+        }
+    }
+}
+
+/// The Redis URL of `TEST_REDIS_URL`; `None` (skip) when it does not answer outside CI.
+pub fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    if std::net::TcpStream::connect(&addr).is_ok() {
+        Some(url)
+    } else {
+        assert!(!under_ci(), "Redis is required under CI ({url})");
+        eprintln!("skipped: redis unreachable ({url})");
+        None
+    }
+}

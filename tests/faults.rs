@@ -1,0 +1,251 @@
+//! Backend outages, deterministically: a redis-server of the test's own on a free port,
+//! killed and restarted; the real PostgreSQL behind a loopback TCP proxy that the test cuts
+//! (every connection closed, new ones refused) and restores. While a backend is down,
+//! `/readyz` answers 503 and requests that need it fail within [`FAIL_FAST`] with the
+//! stable code `temporarily_unavailable`; requests that do not need it keep working; once
+//! it is back the same gateway, never restarted, serves again within [`RECOVERY`].
+//! (`bench/soak.sh` runs the same faults under load against two processes.)
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::TestApp;
+use realmgate::accounts::Status;
+use tokio::task::JoinHandle;
+
+/// A request meeting a dead backend must be answered within this.
+const FAIL_FAST: Duration = Duration::from_secs(2);
+/// The gateway must serve again within this after the backend returns.
+const RECOVERY: Duration = Duration::from_secs(2);
+
+/// A redis-server of this test's own; killed (SIGKILL, like a crash) on drop.
+struct RedisServer {
+    child: std::process::Child,
+}
+
+impl RedisServer {
+    fn start(port: u16) -> RedisServer {
+        let child = std::process::Command::new("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = RedisServer { child };
+        wait_accepting(port);
+        server
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_accepting(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("nothing accepts connections on port {port}");
+}
+
+/// Forwards a loopback port to `target` until cut. Cutting closes every forwarded
+/// connection and the listening socket, so the client sees what a stopped server shows:
+/// dropped connections, then refused ones.
+struct Proxy {
+    addr: SocketAddr,
+    target: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Proxy {
+            addr: listener.local_addr().unwrap(),
+            target,
+            tasks: Arc::default(),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (target, tasks) = (self.target, self.tasks.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let forward = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(forward);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    async fn restore(&self) {
+        // Aborted tasks drop their sockets at their next poll: retry the bind briefly.
+        for _ in 0..100 {
+            if let Ok(listener) = tokio::net::TcpListener::bind(self.addr).await {
+                return self.serve(listener);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("could not listen on {} again", self.addr);
+    }
+}
+
+/// Status, body and latency of a request.
+async fn timed(req: reqwest::RequestBuilder) -> (u16, String, Duration) {
+    let t = Instant::now();
+    let res = req.timeout(Duration::from_secs(30)).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap(), t.elapsed())
+}
+
+/// Asserts the answer of a request meeting a dead backend: 503, the stable code, fast.
+fn assert_fails_fast(what: &str, (status, body, took): (u16, String, Duration)) {
+    assert_eq!(status, 503, "{what}: {body}");
+    assert!(
+        body.contains("temporarily_unavailable"),
+        "{what}: no stable code in {body}"
+    );
+    assert!(took < FAIL_FAST, "{what} took {took:?}");
+}
+
+async fn readyz(app: &TestApp) -> (u16, String, Duration) {
+    timed(reqwest::Client::new().get(app.at("/readyz"))).await
+}
+
+async fn discover_api(app: &TestApp) -> u16 {
+    reqwest::Client::new()
+        .post(app.at("/api/v1/discover"))
+        .json(&serde_json::json!({"email": "alice@contoso.com"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Polls `serving` every 20 ms until it holds; how long that took, at most [`RECOVERY`]
+/// plus one second (then the assertion of the caller fails with the figure).
+async fn time_to<F: Future<Output = bool>>(mut serving: impl FnMut() -> F) -> Duration {
+    let t = Instant::now();
+    while !serving().await && t.elapsed() < RECOVERY + Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.elapsed()
+}
+
+#[tokio::test]
+async fn redis_outage_fails_fast_and_recovers_without_restart() {
+    if !common::require_program("/usr/bin/redis-server") {
+        return;
+    }
+    let port = common::free_port();
+    let mut redis = RedisServer::start(port);
+    let app = common::spawn_app(|c| c.session_store = format!("redis://127.0.0.1:{port}")).await;
+    let client = app.client();
+    let sso_start = || client.get(app.at("/sso/contoso/start"));
+    let (status, body, _) = timed(sso_start()).await;
+    assert_eq!(status, 302, "{body}");
+    assert_eq!(readyz(&app).await.0, 200);
+
+    redis.kill();
+    let (status, body, took) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < FAIL_FAST, "/readyz took {took:?}");
+    assert!(body.contains("session store"), "{body}");
+    assert_fails_fast("SSO start", timed(sso_start()).await);
+    let verify = client.get(app.at("/auth/verify")).header(
+        "cookie",
+        format!(
+            "realmgate_session={}",
+            realmgate::web::guard::random_token()
+        ),
+    );
+    assert_fails_fast("forward-auth", timed(verify).await);
+    // Discovery needs neither Redis nor the database.
+    assert_eq!(discover_api(&app).await, 200);
+
+    let _redis = RedisServer::start(port);
+    let took =
+        time_to(|| async { readyz(&app).await.0 == 200 && timed(sso_start()).await.0 == 302 })
+            .await;
+    assert!(took < RECOVERY, "serving again after {took:?}");
+}
+
+#[tokio::test]
+async fn postgres_outage_fails_fast_and_recovers_without_restart() {
+    let Some(db) = common::postgres_schema().await else {
+        return;
+    };
+    let mut url = url::Url::parse(&db).unwrap();
+    let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let target = tokio::net::lookup_host(target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    let app = common::spawn_app(|c| {
+        c.database_url = Some(url.to_string());
+        c.login_attempts_per_minute = 10_000;
+    })
+    .await;
+    common::add_user(
+        &app,
+        "fabrikam",
+        "pat@fabrikam.com",
+        Some("correct-horse-1"),
+        false,
+        Status::Active,
+    )
+    .await;
+    let client = app.client();
+    let login = || async {
+        let token = common::csrf(&app, &client).await;
+        timed(client.post(app.at("/login/password")).form(&[
+            ("email", "pat@fabrikam.com"),
+            ("password", "correct-horse-1"),
+            ("csrf", &token),
+        ]))
+        .await
+    };
+    let (status, body, _) = login().await;
+    assert_eq!(status, 303, "{body}");
+
+    proxy.cut();
+    let (status, body, took) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < FAIL_FAST, "/readyz took {took:?}");
+    assert_fails_fast("password login", login().await);
+    assert_eq!(discover_api(&app).await, 200);
+
+    proxy.restore().await;
+    let took = time_to(|| async { readyz(&app).await.0 == 200 && login().await.0 == 303 }).await;
+    assert!(took < RECOVERY, "serving again after {took:?}");
+}
