@@ -69,7 +69,8 @@ struct Args {
     outage: u64,
 }
 
-/// The SP values the test IdP's responses are made for (soak.sh sets them).
+/// The test IdP (tests/testdata/saml/idp-metadata.xml) and the email claim that the
+/// contoso tenant soak.sh writes reads.
 const IDP_ISSUER: &str = "https://idp.example.com/";
 const EMAIL_CLAIM: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
 /// A request that takes longer than this counts as hung.
@@ -473,7 +474,7 @@ impl Worker {
     }
 }
 
-/// A gateway process and its resident memory samples.
+/// A gateway process; killed on drop.
 struct Gateway {
     child: Child,
     url: String,

@@ -43,6 +43,15 @@ impl RedisServer {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the server.
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
 }
 
 impl Drop for RedisServer {
@@ -247,5 +256,36 @@ async fn postgres_outage_fails_fast_and_recovers_without_restart() {
 
     proxy.restore().await;
     let took = time_to(|| async { readyz(&app).await.0 == 200 && login().await.0 == 303 }).await;
+    assert!(took < RECOVERY, "serving again after {took:?}");
+}
+
+/// A Redis that accepts connections but never answers (stopped with SIGSTOP, like a server
+/// stuck in a slow command or a paused VM): the call timeout, not the kernel, must bound
+/// every request, and the gateway must serve again once it answers.
+#[tokio::test]
+async fn hung_redis_times_out_fast_and_recovers() {
+    if !common::require_program("/usr/bin/redis-server") {
+        return;
+    }
+    let port = common::free_port();
+    let redis = RedisServer::start(port);
+    let app = common::spawn_app(|c| c.session_store = format!("redis://127.0.0.1:{port}")).await;
+    let client = app.client();
+    let sso_start = || client.get(app.at("/sso/contoso/start"));
+    assert_eq!(timed(sso_start()).await.0, 302);
+
+    redis.signal("STOP");
+    let (status, body, took) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < FAIL_FAST, "/readyz took {took:?}");
+    let (status, body, took) = timed(sso_start()).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("temporarily_unavailable"), "{body}");
+    assert!(took < FAIL_FAST, "SSO start took {took:?}");
+
+    redis.signal("CONT");
+    let took =
+        time_to(|| async { readyz(&app).await.0 == 200 && timed(sso_start()).await.0 == 302 })
+            .await;
     assert!(took < RECOVERY, "serving again after {took:?}");
 }
