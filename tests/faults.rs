@@ -71,13 +71,16 @@ fn wait_accepting(port: u16) {
     panic!("nothing accepts connections on port {port}");
 }
 
-/// Forwards a loopback port to `target` until cut. Cutting closes every forwarded
-/// connection and the listening socket, so the client sees what a stopped server shows:
-/// dropped connections, then refused ones.
+/// Forwards a loopback port to `target`. Cutting closes every forwarded connection and the
+/// listening socket, so the client sees what a stopped server shows: dropped connections,
+/// then refused ones. Freezing keeps every connection open but silent, as a network
+/// partition or a stuck server does; thawing forwards new connections again (the frozen
+/// ones are closed, as their peer would eventually reset them).
 struct Proxy {
     addr: SocketAddr,
     target: SocketAddr,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    frozen: tokio::sync::watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -87,19 +90,29 @@ impl Proxy {
             addr: listener.local_addr().unwrap(),
             target,
             tasks: Arc::default(),
+            frozen: tokio::sync::watch::Sender::new(false),
         };
         proxy.serve(listener);
         proxy
     }
 
     fn serve(&self, listener: tokio::net::TcpListener) {
-        let (target, tasks) = (self.target, self.tasks.clone());
+        let (target, tasks, frozen) = (self.target, self.tasks.clone(), self.frozen.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                let mut frozen = frozen.subscribe();
                 let forward = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if !*frozen.borrow_and_update()
+                        && let Ok(mut server) = tokio::net::TcpStream::connect(target).await
+                    {
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                            _ = frozen.wait_for(|f| *f) => {}
+                        }
+                        // Frozen: hold both sockets open, forwarding nothing.
+                        std::future::pending::<()>().await;
                     }
+                    std::future::pending::<()>().await;
                 });
                 tasks.lock().unwrap().push(forward);
             }
@@ -122,6 +135,16 @@ impl Proxy {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("could not listen on {} again", self.addr);
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    async fn thaw(&self) {
+        self.cut();
+        self.frozen.send_replace(false);
+        self.restore().await;
     }
 }
 
@@ -206,12 +229,10 @@ async fn redis_outage_fails_fast_and_recovers_without_restart() {
     assert!(took < RECOVERY, "serving again after {took:?}");
 }
 
-#[tokio::test]
-async fn postgres_outage_fails_fast_and_recovers_without_restart() {
-    let Some(db) = common::postgres_schema().await else {
-        return;
-    };
-    let mut url = url::Url::parse(&db).unwrap();
+/// A gateway whose users live in PostgreSQL (a fresh schema of `db`) reached through a proxy,
+/// with a password user `pat@fabrikam.com`.
+async fn behind_proxy(db: &str) -> (TestApp, Proxy) {
+    let mut url = url::Url::parse(db).unwrap();
     let target = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
     let target = tokio::net::lookup_host(target)
         .await
@@ -222,6 +243,7 @@ async fn postgres_outage_fails_fast_and_recovers_without_restart() {
     url.set_port(Some(proxy.addr.port())).unwrap();
     let app = common::spawn_app(|c| {
         c.database_url = Some(url.to_string());
+        // Recovery is polled with logins.
         c.login_attempts_per_minute = 10_000;
     })
     .await;
@@ -234,16 +256,28 @@ async fn postgres_outage_fails_fast_and_recovers_without_restart() {
         Status::Active,
     )
     .await;
-    let client = app.client();
-    let login = || async {
-        let token = common::csrf(&app, &client).await;
-        timed(client.post(app.at("/login/password")).form(&[
-            ("email", "pat@fabrikam.com"),
-            ("password", "correct-horse-1"),
-            ("csrf", &token),
-        ]))
-        .await
+    (app, proxy)
+}
+
+/// Pat's password login: it reads the user from the database.
+async fn password_login(app: &TestApp, client: &reqwest::Client) -> (u16, String, Duration) {
+    let token = common::csrf(app, client).await;
+    timed(client.post(app.at("/login/password")).form(&[
+        ("email", "pat@fabrikam.com"),
+        ("password", "correct-horse-1"),
+        ("csrf", &token),
+    ]))
+    .await
+}
+
+#[tokio::test]
+async fn postgres_outage_fails_fast_and_recovers_without_restart() {
+    let Some(db) = common::postgres_schema().await else {
+        return;
     };
+    let (app, proxy) = behind_proxy(&db).await;
+    let client = app.client();
+    let login = || password_login(&app, &client);
     let (status, body, _) = login().await;
     assert_eq!(status, 303, "{body}");
 
@@ -287,5 +321,28 @@ async fn hung_redis_times_out_fast_and_recovers() {
     let took =
         time_to(|| async { readyz(&app).await.0 == 200 && timed(sso_start()).await.0 == 302 })
             .await;
+    assert!(took < RECOVERY, "serving again after {took:?}");
+}
+
+/// PostgreSQL stops answering without closing anything (a partition, a stuck server):
+/// requests must still fail fast instead of hanging until the 30 s request timeout.
+#[tokio::test]
+async fn partitioned_postgres_fails_fast_and_recovers() {
+    let Some(db) = common::postgres_schema().await else {
+        return;
+    };
+    let (app, proxy) = behind_proxy(&db).await;
+    let client = app.client();
+    let login = || password_login(&app, &client);
+    assert_eq!(login().await.0, 303);
+
+    proxy.freeze();
+    let (status, body, took) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(took < FAIL_FAST, "/readyz took {took:?}");
+    assert_fails_fast("password login", login().await);
+
+    proxy.thaw().await;
+    let took = time_to(|| async { readyz(&app).await.0 == 200 && login().await.0 == 303 }).await;
     assert!(took < RECOVERY, "serving again after {took:?}");
 }
