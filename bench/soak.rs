@@ -808,6 +808,15 @@ impl Driver {
             .status()
             .expect("kill runs");
         assert!(status.success());
+        // Draining: B says it is going at once, and still serves.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, body, _) = get_status(&self.http, &format!("{url}/readyz")).await;
+        self.check(
+            "SIGTERM: B's /readyz while it drains",
+            format!("{status} {body}"),
+            "503",
+            status == 503,
+        );
         let mut finished = 0;
         let mut statuses = BTreeMap::<u16, usize>::new();
         for task in burst {

@@ -346,3 +346,56 @@ async fn partitioned_postgres_fails_fast_and_recovers() {
     let took = time_to(|| async { readyz(&app).await.0 == 200 && login().await.0 == 303 }).await;
     assert!(took < RECOVERY, "serving again after {took:?}");
 }
+
+/// SIGTERM: for `drain_seconds` the instance still serves (a request a load balancer sends
+/// before it notices is not refused) while `/readyz` says it is going and every response
+/// closes its connection; then it stops accepting, finishes what is in flight and exits 0.
+#[tokio::test]
+async fn sigterm_drains_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let domains = dir.path().join("domains");
+    std::fs::create_dir_all(&domains).unwrap();
+    common::standard_tenants(&domains);
+    let port = common::free_port();
+    let env = [
+        ("REALMGATE_DOMAINS_DIR", domains.display().to_string()),
+        (
+            "REALMGATE_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("REALMGATE_DRAIN_SECONDS", "2".to_string()),
+    ];
+    let mut gateway = common::Process::start(port, false, &env).await;
+    let client = reqwest::Client::new();
+    let discover = || {
+        client
+            .post(format!("{}/api/v1/discover", gateway.url))
+            .json(&serde_json::json!({"email": "alice@contoso.com"}))
+            .send()
+    };
+    let res = discover().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("connection").is_none());
+
+    let stopped = Instant::now();
+    gateway.terminate();
+    let not_ready = time_to(|| async {
+        let res = client.get(format!("{}/readyz", gateway.url)).send().await;
+        res.is_ok_and(|r| r.status() == 503)
+    })
+    .await;
+    assert!(
+        not_ready < Duration::from_secs(1),
+        "/readyz still 200 after {not_ready:?}"
+    );
+    let res = discover().await.expect("served while draining");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["connection"], "close");
+
+    let status = gateway.exited_within(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(2),
+        "stopped before the drain"
+    );
+}
