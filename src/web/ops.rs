@@ -15,8 +15,9 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Readiness: the tenant map is loaded (a process that cannot load it refuses to start),
-/// the session store and user database answer, and no shutdown is under way. A load balancer stops sending traffic
-/// while Redis or PostgreSQL is down instead of letting logins fail.
+/// the session store and user database answer, and no shutdown is under way. A load
+/// balancer stops sending traffic while Redis or PostgreSQL is down instead of letting
+/// logins fail, and before this instance stops.
 pub async fn readyz(St(state): St<State>) -> Response {
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down").into_response();
