@@ -3,13 +3,15 @@
 # - build: libxmlsec1/libxml2 headers, pkg-config and libclang (samael's xmlsec feature);
 # - test peers: xmlsec1 (signs test SAML data), Chromium + chromedriver (browser tests),
 #   dnsmasq (loopback DNS for TXT proofs), nginx (forward-auth), wrk (benchmarks),
+#   redis-server and postgresql (tests, and bench/soak.sh's own instances),
 #   and a Python virtualenv with pysaml2 (a real SAML IdP nobody here wrote).
 # Idempotent: installs only what is missing. Run as root or with sudo available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libxmlsec1-dev libxml2-dev pkg-config libclang-dev clang xmlsec1 chromium chromium-driver
-          dnsmasq-base nginx-light wrk python3-venv curl openssl)
+          dnsmasq-base nginx-light wrk python3-venv curl openssl
+          redis-server postgresql)  # the services; bench/soak.sh also starts its own of each
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -106,6 +106,9 @@ pub struct AppState {
     pub active_users: moka::future::Cache<i64, bool>,
     /// The OAuth authorization server for native apps and device connectors.
     pub oauth: Arc<crate::oauth::OAuth>,
+    /// Set by [`drain`] once SIGTERM arrives: `/readyz` answers 503 and responses close
+    /// their connections, so traffic moves to other instances before the listener closes.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 /// Shared state handle.
@@ -199,6 +202,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         saml_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
         ),
+        draining: std::sync::atomic::AtomicBool::new(false),
         config,
     }))
 }
@@ -259,6 +263,23 @@ pub async fn import_tenants(url: &str, dir: &Path) -> Result<ImportSummary, AppE
     .map_err(AppError::Tenants)?;
     let source = PgSource::open(url).await?;
     Ok(source.import(tenants).await?)
+}
+
+/// The first step of a graceful stop: for `drain_seconds`, keep serving while `/readyz`
+/// reports not ready and every response carries `Connection: close`. A request a load
+/// balancer or a keep-alive client sends in that time is served, whereas once the listener
+/// closes it would meet a refused or reset connection. Then `run`'s shutdown drains the
+/// requests in flight.
+pub async fn drain(state: &AppState) {
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let seconds = state.config.drain_seconds;
+    tracing::info!(
+        seconds,
+        "draining: not ready, closing connections after each response"
+    );
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
 }
 
 /// Reloads `domains/`. On any problem the last good map stays in service and the problems

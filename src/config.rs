@@ -128,6 +128,11 @@ pub struct Config {
     pub login_attempts_per_minute: u64,
     /// Failed attempts (within an hour) after which growing lockouts start.
     pub lockout_after_failures: u64,
+    /// After SIGTERM, how long the gateway keeps serving, with `/readyz` at 503 and every
+    /// response closing its connection, before it stops accepting and drains: the time a
+    /// load balancer needs to stop sending it requests, which would otherwise meet a
+    /// closed socket.
+    pub drain_seconds: u64,
 }
 
 impl Default for Config {
@@ -161,6 +166,7 @@ impl Default for Config {
             oauth_clients: Vec::new(),
             login_attempts_per_minute: 20,
             lockout_after_failures: 5,
+            drain_seconds: 5,
         }
     }
 }

@@ -173,7 +173,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
-            app::run(listener, state, shutdown_signal()).await?;
+            app::run(listener, state.clone(), shutdown_signal(state)).await?;
         }
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -183,8 +183,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
                 })?;
             let handle = axum_server::Handle::new();
             let drain = handle.clone();
+            let draining = state.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                shutdown_signal(draining).await;
                 drain.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
             });
             let app = realmgate::web::router(state)
@@ -199,8 +200,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGTERM or Ctrl-C; in-flight requests then drain.
-async fn shutdown_signal() {
+/// Completes on Ctrl-C at once, and on SIGTERM (an orchestrated stop) after
+/// [`app::drain`]; in-flight requests then drain.
+async fn shutdown_signal(state: app::State) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -213,7 +215,10 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => app::drain(&state).await,
+    }
     tracing::info!("shutdown requested; draining in-flight requests");
 }
 

@@ -6,26 +6,9 @@ mod common;
 use common::Process;
 use common::idp::{Idp, through_idp};
 
-fn redis_url() -> Option<String> {
-    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let addr = url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    if std::net::TcpStream::connect(&addr).is_ok() {
-        Some(url)
-    } else {
-        assert!(!common::under_ci(), "Redis is required under CI ({url})");
-        eprintln!("skipped: redis unreachable ({url})");
-        None
-    }
-}
-
 #[tokio::test]
 async fn login_started_on_one_instance_finishes_on_another() {
-    let (Some(schema), Some(redis)) = (common::pg_schema().await, redis_url()) else {
+    let (Some(schema), Some(redis)) = (common::pg_schema().await, common::redis_url()) else {
         return;
     };
     let db = schema.url.clone();

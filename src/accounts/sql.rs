@@ -21,8 +21,15 @@ use crate::discovery::Email;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// How long a request waits for a pooled connection before failing (503, not a hang).
+/// How long a request waits for a pooled SQLite connection, and for SQLite's write lock,
+/// before failing (503, not a hang).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The same for PostgreSQL, shorter: while the server is down, sqlx keeps retrying the
+/// refused connection until this runs out, so it is how long every login and `/readyz`
+/// hangs during an outage. One second, like the Redis store's call timeout, still leaves
+/// room to open a connection to a healthy server and to queue behind a busy pool.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
 macro_rules! columns {
@@ -176,7 +183,7 @@ impl SqlUserStore {
     pub async fn postgres(options: PgConnectOptions) -> Result<Self, AccountsError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         POSTGRES_MIGRATIONS.run(&pool).await?;

@@ -265,9 +265,8 @@ pub async fn verify(St(state): St<State>, headers: HeaderMap) -> Response {
             res
         }
         Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
-        Err(e) => {
-            tracing::error!(reason = %e, "forward-auth could not read the session store");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        // The stable JSON error, so a proxy that relays the answer (Traefik) or its logs
+        // say why, rather than an empty 503.
+        Err(e) => super::error::ApiError(e).into_response(),
     }
 }

@@ -76,12 +76,34 @@ pub fn router(state: State) -> Router {
         .fallback(ops::not_found)
         .layer(middleware::from_fn(guard::security_headers))
         .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            close_when_draining,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
         .with_state(state)
+}
+
+/// While the instance drains before a stop, asks every client to reconnect (to another
+/// instance) after this response, so no idle keep-alive connection is left for the
+/// listener's close to cut under a request being sent.
+async fn close_when_draining(
+    axum::extract::State(state): axum::extract::State<State>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        res.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    res
 }
 
 /// Counts requests by route template (never by raw path: that would let clients create

@@ -14,12 +14,16 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the tenant map is loaded (a process that cannot load it refuses to start)
-/// and the session store and user database answer. A load balancer stops sending traffic
-/// while Redis or PostgreSQL is down instead of letting logins fail.
+/// Readiness: the tenant map is loaded (a process that cannot load it refuses to start),
+/// the session store and user database answer, and no shutdown is under way. A load
+/// balancer stops sending traffic while Redis or PostgreSQL is down instead of letting
+/// logins fail, and before this instance stops.
 pub async fn readyz(St(state): St<State>) -> Response {
-    let store = state.store.ping().await;
-    let users = state.users.ping().await;
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down").into_response();
+    }
+    // Concurrently, so a dead backend's timeout is paid once, not once per backend.
+    let (store, users) = tokio::join!(state.store.ping(), state.users.ping());
     match (store, users) {
         (Ok(()), Ok(())) => (StatusCode::OK, "ready").into_response(),
         (store, users) => {

@@ -399,6 +399,30 @@ pub fn free_port() -> u16 {
 }
 
 impl Process {
+    /// Sends SIGTERM, as an orchestrator stopping the instance does.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM");
+    }
+
+    /// The exit status, once the process exited within `limit`.
+    pub async fn exited_within(
+        &mut self,
+        limit: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
     /// Starts `realmgate serve` listening on `port` with `REALMGATE_*` settings `env`,
     /// waiting until `/healthz` answers (over TLS when `https`).
     pub async fn start(port: u16, https: bool, env: &[(&str, String)]) -> Process {
@@ -443,5 +467,23 @@ impl Process {
             .status()
             .unwrap();
         assert!(status.success(), "kill -{name} failed");
+    }
+}
+
+/// The Redis URL of `TEST_REDIS_URL`; `None` (skip) when it does not answer outside CI.
+pub fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let addr = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    if std::net::TcpStream::connect(&addr).is_ok() {
+        Some(url)
+    } else {
+        assert!(!under_ci(), "Redis is required under CI ({url})");
+        eprintln!("skipped: redis unreachable ({url})");
+        None
     }
 }
