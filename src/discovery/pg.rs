@@ -41,19 +41,25 @@ const TENANT_BATCH: usize = 500;
 /// Pause between attempts to reconnect the listener.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
+/// Parsed tenants kept by account: a tenant of a thousand domains takes milliseconds to
+/// parse and validate, and each of its domains is looked up (and cached) separately.
+const PARSED_TENANTS: u64 = 10_000;
+
 /// Exact domain, else the longest parent suffix whose tenant includes subdomains: the rule
-/// of `TenantMap::lookup`, as one indexed probe of the domain and its parents.
-const BY_DOMAIN: &str = "SELECT t.account, t.file_name, t.content, t.idp_metadata \
+/// of `TenantMap::lookup`, as one indexed probe of the domain and its parents. Only the
+/// account and digest: the file is fetched and parsed when not already parsed.
+const BY_DOMAIN: &str = "SELECT t.account, t.digest \
      FROM tenant_domains d JOIN tenants t ON t.account = d.account \
      WHERE d.domain = ANY($1) AND (d.domain = $2 OR t.include_subdomains) \
      ORDER BY length(d.domain) DESC LIMIT 1";
+const DIGEST_OF: &str = "SELECT account, digest FROM tenants WHERE account = $1";
 const BY_ACCOUNT: &str =
-    "SELECT account, file_name, content, idp_metadata FROM tenants WHERE account = $1";
-const IDP_INITIATED: &str = "SELECT account, file_name, content, idp_metadata FROM tenants \
-     WHERE allow_idp_initiated AND (idp_entity_id = $1 OR idp_entity_id IS NULL) \
+    "SELECT account, file_name, content, idp_metadata, digest FROM tenants WHERE account = $1";
+const IDP_INITIATED: &str = "SELECT account, file_name, content, idp_metadata, digest \
+     FROM tenants WHERE allow_idp_initiated AND (idp_entity_id = $1 OR idp_entity_id IS NULL) \
      ORDER BY account";
 const ALL_TENANTS: &str =
-    "SELECT account, file_name, content, idp_metadata FROM tenants ORDER BY account";
+    "SELECT account, file_name, content, idp_metadata, digest FROM tenants ORDER BY account";
 const DOMAINS_OF: &str = "SELECT domain FROM tenant_domains WHERE account = ANY($1)";
 const UPSERT_TENANTS: &str = "INSERT INTO tenants (account, file_name, content, idp_metadata, \
      idp_entity_id, allow_idp_initiated, include_subdomains, digest) \
@@ -87,6 +93,7 @@ struct Row {
     file_name: String,
     content: String,
     idp_metadata: Option<Vec<u8>>,
+    digest: String,
 }
 
 impl Row {
@@ -112,12 +119,6 @@ impl Row {
         }
         t.stored_idp_metadata = self.idp_metadata.map(Arc::from);
         Ok(t)
-    }
-
-    fn served(self) -> Result<Arc<Tenant>, DirectoryError> {
-        self.tenant()
-            .map(Arc::new)
-            .map_err(|p| DirectoryError::Unavailable(p.to_string()))
     }
 }
 
@@ -165,6 +166,7 @@ impl ImportTenant {
             file_name: file_name.clone(),
             content: content.clone(),
             idp_metadata: None,
+            digest: String::new(),
         }
         .tenant()?;
         if again.domains != tenant.domains {
@@ -220,6 +222,9 @@ pub struct ImportSummary {
 /// Tenants in PostgreSQL.
 pub struct PgSource {
     pool: PgPool,
+    /// Parsed tenants by account, with the digest they were parsed from: a lookup reuses
+    /// one only while the stored digest is the same, so it is never stale.
+    parsed: moka::future::Cache<String, (String, Arc<Tenant>)>,
     /// The schema the tables live in (`search_path`), named in notifications.
     schema: String,
 }
@@ -243,7 +248,11 @@ impl PgSource {
             .fetch_one(&pool)
             .await
             .map_err(unavailable)?;
-        Ok(Self { pool, schema })
+        Ok(Self {
+            pool,
+            schema,
+            parsed: moka::future::Cache::new(PARSED_TENANTS),
+        })
     }
 
     /// Subscribes to import notifications now, so none is missed between start-up and
@@ -405,6 +414,51 @@ impl PgSource {
         Ok(summary)
     }
 
+    /// The tenant `account` as stored with `digest`: the parsed copy, else the row read
+    /// and parsed now (`None` if an import removed it in between).
+    async fn tenant(
+        &self,
+        account: &str,
+        digest: &str,
+    ) -> Result<Option<Arc<Tenant>>, DirectoryError> {
+        if let Some((parsed_from, tenant)) = self.parsed.get(account).await
+            && parsed_from == digest
+        {
+            return Ok(Some(tenant));
+        }
+        let row: Option<Row> = sqlx::query_as(BY_ACCOUNT)
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        match row {
+            Some(row) => self.parse(row).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Parses a row and keeps the result for later lookups.
+    async fn parse(&self, row: Row) -> Result<Arc<Tenant>, DirectoryError> {
+        let (account, digest) = (row.account.clone(), row.digest.clone());
+        let tenant = Arc::new(
+            row.tenant()
+                .map_err(|p| DirectoryError::Unavailable(p.to_string()))?,
+        );
+        self.parsed.insert(account, (digest, tenant.clone())).await;
+        Ok(tenant)
+    }
+
+    /// The tenant of a `(account, digest)` answer.
+    async fn found(
+        &self,
+        hit: Option<(String, String)>,
+    ) -> Result<Option<Arc<Tenant>>, DirectoryError> {
+        match hit {
+            Some((account, digest)) => self.tenant(&account, &digest).await,
+            None => Ok(None),
+        }
+    }
+
     /// What a notification's payload says changed here (`None`: the tenants of another
     /// schema). A payload that cannot be read, or failing to read the accounts' domains,
     /// makes it [`Change::All`]: forgetting too much only costs queries.
@@ -443,22 +497,22 @@ impl TenantSource for PgSource {
             candidates.push(parent);
             rest = parent;
         }
-        let row: Option<Row> = sqlx::query_as(BY_DOMAIN)
+        let hit = sqlx::query_as(BY_DOMAIN)
             .bind(&candidates)
             .bind(domain)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(Row::served).transpose()
+        self.found(hit).await
     }
 
     async fn by_account(&self, account: &str) -> Result<Option<Arc<Tenant>>, DirectoryError> {
-        let row: Option<Row> = sqlx::query_as(BY_ACCOUNT)
+        let hit = sqlx::query_as(DIGEST_OF)
             .bind(account)
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        row.map(Row::served).transpose()
+        self.found(hit).await
     }
 
     async fn idp_initiated(&self, issuer: &str) -> Result<Vec<Arc<Tenant>>, DirectoryError> {
@@ -467,7 +521,11 @@ impl TenantSource for PgSource {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        rows.into_iter().map(Row::served).collect()
+        let mut tenants = Vec::with_capacity(rows.len());
+        for row in rows {
+            tenants.push(self.parse(row).await?);
+        }
+        Ok(tenants)
     }
 }
 
