@@ -249,12 +249,7 @@ pub fn validate(
             assertion.clone()
         };
         let plaintext = decrypt_assertion(&enc, expected.decryption_key)?;
-        let enc_doc = if response_signed {
-            verified_doc.as_ref().ok_or(SamlError::SignatureMissing)?
-        } else {
-            &doc
-        };
-        let wrapped = wrap_in_scope(&enc, &plaintext, enc_doc);
+        let wrapped = wrap_in_scope(&enc, &plaintext);
         decrypted_doc = Some(xml::parse(wrapped.as_bytes())?);
         let droot = xml::root(decrypted_doc.as_ref().ok_or(SamlError::NoAssertion)?)?;
         let inner_scan = Scan::of(&droot);
@@ -603,10 +598,16 @@ fn quiet_xmlsec() {
 /// Puts the decrypted assertion back into the namespace context of its EncryptedAssertion
 /// (IdPs serialise it relying on prefixes declared on the Response), inside a wrapper
 /// element that is never read.
-fn wrap_in_scope(enc: &Node, plaintext: &str, doc: &Document) -> String {
+///
+/// The in-scope declarations are collected walking up the ancestors, innermost first (what
+/// libxml2's `xmlGetNsList` does): the libxml crate's `get_namespaces` never frees the list
+/// `xmlGetNsList` allocates, and the `saml_response` fuzz target's LeakSanitizer caught
+/// every response encrypted to our public key, which anyone can make, leaking it.
+fn wrap_in_scope(enc: &Node, plaintext: &str) -> String {
     let mut decls = String::new();
     let mut seen = HashSet::new();
-    for ns in enc.get_namespaces(doc) {
+    let ancestors = std::iter::successors(Some(enc.clone()), Node::get_parent);
+    for ns in ancestors.flat_map(|n| n.get_namespace_declarations()) {
         let prefix = ns.get_prefix();
         if prefix == "rgwrap" || !seen.insert(prefix.clone()) {
             continue;
