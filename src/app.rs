@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -130,12 +129,9 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     {
         None => {
             let (map, configured) = load_tenants(&config.domains_dir).map_err(AppError::Tenants)?;
-            let idps = Arc::new(IdpRegistry::new(configured));
+            let idps = Arc::new(IdpRegistry::fetching(client));
+            idps.replace(configured, IdpRegistry::url_sources(&map));
             idps.record_metrics(chrono::Utc::now());
-            let sources = IdpRegistry::url_sources(&map);
-            if !sources.is_empty() {
-                IdpRegistry::spawn_refresher(&idps, sources, client);
-            }
             let proof = proof.map(Arc::new);
             if let Some(proof) = &proof {
                 proof.refresh(&map).await;
@@ -207,17 +203,74 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     }))
 }
 
-/// Serves the gateway on `listener` until `shutdown` completes, then drains in-flight
-/// requests.
+/// How long a client may take to send a request's headers, on a new connection or between
+/// requests of a kept-alive one: a slow client must not hold a connection open forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests may take to finish once `shutdown` completes.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves the gateway over HTTP/1.1 on `listener` until `shutdown` completes, then stops
+/// accepting and lets in-flight requests finish (idle connections close at once).
+///
+/// hyper's HTTP/1.1 connection directly rather than `axum::serve`: the plain listener is
+/// reached through a proxy or the loopback (TLS, with HTTP/2, is served by axum-server), so
+/// sniffing every connection for HTTP/2 costs without serving anyone; and `axum::serve`
+/// gives hyper no timer, which leaves the header-read timeout off.
 pub async fn run(
     listener: TcpListener,
     state: State,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let app = web::router(state);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: the next accept would fail the
+                    // same way at once, so pause instead of spinning.
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Handlers that rate-limit by client address read it as axum's `ConnectInfo`.
+        let service = app.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let conn = connections.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after the shutdown grace period; stopping");
+    }
+    Ok(())
 }
 
 /// The IdP of each SSO tenant of a map, by account.
@@ -305,7 +358,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
         })?;
     match loaded {
         Ok((map, idps)) => {
-            state.idps.replace(idps);
+            state.idps.replace(idps, IdpRegistry::url_sources(&map));
             state.idps.record_metrics(chrono::Utc::now());
             let count = map.domain_count();
             if let Some(proof) = &state.discovery.proof {

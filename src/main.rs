@@ -13,6 +13,13 @@ use realmgate::discovery::{DomainProof, Email, PgSource, map, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::{app, telemetry};
 
+/// mimalloc rather than glibc's malloc: the request path allocates many small, short-lived
+/// buffers on two or more threads, where glibc's arenas and free-list consolidation showed
+/// up as about a tenth of the gateway's CPU under load (bench/run.sh, perf). C libraries
+/// (libxml2, xmlsec, OpenSSL, SQLite) keep their own malloc; none frees Rust memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "realmgate",

@@ -245,22 +245,30 @@ async fn sso_start(app: &common::TestApp) -> (u16, String) {
     (res.status().as_u16(), location)
 }
 
-/// An IdP serving its metadata over HTTPS with a certificate of an internal CA: trusted
-/// through `idp_metadata_ca`, fetched at start over a real TLS connection, and SSO starts
-/// toward the SSO URL it names. Without that setting the same server is not trusted: no
-/// metadata, and SSO start answers `idp_unavailable` (503), not a 500.
-#[tokio::test]
-async fn metadata_url_over_https_with_an_internal_ca() {
+/// An IdP publishing its metadata over HTTPS at `/FederationMetadata.xml` with a
+/// certificate of an internal CA (nothing else is served), on a loopback port.
+struct MetadataServer {
+    /// The metadata URL.
+    url: String,
+    /// PEM file of the CA that signed the server's certificate.
+    ca: std::path::PathBuf,
+    /// The SSO URL the served metadata names.
+    sso: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn metadata_server() -> MetadataServer {
     realmgate::app::install_crypto_provider();
     let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("internal-ca.pem");
     std::fs::write(&ca, tls.cert.pem()).unwrap();
     let served = common::example_idp_metadata();
-    let expected_sso = IdpMetadata::parse(served.as_bytes())
+    let sso = IdpMetadata::parse(served.as_bytes())
         .unwrap()
         .sso_redirect
-        .expect("the example metadata has a Redirect SSO URL");
+        .expect("the example metadata has a Redirect SSO URL")
+        .to_string();
     let idp = axum::Router::new().route(
         "/FederationMetadata.xml",
         axum::routing::get(move || async move { served }),
@@ -278,25 +286,45 @@ async fn metadata_url_over_https_with_an_internal_ca() {
     );
     let server = axum_server::from_tcp_rustls(listener, rustls).unwrap();
     tokio::spawn(server.serve(idp.into_make_service()));
+    MetadataServer {
+        url,
+        ca,
+        sso,
+        _dir: dir,
+    }
+}
 
-    let trusted = common::spawn_app_with(url_tenant(url.clone()), |c| {
-        c.idp_metadata_ca = Some(ca.clone());
-    })
-    .await;
+/// Polls `GET /sso/acme/start` (every 50 ms, 5 s at most) until it redirects.
+async fn sso_start_once_fetched(app: &common::TestApp) -> (u16, String) {
     let mut last = (0, String::new());
     for _ in 0..100 {
-        last = sso_start(&trusted).await;
+        last = sso_start(app).await;
         if last.0 == 303 || last.0 == 302 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    last
+}
+
+/// An IdP serving its metadata over HTTPS with a certificate of an internal CA: trusted
+/// through `idp_metadata_ca`, fetched at start over a real TLS connection, and SSO starts
+/// toward the SSO URL it names. Without that setting the same server is not trusted: no
+/// metadata, and SSO start answers `idp_unavailable` (503), not a 500.
+#[tokio::test]
+async fn metadata_url_over_https_with_an_internal_ca() {
+    let MetadataServer { url, ca, sso, .. } = &metadata_server().await;
+    let trusted = common::spawn_app_with(url_tenant(url.clone()), |c| {
+        c.idp_metadata_ca = Some(ca.clone());
+    })
+    .await;
+    let last = sso_start_once_fetched(&trusted).await;
     assert!(
-        last.1.starts_with(expected_sso.as_str()),
+        last.1.starts_with(sso),
         "SSO start after the fetch: {last:?}"
     );
 
-    let untrusted = common::spawn_app_with(url_tenant(url), |_| {}).await;
+    let untrusted = common::spawn_app_with(url_tenant(url.clone()), |_| {}).await;
     // Long after a trusted fetch completes (well under a second here), still nothing.
     for _ in 0..40 {
         assert_eq!(sso_start(&untrusted).await.0, 503);
@@ -304,6 +332,46 @@ async fn metadata_url_over_https_with_an_internal_ca() {
     }
 
     // A file that is not a PEM bundle is a start-up error, not an empty trust store.
-    std::fs::write(&ca, "not a certificate").unwrap();
-    assert!(realmgate::saml::metadata::http_client(Some(&ca)).is_err());
+    std::fs::write(ca, "not a certificate").unwrap();
+    assert!(realmgate::saml::metadata::http_client(Some(ca)).is_err());
+}
+
+/// Reloads the gateway's `domains/` after `edit` and fails on any problem.
+async fn reload_after(app: &common::TestApp, edit: impl FnOnce(&std::path::Path)) {
+    edit(&app.domains);
+    realmgate::app::reload(&app.state)
+        .await
+        .expect("the edited tenant map loads");
+}
+
+/// The refreshers follow the tenant map without a restart: a tenant that gains a metadata
+/// URL in a reload is fetched and can sign in; when its URL changes, the copy from the old
+/// URL is dropped at once (it may be another IdP's keys) and SSO answers 503 until the new
+/// URL serves metadata; a removed tenant is gone.
+#[tokio::test]
+async fn a_reload_starts_and_stops_metadata_refreshers() {
+    let MetadataServer { url, ca, sso, .. } = &metadata_server().await;
+    let app = common::spawn_app_with(|_| {}, |c| c.idp_metadata_ca = Some(ca.clone())).await;
+    assert_eq!(sso_start(&app).await.0, 404, "no tenant acme yet");
+
+    reload_after(&app, url_tenant(url.clone())).await;
+    let last = sso_start_once_fetched(&app).await;
+    assert!(
+        last.1.starts_with(sso),
+        "SSO start after the reload: {last:?}"
+    );
+
+    // Same server, a path that serves nothing: the fetch fails, nothing is kept.
+    reload_after(
+        &app,
+        url_tenant(url.replace("FederationMetadata.xml", "moved.xml")),
+    )
+    .await;
+    for _ in 0..20 {
+        assert_eq!(sso_start(&app).await.0, 503, "no IdP for the new URL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    reload_after(&app, |d| std::fs::remove_file(d.join("acme.toml")).unwrap()).await;
+    assert_eq!(sso_start(&app).await.0, 404, "tenant removed");
 }

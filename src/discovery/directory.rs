@@ -5,7 +5,7 @@
 //! caches forget just that.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -148,11 +148,17 @@ impl Directory {
 
     /// The tenant owning `domain`.
     pub async fn by_domain(&self, domain: &str) -> Result<Option<Arc<Tenant>>, DirectoryError> {
+        // `realmgate_tenant_cache_total{result}` handles, resolved on the first lookup (the
+        // recorder is installed by then) instead of a registry lookup on every one.
+        static HIT_MISS: LazyLock<[metrics::Counter; 2]> = LazyLock::new(|| {
+            ["hit", "miss"]
+                .map(|r| metrics::counter!("realmgate_tenant_cache_total", "result" => r))
+        });
         if let Some(hit) = self.domains.get(domain).await {
-            metrics::counter!("realmgate_tenant_cache_total", "result" => "hit").increment(1);
+            HIT_MISS[0].increment(1);
             return Ok(hit);
         }
-        metrics::counter!("realmgate_tenant_cache_total", "result" => "miss").increment(1);
+        HIT_MISS[1].increment(1);
         let found = self.source.by_domain(domain).await?;
         self.domains.insert(domain.into(), found.clone()).await;
         Ok(found)

@@ -17,7 +17,9 @@ pub use pg::PgSource;
 pub use proof::DomainProof;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use metrics::Counter;
 
 use url::Url;
 
@@ -49,6 +51,35 @@ impl Route {
             Route::Password(None) => "unknown_domain",
             Route::OtherRegion { .. } => "other_region",
         }
+    }
+
+    /// Counts this decision in `realmgate_discovery_total{outcome}`.
+    pub fn count(&self) {
+        count_outcome(self.label());
+    }
+}
+
+/// The outcome label of an address refused before any lookup.
+pub const INVALID_EMAIL: &str = "invalid_email";
+
+/// Every outcome label of `realmgate_discovery_total`: the routes' and [`INVALID_EMAIL`].
+const OUTCOMES: [&str; 5] = [
+    "sso",
+    "password_tenant",
+    "unknown_domain",
+    "other_region",
+    INVALID_EMAIL,
+];
+
+/// Counts one discovery outcome, on every surface that decides (page, JSON API, WebFinger).
+/// The handles are resolved once: looking the label set up in the registry on every
+/// request cost a measurable share of a discovery answer.
+pub fn count_outcome(outcome: &'static str) {
+    static COUNTERS: LazyLock<[Counter; 5]> = LazyLock::new(|| {
+        OUTCOMES.map(|o| metrics::counter!("realmgate_discovery_total", "outcome" => o))
+    });
+    if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+        COUNTERS[i].increment(1);
     }
 }
 

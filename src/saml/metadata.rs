@@ -6,7 +6,7 @@
 //! never run against such a configuration.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -378,16 +378,15 @@ pub struct IdpRegistry {
     configured: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
     /// From metadata URLs; each entry is the last good copy, kept when a fetch fails.
     fetched: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
-    /// Per-tenant IdPs loaded on first use (database source).
-    on_demand: Option<OnDemand>,
-}
-
-/// The cache and HTTP client of a registry that loads IdPs on first use.
-#[derive(Debug)]
-struct OnDemand {
-    /// By account; entries live as long as a fetched copy would ([`DEFAULT_REFRESH`]).
-    cache: moka::future::Cache<String, Arc<IdpMetadata>>,
-    client: reqwest::Client,
+    /// Fetches metadata URLs; none in a registry that only reads (`realmgate check`).
+    client: Option<reqwest::Client>,
+    /// Per-tenant IdPs loaded on first use (database source), by account; entries live as
+    /// long as a fetched copy would ([`DEFAULT_REFRESH`]).
+    on_demand: Option<moka::future::Cache<String, Arc<IdpMetadata>>>,
+    /// The refresher task of each tenant whose metadata comes from a URL (file source), with
+    /// that URL. Also the lock under which fetched copies are stored and forgotten, so a task
+    /// stopped by a reload cannot store a copy after the reload forgot it.
+    refreshers: Mutex<HashMap<String, (Url, tokio::task::AbortHandle)>>,
 }
 
 /// A tenant whose IdP metadata comes from a URL.
@@ -400,25 +399,34 @@ pub struct UrlSource {
 }
 
 impl IdpRegistry {
-    /// A registry holding `configured` (from [`IdpRegistry::build`]).
+    /// A registry holding `configured` (from [`IdpRegistry::build`]) that fetches nothing.
     pub fn new(configured: HashMap<String, Arc<IdpMetadata>>) -> Self {
         let r = Self::default();
         r.configured.store(Arc::new(configured));
         r
     }
 
+    /// A registry for a whole tenant map (file source), filled by [`IdpRegistry::replace`],
+    /// that fetches metadata URLs with `client`.
+    pub fn fetching(client: reqwest::Client) -> Self {
+        Self {
+            client: Some(client),
+            ..Self::default()
+        }
+    }
+
     /// A registry that loads each tenant's IdP when first needed, fetching metadata URLs
     /// with `client`.
     pub fn on_demand(client: reqwest::Client) -> Self {
         Self {
-            on_demand: Some(OnDemand {
-                cache: moka::future::Cache::builder()
+            on_demand: Some(
+                moka::future::Cache::builder()
                     .max_capacity(100_000)
                     .time_to_live(DEFAULT_REFRESH)
                     .support_invalidation_closures()
                     .build(),
-                client,
-            }),
+            ),
+            client: Some(client),
             ..Self::default()
         }
     }
@@ -427,10 +435,10 @@ impl IdpRegistry {
     /// metadata URL that cannot be fetched falls back to its last good copy; a document
     /// that does not parse is logged and gives none (the login answers 503).
     pub async fn for_tenant(&self, tenant: &Tenant) -> Option<Arc<IdpMetadata>> {
-        let Some(on_demand) = &self.on_demand else {
+        let (Some(on_demand), Some(client)) = (&self.on_demand, &self.client) else {
             return self.get(&tenant.account);
         };
-        if let Some(idp) = on_demand.cache.get(&tenant.account).await {
+        if let Some(idp) = on_demand.get(&tenant.account).await {
             return Some(idp);
         }
         let sso = tenant.sso.as_ref()?;
@@ -439,7 +447,7 @@ impl IdpRegistry {
             .as_ref()
             .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
         let loaded = match url {
-            Some(url) => match fetch_metadata(&on_demand.client, url).await {
+            Some(url) => match fetch_metadata(client, url).await {
                 Ok(m) => {
                     self.store_fetched(&tenant.account, m.clone());
                     Ok(m)
@@ -455,10 +463,7 @@ impl IdpRegistry {
             Ok(m) => {
                 let m = Arc::new(m);
                 record_expiry(&tenant.account, &m, Utc::now());
-                on_demand
-                    .cache
-                    .insert(tenant.account.clone(), m.clone())
-                    .await;
+                on_demand.insert(tenant.account.clone(), m.clone()).await;
                 Some(m)
             }
             Err(e) => {
@@ -474,16 +479,15 @@ impl IdpRegistry {
             return;
         };
         let change = change.clone();
-        let registered = on_demand
-            .cache
-            .invalidate_entries_if(move |account, _| change.covers_account(account));
+        let registered =
+            on_demand.invalidate_entries_if(move |account, _| change.covers_account(account));
         if registered.is_err() {
-            on_demand.cache.invalidate_all();
+            on_demand.invalidate_all();
         }
     }
 
     /// Reads every SSO tenant's file or inline IdP; every problem names the tenant file.
-    /// Tenants with a metadata URL are left to [`IdpRegistry::spawn_refresher`].
+    /// Tenants with a metadata URL are left to the refreshers of [`IdpRegistry::replace`].
     pub fn build(tenants: &TenantMap) -> Result<HashMap<String, Arc<IdpMetadata>>, Vec<Problem>> {
         let mut map = HashMap::new();
         let mut problems = Vec::new();
@@ -552,9 +556,49 @@ impl IdpRegistry {
         v
     }
 
-    /// Swaps in a new set of configured IdPs (after a tenant-map reload).
-    pub fn replace(&self, configured: HashMap<String, Arc<IdpMetadata>>) {
+    /// Swaps in the IdPs of a newly loaded tenant map, at start and on every reload:
+    /// `configured` from files and inline settings, and `sources`, the tenants whose
+    /// metadata comes from a URL ([`IdpRegistry::url_sources`]).
+    ///
+    /// The refreshers follow `sources`: a tenant that gained a URL gets one at once (no
+    /// restart needed), and one whose tenant is gone or names another URL (or a file now) is
+    /// stopped. Fetched copies are kept only for tenants that still name the same URL: a new
+    /// URL may be another IdP, and the old one's keys must not sign its logins meanwhile.
+    pub fn replace(
+        self: &Arc<Self>,
+        configured: HashMap<String, Arc<IdpMetadata>>,
+        sources: Vec<UrlSource>,
+    ) {
         self.configured.store(Arc::new(configured));
+        let mut running = lock(&self.refreshers);
+        let wanted: HashMap<&str, &Url> = sources
+            .iter()
+            .map(|s| (s.account.as_str(), &s.url))
+            .collect();
+        running.retain(|account, (url, task)| {
+            let keep = wanted.get(account.as_str()) == Some(&&*url);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        self.fetched.rcu(|old| {
+            let mut m = HashMap::clone(old);
+            m.retain(|account, _| {
+                wanted.contains_key(account.as_str())
+                    && (running.contains_key(account) || self.client.is_none())
+            });
+            m
+        });
+        let Some(client) = &self.client else { return };
+        for src in sources {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                running.entry(src.account.clone())
+            {
+                let task = self.spawn_refresher(src.clone(), client.clone());
+                slot.insert((src.url, task));
+            }
+        }
     }
 
     /// Stores a freshly fetched copy for `account`.
@@ -617,38 +661,48 @@ impl IdpRegistry {
         }
     }
 
-    /// Fetches each URL source now and then on its own schedule, until the task is dropped
-    /// or aborted. A failed fetch keeps the last good copy and retries in five minutes.
-    pub fn spawn_refresher(
+    /// Fetches `src` now and then on the document's own schedule, until aborted. A failed
+    /// fetch keeps the last good copy and retries in five minutes.
+    fn spawn_refresher(
         self: &Arc<Self>,
-        sources: Vec<UrlSource>,
+        src: UrlSource,
         client: reqwest::Client,
-    ) -> Vec<tokio::task::JoinHandle<()>> {
-        sources
-            .into_iter()
-            .map(|src| {
-                let reg = Arc::clone(self);
-                let client = client.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let wait = match fetch_metadata(&client, &src.url).await {
-                            Ok(m) => {
-                                let wait = m.next_refresh(Utc::now());
-                                reg.store_fetched(&src.account, m);
-                                reg.record_metrics(Utc::now());
-                                wait
-                            }
-                            Err(e) => {
-                                tracing::warn!(account = %src.account, url = %src.url, error = %e, "IdP metadata refresh failed; keeping the last good copy");
-                                RETRY_AFTER_FAILURE
-                            }
-                        };
-                        tokio::time::sleep(wait).await;
+    ) -> tokio::task::AbortHandle {
+        // Weak: a registry dropped (a test's gateway stopped) ends its refreshers.
+        let reg = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let fetched = fetch_metadata(&client, &src.url).await;
+                let Some(reg) = reg.upgrade() else { return };
+                let wait = match fetched {
+                    Ok(m) => {
+                        let wait = m.next_refresh(Utc::now());
+                        let running = lock(&reg.refreshers);
+                        if running.get(&src.account).map(|(url, _)| url) != Some(&src.url) {
+                            return; // replaced by a reload while fetching
+                        }
+                        reg.store_fetched(&src.account, m);
+                        drop(running);
+                        reg.record_metrics(Utc::now());
+                        wait
                     }
-                })
-            })
-            .collect()
+                    Err(e) => {
+                        tracing::warn!(account = %src.account, url = %src.url, error = %e, "IdP metadata refresh failed; keeping the last good copy");
+                        RETRY_AFTER_FAILURE
+                    }
+                };
+                drop(reg);
+                tokio::time::sleep(wait).await;
+            }
+        })
+        .abort_handle()
     }
+}
+
+/// The refreshers' map stays consistent whatever panicked while it was held (every change
+/// is one insert or retain), so a poisoned lock is still safe to use.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The HTTPS client for `idp_metadata_url`: public CA roots, plus the PEM bundle at
@@ -1007,12 +1061,22 @@ mod tests {
             reg.get("contoso").map(|m| m.entity_id.clone()),
             Some(m.entity_id.clone())
         );
-        // A tenant-map reload replaces configured IdPs but keeps the last fetched copy.
-        reg.replace(HashMap::new());
+        // A tenant-map reload replaces configured IdPs but keeps the last fetched copy of a
+        // tenant that still names a metadata URL...
+        let reg = Arc::new(reg);
+        let source = UrlSource {
+            account: "contoso".into(),
+            url: Url::parse("https://idp.example.com/metadata").unwrap(),
+        };
+        reg.replace(HashMap::new(), vec![source]);
         assert!(reg.get("contoso").is_some());
+        // ...and the configured IdP wins once the tenant names its metadata otherwise.
         let mut other = m.clone();
         other.entity_id = "https://configured.example/".into();
-        reg.replace(HashMap::from([("contoso".to_string(), Arc::new(other))]));
+        reg.replace(
+            HashMap::from([("contoso".to_string(), Arc::new(other))]),
+            Vec::new(),
+        );
         assert_eq!(
             reg.get("contoso").map(|m| m.entity_id.clone()).as_deref(),
             Some("https://configured.example/")
@@ -1024,7 +1088,10 @@ mod tests {
     fn expiring_certs_reports_accounts() {
         let c = cert_b64();
         let m = IdpMetadata::parse(doc("", &c).as_bytes()).expect("parse");
-        let reg = IdpRegistry::new(HashMap::from([("contoso".to_string(), Arc::new(m))]));
+        let reg = Arc::new(IdpRegistry::new(HashMap::from([(
+            "contoso".to_string(),
+            Arc::new(m),
+        )])));
         assert!(reg.get("contoso").is_some());
         assert!(
             reg.expiring_certs(Utc::now(), Duration::from_secs(30 * 86400))
@@ -1032,7 +1099,7 @@ mod tests {
         );
         let far = Utc::now() + chrono::Duration::days(365 * 20);
         assert_eq!(reg.expiring_certs(far, Duration::from_secs(86400)).len(), 1);
-        reg.replace(HashMap::new());
+        reg.replace(HashMap::new(), Vec::new());
         assert!(reg.get("contoso").is_none());
     }
 }

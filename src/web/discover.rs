@@ -102,8 +102,7 @@ pub async fn discover_form(
         Ok(e) => e,
         Err(e) => {
             tracing::info!(code = "invalid_email", reason = %e, "discovery refused");
-            metrics::counter!("realmgate_discovery_total", "outcome" => "invalid_email")
-                .increment(1);
+            crate::discovery::count_outcome(crate::discovery::INVALID_EMAIL);
             return email_form(
                 &state,
                 &headers,
@@ -118,7 +117,7 @@ pub async fn discover_form(
         Ok(r) => r,
         Err(e) => return page_error(e.into()),
     };
-    metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
+    route.count();
     tracing::debug!(
         domain = email.domain(),
         outcome = route.label(),
@@ -256,9 +255,10 @@ pub async fn discover_api(
     body: Result<Json<DiscoverRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<DiscoverResponse>, ApiError> {
     let Json(req) = body.map_err(|e| WebError::BadRequest(e.body_text()))?;
-    let email = Email::parse(&req.email)?;
+    let email = Email::parse(&req.email)
+        .inspect_err(|_| crate::discovery::count_outcome(crate::discovery::INVALID_EMAIL))?;
     let route = state.discovery.route(&email).await?;
-    metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
+    route.count();
     let config = &state.config;
     Ok(Json(match route {
         Route::Sso(ref t) => DiscoverResponse {

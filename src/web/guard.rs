@@ -1,10 +1,7 @@
 //! Request guards shared by every surface: cookies, CSRF tokens, the `return_to` allow-list
 //! and security headers.
 
-use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
@@ -133,10 +130,7 @@ pub fn return_to(config: &Config, raw: &str) -> Result<Url, WebError> {
 
 /// Adds security headers to every response, and `no-store` to everything but static files
 /// (auth pages must never be cached by a shared proxy or the back button).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
+pub fn security_headers(h: &mut HeaderMap, is_static: bool) {
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
@@ -154,7 +148,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    res
 }
 
 #[cfg(test)]

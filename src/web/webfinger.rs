@@ -110,7 +110,7 @@ pub async fn webfinger(
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
         }
     };
-    metrics::counter!("realmgate_discovery_total", "outcome" => route.label()).increment(1);
+    route.count();
     let links: Vec<Value> = [
         json!({"rel": ISSUER_REL, "href": state.oauth.issuer}),
         json!({"rel": SIGN_IN_REL, "type": "text/html", "href": sign_in_url(&state.config, &email, &route)}),
