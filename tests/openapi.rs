@@ -89,10 +89,12 @@ async fn the_document_is_served_and_covers_the_machine_endpoints() {
     assert!(body["message"].is_string());
 }
 
-/// Runs `program` with `args`, without blocking the runtime the gateway answers on.
-async fn run(program: &Path, args: &[&str]) -> std::process::Output {
+/// Runs `program` with `args` in `dir` (schemathesis writes its cache into the working
+/// directory), without blocking the runtime the gateway answers on.
+async fn run(program: &Path, dir: &Path, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(program)
         .args(args)
+        .current_dir(dir)
         .output()
         .await
         .unwrap()
@@ -113,7 +115,7 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
     let file = dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
-    let out = run(&validator, &[file.to_str().unwrap()]).await;
+    let out = run(&validator, dir.path(), &[file.to_str().unwrap()]).await;
     assert!(
         out.status.success(),
         "openapi-spec-validator: {}{}",
@@ -124,6 +126,7 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
     let schema_url = app.at("/api/v1/openapi.json");
     let out = run(
         &schemathesis,
+        dir.path(),
         &[
             "run",
             &schema_url,
