@@ -203,9 +203,6 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     }))
 }
 
-/// How long a client may take to send a request's headers, on a new connection or between
-/// requests of a kept-alive one: a slow client must not hold a connection open forever.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight requests may take to finish once `shutdown` completes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -215,7 +212,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// hyper's HTTP/1.1 connection directly rather than `axum::serve`: the plain listener is
 /// reached through a proxy or the loopback (TLS, with HTTP/2, is served by axum-server), so
 /// sniffing every connection for HTTP/2 costs without serving anyone; and `axum::serve`
-/// gives hyper no timer, which leaves the header-read timeout off.
+/// gives hyper no timer, which leaves the header-read timeout (`http_timeout_seconds`) off:
+/// a client that never finished its headers held its socket forever.
 pub async fn run(
     listener: TcpListener,
     state: State,
@@ -224,6 +222,7 @@ pub async fn run(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
+    let header_timeout = Duration::from_secs(state.config.http_timeout_seconds);
     let app = web::router(state);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -251,7 +250,7 @@ pub async fn run(
         );
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(header_timeout)
             .serve_connection(
                 TokioIo::new(stream),
                 hyper_util::service::TowerToHyperService::new(service),

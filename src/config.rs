@@ -133,6 +133,14 @@ pub struct Config {
     /// load balancer needs to stop sending it requests, which would otherwise meet a
     /// closed socket.
     pub drain_seconds: u64,
+    /// The bound on every wait of an HTTP exchange: a connection waiting for a request's
+    /// headers (a new connection's first request, or the next on a kept-alive one: hyper's
+    /// header-read timeout is both), and a request being answered (408 after it). Bounds
+    /// sockets held by clients that never finish a request (slowloris). Must exceed the idle
+    /// timeout of any proxy or load balancer reusing connections to the gateway (nginx
+    /// upstream keepalive and AWS ALB: 60 s), or a request they send just as the gateway
+    /// closes an idle connection fails.
+    pub http_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -167,6 +175,7 @@ impl Default for Config {
             login_attempts_per_minute: 20,
             lockout_after_failures: 5,
             drain_seconds: 5,
+            http_timeout_seconds: 75,
         }
     }
 }
@@ -319,6 +328,13 @@ impl Config {
                     .into(),
             );
         }
+        if self.http_timeout_seconds == 0 {
+            push(
+                "http_timeout_seconds",
+                "http_timeout_seconds must be positive: 0 would close every connection at once"
+                    .into(),
+            );
+        }
         if self.session_idle_seconds == 0 || self.session_max_seconds < self.session_idle_seconds {
             push(
                 "session_idle_seconds",
@@ -448,13 +464,13 @@ mod tests {
     #[test]
     fn every_problem_is_reported() {
         let err = load(
-            "session_store = \"memcached\"\nclock_skew_seconds = 9000\ntls_cert = \"a.pem\"\n",
+            "session_store = \"memcached\"\nclock_skew_seconds = 9000\ntls_cert = \"a.pem\"\nhttp_timeout_seconds = 0\n",
             &[],
         )
         .unwrap_err();
         let lines: Vec<_> = err.0.iter().map(|p| p.line).collect();
-        assert_eq!(err.0.len(), 3, "{err}");
-        assert!(lines.contains(&Some(1)) && lines.contains(&Some(2)) && lines.contains(&Some(3)));
+        assert_eq!(err.0.len(), 4, "{err}");
+        assert!((1..=4).all(|l| lines.contains(&Some(l))), "{err}");
     }
 
     #[test]

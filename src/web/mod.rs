@@ -76,9 +76,13 @@ pub fn router(state: State) -> Router {
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // The same bound as the connections' header-read timeout (`app::run`), for one
+        // setting and for speed: tokio wakes its timer driver whenever a new timer is the
+        // earliest, and a request timer shorter than the connections' was the earliest on
+        // every request (discovery fell from 0.51 to 0.46 of hello-world at 30 s vs 75 s).
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
+            Duration::from_secs(state.config.http_timeout_seconds),
         ))
         .with_state(state)
 }
