@@ -26,12 +26,15 @@ export REALMGATE_DOMAINS_DIR="$work" REALMGATE_DATA_DIR="$work/data" RUST_LOG=wa
 # Gateway A: embedded defaults (memory sessions, SQLite).
 REALMGATE_LISTEN=127.0.0.1:18080 REALMGATE_PUBLIC_URL=http://127.0.0.1:18080 \
   "$bin/realmgate" serve >"$out/gateway.log" 2>&1 &
-# Gateway B: sessions in Redis (skipped when no Redis answers on 127.0.0.1:6379).
+# Gateway B: sessions in Redis (skipped when no Redis answers on 127.0.0.1:6379), in a
+# database of its own (9), emptied first: the tests' lockouts of 127.0.0.1 in database 0
+# would otherwise refuse the benchmark's login.
 redis=""
 if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis=1
+  redis-cli -h 127.0.0.1 -p 6379 -n 9 flushdb >/dev/null
   REALMGATE_LISTEN=127.0.0.1:18081 REALMGATE_PUBLIC_URL=http://127.0.0.1:18081 \
-  REALMGATE_SESSION_STORE=redis://127.0.0.1:6379 REALMGATE_DATA_DIR="$work/data-redis" \
+  REALMGATE_SESSION_STORE=redis://127.0.0.1:6379/9 REALMGATE_DATA_DIR="$work/data-redis" \
     "$bin/realmgate" serve >"$out/gateway-redis.log" 2>&1 &
 fi
 for port in 18080 18089 ${redis:+18081}; do
@@ -48,10 +51,17 @@ login() { # port -> prints "session-cookie csrf-cookie csrf-token"
   local token; token=$(curl -fsS -c "$jar" "http://127.0.0.1:$1/" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
   curl -fsS -o /dev/null -b "$jar" -c "$jar" -d "email=bench@fabrikam.com&password=bench-password-1&csrf=$token" \
     "http://127.0.0.1:$1/login/password"
-  echo "$(awk '$6=="realmgate_session" {print $7}' "$jar") $(awk '$6=="realmgate_csrf" {print $7}' "$jar") $token"
+  local session; session=$(awk '$6=="realmgate_session" {print $7}' "$jar")
+  # Without a session every /auth/verify answers 401 and the figures would measure that.
+  [ -n "$session" ] || { echo "run.sh: the password login on port $1 failed" >&2; exit 1; }
+  echo "$session $(awk '$6=="realmgate_csrf" {print $7}' "$jar") $token"
 }
 read -r session_a csrf_a token_a <<<"$(login 18080)"
-[ -n "$redis" ] && read -r session_b _ _ <<<"$(login 18081)"
+[ -n "$session_a" ] || exit 1
+if [ -n "$redis" ]; then
+  read -r session_b _ _ <<<"$(login 18081)"
+  [ -n "$session_b" ] || exit 1
+fi
 
 cat >"$work/discover.lua" <<'LUA'
 wrk.method = "POST"
@@ -73,7 +83,7 @@ run() { # name url [script]
   rps=$(awk '/Requests\/sec/ {print $2}' "$out/$name.txt")
   p50=$(awk '$1=="50%" {print $2}' "$out/$name.txt")
   p99=$(awk '$1=="99%" {print $2}' "$out/$name.txt")
-  local non2xx; non2xx=$(awk '/Non-2xx/ {print $4}' "$out/$name.txt")
+  local non2xx; non2xx=$(awk '/Non-2xx/ {print $NF}' "$out/$name.txt")
   printf '%-22s %12s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
   eval "rps_$name=$rps"
 }
