@@ -325,7 +325,8 @@ async fn hung_redis_times_out_fast_and_recovers() {
 }
 
 /// PostgreSQL stops answering without closing anything (a partition, a stuck server):
-/// requests must still fail fast instead of hanging until the 30 s request timeout.
+/// requests must still fail fast instead of hanging until the request timeout
+/// (`http_timeout_seconds`, 75 s).
 #[tokio::test]
 async fn partitioned_postgres_fails_fast_and_recovers() {
     let Some(schema) = common::pg_schema().await else {

@@ -575,18 +575,19 @@ impl IdpRegistry {
             .iter()
             .map(|s| (s.account.as_str(), &s.url))
             .collect();
+        let mut stopped = Vec::new();
         running.retain(|account, (url, task)| {
             let keep = wanted.get(account.as_str()) == Some(&&*url);
             if !keep {
                 task.abort();
+                stopped.push(account.clone());
             }
             keep
         });
         self.fetched.rcu(|old| {
             let mut m = HashMap::clone(old);
             m.retain(|account, _| {
-                wanted.contains_key(account.as_str())
-                    && (running.contains_key(account) || self.client.is_none())
+                wanted.contains_key(account.as_str()) && !stopped.contains(account)
             });
             m
         });
