@@ -176,6 +176,35 @@ async fn unsolicited_responses_only_where_allowed_and_never_twice() {
     );
 }
 
+/// Issue 11.1: a captured IdP-initiated assertion, posted with the attacker's own pending
+/// login and that request's ID written on the unsigned Response, must not become a
+/// solicited login on a tenant that refuses IdP-initiated ones.
+#[tokio::test]
+async fn an_unsolicited_assertion_cannot_borrow_a_pending_request() {
+    let app = app("create", false).await;
+    let relay = pending(&app, "attacker-browser").await;
+    let r = complete(
+        &app,
+        "unsigned_response_in_response_to",
+        Some(&relay),
+        Some("attacker-browser"),
+    )
+    .await;
+    assert_eq!(
+        r.err().map(|e| e.code()),
+        Some("in_response_to_mismatch"),
+        "signed in from an unsolicited assertion"
+    );
+    assert!(
+        app.state
+            .users
+            .list(Some("contoso"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn email_outside_the_tenant_is_refused() {
     let app = app("create", false).await;

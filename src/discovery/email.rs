@@ -44,16 +44,17 @@ pub struct Email {
 }
 
 impl Email {
-    /// Trims, checks and normalises `input`.
+    /// Trims ASCII whitespace, checks and normalises `input`. Other spaces are refused, not
+    /// trimmed: `alice@contoso.com\u{a0}` from an IdP is not Alice.
     pub fn parse(input: &str) -> Result<Self, EmailError> {
-        let s = input.trim();
+        let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
         if s.is_empty() {
             return Err(EmailError::Empty);
         }
         if s.len() > MAX_LEN {
             return Err(EmailError::TooLong);
         }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.chars().any(|c| is_space(c) || c.is_control()) {
             return Err(EmailError::Whitespace);
         }
         if s.chars().any(is_noncharacter) {
@@ -103,6 +104,13 @@ impl fmt::Debug for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Email({})", self.full)
     }
+}
+
+/// Any space: Unicode White_Space (NBSP, U+3000, U+2028...) and the zero-width spaces that
+/// lack the property but render as nothing (U+180E, U+200B, U+2060, U+FEFF), so an address
+/// that looks like another one is refused rather than silently read as it.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{180E}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}')
 }
 
 /// Unicode noncharacters: U+FDD0..U+FDEF and the last two code points of every plane.
@@ -179,6 +187,10 @@ mod tests {
             ("al ice@contoso.com", EmailError::Whitespace),
             ("alice@contoso.com\u{0}", EmailError::Whitespace),
             ("a\u{7}b@contoso.com", EmailError::Whitespace),
+            ("alice@contoso.com\u{a0}", EmailError::Whitespace),
+            ("\u{3000}alice@contoso.com", EmailError::Whitespace),
+            ("alice\u{200B}@contoso.com", EmailError::Whitespace),
+            ("alice@contoso.com\u{2028}", EmailError::Whitespace),
             ("a\u{FFFF}@contoso.com", EmailError::Noncharacter),
             ("a\u{FDD0}@contoso.com", EmailError::Noncharacter),
             ("a@contoso\u{10FFFE}.com", EmailError::Noncharacter),

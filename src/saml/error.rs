@@ -82,6 +82,14 @@ pub enum SamlError {
     /// No bearer SubjectConfirmation.
     #[error("no bearer subject confirmation")]
     SubjectConfirmationMissing,
+    /// A bearer `SubjectConfirmationData` carries `NotBefore`, which the Web SSO profile
+    /// (4.1.4.2) forbids: an IdP sending it is not following the profile we check against.
+    #[error("bearer SubjectConfirmationData carries NotBefore")]
+    BearerNotBefore,
+    /// The assertion has no `AuthnStatement`: it says who someone is, not that they just
+    /// signed in (Web SSO profile 4.1.4.2 requires one).
+    #[error("the assertion has no AuthnStatement")]
+    AuthnStatementMissing,
     /// A validity window ended.
     #[error("expired: {0}")]
     Expired(String),
@@ -94,6 +102,10 @@ pub enum SamlError {
     /// Our entity ID is not among the audiences.
     #[error("audience mismatch: {0:?}")]
     AudienceMismatch(Vec<String>),
+    /// A NameID or attribute value holds a space other than XML whitespace (NBSP, U+3000,
+    /// zero-width): readers that trim Unicode spaces would see another identity than we do.
+    #[error("non-XML space in {0}")]
+    UnicodeSpace(String),
     /// Neither the configured email attribute nor a NameID gave an email.
     #[error("no email in the assertion: {0}")]
     EmailMissing(String),
@@ -132,10 +144,13 @@ impl SamlError {
             SamlError::InResponseToMismatch { .. } => "in_response_to_mismatch",
             SamlError::Unsolicited => "unsolicited",
             SamlError::SubjectConfirmationMissing => "subject_confirmation_missing",
+            SamlError::BearerNotBefore => "bearer_not_before",
+            SamlError::AuthnStatementMissing => "authn_statement_missing",
             SamlError::Expired(_) => "expired",
             SamlError::NotYetValid(_) => "not_yet_valid",
             SamlError::AudienceMissing => "audience_missing",
             SamlError::AudienceMismatch(_) => "audience_mismatch",
+            SamlError::UnicodeSpace(_) => "unicode_space",
             SamlError::EmailMissing(_) => "email_missing",
             SamlError::Metadata(_) => "metadata_invalid",
             SamlError::MetadataFetch(_) => "metadata_fetch",

@@ -13,7 +13,8 @@
 //! 6. decryption (RSA-OAEP + AES-GCM only) and the inner signature when the Response
 //!    signature did not cover the EncryptedAssertion;
 //! 7. protocol rules: Issuer, Destination, InResponseTo / unsolicited, bearer
-//!    SubjectConfirmation, Conditions times, AudienceRestriction, NameID, attributes, email.
+//!    SubjectConfirmation, Conditions times, AudienceRestriction, AuthnStatement, NameID,
+//!    attributes, email.
 //!
 //! Replay (assertion ID seen before) and the tenant's email domains are the caller's job.
 //! CPU-heavy: callers run this in `spawn_blocking`. libxml types are `!Send`, so none
@@ -112,7 +113,8 @@ pub struct VerifiedAssertion {
     pub session_index: Option<String>,
     /// Earliest end of validity: the replay-cache entry must live at least until then.
     pub not_on_or_after: DateTime<Utc>,
-    /// The request this answers, `None` when unsolicited.
+    /// The request this answers (the accepted bearer confirmation's own `InResponseTo`),
+    /// `None` when unsolicited.
     pub in_response_to: Option<String>,
 }
 
@@ -163,6 +165,22 @@ pub fn peek_issuer(saml_response_b64: &str) -> Option<String> {
 
 /// Validates a base64 `SAMLResponse` (HTTP-POST binding) against `expected` at `now`.
 /// See the module documentation for the order of checks.
+///
+/// Every value that can admit a login comes from a node a signature covers (SPEC rule 2):
+/// the verified Assertion (its own signature, or the verified Response's one child), read
+/// from the bytes xmlsec digested. Values outside it can only refuse, never admit:
+///
+/// | value | read from |
+/// |---|---|
+/// | Assertion Version, ID, Issuer, Subject (NameID, bearer `Recipient`, `NotOnOrAfter`, `InResponseTo`), Conditions, Audience, AuthnStatement, attributes | the verified Assertion |
+/// | Response Version, Status | the envelope, before any crypto (an IdP's error needs no signature and grants nothing); when the Response is signed, the envelope is the element verified (same unique ID) |
+/// | Response Issuer, Destination, `InResponseTo` | the verified Response when it is signed, else the unsigned envelope; either way only compared: a mismatch refuses, a match admits nothing on its own |
+/// | the Issuer `peek_issuer` routes an unsolicited response by | the envelope, unverified: it only picks whose keys to try; the Assertion Issuer must then equal that IdP |
+///
+/// So a solicited login needs the bearer confirmation's own `InResponseTo` to name the
+/// request (SAML profiles 4.1.4.2); the Response's `InResponseTo` is never put in its
+/// place, signed or not, which is what kept a captured IdP-initiated assertion from
+/// passing as the answer to the attacker's own request.
 pub fn validate(
     saml_response_b64: &str,
     expected: &Expected<'_>,
@@ -188,7 +206,8 @@ pub fn validate(
         return Err(malformed("Response Version is not 2.0"));
     }
     // Status first: an error response (user cancelled, no access) carries no assertion and
-    // often no signature; reporting its status is useful and grants nothing.
+    // often no signature; reporting its status is useful and grants nothing. Read from the
+    // envelope, it can only refuse.
     check_status(&root)?;
 
     // 3. Exactly one assertion in the WHOLE document, and unique IDs.
@@ -811,6 +830,10 @@ fn check_protocol(
     let skew = chrono::Duration::from_std(expected.skew).unwrap_or(chrono::Duration::zero());
     let idp = &expected.idp.entity_id;
 
+    if assertion.get_attribute("Version").as_deref() != Some("2.0") {
+        return Err(malformed("Assertion Version is not 2.0"));
+    }
+
     // Issuer: the tenant's IdP, on the Response (when present) and on the Assertion. A
     // response from another IdP, even validly signed by it, is not this tenant's login.
     if let Some(found) = issuer_of(response)
@@ -843,7 +866,8 @@ fn check_protocol(
     }
 
     // InResponseTo: bound to the request this browser started (login CSRF, and a response
-    // stolen from another user's flow); unsolicited only when the tenant allows it.
+    // stolen from another user's flow); unsolicited only when the tenant allows it. The
+    // Response's value is only compared; the bearer confirmation's own must name the request.
     let response_irt = response.get_attribute("InResponseTo");
     match expected.request_id {
         Some(rid) => {
@@ -872,15 +896,15 @@ fn check_protocol(
     // Subject and its bearer confirmation.
     let subject = xml::child(assertion, NS_ASSERTION, "Subject")
         .ok_or(SamlError::SubjectConfirmationMissing)?;
-    let mut confirmation_end = None;
+    let mut confirmed = None;
     let mut first_error = None;
     for sc in xml::children(&subject, NS_ASSERTION, "SubjectConfirmation") {
         if sc.get_attribute("Method").as_deref() != Some(CM_BEARER) {
             continue;
         }
-        match check_bearer(&sc, response_irt.as_deref(), expected, now, skew) {
-            Ok(end) => {
-                confirmation_end = Some(end);
+        match check_bearer(&sc, expected, now, skew) {
+            Ok(c) => {
+                confirmed = Some(c);
                 break;
             }
             Err(e) => {
@@ -888,8 +912,8 @@ fn check_protocol(
             }
         }
     }
-    let confirmation_end = match (confirmation_end, first_error) {
-        (Some(end), _) => end,
+    let (confirmation_end, in_response_to) = match (confirmed, first_error) {
+        (Some(c), _) => c,
         (None, Some(e)) => return Err(e),
         (None, None) => return Err(SamlError::SubjectConfirmationMissing),
     };
@@ -929,6 +953,11 @@ fn check_protocol(
         }
     }
 
+    // Web SSO (profiles 4.1.4.2): the assertion must say the person authenticated, not
+    // only who they are (an attribute query answer, a token for another purpose).
+    let authn = xml::child(assertion, NS_ASSERTION, "AuthnStatement")
+        .ok_or(SamlError::AuthnStatementMissing)?;
+
     // NameID: whole text (comments removed, text nodes joined; CVE-2017-11427).
     if xml::child(&subject, NS_ASSERTION, "EncryptedID").is_some() {
         return Err(unsupported("EncryptedID"));
@@ -940,6 +969,9 @@ fn check_protocol(
     if name_id.is_empty() {
         return Err(malformed("NameID is empty"));
     }
+    if has_unicode_space(&name_id) {
+        return Err(SamlError::UnicodeSpace("NameID".into()));
+    }
     let name_id_format = name_id_node.get_attribute("Format");
 
     let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -948,9 +980,12 @@ fn check_protocol(
             let Some(name) = a.get_attribute("Name") else {
                 continue;
             };
-            let values = attributes.entry(name).or_default();
+            let values = attributes.entry(name.clone()).or_default();
             for v in xml::children(&a, NS_ASSERTION, "AttributeValue") {
                 if let Some(t) = xml::trimmed_text(&v) {
+                    if has_unicode_space(&t) {
+                        return Err(SamlError::UnicodeSpace(format!("attribute {name:?}")));
+                    }
                     values.push(t);
                 }
             }
@@ -982,8 +1017,7 @@ fn check_protocol(
         .get_attribute("ID")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| malformed("the assertion has no ID"))?;
-    let session_index = xml::child(assertion, NS_ASSERTION, "AuthnStatement")
-        .and_then(|s| s.get_attribute("SessionIndex"));
+    let session_index = authn.get_attribute("SessionIndex");
     Ok(VerifiedAssertion {
         assertion_id,
         issuer: idp.clone(),
@@ -993,19 +1027,28 @@ fn check_protocol(
         attributes,
         session_index,
         not_on_or_after,
-        in_response_to: expected.request_id.map(str::to_string),
+        in_response_to,
     })
 }
 
-/// One bearer SubjectConfirmation: Recipient is our ACS, the window is open, and it answers
-/// our request. Returns its NotOnOrAfter.
+/// Whether a value holds a space XML does not trim (NBSP, U+3000, zero-width...). Such a
+/// NameID or attribute value is refused: `alice@contoso.com\u{a0}` is not
+/// `alice@contoso.com`, yet a reader that trims Unicode spaces (Rust's `trim`) says it is.
+fn has_unicode_space(value: &str) -> bool {
+    value
+        .chars()
+        .any(|c| crate::discovery::email::is_space(c) && !matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// One bearer SubjectConfirmation (profiles 4.1.4.2): Recipient is our ACS, NotOnOrAfter
+/// is present and not passed, no NotBefore, and its own InResponseTo names our request
+/// (none when unsolicited). Returns its NotOnOrAfter and InResponseTo.
 fn check_bearer(
     sc: &Node,
-    response_irt: Option<&str>,
     expected: &Expected<'_>,
     now: DateTime<Utc>,
     skew: chrono::Duration,
-) -> Result<DateTime<Utc>, SamlError> {
+) -> Result<(DateTime<Utc>, Option<String>), SamlError> {
     let data = xml::child(sc, NS_ASSERTION, "SubjectConfirmationData")
         .ok_or(SamlError::SubjectConfirmationMissing)?;
     let recipient = data.get_attribute("Recipient").unwrap_or_default();
@@ -1020,36 +1063,20 @@ fn check_bearer(
             "SubjectConfirmationData NotOnOrAfter {noa}"
         )));
     }
-    if let Some(nb) = time_attr(&data, "NotBefore")?
-        && now + skew < nb
-    {
-        return Err(SamlError::NotYetValid(format!(
-            "SubjectConfirmationData NotBefore {nb}"
-        )));
+    if data.get_attribute("NotBefore").is_some() {
+        return Err(SamlError::BearerNotBefore);
     }
+    // The signed confirmation alone says which request this answers: a Response-level
+    // InResponseTo never stands in for it (a captured IdP-initiated assertion would then
+    // answer whatever request the attacker wrote on the envelope).
     let irt = data.get_attribute("InResponseTo");
-    match expected.request_id {
-        Some(rid) => {
-            // At least one InResponseTo (Response or confirmation) must name our request,
-            // and none may name another.
-            let found = irt.as_deref().or(response_irt);
-            if found != Some(rid) || irt.as_deref().is_some_and(|i| i != rid) {
-                return Err(SamlError::InResponseToMismatch {
-                    expected: Some(rid.to_string()),
-                    found: irt.or(response_irt.map(str::to_string)),
-                });
-            }
-        }
-        None => {
-            if let Some(found) = irt {
-                return Err(SamlError::InResponseToMismatch {
-                    expected: None,
-                    found: Some(found),
-                });
-            }
-        }
+    if irt.as_deref() != expected.request_id {
+        return Err(SamlError::InResponseToMismatch {
+            expected: expected.request_id.map(str::to_string),
+            found: irt,
+        });
     }
-    Ok(noa)
+    Ok((noa, irt))
 }
 
 #[cfg(test)]

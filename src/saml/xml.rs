@@ -133,7 +133,7 @@ pub fn whole_text(node: &Node) -> Option<String> {
 
 /// Like [`whole_text`], trimmed of surrounding XML whitespace; `None` when markup is inside.
 pub fn trimmed_text(node: &Node) -> Option<String> {
-    whole_text(node).map(|t| t.trim().to_string())
+    whole_text(node).map(|t| t.trim_matches([' ', '\t', '\r', '\n']).to_string())
 }
 
 /// An unqualified attribute's value (SAML attributes such as `ID` or `Destination`).

@@ -4,7 +4,9 @@
 Needs python3 (stdlib only), Debian's `xmlsec1` and the `openssl` CLI. Writes, beside this
 script: IdP, attacker and SP keys/certificates, `idp-metadata.xml`, one `<case>.xml` per
 case and `manifest.json` (case -> expected outcome). The output is committed, so
-`cargo test` does not need xmlsec1; rerun this script to regenerate everything.
+`cargo test` does not need xmlsec1; rerun this script to regenerate everything. Keys and
+certificates already present are reused (delete them to rotate), so a rerun rewrites only
+what changed, plus the encrypted cases (their session keys are random).
 
 Every response uses fixed instants around 2030-01-01T00:00:00Z; the tests validate at
 2030-01-01T00:01:00Z. Signing is done by xmlsec1 with RSA-SHA256 and exclusive C14N
@@ -56,6 +58,8 @@ def run(*args, stdin=None):
 def keypair(name, cn):
     key = os.path.join(HERE, f"{name}-key.pem")
     cert = os.path.join(HERE, f"{name}-cert.pem")
+    if os.path.exists(key) and os.path.exists(cert):
+        return key, cert
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
         "-out", cert, "-days", "36500", "-subj", f"/CN={cn}")
     return key, cert
@@ -69,22 +73,24 @@ def cert_b64(cert):
 def assertion(aid="_a0000000000000000000000000000001", nameid="alice@contoso.com",
               email="alice@contoso.com", audience=SP_ENTITY, recipient=ACS, irt=REQ,
               issuer=IDP, nb=NB, noa=NOA, scd_noa=NOA, audience_restriction=True,
-              with_slot=True, own_ns=True):
+              with_slot=True, own_ns=True, version="2.0", authn=True, scd_nb=None):
     irt_attr = f' InResponseTo="{irt}"' if irt else ""
+    scd_nb_attr = f' NotBefore="{scd_nb}"' if scd_nb else ""
     ns_attr = f' xmlns:saml="{NS_A}"' if own_ns else ""
     aud = (f"<saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience>"
            f"</saml:AudienceRestriction>") if audience_restriction else ""
     return (
-        f'<saml:Assertion{ns_attr} ID="{aid}" IssueInstant="{II}" Version="2.0">'
+        f'<saml:Assertion{ns_attr} ID="{aid}" IssueInstant="{II}" Version="{version}">'
         f"<saml:Issuer>{issuer}</saml:Issuer>{SIG_A if with_slot else ''}"
         f'<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{nameid}</saml:NameID>'
         f'<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
-        f'<saml:SubjectConfirmationData{irt_attr} NotOnOrAfter="{scd_noa}" Recipient="{recipient}"/>'
+        f'<saml:SubjectConfirmationData{irt_attr}{scd_nb_attr} NotOnOrAfter="{scd_noa}" Recipient="{recipient}"/>'
         f"</saml:SubjectConfirmation></saml:Subject>"
         f'<saml:Conditions NotBefore="{nb}" NotOnOrAfter="{noa}">{aud}</saml:Conditions>'
-        f'<saml:AuthnStatement AuthnInstant="{II}" SessionIndex="{aid}"><saml:AuthnContext>'
-        f"<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>"
-        f"</saml:AuthnContext></saml:AuthnStatement>"
+        + (f'<saml:AuthnStatement AuthnInstant="{II}" SessionIndex="{aid}"><saml:AuthnContext>'
+           f"<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>"
+           f"</saml:AuthnContext></saml:AuthnStatement>" if authn else "")
+        +
         f'<saml:AttributeStatement><saml:Attribute Name="{EMAIL_CLAIM}"><saml:AttributeValue>{email}</saml:AttributeValue></saml:Attribute>'
         f'<saml:Attribute Name="groups"><saml:AttributeValue>staff</saml:AttributeValue><saml:AttributeValue>admins</saml:AttributeValue></saml:Attribute>'
         f"</saml:AttributeStatement></saml:Assertion>"
@@ -367,6 +373,28 @@ def main():
     case("other_request_in_confirmation_only",
          A(response(assertion(irt="_ffffffffffffffffffffffffffffffff"))),
          "in_response_to_mismatch", "Response names our request, confirmation another")
+    # Issue 11.1: an IdP-initiated assertion (no InResponseTo in the signed confirmation)
+    # made to look solicited through the Response element alone, unsigned or signed.
+    case("unsigned_response_in_response_to", A(response(assertion(irt=None))),
+         "in_response_to_mismatch",
+         "signed unsolicited assertion, our request ID added to the unsigned Response only")
+    case("signed_response_in_response_to_only", R(response(assertion(irt=None))),
+         "in_response_to_mismatch",
+         "signed Response names our request, its bearer confirmation names none")
+    # Issue 11.5: Web SSO profile 4.1.4.2 rules, and values only XML whitespace is trimmed from.
+    case("nbsp_in_nameid", A(response(assertion(nameid="alice@contoso.com&#xA0;"))),
+         "unicode_space", "NameID ends in a no-break space (Rust's trim() dropped it)")
+    case("ideographic_space_in_email", A(response(assertion(email="&#x3000;alice@contoso.com"))),
+         "unicode_space", "email attribute starts with U+3000")
+    case("xml_whitespace_trimmed",
+         A(response(assertion(nameid="\n alice@contoso.com\t", email="\r\nalice@contoso.com "))),
+         "ok", "space, tab, CR and LF around values are trimmed")
+    case("no_authn_statement", A(response(assertion(authn=False))), "authn_statement_missing",
+         "an assertion without AuthnStatement is no Web SSO login")
+    case("assertion_version_1_9", A(response(assertion(version="1.9"))), "malformed",
+         "Assertion Version is not 2.0")
+    case("bearer_not_before", A(response(assertion(scd_nb=NB))), "bearer_not_before",
+         "bearer SubjectConfirmationData MUST NOT carry NotBefore")
     status = ('<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder">'
               '<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/>'
               "</samlp:StatusCode><samlp:StatusMessage>User cancelled</samlp:StatusMessage>")
