@@ -139,6 +139,31 @@ async fn a_response_is_accepted_only_from_the_browser_that_started_the_login() {
 }
 
 #[tokio::test]
+async fn another_browsers_post_does_not_cancel_the_pending_login() {
+    let app = app("create", false).await;
+    // The victim starts a login (RelayState R, binding cookie C1); an attacker who learnt
+    // R posts it with their own cookie C2, and with none.
+    let relay = pending(&app, "victim-browser").await;
+    for binding in [Some("attacker-browser"), None] {
+        let r = complete(&app, "valid_assertion_signed", Some(&relay), binding).await;
+        assert!(matches!(r, Err(LoginError::OtherBrowser)), "{:?}", r.err());
+    }
+    // The victim's own response still finds the pending login.
+    let r = complete(
+        &app,
+        "valid_assertion_signed",
+        Some(&relay),
+        Some("victim-browser"),
+    )
+    .await;
+    match r {
+        Ok(SsoOutcome::SignedIn { session, .. }) => assert_eq!(session.email, "alice@contoso.com"),
+        Err(e) => panic!("refused: {e}"),
+        Ok(_) => panic!("not signed in"),
+    }
+}
+
+#[tokio::test]
 async fn unsolicited_responses_only_where_allowed_and_never_twice() {
     let app_denied = app("create", false).await;
     let r = complete(&app_denied, "unsolicited_allowed", None, None).await;

@@ -6,6 +6,8 @@ mod common;
 use common::{TestApp, add_active, add_user, spawn_app_with, standard_tenants};
 use realmgate::accounts::Status;
 use realmgate::config::OAuthClient;
+use realmgate::oauth::device;
+use realmgate::session::rate_limit::Guesser;
 use serde_json::{Value, json};
 
 /// The standard tenants plus one that allows devices only from a documentation network
@@ -414,27 +416,38 @@ async fn device_codes_expire_and_only_the_named_user_may_approve() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), "expired_token");
+    let who = Guesser {
+        ip: "127.0.0.1".parse().unwrap(),
+        session: None,
+    };
     assert!(
-        app.state
-            .oauth
-            .device_lookup(user_code, later)
+        device::lookup(&app.state, user_code, who, later)
             .await
             .unwrap()
             .is_none()
     );
-    // Someone else signed in cannot approve a code the device issued for carol.
+    // Someone else signed in can neither approve nor deny a code issued for carol.
     let subject = realmgate::oauth::Subject {
         user_id: 2,
         email: "mallory@fabrikam.com".into(),
         account: "fabrikam".into(),
     };
-    let e = app
-        .state
-        .oauth
-        .device_decide(user_code, true, subject, chrono::Utc::now())
+    for approve in [true, false] {
+        let e = device::decide(
+            &app.state,
+            user_code,
+            approve,
+            subject.clone(),
+            who,
+            chrono::Utc::now(),
+        )
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "access_denied");
+        assert!(
+            matches!(&e, device::DeviceError::OAuth(e) if e.code() == "access_denied"),
+            "{e}"
+        );
+    }
     // Over HTTP, mallory's session is sent through sign-in as carol instead of approving.
     let browser = app.client();
     common::password_login(
@@ -659,4 +672,168 @@ async fn the_approving_users_tenant_allowlist_applies_to_the_poll() {
         (403, Some("ip_not_allowed"))
     );
     assert!(body.get("access_token").is_none());
+}
+
+/// A well-formed user code that was never issued, different for each `i`.
+fn wrong_code(i: usize) -> String {
+    let a = realmgate::oauth::device_flow::USER_CODE_ALPHABET;
+    let c = |n: usize| a[n % a.len()] as char;
+    format!("BCDF-GH{}{}", c(i / a.len()), c(i))
+}
+
+/// 25 wrong codes posted to `/device/decide` by `browsers` in turn (each signed in, with its
+/// CSRF token), each request from the address `from(i)`: the statuses.
+async fn guess_at_decide(
+    app: &TestApp,
+    browsers: &[(reqwest::Client, String)],
+    from: impl Fn(usize) -> String,
+) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let (browser, csrf) = &browsers[i % browsers.len()];
+        let code = wrong_code(i);
+        let res = browser
+            .post(app.at("/device/decide"))
+            .header("x-forwarded-for", from(i))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("user_code", code.as_str()),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+        statuses.push(res.status().as_u16());
+    }
+    statuses
+}
+
+/// The gateway behind a proxy on loopback, so a test can speak from any address.
+async fn proxied_app() -> TestApp {
+    spawn_app_with(standard_tenants, |c| {
+        c.oauth_clients = vec![OAuthClient {
+            client_id: "mfp".into(),
+            redirect_uris: vec![],
+        }];
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await
+}
+
+/// A signed-in browser of carol's and its CSRF token.
+async fn signed_in(app: &TestApp) -> (reqwest::Client, String) {
+    let browser = app.client();
+    let res = common::password_login(
+        app,
+        &browser,
+        &[
+            ("email", "carol@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let csrf = common::csrf(app, &browser).await;
+    (browser, csrf)
+}
+
+#[tokio::test]
+async fn wrong_codes_at_decide_are_limited_per_session_whatever_the_address() {
+    let app = proxied_app().await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    let browsers = [signed_in(&app).await];
+    // A fresh address for every guess: only the session can be counted.
+    let statuses = guess_at_decide(&app, &browsers, |i| format!("198.51.100.{}", i + 1)).await;
+    let allowed = app.state.config.lockout_after_failures as usize;
+    assert!(
+        statuses[..allowed].iter().all(|s| *s == 400),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[allowed..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_at_decide_are_limited_per_address_across_sessions() {
+    let app = proxied_app().await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    let allowed = app.state.config.lockout_after_failures as usize;
+    // As many sessions as misses allowed, taking turns: no session reaches its own limit.
+    let mut browsers = Vec::new();
+    for _ in 0..allowed {
+        browsers.push(signed_in(&app).await);
+    }
+    let statuses = guess_at_decide(&app, &browsers, |_| "198.51.100.7".into()).await;
+    assert!(
+        statuses[..allowed].iter().all(|s| *s == 400),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[allowed..].iter().all(|s| *s == 429),
+        "{statuses:?}"
+    );
+    // The page that looks codes up counts the same guesses.
+    let res = browsers[0]
+        .0
+        .get(app.at(&format!("/device?user_code={}", wrong_code(99))))
+        .header("x-forwarded-for", "198.51.100.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+}
+
+#[tokio::test]
+async fn only_the_user_who_may_approve_may_deny() {
+    let app = app().await;
+    add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    add_active(&app, "fabrikam", "mallory@fabrikam.com", "correct horse").await;
+    let d = device_start(&app, Some("carol@fabrikam.com")).await;
+    let user_code = d["user_code"].as_str().unwrap();
+    // Mallory, signed in as herself, posts a denial of the code issued for carol.
+    let mallory = app.client();
+    common::password_login(
+        &app,
+        &mallory,
+        &[
+            ("email", "mallory@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    let csrf = common::csrf(&app, &mallory).await;
+    let res = mallory
+        .post(app.at("/device/decide"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("user_code", user_code),
+            ("decision", "deny"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("another account"), "{html}");
+    // Nothing was decided: the device still waits, and carol can still approve.
+    let (_, body) = poll(&app, d["device_code"].as_str().unwrap()).await;
+    assert_eq!(body["error"], "authorization_pending");
+    let carol = app.client();
+    common::password_login(
+        &app,
+        &carol,
+        &[
+            ("email", "carol@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    let html = approve_page(&carol, d["verification_uri_complete"].as_str().unwrap()).await;
+    let done = decide(&app, &carol, &html, "approve").await;
+    assert!(done.contains("Device approved"), "{done}");
 }

@@ -230,26 +230,32 @@ pub async fn complete_sso(
     binding: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<SsoOutcome, LoginError> {
-    // 1. Which login is this? The pending request named by RelayState, taken once (a second
-    //    POST of the same form finds nothing), and only from the browser that started it.
+    // 1. Which login is this? The pending request named by RelayState, only from the
+    //    browser that started it, and taken once (a second POST of the same form finds
+    //    nothing). The binding is compared on a read before the take: a RelayState posted
+    //    from another browser must not consume, and so cancel, its owner's login. The entry
+    //    is written once under a fresh random RelayState, so what is taken is what was read.
     let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
-        Some(relay) => match state.store.take(&pending_key(relay)).await? {
-            Some(bytes) => Some(
-                serde_json::from_slice::<Pending>(&bytes)
-                    .map_err(|e| LoginError::Unavailable(e.to_string()))?,
-            ),
+        Some(relay) => match state.store.get(&pending_key(relay)).await? {
+            Some(bytes) => {
+                let p = serde_json::from_slice::<Pending>(&bytes)
+                    .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+                let same = binding.is_some_and(|b| {
+                    subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), p.binding.as_bytes()).into()
+                });
+                if !same {
+                    return Err(LoginError::OtherBrowser);
+                }
+                if state.store.take(&pending_key(relay)).await?.is_none() {
+                    // Taken by a concurrent POST of the same form between the read and now.
+                    return Err(LoginError::NoPendingRequest);
+                }
+                Some(p)
+            }
             None => None,
         },
         None => None,
     };
-    if let Some(p) = &pending {
-        let same = binding.is_some_and(|b| {
-            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), p.binding.as_bytes()).into()
-        });
-        if !same {
-            return Err(LoginError::OtherBrowser);
-        }
-    }
     // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
     //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
     let (tenant, idp) = match &pending {

@@ -1,6 +1,7 @@
 //! Device connectors (an MFP in user-prompt mode): the email + password API for password
-//! tenants, the device flow's entry points with their rate limits, and the per-tenant
-//! client IP allow-list every device endpoint applies.
+//! tenants, the device flow's entry points with their rate limits (user codes only through
+//! the [`SecretGuard`]), and the per-tenant client IP allow-list every device endpoint
+//! applies.
 //!
 //! The password check is `login::password_login` itself (same Argon2id work, rate limits
 //! and uniform failure), so a connector is no softer a target than the sign-on page.
@@ -12,6 +13,8 @@ use chrono::{DateTime, Utc};
 use crate::app::AppState;
 use crate::discovery::{Email, Route, Tenant};
 use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
+use crate::session::RateLimitError;
+use crate::session::rate_limit::{Guesser, SecretGuard};
 
 use super::device_flow::{DeviceAuthorization, DeviceRequest};
 use super::{OAuthError, Subject, TokenResponse};
@@ -40,6 +43,13 @@ pub enum DeviceError {
     /// Correct password, but the user awaits approval.
     #[error("user awaits approval")]
     Waiting,
+}
+
+/// A limited guess is refused like a limited password (`rate_limited`, 429).
+impl From<RateLimitError> for DeviceError {
+    fn from(e: RateLimitError) -> Self {
+        DeviceError::Login(e.into())
+    }
 }
 
 /// Refuses `ip` unless `tenant` lists no networks or one containing it.
@@ -171,28 +181,43 @@ pub async fn poll(
     Ok(state.oauth.tokens(subject, client_id, None, now).await?)
 }
 
-/// The flow of a user code typed on `/device`. Rate-limited per client address, with
-/// growing lockouts after wrong codes: the code is short enough to type, so guessing must
-/// be slowed to a crawl.
+/// Guesses of user codes are counted in this scope of the rate limiter.
+const USER_CODE_SCOPE: &str = "device-code";
+
+/// The flow of a user code typed on `/device` or posted to `/device/decide`. Every lookup
+/// goes through the [`SecretGuard`], per client address and per session, with growing
+/// lockouts after wrong codes: the code is short enough to type, so guessing must be slowed
+/// to a crawl wherever a code is accepted.
 pub async fn lookup(
     state: &AppState,
     user_code: &str,
-    client_ip: IpAddr,
+    who: Guesser<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<DeviceRequest>, DeviceError> {
-    let ip = client_ip.to_string();
-    state
-        .limiter
-        .check("device-code", &ip, now)
+    SecretGuard::new(&state.limiter, USER_CODE_SCOPE)
+        .lookup(who, now, async {
+            Ok(state.oauth.device_lookup(user_code, now).await?)
+        })
         .await
-        .map_err(LoginError::from)?;
-    let found = state.oauth.device_lookup(user_code, now).await?;
-    if found.is_none() {
-        state
-            .limiter
-            .failure("device-code", &ip, now)
-            .await
-            .map_err(OAuthError::from)?;
-    }
-    Ok(found)
+}
+
+/// The signed-in person's decision on the flow of a typed user code: the code is found
+/// as [`lookup`] finds it, then approving and denying need the same (see
+/// [`device_decide`](super::OAuth::device_decide)).
+pub async fn decide(
+    state: &AppState,
+    user_code: &str,
+    approve: bool,
+    subject: Subject,
+    who: Guesser<'_>,
+    now: DateTime<Utc>,
+) -> Result<DeviceRequest, DeviceError> {
+    let request = lookup(state, user_code, who, now)
+        .await?
+        .ok_or(OAuthError::InvalidGrant("unknown, expired or decided code"))?;
+    state
+        .oauth
+        .device_decide(&request, approve, subject, now)
+        .await?;
+    Ok(request)
 }

@@ -157,8 +157,10 @@ impl OAuth {
         })
     }
 
-    /// The pending flow of a typed user code, if it is live and undecided.
-    pub async fn device_lookup(
+    /// The pending flow of a typed user code, if it is live and undecided. The code is
+    /// guessable: callers go through [`device::lookup`](super::device::lookup), which counts
+    /// the misses.
+    pub(crate) async fn device_lookup(
         &self,
         user_code: &str,
         now: DateTime<Utc>,
@@ -183,25 +185,22 @@ impl OAuth {
         Ok(Some(request))
     }
 
-    /// Records the signed-in person's decision on a flow, once. When the device named an
-    /// email, only that user may approve: someone else's approval would hand their account
-    /// to a device the typed-in user is standing at.
+    /// Records the signed-in person's decision on a flow found by
+    /// [`device::lookup`](super::device::lookup), once. Approving and denying need the
+    /// same: when the device named an email, only that user may decide. Someone else's
+    /// approval would hand their account to a device the named user is standing at; their
+    /// denial would let anyone signed in cancel any waiting device.
     pub async fn device_decide(
         &self,
-        user_code: &str,
+        request: &DeviceRequest,
         approve: bool,
         subject: Subject,
         now: DateTime<Utc>,
-    ) -> Result<DeviceRequest, OAuthError> {
-        let request = self
-            .device_lookup(user_code, now)
-            .await?
-            .ok_or(OAuthError::InvalidGrant("unknown, expired or decided code"))?;
-        if approve
-            && request
-                .login_hint
-                .as_deref()
-                .is_some_and(|h| !h.eq_ignore_ascii_case(&subject.email))
+    ) -> Result<(), OAuthError> {
+        if request
+            .login_hint
+            .as_deref()
+            .is_some_and(|h| !h.eq_ignore_ascii_case(&subject.email))
         {
             return Err(OAuthError::AccessDenied(
                 "signed in as another user than the device named",
@@ -226,7 +225,7 @@ impl OAuth {
         self.store
             .delete(&format!("oauth:user-code:{}", request.user_code))
             .await?;
-        Ok(request)
+        Ok(())
     }
 
     /// One poll of the device (RFC 8628 §3.4–3.5). Answers the approving user once; the

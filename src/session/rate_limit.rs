@@ -1,5 +1,5 @@
-//! Rate limits for password login and the no-sso page, shared by every instance because
-//! the counters live in the [`Store`].
+//! Rate limits for password login, the no-sso page and every lookup of a guessable secret,
+//! shared by every instance because the counters live in the [`Store`].
 //!
 //! Two mechanisms, per `(scope, key)` (e.g. `("login-ip", "203.0.113.7")` or
 //! `("login-account", "contoso/alice@contoso.com")`):
@@ -9,8 +9,14 @@
 //!   `max_lockout`. Success clears it. This slows online guessing to a crawl while a user
 //!   who mistypes twice is not bothered.
 //!
-//! Keys are hashed before they reach the store: no email addresses or IPs in Redis.
+//! A secret short enough to guess (a device user code) is looked up only through
+//! [`SecretGuard`], which applies the same mechanisms per client address and per session.
+//!
+//! Keys are hashed before they reach the store: no email addresses, IPs or session ids in
+//! Redis.
 
+use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -181,6 +187,69 @@ impl RateLimiter {
     }
 }
 
+/// Who is guessing: the client address and, when signed in, the session. A guess counts
+/// against both, so neither rotating addresses under one session nor opening sessions from
+/// one address buys more guesses. No `Debug`: it holds a session id, which never goes to a
+/// log.
+#[derive(Clone, Copy)]
+pub struct Guesser<'a> {
+    /// The client address (after trusted proxies).
+    pub ip: IpAddr,
+    /// The login session's id, if the request has one.
+    pub session: Option<&'a str>,
+}
+
+/// The one gate for looking up a secret someone could guess: device user codes today;
+/// reset and invitation tokens, SCIM and API tokens when they come. Each lookup is counted
+/// per client address and per session with the password policy: a window limit, then
+/// lockouts growing from the `lockout_after`-th miss.
+///
+/// A hit does not clear the misses (unlike a correct password for its account): anyone
+/// can mint a valid code of their own, and a hit that forgave misses would reset the
+/// counter for free between guesses.
+pub struct SecretGuard<'a> {
+    limiter: &'a RateLimiter,
+    scope: &'static str,
+}
+
+impl<'a> SecretGuard<'a> {
+    /// A guard counting in `scope` (one per kind of secret) with `limiter`'s policy.
+    pub fn new(limiter: &'a RateLimiter, scope: &'static str) -> Self {
+        Self { limiter, scope }
+    }
+
+    /// Runs `find` unless `who` is limited; a miss (`Ok(None)`) counts as a failure for
+    /// the address and the session. Fails closed: without readable counters, no lookup.
+    pub async fn lookup<T, E>(
+        &self,
+        who: Guesser<'_>,
+        now: DateTime<Utc>,
+        find: impl Future<Output = Result<Option<T>, E>>,
+    ) -> Result<Option<T>, E>
+    where
+        E: From<RateLimitError>,
+    {
+        let ip = format!("ip:{}", who.ip);
+        let session = who.session.map(|s| format!("session:{s}"));
+        let keys: Vec<&str> = std::iter::once(ip.as_str())
+            .chain(session.as_deref())
+            .collect();
+        for key in &keys {
+            self.limiter.check(self.scope, key, now).await?;
+        }
+        let found = find.await?;
+        if found.is_none() {
+            for key in &keys {
+                self.limiter
+                    .failure(self.scope, key, now)
+                    .await
+                    .map_err(RateLimitError::from)?;
+            }
+        }
+        Ok(found)
+    }
+}
+
 fn until_duration(now: DateTime<Utc>, until: DateTime<Utc>) -> Duration {
     (until - now).to_std().unwrap_or(Duration::ZERO)
 }
@@ -199,5 +268,58 @@ mod tests {
         assert_eq!(RetryAfter(Duration::from_millis(1500)).seconds(), 2);
         assert_eq!(RetryAfter(Duration::ZERO).seconds(), 1);
         assert_eq!(RetryAfter(Duration::from_secs(30)).seconds(), 30);
+    }
+
+    /// One guess at `guard`: a hit or a miss, as `Ok(found)` or `Err(())` when limited.
+    async fn guess(
+        guard: &SecretGuard<'_>,
+        ip: u8,
+        session: Option<&str>,
+        hit: bool,
+    ) -> Result<bool, ()> {
+        let who = Guesser {
+            ip: IpAddr::from([198, 51, 100, ip]),
+            session,
+        };
+        let found = guard
+            .lookup(who, Utc::now(), async {
+                Ok::<_, RateLimitError>(hit.then_some(()))
+            })
+            .await;
+        match found {
+            Ok(f) => Ok(f.is_some()),
+            Err(RateLimitError::Limited(_)) => Err(()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn guesses_are_counted_per_session_and_per_address_and_hits_forgive_nothing() {
+        let limiter = RateLimiter::new(
+            Arc::new(crate::session::MemoryStore::default()),
+            RateLimitPolicy {
+                lockout_after: 3,
+                ..RateLimitPolicy::default()
+            },
+        );
+        let guard = SecretGuard::new(&limiter, "test");
+        // One session, a new address each time: the session is locked out.
+        for ip in 1..=3 {
+            assert_eq!(guess(&guard, ip, Some("s1"), false).await, Ok(false));
+        }
+        assert_eq!(guess(&guard, 4, Some("s1"), true).await, Err(()));
+        assert_eq!(guess(&guard, 4, None, true).await, Ok(true));
+        // One address, a new session each time: the address is locked out.
+        for s in ["a", "b", "c"] {
+            assert_eq!(guess(&guard, 5, Some(s), false).await, Ok(false));
+        }
+        assert_eq!(guess(&guard, 5, Some("d"), true).await, Err(()));
+        assert_eq!(guess(&guard, 5, None, true).await, Err(()));
+        // A hit of one's own code between misses does not reset the count.
+        assert_eq!(guess(&guard, 6, None, false).await, Ok(false));
+        assert_eq!(guess(&guard, 6, None, false).await, Ok(false));
+        assert_eq!(guess(&guard, 6, None, true).await, Ok(true));
+        assert_eq!(guess(&guard, 6, None, false).await, Ok(false));
+        assert_eq!(guess(&guard, 6, None, true).await, Err(()));
     }
 }

@@ -19,6 +19,7 @@ use crate::app::{AppState, State};
 use crate::discovery::{Email, Route};
 use crate::oauth::device::{self, DeviceError};
 use crate::oauth::{AuthRequest, Grant, OAuthError, Subject, grants};
+use crate::session::rate_limit::Guesser;
 
 use super::discover::{checked_return_to, password_step, sso_start_path};
 use super::guard;
@@ -633,8 +634,15 @@ pub async fn device_page(
     let Some(typed) = q.user_code.filter(|c| !c.is_empty()) else {
         return device_form(&state, &headers, StatusCode::OK, json!({}));
     };
-    let ip = super::account::client_ip(&state, peer, &headers);
-    let request = match device::lookup(&state, &typed, ip, Utc::now()).await {
+    let session = match super::account::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return super::error::PageError(e, state.pages.clone()).into_response(),
+    };
+    let who = Guesser {
+        ip: super::account::client_ip(&state, peer, &headers),
+        session: session.as_ref().map(|s| s.id.as_str()),
+    };
+    let request = match device::lookup(&state, &typed, who, Utc::now()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return device_form(
@@ -644,21 +652,7 @@ pub async fn device_page(
                 json!({"error": "That code is not valid or has expired. Check the code on your device.", "user_code": typed}),
             );
         }
-        Err(DeviceError::Login(e @ crate::login::LoginError::RateLimited(_))) => {
-            return super::error::PageError(e.into(), state.pages.clone()).into_response();
-        }
-        Err(e) => {
-            tracing::error!(reason = %e, "device code lookup failed");
-            return super::error::PageError(
-                super::error::WebError::Unavailable(e.to_string()),
-                state.pages.clone(),
-            )
-            .into_response();
-        }
-    };
-    let session = match super::account::current(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return super::error::PageError(e, state.pages.clone()).into_response(),
+        Err(e) => return device_refusal(&state, e),
     };
     let hint = request
         .login_hint
@@ -726,9 +720,23 @@ pub struct DecideForm {
     decision: String,
 }
 
+/// A device page's refusal that is no fault of the typed code: a rate limit (429 with
+/// `Retry-After`) or a backend failure.
+fn device_refusal(state: &AppState, e: DeviceError) -> Response {
+    let e = match e {
+        DeviceError::Login(e @ crate::login::LoginError::RateLimited(_)) => e.into(),
+        e => {
+            tracing::error!(reason = %e, "device code lookup failed");
+            super::error::WebError::Unavailable(e.to_string())
+        }
+    };
+    super::error::PageError(e, state.pages.clone()).into_response()
+}
+
 /// `POST /device/decide`: the signed-in person approves or denies.
 pub async fn device_decide(
     St(state): St<State>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<DecideForm>,
 ) -> Response {
@@ -750,11 +758,11 @@ pub async fn device_decide(
         email: session.email.clone(),
         account: session.account.clone(),
     };
-    match state
-        .oauth
-        .device_decide(&form.user_code, approve, subject, Utc::now())
-        .await
-    {
+    let who = Guesser {
+        ip: super::account::client_ip(&state, peer, &headers),
+        session: Some(&session.id),
+    };
+    match device::decide(&state, &form.user_code, approve, subject, who, Utc::now()).await {
         Ok(request) => {
             tracing::info!(target: "audit", event = if approve { "device_approved" } else { "device_denied" }, client_id = %request.client_id, user_id = session.user_id);
             let message = if approve {
@@ -770,7 +778,7 @@ pub async fn device_decide(
                 )
                 .into_response()
         }
-        Err(e) => {
+        Err(DeviceError::OAuth(e)) => {
             tracing::info!(code = e.code(), reason = %e, "device decision refused");
             let message = match e {
                 OAuthError::AccessDenied(_) => {
@@ -790,5 +798,6 @@ pub async fn device_decide(
                 json!({"error": message}),
             )
         }
+        Err(e) => device_refusal(&state, e),
     }
 }
