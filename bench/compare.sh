@@ -12,7 +12,7 @@
 #
 #   bench/compare.sh [seconds]      (default 3 s per measurement; about a minute once built)
 #
-# Needs xmlsec1 (pysaml2 runs it) and python3-venv (scripts/setup.sh installs both).
+# Needs xmlsec1 (pysaml2 runs it) and python3-venv (scripts/test.sh installs both).
 # Output also goes to bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

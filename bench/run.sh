@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [seconds]        (default 10 s per target)
 #
-# Needs wrk (scripts/setup.sh installs it). Everything binds to 127.0.0.1 only.
+# Needs wrk (scripts/test.sh installs it). Everything binds to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}

@@ -129,6 +129,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     {
         None => {
             let (map, configured) = load_tenants(&config.domains_dir).map_err(AppError::Tenants)?;
+            map.check_regions(&config).map_err(AppError::Tenants)?;
             let idps = Arc::new(IdpRegistry::fetching(client));
             idps.replace(configured, IdpRegistry::url_sources(&map));
             idps.record_metrics(chrono::Utc::now());
@@ -355,7 +356,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
                 message: e.to_string(),
             }]
         })?;
-    match loaded {
+    match loaded.and_then(|l| l.0.check_regions(&state.config).map(|()| l)) {
         Ok((map, idps)) => {
             state.idps.replace(idps, IdpRegistry::url_sources(&map));
             state.idps.record_metrics(chrono::Utc::now());

@@ -241,7 +241,7 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
             (loaded, "PostgreSQL (tenant_source)".to_string())
         }
     };
-    let (map, idps) = match loaded {
+    let (map, idps) = match loaded.and_then(|l| l.0.check_regions(config).map(|()| l)) {
         Ok(loaded) => loaded,
         Err(problems) => {
             for p in &problems {

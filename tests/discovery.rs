@@ -480,3 +480,72 @@ async fn sighup_reloads_the_tenant_files() {
     }
     panic!("no reload within 5 s of SIGHUP");
 }
+
+/// The Sign-on URL of a tenant homed in another region forwards to that region's own
+/// Sign-on URL, as discovery does, rather than offering a password step here.
+#[tokio::test]
+async fn sign_on_url_of_another_regions_tenant_forwards_to_its_gateway() {
+    let app = spawn_app(|_| {}).await;
+    let res = app.client().get(app.at("/northwind")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "https://eu.login.example.com/northwind"
+    );
+    let res = app
+        .client()
+        .get(app.at("/northwind?login_hint=dan@northwind.eu&return_to=/app"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "https://eu.login.example.com/northwind?login_hint=dan%40northwind.eu&return_to=http%3A%2F%2F127.0.0.1%3A"
+            .to_string()
+            + &app.addr.port().to_string()
+            + "%2Fapp"
+    );
+}
+
+/// A tenant whose region the gateway does not know would be served here, away from its
+/// home: `check`, start-up and reloads refuse it like any other tenant problem.
+#[tokio::test]
+async fn a_tenant_of_an_unconfigured_region_is_a_tenant_problem() {
+    let ap = "account = \"kiwi\"\ndomains = [\"kiwi.nz\"]\nregion = \"ap\"\n";
+    // Reload: the last good map stays.
+    let app = spawn_app(|_| {}).await;
+    std::fs::write(app.domains.join("kiwi.toml"), ap).unwrap();
+    let problems = realmgate::app::reload(&app.state).await.unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let p = problems[0].to_string();
+    assert!(p.contains("kiwi.toml:3:") && p.contains("\"ap\""), "{p}");
+    let res = app.client().get(app.at("/kiwi")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+
+    // Start-up.
+    let mut config = app.state.config.clone();
+    config.data_dir = app.data.join("second");
+    match realmgate::app::build(config).await {
+        Err(realmgate::app::AppError::Tenants(p)) => {
+            assert!(p[0].to_string().contains("kiwi.toml:3:"), "{p:?}")
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a gateway started serving a tenant of region \"ap\" here"),
+    }
+
+    // `check`, with the regions of the environment.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_realmgate"))
+        .arg("check")
+        .env("REALMGATE_DOMAINS_DIR", &app.domains)
+        .env("REALMGATE_DATA_DIR", app.data.join("third"))
+        .env("REALMGATE_REGION", "eu")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("kiwi.toml:3: region \"ap\""), "{stdout}");
+    // northwind's "eu" is this gateway's own region: no problem.
+    assert!(!stdout.contains("northwind"), "{stdout}");
+}

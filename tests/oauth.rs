@@ -688,3 +688,49 @@ async fn refresh_tokens_belong_to_their_client_and_their_active_user() {
         .unwrap();
     refresh_is_refused(&oauth, &rt).await;
 }
+
+/// The metadata advertises what is served, and only that is granted: `openid` and
+/// `profile` ask for an ID token and name claims, which do not exist yet, so a client asking
+/// for them is told so (`invalid_scope`) instead of waiting for an ID token that never comes.
+#[tokio::test]
+async fn only_served_scopes_are_advertised_and_granted() {
+    let app = app().await;
+    let m: serde_json::Value = reqwest::get(app.at("/.well-known/oauth-authorization-server"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        m["scopes_supported"],
+        serde_json::json!(["email", "offline_access"])
+    );
+    let browser = app.client();
+    for (scope, refused) in [
+        ("email offline_access", false),
+        ("openid", true),
+        ("openid email", true),
+        ("profile", true),
+    ] {
+        let params = [
+            ("client_id", "mobile"),
+            ("redirect_uri", CUSTOM),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("scope", scope),
+        ];
+        let res = browser
+            .get(authorize_url(&app, &params))
+            .send()
+            .await
+            .unwrap();
+        let loc = res.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(
+            loc.starts_with(CUSTOM) && loc.contains("error=invalid_scope"),
+            refused,
+            "{scope}: {loc}"
+        );
+    }
+}

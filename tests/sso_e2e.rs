@@ -85,6 +85,10 @@ async fn waiting_room_then_approval_then_access() {
     .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/waiting-room");
+    // The Waiting Room tells this browser, which the sign-in sent there, what happened.
+    let room = browser.get(app.at("/waiting-room")).send().await.unwrap();
+    let room = room.text().await.unwrap();
+    assert!(room.contains("your account was created"), "{room}");
     assert_eq!(
         browser
             .get(app.at("/auth/verify"))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::config::{Problem, line_of};
+use crate::config::{Config, Problem, line_of};
 
 use super::tenant::{self, Tenant, TenantFile};
 
@@ -92,6 +92,39 @@ impl TenantMap {
     /// Number of indexed domains.
     pub fn domain_count(&self) -> usize {
         self.by_domain.len()
+    }
+
+    /// On a gateway of several regions (`region` or `regions` set), every tenant whose
+    /// `region` is neither this gateway's nor one of `regions`, as problems. Discovery can
+    /// forward only to a configured region, so such a tenant would be served here, away
+    /// from its home: refused like any other tenant problem (`check`, start-up, reload).
+    /// A gateway without regions serves every tenant itself.
+    pub fn check_regions(&self, config: &Config) -> Result<(), Vec<Problem>> {
+        if config.region.is_none() && config.regions.is_empty() {
+            return Ok(());
+        }
+        let configured: Vec<&str> = config
+            .region
+            .iter()
+            .chain(config.regions.keys())
+            .map(String::as_str)
+            .collect();
+        let mut problems: Vec<Problem> = self
+            .tenants()
+            .filter_map(|t| Some((t, t.region.as_deref().filter(|r| !configured.contains(r))?)))
+            .map(|(t, region)| Problem {
+                source: t.file.display().to_string(),
+                line: line_in(&t.file, "region"),
+                message: format!(
+                    "region {region:?} is not configured (this gateway knows {configured:?}): add it to [regions] with its gateway's URL, or correct the tenant's region"
+                ),
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        problems.sort_by(|a, b| a.source.cmp(&b.source));
+        Err(problems)
     }
 }
 

@@ -101,17 +101,24 @@ impl Discovery {
         let Some(tenant) = self.directory.by_domain(email.domain()).await? else {
             return Ok(Route::Password(None));
         };
+        Ok(self.route_to_home(tenant, Some(email.domain())).await)
+    }
+
+    /// The route for a known tenant on the surfaces a person starts from (discovery, the
+    /// `/{account}` Sign-on URL): its region's gateway when it lives in another region,
+    /// else [`Self::route_for_tenant`].
+    pub async fn route_to_home(&self, tenant: Arc<Tenant>, domain: Option<&str>) -> Route {
         if let (Some(theirs), Some(ours)) = (&tenant.region, &self.region)
             && theirs != ours
             && let Some(url) = self.regions.get(theirs)
         {
-            return Ok(Route::OtherRegion {
+            return Route::OtherRegion {
                 region: theirs.clone(),
                 url: url.clone(),
-                tenant: tenant.clone(),
-            });
+                tenant,
+            };
         }
-        Ok(self.route_for_tenant(tenant, Some(email.domain())).await)
+        self.route_for_tenant(tenant, domain).await
     }
 
     /// The route for a known tenant (the `/{account}` Sign-on URL), checking the DNS proof

@@ -24,8 +24,11 @@ pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// Lifetime of a refresh token (and of its family without use).
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// Scopes a client may ask for; none is needed.
-pub const SCOPES: &[&str] = &["openid", "email", "profile", "offline_access"];
+/// Scopes a client may ask for (none is needed), and what the server metadata advertises:
+/// what is served, the email in the access token and refresh tokens. `openid` and
+/// `profile` ask for an ID token and name claims, which come with OpenID Connect; until
+/// then they are refused (`invalid_scope`) rather than granted and silently not honoured.
+pub const SCOPES: &[&str] = &["email", "offline_access"];
 
 /// Whom tokens are about.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -64,7 +64,7 @@ pub async fn password(
         Ok(PasswordOutcome::SignedIn(session)) => {
             signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
         }
-        Ok(PasswordOutcome::Waiting(_)) => Redirect::to("/waiting-room").into_response(),
+        Ok(PasswordOutcome::Waiting(_)) => to_waiting_room(&state, WaitingVia::Password),
         Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
             // The same page, status and bytes whatever the reason (unknown user, wrong
             // password, no password): the email is not echoed back.
@@ -78,6 +78,7 @@ pub async fn password(
                 &json!({
                     "csrf": csrf,
                     "error": if status == StatusCode::TOO_MANY_REQUESTS { "Too many attempts. Wait a few minutes and try again." } else { "The email or password is incorrect." },
+                    "invalid": status == StatusCode::UNAUTHORIZED,
                     "return_to": return_to.as_ref().map(|u| u.as_str()),
                     "account": no_sso,
                     "no_sso": no_sso.is_some(),
@@ -202,13 +203,78 @@ pub async fn me(St(state): St<State>, headers: HeaderMap) -> Response {
     }
 }
 
-/// `GET /waiting-room`.
-pub async fn waiting_room(St(state): St<State>) -> Response {
+/// The cookie by which a sign-in tells the Waiting Room it just sent this browser there,
+/// and how. The page has no session to read (the account is not approved), and a link
+/// cannot set a cookie, so nobody else can make the page tell a visitor that they signed
+/// in or that their account was created.
+const WAITING_COOKIE: &str = "realmgate_waiting";
+
+/// How long the Waiting Room keeps recognising the browser a sign-in sent there.
+const WAITING_SECONDS: i64 = 600;
+
+/// The sign-in that found the person's account waiting for approval.
+#[derive(Debug, Clone, Copy)]
+pub enum WaitingVia {
+    /// An IdP vouched for them (the account may have just been created for them).
+    Sso,
+    /// Their password was right.
+    Password,
+}
+
+impl WaitingVia {
+    const ALL: [WaitingVia; 2] = [WaitingVia::Sso, WaitingVia::Password];
+
+    /// The cookie's value.
+    fn as_str(self) -> &'static str {
+        match self {
+            WaitingVia::Sso => "sso",
+            WaitingVia::Password => "password",
+        }
+    }
+
+    /// What the Waiting Room tells the person this sign-in sent there.
+    fn message(self) -> &'static str {
+        match self {
+            WaitingVia::Sso => {
+                "Your organisation signed you in, and your account was created. An administrator must approve it before you can continue; try again once they have."
+            }
+            WaitingVia::Password => {
+                "Your account is waiting: an administrator must approve it before you can continue; try again once they have."
+            }
+        }
+    }
+}
+
+/// The Waiting Room's text for a visitor no sign-in sent there: nothing about them.
+const WAITING_GENERIC: &str = "Some organisations approve each new account before it can be used. If yours is waiting, sign in again once an administrator has approved it.";
+
+/// Sends the browser of a sign-in whose account awaits approval to the Waiting Room,
+/// with the cookie that page reads.
+pub fn to_waiting_room(state: &AppState, via: WaitingVia) -> Response {
+    let cookie = guard::set_cookie(
+        &state.config,
+        &guard::cookie_name(&state.config, WAITING_COOKIE),
+        via.as_str(),
+        cookie::SameSite::Lax,
+        Some(WAITING_SECONDS),
+    );
+    let mut res = Redirect::to("/waiting-room").into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    res
+}
+
+/// `GET /waiting-room`: what the sign-in that sent this browser found, or, without its
+/// cookie, a text that says nothing about the visitor.
+pub async fn waiting_room(St(state): St<State>, headers: HeaderMap) -> Response {
+    let cookie = guard::cookie(&headers, &guard::cookie_name(&state.config, WAITING_COOKIE));
+    let message = cookie
+        .and_then(|v| WaitingVia::ALL.into_iter().find(|w| w.as_str() == v))
+        .map_or(WAITING_GENERIC, WaitingVia::message);
     state
         .pages
         .render(
             "message",
-            &json!({"title": "Waiting for approval", "message": "Your organisation signed you in, and your account was created. An administrator must approve it before you can continue; try again once they have."}),
+            &json!({"title": "Waiting for approval", "message": message}),
         )
         .into_response()
 }

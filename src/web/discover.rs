@@ -148,7 +148,7 @@ pub async fn discover_form(
         }
         Route::Password(_) => password_step(&state, &headers, &email, return_to),
         Route::OtherRegion { url, .. } => {
-            Redirect::to(other_region_url(&url, &email, return_to.as_ref()).as_str())
+            Redirect::to(other_region_url(&url, "/", Some(&email), return_to.as_ref()).as_str())
                 .into_response()
         }
     }
@@ -191,11 +191,17 @@ pub async fn account_page(
         Err(e) => return PageError(e, pages).into_response(),
     };
     let hint = q.login_hint.as_deref().and_then(|h| Email::parse(h).ok());
-    match state.discovery.route_for_tenant(tenant, None).await {
+    match state.discovery.route_to_home(tenant, None).await {
         Route::Sso(t) => {
             Redirect::to(&sso_start_path(&t, hint.as_ref(), return_to.as_ref())).into_response()
         }
-        _ => {
+        // The same Sign-on URL on the tenant's own gateway, which decides from there.
+        Route::OtherRegion { url, tenant, .. } => {
+            let path = format!("/{}", tenant.account);
+            let to = other_region_url(&url, &path, hint.as_ref(), return_to.as_ref());
+            Redirect::to(to.as_str()).into_response()
+        }
+        Route::Password(_) => {
             let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
             let body = state.pages.render(
                 "password",
@@ -300,7 +306,7 @@ pub fn sign_in_url(config: &crate::config::Config, email: &Email, route: &Route)
     match route {
         Route::Sso(t) => config.url(&sso_start_path(t, Some(email), None)),
         Route::Password(_) => config.url(&format!("/?login_hint={}", encode(email.as_str()))),
-        Route::OtherRegion { url, .. } => other_region_url(url, email, None).into(),
+        Route::OtherRegion { url, .. } => other_region_url(url, "/", Some(email), None).into(),
     }
 }
 
@@ -321,12 +327,15 @@ pub fn sso_start_path(tenant: &Tenant, email: Option<&Email>, return_to: Option<
     }
 }
 
-/// The other region's sign-on page with the email as `login_hint`.
-fn other_region_url(base: &Url, email: &Email, return_to: Option<&Url>) -> Url {
-    let mut url = base.join("/").unwrap_or_else(|_| base.clone());
-    {
+/// `path` (the sign-on page `/`, or a Sign-on URL) on the other region's gateway, with the
+/// email as `login_hint` and `return_to` carried along.
+fn other_region_url(base: &Url, path: &str, email: Option<&Email>, return_to: Option<&Url>) -> Url {
+    let mut url = base.join(path).unwrap_or_else(|_| base.clone());
+    if email.is_some() || return_to.is_some() {
         let mut q = url.query_pairs_mut();
-        q.append_pair("login_hint", email.as_str());
+        if let Some(e) = email {
+            q.append_pair("login_hint", e.as_str());
+        }
         if let Some(r) = return_to {
             q.append_pair("return_to", r.as_str());
         }

@@ -139,7 +139,9 @@ pub async fn acs(
         Ok(SsoOutcome::SignedIn { session, return_to }) => {
             super::account::signed_in(&state, &session, return_to.as_deref())
         }
-        Ok(SsoOutcome::Waiting(_)) => Redirect::to("/waiting-room").into_response(),
+        Ok(SsoOutcome::Waiting(_)) => {
+            super::account::to_waiting_room(&state, super::account::WaitingVia::Sso)
+        }
         Err(e) => {
             tracing::warn!(code = e.code(), reason = %e, "SSO login refused");
             PageError(e.into(), pages).into_response()

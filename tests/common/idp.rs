@@ -28,7 +28,7 @@ fn python() -> PathBuf {
 
 impl Idp {
     /// Starts the IdP trusting `sp_metadata`; `None` (skip) when the venv is missing
-    /// outside CI (`scripts/setup.sh` creates it).
+    /// outside CI (`scripts/test.sh` creates it).
     pub fn start(sp_metadata: &str, extra: &[&str]) -> Option<Idp> {
         let py = python();
         if !super::require_program(py.to_str().unwrap()) {

@@ -1,6 +1,7 @@
 //! Helpers shared by the SAML test binaries.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,9 +11,37 @@ use chrono::{DateTime, Utc};
 use realmgate::saml::metadata::IdpMetadata;
 use realmgate::saml::response::Expected;
 
-/// `shared/testvectors`, beside the repository (same layout in CI).
+/// python3-saml's and crewjam/saml's test data: `../shared/testvectors` beside the
+/// repository. Not ours to commit, so a fresh clone has none; tests call
+/// [`require_vectors`] before reading it.
 pub fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testvectors")
+}
+
+/// Whether [`vectors`] is there. When it is not, the calling test is skipped, or fails
+/// under CI, as for the other external components (`super::require_program`).
+///
+/// The skip is said once per test binary and straight to stderr: libtest captures the
+/// output of passing tests, and a skip nobody sees would read as a pass.
+pub fn require_vectors() -> bool {
+    let dir = vectors();
+    if dir.is_dir() {
+        return true;
+    }
+    assert!(
+        !super::under_ci(),
+        "the SAML test vectors are required under CI: {} is missing",
+        dir.display()
+    );
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: the tests of python3-saml's and crewjam/saml's vectors: {} is absent (put the test vectors there to run them)",
+            dir.display()
+        );
+    });
+    false
 }
 
 /// `tests/testdata/saml`, written by `generate.py`.
