@@ -226,6 +226,65 @@ async fn serve_without_a_tenant_directory_starts_and_follows_it() {
     }
 }
 
+/// TLS is an option of the one serving path: the public listener over HTTPS keeps
+/// `/metrics` off it, and the metrics listener still answers.
+#[tokio::test]
+async fn serve_over_tls_keeps_metrics_apart() {
+    let site = Site::new(true);
+    site.tenant("fabrikam.toml", FABRIKAM);
+    let tls = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (
+        site.dir.path().join("tls.pem"),
+        site.dir.path().join("tls.key"),
+    );
+    std::fs::write(&cert, tls.cert.pem()).unwrap();
+    std::fs::write(&key, tls.signing_key.serialize_pem()).unwrap();
+    let (port, metrics_port) = (common::free_port(), common::free_port());
+    let child = site
+        .command(&["serve"])
+        .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("REALMGATE_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
+        .env(
+            "REALMGATE_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("REALMGATE_TLS_CERT", &cert)
+        .env("REALMGATE_TLS_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let https = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !https
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "serve over TLS did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let public = https.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("realmgate_http_requests_total")
+    );
+}
+
 struct Kill(std::process::Child);
 
 impl Drop for Kill {
