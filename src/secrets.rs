@@ -107,7 +107,7 @@ pub fn gateway_secret(config: &Config) -> Result<Vec<u8>, SecretsError> {
     Ok(secret)
 }
 
-/// Lower-case hex.
+/// Lower-case hex: how ids, proof tokens and digests are spelled in text.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
