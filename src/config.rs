@@ -500,6 +500,19 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_never_on_the_public_listener() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert!(c.metrics_listen.ip().is_loopback());
+        let err = load(
+            "listen = \"127.0.0.1:9000\"\nmetrics_listen = \"127.0.0.1:9000\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, Some(2), "{}", err.0[0]);
+    }
+
+    #[test]
     fn syntax_error_has_a_line() {
         let err = load("listen = \n", &[]).unwrap_err();
         assert_eq!(err.0[0].line, Some(1));

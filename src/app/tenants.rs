@@ -89,7 +89,11 @@ pub async fn load(config: &Config) -> Result<Checked, AppError> {
 /// How long `check` waits for one tenant's `idp_metadata_url`.
 const CHECK_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Fetches every `idp_metadata_url` of `map` at once, each bounded by
+/// Fetches `check` runs at once: a map with thousands of URL tenants must not open
+/// thousands of connections together.
+const CHECK_FETCHES_AT_ONCE: usize = 16;
+
+/// Fetches every `idp_metadata_url` of `map`, [`CHECK_FETCHES_AT_ONCE`] at a time, each bounded by
 /// [`CHECK_FETCH_TIMEOUT`], and returns a problem naming the tenant and the reason for each
 /// that fails: such a tenant would show its SSO button while no login can succeed.
 pub async fn fetch_problems(config: &Config, map: &TenantMap) -> Vec<Problem> {
@@ -104,14 +108,16 @@ pub async fn fetch_problems(config: &Config, map: &TenantMap) -> Vec<Problem> {
             }];
         }
     };
+    let slots = Arc::new(tokio::sync::Semaphore::new(CHECK_FETCHES_AT_ONCE));
     let mut fetches = tokio::task::JoinSet::new();
     for source in IdpRegistry::url_sources(map) {
         let file = map
             .account(&source.account)
             .map(|t| t.file.display().to_string())
             .unwrap_or_default();
-        let client = client.clone();
+        let (client, slots) = (client.clone(), slots.clone());
         fetches.spawn(async move {
+            let _slot = slots.acquire_owned().await;
             let fetched = tokio::time::timeout(
                 CHECK_FETCH_TIMEOUT,
                 crate::saml::metadata::fetch_metadata(&client, &source.url),
