@@ -25,7 +25,7 @@ export REALMGATE_DOMAINS_DIR="$work" REALMGATE_DATA_DIR="$work/data" RUST_LOG=wa
 "$bin/examples/hello" 127.0.0.1:18089 2>/dev/null &
 # Gateway A: embedded defaults (memory sessions, SQLite).
 REALMGATE_LISTEN=127.0.0.1:18080 REALMGATE_PUBLIC_URL=http://127.0.0.1:18080 \
-  "$bin/realmgate" serve >"$out/gateway.log" 2>&1 &
+  REALMGATE_METRICS_LISTEN=127.0.0.1:19080 "$bin/realmgate" serve >"$out/gateway.log" 2>&1 &
 # Gateway B: sessions in Redis (skipped when no Redis answers on 127.0.0.1:6379), in a
 # database of its own (9), emptied first: the tests' lockouts of 127.0.0.1 in database 0
 # would otherwise refuse the benchmark's login.
@@ -34,7 +34,7 @@ if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis=1
   redis-cli -h 127.0.0.1 -p 6379 -n 9 flushdb >/dev/null
   REALMGATE_LISTEN=127.0.0.1:18081 REALMGATE_PUBLIC_URL=http://127.0.0.1:18081 \
-  REALMGATE_SESSION_STORE=redis://127.0.0.1:6379/9 REALMGATE_DATA_DIR="$work/data-redis" \
+  REALMGATE_METRICS_LISTEN=127.0.0.1:19081 REALMGATE_SESSION_STORE=redis://127.0.0.1:6379/9 REALMGATE_DATA_DIR="$work/data-redis" \
     "$bin/realmgate" serve >"$out/gateway-redis.log" 2>&1 &
 fi
 for port in 18080 18089 ${redis:+18081}; do

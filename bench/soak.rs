@@ -487,6 +487,7 @@ impl Gateway {
         let child = Command::new(&args.bin)
             .arg("serve")
             .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("REALMGATE_METRICS_LISTEN", format!("{METRICS_HOST}:{port}"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -555,9 +556,15 @@ fn ctl(args: &Args, what: &[&str]) {
     assert!(status.success(), "{} {what:?} failed: {status}", args.ctl);
 }
 
-/// The value of a Prometheus counter line (summing matching series), 0 when absent.
+/// Where each gateway serves `/metrics`: the port of its public listener on another
+/// loopback address, so the two never collide.
+const METRICS_HOST: &str = "127.0.0.2";
+
+/// The value of a Prometheus counter line (summing matching series) of the gateway at
+/// public `url`, 0 when absent.
 async fn counter(http: &reqwest::Client, url: &str, series: &str) -> f64 {
-    let (_, text, _) = get_status(http, &format!("{url}/metrics")).await;
+    let metrics = url.replacen("127.0.0.1", METRICS_HOST, 1);
+    let (_, text, _) = get_status(http, &format!("{metrics}/metrics")).await;
     text.lines()
         .filter(|l| l.starts_with(series))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

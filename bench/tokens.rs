@@ -53,7 +53,7 @@ fn measure(name: &str, secs: f64, mut op: impl FnMut()) -> f64 {
 
 /// One fresh authorization code for `subject`, as `/oauth2/resume` issues it.
 async fn mint_code(state: &app::State, subject: &Subject) -> String {
-    let binding = realmgate::web::guard::random_token();
+    let binding = realmgate::secrets::random_token();
     let request = AuthRequest {
         client_id: CLIENT.into(),
         redirect_uri: REDIRECT.into(),
@@ -174,7 +174,12 @@ async fn main() {
     // Over HTTP: the gateway served here, N clients exchanging pre-minted codes.
     let served = state.clone();
     tokio::spawn(async move {
-        app::run(listener, served, std::future::pending())
+        let listeners = app::Listeners {
+            public: listener,
+            tls: None,
+            metrics: None,
+        };
+        app::run(listeners, served, std::future::pending())
             .await
             .unwrap()
     });

@@ -68,6 +68,10 @@ pub struct OAuthClient {
 pub struct Config {
     /// Bind address.
     pub listen: SocketAddr,
+    /// Bind address of the Prometheus endpoint (`GET /metrics`), apart from `listen`: its
+    /// series name every tenant's account, which the public side never enumerates. Keep
+    /// it on the loopback or a private network.
+    pub metrics_listen: SocketAddr,
     /// The URL users see; ACS and metadata URLs derive from it.
     pub public_url: Url,
     /// SP entity ID; defaults to `public_url` with a trailing `/`.
@@ -147,6 +151,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".parse().expect("static address"),
+            metrics_listen: "127.0.0.1:9090".parse().expect("static address"),
             public_url: Url::parse("http://127.0.0.1:8080").expect("static url"),
             entity_id: None,
             domains_dir: PathBuf::from("./domains"),
@@ -268,6 +273,12 @@ impl Config {
         }
         if self.public_url.host_str().is_none() {
             push("public_url", "public_url must have a host".into());
+        }
+        if self.metrics_listen == self.listen && self.listen.port() != 0 {
+            push(
+                "metrics_listen",
+                "metrics_listen must differ from listen: metrics are not served publicly".into(),
+            );
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             push(
@@ -481,6 +492,19 @@ mod tests {
         assert_eq!(c.tenant_database(), Some("postgres://db/tenants"));
         let err = load(
             "listen = \"127.0.0.1:1\"\ntenant_source = \"mysql://db\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].line, Some(2), "{}", err.0[0]);
+    }
+
+    #[test]
+    fn metrics_are_never_on_the_public_listener() {
+        let c = Config::load(None, Vec::new()).unwrap();
+        assert!(c.metrics_listen.ip().is_loopback());
+        let err = load(
+            "listen = \"127.0.0.1:9000\"\nmetrics_listen = \"127.0.0.1:9000\"\n",
             &[],
         )
         .unwrap_err();

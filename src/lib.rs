@@ -13,11 +13,14 @@
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
 //!   clients, codes, ES256 access tokens, rotating refresh tokens.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
-//! - `app`: shared state, start-up, reloads, `run(listener, state, shutdown)`.
+//! - `app`: shared state and start-up (`app`), serving with its one graceful stop
+//!   (`app::serve`), the one tenant loader, import and reloads (`app::tenants`).
 //! - `telemetry`: logs and Prometheus metrics.
+//! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
-//! Dependencies point one way: `web` → `app`'s state → `accounts`, `discovery`, `session`;
-//! `accounts` and `saml` know `discovery`'s types; `session` depends on nothing of ours.
+//! Dependencies point one way:
+//! `main → app → web → {login, oauth} → {saml, accounts, discovery, session} →
+//! {config, telemetry, secrets}`. A module imports only from modules to its right.
 
 pub mod accounts;
 pub mod app;
@@ -26,6 +29,7 @@ pub mod discovery;
 pub mod login;
 pub mod oauth;
 pub mod saml;
+pub mod secrets;
 pub mod session;
 pub mod telemetry;
 pub mod web;

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use realmgate::accounts::{self, NewUser, Origin, Passwords, Status, UserStore};
-use realmgate::config::Config;
-use realmgate::discovery::{DomainProof, Email, PgSource, map, proof::Outcome};
+use realmgate::accounts::{self, NewUser, Origin, Status, UserStore};
+use realmgate::config::{Config, Problem};
+use realmgate::discovery::{DomainProof, Email, TenantMap, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
-use realmgate::{app, telemetry};
+use realmgate::telemetry::{self, LogTo};
+use realmgate::{app, secrets};
 
 /// mimalloc rather than glibc's malloc: the request path allocates many small, short-lived
 /// buffers on two or more threads, where glibc's arenas and free-list consolidation showed
@@ -138,6 +139,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Every command logs: `user add` and the others write audit events.
+    let to = match cli.command {
+        Command::Serve => LogTo::Stdout,
+        _ => LogTo::Stderr,
+    };
+    telemetry::init_logs(config.log_format, to);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -169,89 +176,39 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    telemetry::init_logs(config.log_format);
-    let listen = config.listen;
-    let tls = config.tls_cert.clone().zip(config.tls_key.clone());
+    let listeners = app::Listeners::bind(&config).await?;
     let state = app::build(config).await?;
     app::spawn_reloader(state.clone()).context("watching the tenant directory")?;
-    tracing::info!(%listen, public_url = %state.config.public_url, tls = tls.is_some(), "realmgate listening");
-    match tls {
-        None => {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("binding {listen}"))?;
-            app::run(listener, state.clone(), shutdown_signal(state)).await?;
-        }
-        Some((cert, key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .with_context(|| {
-                    format!("loading TLS files {} and {}", cert.display(), key.display())
-                })?;
-            let handle = axum_server::Handle::new();
-            let drain = handle.clone();
-            let draining = state.clone();
-            tokio::spawn(async move {
-                shutdown_signal(draining).await;
-                drain.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-            });
-            let app = realmgate::web::router(state)
-                .into_make_service_with_connect_info::<std::net::SocketAddr>();
-            axum_server::bind_rustls(listen, tls)
-                .handle(handle)
-                .serve(app)
-                .await?;
-        }
-    }
+    tracing::info!(listen = %state.config.listen, public_url = %state.config.public_url, tls = listeners.tls.is_some(), "realmgate listening");
+    app::run(listeners, state.clone(), app::shutdown_signal(state)).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C at once, and on SIGTERM (an orchestrated stop) after
-/// [`app::drain`]; in-flight requests then drain.
-async fn shutdown_signal(state: app::State) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => app::drain(&state).await,
+/// Prints every problem, then how many; the command then fails.
+fn report(problems: &[Problem], outcome: &str) -> ExitCode {
+    for p in problems {
+        println!("{p}");
     }
-    tracing::info!("shutdown requested; draining in-flight requests");
+    println!("{} problem(s) found{outcome}", problems.len());
+    ExitCode::FAILURE
 }
 
+/// Everything at once: tenant files (syntax, conflicts, IdP metadata and certificates) and
+/// the IdP metadata URLs, fetched.
 async fn check(config: &Config) -> anyhow::Result<ExitCode> {
-    let (loaded, place) = match config.tenant_database() {
-        None => (
-            app::load_tenants(&config.domains_dir),
-            config.domains_dir.display().to_string(),
-        ),
-        Some(url) => {
-            let loaded = PgSource::open(url).await?.load_map().await?;
-            let loaded = loaded.and_then(|map| IdpRegistry::build(&map).map(|idps| (map, idps)));
-            (loaded, "PostgreSQL (tenant_source)".to_string())
-        }
+    let place = match config.tenant_database() {
+        None => config.domains_dir.display().to_string(),
+        Some(_) => "PostgreSQL (tenant_source)".to_string(),
     };
-    let (map, idps) = match loaded.and_then(|l| l.0.check_regions(config).map(|()| l)) {
-        Ok(loaded) => loaded,
-        Err(problems) => {
-            for p in &problems {
-                println!("{p}");
-            }
-            println!("{} problem(s) found", problems.len());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let registry = IdpRegistry::new(idps);
+    let mut checked = app::load(config).await?;
+    checked
+        .problems
+        .extend(app::fetch_problems(config, &checked.map).await);
+    if !checked.problems.is_empty() {
+        return Ok(report(&checked.problems, ""));
+    }
+    let registry = IdpRegistry::new(checked.idps);
     let soon = registry.expiring_certs(
         chrono::Utc::now(),
         std::time::Duration::from_secs(30 * 86_400),
@@ -263,25 +220,21 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     }
     println!(
         "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {place}",
-        map.tenants().count(),
-        map.domain_count(),
+        checked.map.tenants().count(),
+        checked.map.domain_count(),
         registry.all().len(),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The whole tenant map of the configured source, or every problem as one error. The CLI
-/// may load it all (a million domains take seconds); the gateway never does with
-/// PostgreSQL.
-async fn load_tenants(config: &Config) -> anyhow::Result<map::TenantMap> {
-    let loaded = match config.tenant_database() {
-        None => map::load_dir(&config.domains_dir),
-        Some(url) => PgSource::open(url).await?.load_map().await?,
-    };
-    loaded.map_err(|p| {
+/// The tenant map of the configured source for the user and domain commands, refused with
+/// every problem when it has any (the gateway would not serve it either).
+async fn tenant_map(config: &Config) -> anyhow::Result<TenantMap> {
+    let (map, _) = app::load(config).await?.into_result().map_err(|p| {
         let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("{}", lines.join("\n"))
-    })
+    })?;
+    Ok(map)
 }
 
 async fn import_tenants(config: &Config, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -304,13 +257,7 @@ async fn import_tenants(config: &Config, dir: &std::path::Path) -> anyhow::Resul
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(app::AppError::Tenants(problems)) => {
-            for p in &problems {
-                println!("{p}");
-            }
-            println!("{} problem(s) found; nothing was imported", problems.len());
-            Ok(ExitCode::FAILURE)
-        }
+        Err(app::AppError::Tenants(problems)) => Ok(report(&problems, "; nothing was imported")),
         Err(e) => Err(e.into()),
     }
 }
@@ -337,16 +284,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             password_prompt,
         } => {
             let email = Email::parse(&email).context("--email")?;
-            let map = load_tenants(config).await?;
+            let map = tenant_map(config).await?;
             let tenant = map
                 .account(&account)
                 .with_context(|| format!("no tenant declares account {account:?}"))?;
-            anyhow::ensure!(
-                tenant.owns_domain(email.domain()),
-                "{} is not one of account {account}'s domains ({})",
-                email.domain(),
-                tenant.domains.join(", ")
-            );
             let password = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
@@ -356,21 +297,11 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             } else {
                 None
             };
-            let password_hash = match password.filter(|p| !p.is_empty()) {
-                Some(p) => {
-                    anyhow::ensure!(
-                        p.chars().count() >= 8,
-                        "use a password of at least 8 characters"
-                    );
-                    Some(Passwords::new()?.hash(&p).await?)
-                }
-                None => None,
-            };
             let mut new = NewUser::new(&account, email, Origin::Cli, now);
             new.name = name.unwrap_or_default();
             new.admin = admin;
-            new.password_hash = password_hash;
-            let user = store.add(new).await?;
+            let password = password.filter(|p| !p.is_empty());
+            let user = accounts::add_by_hand(&store, &tenant, new, password.as_deref()).await?;
             tracing::info!(target: "audit", event = "user_added", account = %user.account, email = %user.email, user_id = user.id, admin = user.admin);
             println!("added {} to {} (id {})", user.email, user.account, user.id);
         }
@@ -414,9 +345,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let map = load_tenants(config).await?;
+            let map = tenant_map(config).await?;
             let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
             let summary = accounts::import_csv(&store, &text, &owner, now).await?;
+            tracing::info!(target: "audit", event = "users_imported", file = %file.display(), created = summary.created, updated = summary.updated, unchanged = summary.unchanged, errors = summary.errors.len());
             for e in &summary.errors {
                 println!("{}:{e}", file.display());
             }
@@ -438,11 +370,11 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
 async fn verify_domain(config: &Config, domain: &str) -> anyhow::Result<ExitCode> {
     let email = Email::parse(&format!("x@{domain}")).context("not a valid domain name")?;
     let domain = email.domain();
-    let map = load_tenants(config).await?;
+    let map = tenant_map(config).await?;
     let tenant = map
         .lookup(domain)
         .with_context(|| format!("no tenant lists {domain}"))?;
-    let secret = app::secret(config)?;
+    let secret = secrets::gateway_secret(config)?;
     let proof = DomainProof::new(config.dns_server, &secret)?;
     let record = DomainProof::record_name(domain);
     let value = format!(

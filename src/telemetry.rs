@@ -8,10 +8,26 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTo {
+    /// Standard output: the gateway, whose output is its log.
+    Stdout,
+    /// Standard error: the other commands, whose standard output is their answer (SP
+    /// metadata XML, `check`'s report) while their log still carries the audit events.
+    Stderr,
+}
+
 /// Installs the log subscriber; `RUST_LOG` refines the default `info` level.
-pub fn init_logs(format: LogFormat) {
+pub fn init_logs(format: LogFormat, to: LogTo) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let writer = match to {
+        LogTo::Stdout => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        LogTo::Stderr => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),

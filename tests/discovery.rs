@@ -312,7 +312,7 @@ async fn reload_keeps_the_last_good_map() {
     assert_eq!(account_of("x@thief.example").await, Value::Null);
     assert_eq!(account_of("x@tailspin.example").await, "tailspin");
     let metrics = client
-        .get(app.at("/metrics"))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()
@@ -383,8 +383,12 @@ async fn operations_endpoints_and_security_headers() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+    // Metrics name every tenant's account: never on the public listener.
+    let public = client.get(app.at("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    assert!(!public.text().await.unwrap().contains("contoso"));
     let metrics = client
-        .get(app.at("/metrics"))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()
@@ -460,7 +464,7 @@ async fn sighup_reloads_the_tenant_files() {
     )
     .await;
     let reloads = || async {
-        let text = reqwest::get(format!("{}/metrics", gateway.url))
+        let text = reqwest::get(format!("{}/metrics", gateway.metrics_url))
             .await
             .unwrap()
             .text()

@@ -213,10 +213,7 @@ async fn redis_outage_fails_fast_and_recovers_without_restart() {
     assert_fails_fast("SSO start", timed(sso_start()).await);
     let verify = client.get(app.at("/auth/verify")).header(
         "cookie",
-        format!(
-            "realmgate_session={}",
-            realmgate::web::guard::random_token()
-        ),
+        format!("realmgate_session={}", realmgate::secrets::random_token()),
     );
     assert_fails_fast("forward-auth", timed(verify).await);
     // Discovery needs neither Redis nor the database.

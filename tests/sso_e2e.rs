@@ -210,7 +210,7 @@ async fn refusals_over_http() {
         401
     );
     let metrics = browser
-        .get(app.at("/metrics"))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -10,6 +10,7 @@
 pub mod import;
 pub mod jit;
 pub mod password;
+pub mod provision;
 pub mod sql;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use crate::discovery::Email;
 pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
 pub use password::Passwords;
+pub use provision::{MIN_PASSWORD_CHARS, add_by_hand};
 pub use sql::{SqlUserStore, open};
 
 /// Errors of the accounts module. Messages are for operators (CLI and logs); the web edge
@@ -78,6 +80,19 @@ pub enum AccountsError {
     /// Hashing failed (never carries the password).
     #[error("password hashing failed: {0}")]
     Password(String),
+    /// A user added by hand with an address outside the tenant's domains.
+    #[error("{domain} is not one of account {account}'s domains ({domains})")]
+    ForeignDomain {
+        /// Tenant slug.
+        account: String,
+        /// The address's domain.
+        domain: String,
+        /// The tenant's domains, comma-separated.
+        domains: String,
+    },
+    /// A password shorter than [`MIN_PASSWORD_CHARS`].
+    #[error("use a password of at least {} characters", MIN_PASSWORD_CHARS)]
+    WeakPassword,
     /// A CSV file that cannot be imported at all (as opposed to single bad rows).
     #[error("cannot import: {0}")]
     Import(String),

@@ -46,8 +46,7 @@ impl Passwords {
         // takes the CPU the async runtime needs for discovery, forward-auth and the ACS.
         let cpus =
             std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
-        let mut secret = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        let secret = crate::secrets::random_bytes::<32>();
         let dummy = hash_with(&params, &secret)?;
         Ok(Self {
             params,

@@ -21,6 +21,18 @@ pub struct TenantMap {
 impl TenantMap {
     /// Builds a map from tenants, reporting conflicts. `tenants` carry their file names.
     pub fn build(tenants: Vec<Tenant>) -> Result<Self, Vec<Problem>> {
+        let (map, problems) = Self::build_all(tenants);
+        if problems.is_empty() {
+            Ok(map)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The map of every tenant that conflicts with none before it, and the conflicts: what
+    /// `check` goes on to examine (IdP metadata, certificates) so it reports every problem
+    /// in one pass.
+    pub fn build_all(tenants: Vec<Tenant>) -> (Self, Vec<Problem>) {
         let mut map = TenantMap::default();
         let mut problems = Vec::new();
         for t in tenants {
@@ -54,11 +66,7 @@ impl TenantMap {
             }
             map.by_account.insert(t.account.clone(), t);
         }
-        if problems.is_empty() {
-            Ok(map)
-        } else {
-            Err(problems)
-        }
+        (map, problems)
     }
 
     /// The tenant owning `domain`: an exact match, else the nearest parent domain of a tenant
@@ -157,15 +165,27 @@ pub fn key_line(text: &str, key: &str) -> Option<usize> {
 /// Reads every `*.toml` file of `dir` (sorted, so reports are stable) and builds the map.
 /// Every problem of every file is collected.
 pub fn load_dir(dir: &Path) -> Result<TenantMap, Vec<Problem>> {
+    let (map, problems) = load_dir_all(dir);
+    if problems.is_empty() {
+        Ok(map)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Like [`load_dir`], but also returns the map of the tenants that loaded without a
+/// problem (see [`TenantMap::build_all`]).
+pub fn load_dir_all(dir: &Path) -> (TenantMap, Vec<Problem>) {
     let mut problems = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            return Err(vec![Problem {
+            let problem = Problem {
                 source: dir.display().to_string(),
                 line: None,
                 message: format!("cannot read the tenant directory: {e}"),
-            }]);
+            };
+            return (TenantMap::default(), vec![problem]);
         }
     };
     let mut files: Vec<PathBuf> = entries
@@ -202,14 +222,9 @@ pub fn load_dir(dir: &Path) -> Result<TenantMap, Vec<Problem>> {
             Err(mut p) => problems.append(&mut p),
         }
     }
-    match TenantMap::build(tenants) {
-        Ok(map) if problems.is_empty() => Ok(map),
-        Ok(_) => Err(problems),
-        Err(mut p) => {
-            problems.append(&mut p);
-            Err(problems)
-        }
-    }
+    let (map, mut conflicts) = TenantMap::build_all(tenants);
+    problems.append(&mut conflicts);
+    (map, problems)
 }
 
 /// Parses and checks one tenant file.

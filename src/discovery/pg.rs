@@ -193,11 +193,7 @@ impl ImportTenant {
             allow_idp_initiated: sso.is_some_and(|s| s.allow_idp_initiated),
             include_subdomains: tenant.include_subdomains,
             domains: tenant.domains.clone(),
-            digest: digest
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            digest: crate::secrets::hex(&digest.finalize()),
         })
     }
 }

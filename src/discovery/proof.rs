@@ -126,7 +126,7 @@ impl DomainProof {
         mac.update(b"\0");
         mac.update(domain.as_bytes());
         let tag = mac.finalize().into_bytes();
-        tag[..16].iter().map(|b| format!("{b:02x}")).collect()
+        crate::secrets::hex(&tag[..16])
     }
 
     /// The DNS name of the record.

@@ -194,7 +194,7 @@ pub async fn remember_pending(
     return_to: Option<&url::Url>,
     binding: &str,
 ) -> Result<String, LoginError> {
-    let relay = crate::web::guard::random_token();
+    let relay = crate::secrets::random_token();
     let pending = Pending {
         request_id: request_id.to_string(),
         account: account.to_string(),

@@ -114,7 +114,7 @@ impl OAuth {
         now: DateTime<Utc>,
     ) -> Result<DeviceAuthorization, OAuthError> {
         self.clients.get(client_id)?;
-        let device_code = crate::web::guard::random_token();
+        let device_code = crate::secrets::random_token();
         let key = hashed("device", &device_code);
         // A fresh user code not in use (collisions are rare: retry a few times).
         let mut user_code = new_user_code();

@@ -155,7 +155,7 @@ impl OAuth {
 
     /// Stores a validated authorization request; answers its id.
     pub async fn begin(&self, request: &AuthRequest) -> Result<String, OAuthError> {
-        let id = crate::web::guard::random_token();
+        let id = crate::secrets::random_token();
         let bytes = serde_json::to_vec(request).map_err(|e| OAuthError::Server(e.to_string()))?;
         self.store
             .put(&format!("oauth:req:{id}"), bytes, REQUEST_TTL)
@@ -199,7 +199,7 @@ impl OAuth {
         if self.store.take(&format!("oauth:req:{id}")).await?.is_none() {
             return Err(OAuthError::InvalidRequest("request already used".into()));
         }
-        let code = crate::web::guard::random_token();
+        let code = crate::secrets::random_token();
         let record = CodeRecord {
             client_id: pending.client_id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
@@ -267,14 +267,14 @@ impl OAuth {
         let family = match family {
             Some(f) => f,
             None => {
-                let f = crate::web::guard::random_token();
+                let f = crate::secrets::random_token();
                 self.store
                     .put(&format!("oauth:family:{f}"), vec![1], REFRESH_TTL)
                     .await?;
                 f
             }
         };
-        let refresh_token = crate::web::guard::random_token();
+        let refresh_token = crate::secrets::random_token();
         let record = RefreshRecord {
             family,
             client_id: client_id.to_string(),

@@ -64,10 +64,10 @@ impl TokenKeys {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                     .map_err(|e| OAuthError::Server(e.to_string()))?;
-                let pem = key.serialize_pem();
                 std::fs::create_dir_all(data_dir).map_err(io)?;
-                crate::app::write_private(&path, pem.as_bytes()).map_err(io)?;
-                pem
+                let pem = crate::secrets::create_private(&path, key.serialize_pem().as_bytes())
+                    .map_err(io)?;
+                String::from_utf8_lossy(&pem).into_owned()
             }
             Err(e) => return Err(io(e)),
         };
@@ -122,7 +122,7 @@ impl TokenKeys {
             client_id: client_id.to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TTL_SECS,
-            jti: crate::web::guard::random_token(),
+            jti: crate::secrets::random_token(),
         };
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());

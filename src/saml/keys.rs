@@ -5,8 +5,7 @@
 //! that does not change at every restart. RSA rather than ECDSA because Entra ID and AD FS
 //! only accept RSA request-signing certificates.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
@@ -68,12 +67,16 @@ impl SpKeys {
                 if key_path.exists() && cert_path.exists() {
                     return Self::from_pem(&read(&key_path)?, &read(&cert_path)?, next.as_deref());
                 }
-                let (key_pem, cert_pem) = generate_pem()?;
                 std::fs::create_dir_all(&config.data_dir)
                     .map_err(|e| key_err(&format!("create {}", config.data_dir.display()), e))?;
-                write_private(&key_path, key_pem.as_bytes())?;
-                std::fs::write(&cert_path, cert_pem.as_bytes())
-                    .map_err(|e| key_err(&format!("write {}", cert_path.display()), e))?;
+                // The key first, then a certificate for whichever key won: instances starting
+                // together all end up with the one pair on disk.
+                let key_pem = if key_path.exists() {
+                    read(&key_path)?
+                } else {
+                    create(&key_path, &generate_key_pem()?)?
+                };
+                let cert_pem = create(&cert_path, &self_signed_pem(&key_pem)?)?;
                 tracing::info!(key = %key_path.display(), cert = %cert_path.display(), "generated SP signing key");
                 Self::from_pem(&key_pem, &cert_pem, next.as_deref())
             }
@@ -131,8 +134,8 @@ impl SpKeys {
 
     /// A fresh in-memory key set, for tests and `realmgate metadata` dry runs.
     pub fn generate() -> Result<Self, SamlError> {
-        let (k, c) = generate_pem()?;
-        Self::from_pem(&k, &c, None)
+        let k = generate_key_pem()?;
+        Self::from_pem(&k, &self_signed_pem(&k)?, None)
     }
 
     /// DER of the current certificate.
@@ -175,28 +178,25 @@ fn read(path: &Path) -> Result<String, SamlError> {
     std::fs::read_to_string(path).map_err(|e| key_err(&format!("read {}", path.display()), e))
 }
 
-/// Writes a private key readable by the owner only; `create_new` so two instances starting
-/// together never overwrite each other's key (the loser reports an error and restarts).
-fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<(), SamlError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
+/// Writes `pem` to `path` unless another instance did first, and returns what is there
+/// (see [`crate::secrets::create_private`]).
+fn create(path: &Path, pem: &str) -> Result<String, SamlError> {
+    let bytes = crate::secrets::create_private(path, pem.as_bytes())
         .map_err(|e| key_err(&format!("create {}", path.display()), e))?;
-    f.write_all(bytes)
-        .map_err(|e| key_err(&format!("write {}", path.display()), e))
+    String::from_utf8(bytes).map_err(|e| key_err(&format!("read {}", path.display()), e))
 }
 
-/// RSA-2048 key (PKCS#8 PEM) and a ten-year self-signed certificate (PEM). IdPs pin SP
-/// certificates rather than validate chains, so self-signed is what every SP ships.
-fn generate_pem() -> Result<(String, String), SamlError> {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-        .map_err(|e| key_err("RSA key generation", e))?;
+/// A new RSA-2048 key (PKCS#8 PEM). RSA rather than ECDSA: see the module comment.
+fn generate_key_pem() -> Result<String, SamlError> {
+    rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
+        .map(|k| k.serialize_pem())
+        .map_err(|e| key_err("RSA key generation", e))
+}
+
+/// A ten-year self-signed certificate (PEM) for `key_pem`. IdPs pin SP certificates rather
+/// than validate chains, so self-signed is what every SP ships.
+fn self_signed_pem(key_pem: &str) -> Result<String, SamlError> {
+    let key = rcgen::KeyPair::from_pem(key_pem).map_err(|e| key_err("SP key", e))?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
         .map_err(|e| key_err("certificate parameters", e))?;
     params
@@ -208,7 +208,7 @@ fn generate_pem() -> Result<(String, String), SamlError> {
     let cert = params
         .self_signed(&key)
         .map_err(|e| key_err("self-signing", e))?;
-    Ok((key.serialize_pem(), cert.pem()))
+    Ok(cert.pem())
 }
 
 #[cfg(test)]
@@ -238,6 +238,24 @@ mod tests {
     }
 
     #[test]
+    fn a_key_left_without_its_certificate_is_kept_and_certified() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let key = generate_key_pem().expect("key");
+        std::fs::write(dir.path().join(GENERATED_KEY_FILE), &key).expect("write key");
+        let keys = SpKeys::load_or_generate(&config).expect("load");
+        let expected =
+            SpKeys::from_pem(&key, &self_signed_pem(&key).expect("cert"), None).expect("pair");
+        assert_eq!(
+            keys.sign_rsa_sha256(b"x").expect("sign"),
+            expected.sign_rsa_sha256(b"x").expect("sign")
+        );
+    }
+
+    #[test]
     fn signature_verifies_with_the_certificate_key() {
         let keys = SpKeys::generate().expect("keys");
         let sig = keys.sign_rsa_sha256(b"SAMLRequest=abc").expect("sign");
@@ -251,8 +269,8 @@ mod tests {
 
     #[test]
     fn mismatched_certificate_is_refused() {
-        let (k1, _) = generate_pem().expect("k1");
-        let (_, c2) = generate_pem().expect("k2");
+        let k1 = generate_key_pem().expect("k1");
+        let c2 = self_signed_pem(&generate_key_pem().expect("k2")).expect("c2");
         assert!(matches!(
             SpKeys::from_pem(&k1, &c2, None),
             Err(SamlError::Key(_))

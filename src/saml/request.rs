@@ -7,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use flate2::Compression;
-use rand::RngCore;
 use samael::crypto::{CryptoProvider, XmlSec};
 use url::Url;
 
@@ -22,14 +21,10 @@ const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddre
 
 /// A fresh request ID: `_` (an XML ID must not start with a digit) and 32 hex digits.
 pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    let mut id = String::with_capacity(33);
-    id.push('_');
-    for b in bytes {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
+    format!(
+        "_{}",
+        crate::secrets::hex(&crate::secrets::random_bytes::<16>())
+    )
 }
 
 /// What a request says, independent of the binding.

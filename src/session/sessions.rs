@@ -10,7 +10,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -93,11 +92,8 @@ impl Sessions {
         user: &SessionUser,
         now: DateTime<Utc>,
     ) -> Result<Session, StoreError> {
-        let mut raw = [0u8; ID_BYTES];
-        // ThreadRng is a CSPRNG (ChaCha, reseeded from the OS).
-        rand::rng().fill_bytes(&mut raw);
         let session = Session {
-            id: URL_SAFE_NO_PAD.encode(raw),
+            id: URL_SAFE_NO_PAD.encode(crate::secrets::random_bytes::<ID_BYTES>()),
             user_id: user.user_id,
             account: user.account.clone(),
             email: user.email.clone(),

@@ -2,23 +2,16 @@
 //! and security headers.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use url::Url;
 
 use crate::config::Config;
+use crate::secrets::random_token;
 
 use super::error::WebError;
 
 /// Name of the CSRF cookie (double-submit pattern).
 const CSRF_COOKIE: &str = "realmgate_csrf";
-
-/// A fresh random token: 256 bits, base64url.
-pub fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    URL_SAFE_NO_PAD.encode(bytes)
-}
 
 /// The value of cookie `name` in the request, if any.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -28,6 +28,14 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::app::State;
 
+/// The metrics listener's one route (`metrics_listen`): Prometheus text, apart from the
+/// public listener because the series name every tenant's account.
+pub fn metrics_router(state: State) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(state)
+}
+
 /// Largest request body accepted anywhere (a SAML Response POST is the largest legitimate one).
 pub const MAX_BODY: usize = 256 * 1024;
 
@@ -70,7 +78,6 @@ pub fn router(state: State) -> Router {
         .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/static/{file}", get(ops::static_file))
         .route("/{account}", get(discover::account_page))
         .fallback(ops::not_found)

@@ -135,7 +135,7 @@ pub async fn authorize(
     let (binding, binding_cookie) = match guard::cookie(&headers, &name).filter(|v| v.len() == 43) {
         Some(b) => (b, None),
         None => {
-            let b = guard::random_token();
+            let b = crate::secrets::random_token();
             let c = guard::set_cookie(
                 &state.config,
                 &name,

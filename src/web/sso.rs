@@ -54,7 +54,7 @@ pub async fn start(
     let (binding, set_cookie) = match guard::cookie(&headers, &name).filter(|v| v.len() == 43) {
         Some(b) => (b, None),
         None => {
-            let b = guard::random_token();
+            let b = crate::secrets::random_token();
             let set = binding_cookie(&state.config, &name, &b);
             (b, Some(set))
         }

@@ -16,6 +16,8 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub url: String,
+    /// The metrics listener (`metrics_listen`), apart from the public one.
+    pub metrics_url: String,
     pub domains: PathBuf,
     pub data: PathBuf,
     pub state: app::State,
@@ -104,6 +106,8 @@ pub async fn spawn_app_with(
     tenants(&domains);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}", metrics.local_addr().unwrap());
     let mut config = Config::load(None, Vec::new()).unwrap();
     config.listen = addr;
     config.public_url = format!("http://127.0.0.1:{}", addr.port()).parse().unwrap();
@@ -119,7 +123,12 @@ pub async fn spawn_app_with(
     let (stop, stopped) = oneshot::channel::<()>();
     let served = state.clone();
     tokio::spawn(async move {
-        app::run(listener, served, async {
+        let listeners = app::Listeners {
+            public: listener,
+            tls: None,
+            metrics: Some(metrics),
+        };
+        app::run(listeners, served, async {
             let _ = stopped.await;
         })
         .await
@@ -127,6 +136,7 @@ pub async fn spawn_app_with(
     });
     TestApp {
         url: format!("http://127.0.0.1:{}", addr.port()),
+        metrics_url,
         addr,
         domains,
         data,
@@ -379,6 +389,8 @@ pub async fn password_login(
 /// The real `realmgate serve` binary as a child process; killed on drop.
 pub struct Process {
     pub url: String,
+    /// The metrics listener (`metrics_listen`).
+    pub metrics_url: String,
     child: std::process::Child,
 }
 
@@ -426,9 +438,14 @@ impl Process {
     /// Starts `realmgate serve` listening on `port` with `REALMGATE_*` settings `env`,
     /// waiting until `/healthz` answers (over TLS when `https`).
     pub async fn start(port: u16, https: bool, env: &[(&str, String)]) -> Process {
+        let metrics_url = format!("http://127.0.0.1:{}", free_port());
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_realmgate"));
         cmd.arg("serve")
             .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "REALMGATE_METRICS_LISTEN",
+                metrics_url.trim_start_matches("http://"),
+            )
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null());
         for (k, v) in env {
@@ -439,6 +456,7 @@ impl Process {
         // Owned by the guard at once, so it is killed whichever way this function ends.
         let process = Process {
             url: url.clone(),
+            metrics_url,
             child: cmd.spawn().unwrap(),
         };
         let probe = reqwest::Client::builder()

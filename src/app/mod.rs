@@ -1,0 +1,218 @@
+//! The application: shared state and start-up (where the tenant source is chosen, once)
+//! here; serving in `serve` (`run`, which tests call on port 0); tenant loading, import
+//! and reloads in `tenants`.
+
+mod serve;
+mod tenants;
+
+pub use serve::{Listeners, drain, run, shutdown_signal};
+pub use tenants::{
+    Checked, TenantIdps, check_dir, fetch_problems, forget, import_tenants, load, load_dir, reload,
+    spawn_reloader,
+};
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::{self, AccountsError, Passwords, UserStore};
+use crate::config::{Config, Problem};
+use crate::discovery::pg::Listener;
+use crate::discovery::{
+    Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
+};
+use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
+use crate::secrets::{self, SecretsError};
+use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, Store, StoreError};
+use crate::telemetry;
+use crate::web::pages::Pages;
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The tenant files have problems.
+    #[error("tenant files have problems:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Tenants(Vec<Problem>),
+    /// A file could not be read, or an address bound.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or address.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A template does not compile.
+    #[error("template: {0}")]
+    Template(#[from] Box<handlebars::TemplateError>),
+    /// The gateway secret could not be read or generated.
+    #[error(transparent)]
+    Secret(#[from] SecretsError),
+    /// The DNS resolver could not be set up.
+    #[error(transparent)]
+    Proof(#[from] crate::discovery::proof::ProofError),
+    /// The SP key or the IdP metadata could not be loaded.
+    #[error(transparent)]
+    Saml(#[from] SamlError),
+    /// The OAuth signing key could not be loaded or generated.
+    #[error("OAuth: {0}")]
+    OAuth(#[from] crate::oauth::OAuthError),
+    /// The user database could not be opened or migrated.
+    #[error(transparent)]
+    Accounts(#[from] AccountsError),
+    /// The session store could not be reached.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tenant database could not be reached.
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// Where tenants come from (`tenant_source`), chosen once at start-up; handlers see only
+/// the `Directory` and `IdpRegistry` in front of it.
+pub enum Tenants {
+    /// The `domains/` files, swapped whole on reload.
+    Files(Arc<FileSource>),
+    /// PostgreSQL, and its notification subscription until `spawn_reloader` runs it.
+    Postgres(Arc<PgSource>, Mutex<Option<Listener>>),
+}
+
+/// Everything a request handler may need; cheap to clone behind an `Arc`.
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// Home-realm discovery.
+    pub discovery: Discovery,
+    /// The tenant source, kept to swap in reloaded maps or follow notifications.
+    pub tenants: Tenants,
+    /// Compiled templates.
+    pub pages: Arc<Pages>,
+    /// Prometheus exposition.
+    pub metrics: PrometheusHandle,
+    /// Our SAML SP: entity ID, ACS URLs, keys.
+    pub sp: Arc<Sp>,
+    /// Every SSO tenant's IdP metadata, swapped with the tenant map (or loaded per
+    /// tenant on demand with the database source).
+    pub idps: Arc<IdpRegistry>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Password hashing, off the async runtime.
+    pub passwords: Passwords,
+    /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
+    pub store: Arc<dyn Store>,
+    /// Login sessions on top of `store`.
+    pub sessions: Sessions,
+    /// Rate limits on top of `store` (shared by every instance using the same store).
+    pub limiter: RateLimiter,
+    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
+    /// unbounded flood of POSTs must not grow the blocking pool without limit.
+    pub saml_slots: tokio::sync::Semaphore,
+    /// Whether a user is still active, by id, for at most 30 s: a session of a user that
+    /// was disabled (by the CLI, possibly in another process) stops working within that
+    /// time, without a database query on every forward-auth request.
+    pub active_users: moka::future::Cache<i64, bool>,
+    /// The OAuth authorization server for native apps and device connectors.
+    pub oauth: Arc<crate::oauth::OAuth>,
+    /// Set by [`drain`] once SIGTERM arrives: `/readyz` answers 503 and responses close
+    /// their connections, so traffic moves to other instances before the listener closes.
+    pub draining: std::sync::atomic::AtomicBool,
+}
+
+/// Shared state handle.
+pub type State = Arc<AppState>;
+
+/// Builds the state from a configuration: loads tenants (refusing to start on any problem)
+/// or connects to their database, the gateway secret and the templates.
+pub async fn build(config: Config) -> Result<State, AppError> {
+    install_crypto_provider();
+    let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
+    let secret = secrets::gateway_secret(&config)?;
+    let proof = if config.require_verified_domains {
+        Some(DomainProof::new(config.dns_server, &secret)?)
+    } else {
+        None
+    };
+    let (tenants, source, idps, proof): (Tenants, Arc<dyn TenantSource>, _, _) =
+        match config.tenant_database() {
+            None => {
+                let (map, configured) =
+                    tenants::first_files(&config).map_err(AppError::Tenants)?;
+                let idps = Arc::new(IdpRegistry::fetching(client));
+                idps.replace(configured, IdpRegistry::url_sources(&map));
+                idps.record_metrics(chrono::Utc::now());
+                let proof = proof.map(Arc::new);
+                if let Some(proof) = &proof {
+                    proof.refresh(&map).await;
+                }
+                let files = Arc::new(FileSource::new(map));
+                (Tenants::Files(files.clone()), files, idps, proof)
+            }
+            Some(url) => {
+                let pg = Arc::new(PgSource::open(url).await?);
+                let listener = pg.listen().await?;
+                (
+                    Tenants::Postgres(pg.clone(), Mutex::new(Some(listener))),
+                    pg,
+                    Arc::new(IdpRegistry::on_demand(client)),
+                    proof.map(|p| Arc::new(p.on_demand())),
+                )
+            }
+        };
+    let keys = Arc::new(SpKeys::load_or_generate(&config)?);
+    let sp = Arc::new(Sp::from_config(&config, keys));
+    let users: Arc<dyn UserStore> = Arc::new(accounts::open(&config.database_url()).await?);
+    let store = session::open(&config.session_store).await?;
+    let oauth = Arc::new(crate::oauth::OAuth::new(
+        crate::oauth::Clients::new(config.oauth_clients.clone()),
+        crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
+        config.public_url.as_str().trim_end_matches('/').to_string(),
+        store.clone(),
+        users.clone(),
+    ));
+    let discovery = Discovery {
+        directory: Directory::new(source, 1_000_000, Duration::from_secs(300)),
+        proof,
+        region: config.region.clone(),
+        regions: config.regions.clone(),
+    };
+    Ok(Arc::new(AppState {
+        discovery,
+        tenants,
+        pages: Arc::new(Pages::new().map_err(Box::new)?),
+        metrics: telemetry::metrics(),
+        sp,
+        idps,
+        users,
+        passwords: Passwords::new()?,
+        sessions: Sessions::new(
+            store.clone(),
+            Duration::from_secs(config.session_idle_seconds),
+            Duration::from_secs(config.session_max_seconds),
+        ),
+        limiter: RateLimiter::new(
+            store.clone(),
+            RateLimitPolicy {
+                limit: config.login_attempts_per_minute,
+                lockout_after: config.lockout_after_failures,
+                ..RateLimitPolicy::default()
+            },
+        ),
+        store,
+        oauth,
+        active_users: moka::future::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(30))
+            .build(),
+        saml_slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
+        ),
+        draining: std::sync::atomic::AtomicBool::new(false),
+        config,
+    }))
+}
+
+/// Selects aws-lc-rs as rustls' process-wide provider. Both it and ring are compiled in
+/// (reqwest brings ring), and rustls refuses to guess between two.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

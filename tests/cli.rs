@@ -1,0 +1,295 @@
+//! The `realmgate` command line as an operator runs it: the binary, in a directory of its
+//! own, with `REALMGATE_*` settings.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A working directory with `domains/` and `data/` (`domains/` only when asked).
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(with_domains: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        if with_domains {
+            std::fs::create_dir_all(dir.path().join("domains")).unwrap();
+        }
+        Self { dir }
+    }
+
+    fn domains(&self) -> PathBuf {
+        self.dir.path().join("domains")
+    }
+
+    fn tenant(&self, name: &str, text: &str) {
+        std::fs::write(self.domains().join(name), text).unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .env("REALMGATE_DOMAINS_DIR", self.domains())
+            .env("REALMGATE_DATA_DIR", self.dir.path().join("data"));
+        cmd
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const FABRIKAM: &str = "account = \"fabrikam\"\ndomains = [\"fabrikam.com\"]\n";
+
+#[test]
+fn user_commands_write_audit_events() {
+    let site = Site::new(true);
+    site.tenant("fabrikam.toml", FABRIKAM);
+    let email = ["--account", "fabrikam", "--email", "ann@fabrikam.com"];
+    for (command, event) in [
+        ("add", "user_added"),
+        ("approve", "user_approved"),
+        ("disable", "user_disabled"),
+    ] {
+        let out = site.run(&[&["user", command][..], &email[..]].concat(), "");
+        assert!(out.status.success(), "{command}: {}", text(&out.stderr));
+        let log = text(&out.stderr);
+        assert!(
+            log.contains(event) && log.contains("ann@fabrikam.com"),
+            "{command} wrote no {event} audit line: {log}"
+        );
+    }
+    let csv = site.dir.path().join("users.csv");
+    std::fs::write(&csv, "email,name,admin\nbob@fabrikam.com,Bob,false\n").unwrap();
+    let out = site.run(&["user", "import", csv.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("users_imported"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn user_add_keeps_its_policy() {
+    let site = Site::new(true);
+    site.tenant("fabrikam.toml", FABRIKAM);
+    let out = site.run(
+        &[
+            "user",
+            "add",
+            "--account",
+            "fabrikam",
+            "--email",
+            "eve@contoso.com",
+        ],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("contoso.com is not one of account fabrikam's domains"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = site.run(
+        &[
+            "user",
+            "add",
+            "--account",
+            "fabrikam",
+            "--email",
+            "eve@fabrikam.com",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 8 characters"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A syntax error in one file, a broken certificate in another and an unreachable
+/// metadata URL in a third: one `check` names all three.
+#[test]
+fn check_reports_every_problem_at_once() {
+    let site = Site::new(true);
+    site.tenant("broken.toml", "account = \"broken\"\ndomains = [\n");
+    site.tenant(
+        "badcert.toml",
+        "account = \"badcert\"\ndomains = [\"badcert.example\"]\n\n[sso]\nissuer = \"https://idp.badcert.example\"\nsso_url = \"https://idp.badcert.example/sso\"\ncertificate = [\"not a certificate\"]\n",
+    );
+    // Port 1 on the loopback: refused at once, no network needed.
+    site.tenant(
+        "remote.toml",
+        "account = \"remote\"\ndomains = [\"remote.example\"]\n\n[sso]\nidp_metadata_url = \"https://127.0.0.1:1/metadata\"\n",
+    );
+    let out = site.run(&["check"], "");
+    let report = text(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("broken.toml"), "{report}");
+    assert!(report.contains("badcert.toml"), "{report}");
+    assert!(
+        report.contains("remote.toml") && report.contains("account remote: idp_metadata_url"),
+        "{report}"
+    );
+    assert!(report.contains("3 problem(s) found"), "{report}");
+}
+
+/// A first `serve` where no `domains/` exists yet: it starts, says where tenants go, and
+/// serves the first tenant file once the directory is created.
+#[tokio::test]
+async fn serve_without_a_tenant_directory_starts_and_follows_it() {
+    let site = Site::new(false);
+    let port = common::free_port();
+    let log_path = site.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = site
+        .command(&["serve"])
+        .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "REALMGATE_METRICS_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .stdout(log)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "serve did not start: {}",
+            std::fs::read_to_string(&log_path).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logged.contains("no tenant directory") && logged.contains("domains"),
+        "{logged}"
+    );
+    std::fs::create_dir_all(site.domains()).unwrap();
+    common::write_atomic(&site.domains().join("fabrikam.toml"), FABRIKAM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer: serde_json::Value = http
+            .post(format!("{url}/api/v1/discover"))
+            .json(&serde_json::json!({"email": "ann@fabrikam.com"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["account"] == "fabrikam" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new tenant directory was never loaded: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// TLS is an option of the one serving path: the public listener over HTTPS keeps
+/// `/metrics` off it, and the metrics listener still answers.
+#[tokio::test]
+async fn serve_over_tls_keeps_metrics_apart() {
+    let site = Site::new(true);
+    site.tenant("fabrikam.toml", FABRIKAM);
+    let tls = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = (
+        site.dir.path().join("tls.pem"),
+        site.dir.path().join("tls.key"),
+    );
+    std::fs::write(&cert, tls.cert.pem()).unwrap();
+    std::fs::write(&key, tls.signing_key.serialize_pem()).unwrap();
+    let (port, metrics_port) = (common::free_port(), common::free_port());
+    let child = site
+        .command(&["serve"])
+        .env("REALMGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("REALMGATE_PUBLIC_URL", format!("https://127.0.0.1:{port}"))
+        .env(
+            "REALMGATE_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("REALMGATE_TLS_CERT", &cert)
+        .env("REALMGATE_TLS_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Kill(child);
+    let https = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let url = format!("https://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !https
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "serve over TLS did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let public = https.get(format!("{url}/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("realmgate_http_requests_total")
+    );
+}
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
