@@ -46,6 +46,9 @@ pub enum AppError {
     /// The SP key or the IdP metadata could not be loaded.
     #[error(transparent)]
     Saml(#[from] SamlError),
+    /// The HTTPS client for IdP metadata URLs could not be built (`idp_metadata_ca`).
+    #[error(transparent)]
+    MetadataClient(#[from] crate::saml::FetchError),
     /// The OAuth signing key could not be loaded or generated.
     #[error("OAuth: {0}")]
     OAuth(#[from] crate::oauth::OAuthError),
@@ -117,7 +120,7 @@ pub type State = Arc<AppState>;
 /// or connects to their database, the gateway secret and the templates.
 pub async fn build(config: Config) -> Result<State, AppError> {
     install_crypto_provider();
-    let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
+    let client = crate::saml::http_client(config.idp_metadata_ca.as_deref())?;
     let secret = secret(&config)?;
     let proof = if config.require_verified_domains {
         Some(DomainProof::new(config.dns_server, &secret)?)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::saml::*;
 use realmgate::saml::SamlError;
-use realmgate::saml::metadata::{IdpMetadata, IdpRegistry};
+use realmgate::saml::{IdpMetadata, IdpRegistry};
 
 fn parse(path: std::path::PathBuf) -> Result<IdpMetadata, SamlError> {
     IdpMetadata::parse(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
@@ -333,7 +333,7 @@ async fn metadata_url_over_https_with_an_internal_ca() {
 
     // A file that is not a PEM bundle is a start-up error, not an empty trust store.
     std::fs::write(ca, "not a certificate").unwrap();
-    assert!(realmgate::saml::metadata::http_client(Some(ca)).is_err());
+    assert!(realmgate::saml::http_client(Some(ca)).is_err());
 }
 
 /// Reloads the gateway's `domains/` after `edit` and fails on any problem.
