@@ -251,7 +251,19 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let registry = IdpRegistry::new(idps);
+    // Each metadata URL, as `serve` would fetch it at start, within 10 s.
+    app::install_crypto_provider();
+    let client = realmgate::saml::http_client(config.idp_metadata_ca.as_deref())?;
+    let (fetched, problems) =
+        IdpRegistry::check_urls(&map, &client, std::time::Duration::from_secs(10)).await;
+    if !problems.is_empty() {
+        for p in &problems {
+            println!("{p}");
+        }
+        println!("{} problem(s) found", problems.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    let registry = IdpRegistry::new(idps.into_iter().chain(fetched).collect());
     let soon = registry.expiring_certs(
         chrono::Utc::now(),
         std::time::Duration::from_secs(30 * 86_400),

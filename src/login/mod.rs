@@ -121,7 +121,7 @@ impl LoginError {
             LoginError::Disabled => "user_disabled",
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
-            LoginError::NoIdp(_) => "idp_unavailable",
+            LoginError::NoIdp(_) => "idp_metadata_unavailable",
             LoginError::Unavailable(_) => "temporarily_unavailable",
         }
     }

@@ -1,7 +1,7 @@
 //! The HTTPS client side of `idp_metadata_url`: the one place in `saml` that does network
 //! I/O. It is an HTTP *client* with no server types, kept apart from the parsing in
 //! [`super::metadata`] (as crewjam/saml keeps `FetchMetadata` apart from its parser), so
-//! parsing stays free of I/O.
+//! the refreshers of [`super::registry`] and `realmgate check` fetch the same way.
 
 use std::error::Error as _;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! decides whether a SAML Response is a login.
 //!
 //! The one network client is [`fetch`], which reads `idp_metadata_url` over HTTPS (for the
-//! registry's refreshers). It lives in its own file so parsing,
+//! registry's refreshers and for `realmgate check`). It lives in its own file so parsing,
 //! the registry and everything `validate` touches stay free of I/O.
 //!
 //! # Layout

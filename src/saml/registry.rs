@@ -10,12 +10,12 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::fetch::{FETCH_TIMEOUT, fetch_metadata};
+use super::fetch::{FETCH_TIMEOUT, FetchError, fetch_metadata};
 use super::metadata::{DEFAULT_REFRESH, IdpMetadata};
 use crate::config::Problem;
 use crate::discovery::{Change, Tenant, TenantMap};
 
-/// Retry interval after a failed fetch; the last good copy stays in use meanwhile.
+/// Retry interval after a failed fetch; the last good copy, if any, stays in use meanwhile.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
 
 /// The IdP of every SSO tenant, by account. Reads are lock-free snapshots (`ArcSwap`): a
@@ -104,10 +104,7 @@ impl IdpRegistry {
                     self.store_fetched(&tenant.account, m.clone());
                     Ok(m)
                 }
-                Err(e) => {
-                    tracing::warn!(account = %tenant.account, %url, error = %e, "IdP metadata fetch failed; using the last good copy if any");
-                    return self.fetched.load().get(&tenant.account).cloned();
-                }
+                Err(e) => return self.fetch_failed(&tenant.account, url, &e),
             },
             None => IdpMetadata::for_stored_or_settings(tenant, sso),
         };
@@ -187,6 +184,61 @@ impl IdpRegistry {
         } else {
             Err(problems)
         }
+    }
+
+    /// Fetches every metadata URL of `tenants` at once, each within `timeout`, for
+    /// `realmgate check`: a URL that fails now would leave its tenant with no IdP after
+    /// start, so each failure is a problem naming the tenant file and the reason. Gives the
+    /// IdPs fetched, by account, beside the problems.
+    pub async fn check_urls(
+        tenants: &TenantMap,
+        client: &reqwest::Client,
+        timeout: Duration,
+    ) -> (HashMap<String, Arc<IdpMetadata>>, Vec<Problem>) {
+        let mut fetches = tokio::task::JoinSet::new();
+        for src in Self::url_sources(tenants) {
+            let client = client.clone();
+            fetches.spawn(async move {
+                let fetched = fetch_metadata(&client, &src.url, timeout).await;
+                (src.account, fetched)
+            });
+        }
+        let mut idps = HashMap::new();
+        let mut problems = Vec::new();
+        while let Some(done) = fetches.join_next().await {
+            let (account, fetched) = match done {
+                Ok(done) => done,
+                Err(e) => {
+                    problems.push(Problem {
+                        source: "check".into(),
+                        line: None,
+                        message: format!("a metadata fetch stopped: {e}"),
+                    });
+                    continue;
+                }
+            };
+            match fetched {
+                Ok(m) => {
+                    idps.insert(account, Arc::new(m));
+                }
+                Err(e) => {
+                    let file = tenants.account(&account).map(|t| t.file.clone());
+                    problems.push(Problem {
+                        source: file
+                            .as_ref()
+                            .map_or(account.clone(), |f| f.display().to_string()),
+                        line: file
+                            .and_then(|f| std::fs::read_to_string(f).ok())
+                            .and_then(|text| {
+                                crate::discovery::map::key_line(&text, "idp_metadata_url")
+                            }),
+                        message: format!("account {account}: IdP metadata unavailable: {e}"),
+                    });
+                }
+            }
+        }
+        problems.sort_by(|a, b| a.source.cmp(&b.source));
+        (idps, problems)
     }
 
     /// The tenants of `tenants` whose IdP comes from a URL.
@@ -314,8 +366,21 @@ impl IdpRegistry {
         }
     }
 
+    /// Logs a failed fetch of `account`'s metadata and gives the last good copy, if any.
+    /// Without one the tenant's SSO is refused (`idp_metadata_unavailable`), so the line is
+    /// an error that says so rather than a warning about a copy that does not exist.
+    fn fetch_failed(&self, account: &str, url: &Url, e: &FetchError) -> Option<Arc<IdpMetadata>> {
+        let copy = self.fetched.load().get(account).cloned();
+        if copy.is_some() {
+            tracing::warn!(account, %url, error = %e, "IdP metadata refresh failed; keeping the last good copy");
+        } else {
+            tracing::error!(account, %url, error = %e, code = "idp_metadata_unavailable", "IdP metadata unavailable: no copy was ever fetched, so this account's SSO logins are refused until a fetch succeeds");
+        }
+        copy
+    }
+
     /// Fetches `src` now and then on the document's own schedule, until aborted. A failed
-    /// fetch keeps the last good copy and retries in five minutes.
+    /// fetch keeps the last good copy, if any, and retries in five minutes.
     fn spawn_refresher(
         self: &Arc<Self>,
         src: UrlSource,
@@ -340,7 +405,7 @@ impl IdpRegistry {
                         wait
                     }
                     Err(e) => {
-                        tracing::warn!(account = %src.account, url = %src.url, error = %e, "IdP metadata refresh failed; keeping the last good copy");
+                        reg.fetch_failed(&src.account, &src.url, &e);
                         RETRY_AFTER_FAILURE
                     }
                 };

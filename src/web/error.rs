@@ -124,13 +124,15 @@ impl WebError {
         if let WebError::Login(e) = self {
             metrics::counter!("realmgate_login_errors_total", "code" => e.code()).increment(1);
         }
-        if matches!(
-            self,
-            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_))
-        ) {
-            tracing::error!(code = self.code(), reason = %self, "request failed");
-        } else {
-            tracing::info!(code = self.code(), reason = %self, "request refused");
+        match self {
+            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_)) => {
+                tracing::error!(code = self.code(), reason = %self, "request failed");
+            }
+            // Not transient: the tenant's SSO stays refused until its metadata loads.
+            WebError::Login(LoginError::NoIdp(_)) => {
+                tracing::warn!(code = self.code(), reason = %self, "request refused: the tenant's IdP metadata is unavailable");
+            }
+            _ => tracing::info!(code = self.code(), reason = %self, "request refused"),
         }
     }
 }
@@ -170,7 +172,10 @@ fn login_message(e: &LoginError) -> String {
             r.seconds()
         ),
         LoginError::UnknownAccount(_) => "There is nothing here.".into(),
-        LoginError::NoIdp(_) | LoginError::Unavailable(_) => {
+        LoginError::NoIdp(_) => {
+            "Single sign-on for your organisation is unavailable: this service has no usable metadata from your organisation's sign-in service (identity provider). If this lasts, tell your administrator the error code below.".into()
+        }
+        LoginError::Unavailable(_) => {
             "Sign-in is temporarily unavailable. Please try again in a minute.".into()
         }
     }
