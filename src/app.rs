@@ -120,6 +120,9 @@ pub type State = Arc<AppState>;
 /// or connects to their database, the gateway secret and the templates.
 pub async fn build(config: Config) -> Result<State, AppError> {
     install_crypto_provider();
+    // The recorder first: gauges set before it exists (the IdP certificate expiry below)
+    // would be dropped, and stay absent until the next reload.
+    let metrics = telemetry::metrics();
     let client = crate::saml::http_client(config.idp_metadata_ca.as_deref())?;
     let secret = secret(&config)?;
     let proof = if config.require_verified_domains {
@@ -174,7 +177,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         discovery,
         tenants,
         pages: Arc::new(Pages::new().map_err(Box::new)?),
-        metrics: telemetry::metrics(),
+        metrics,
         sp,
         idps,
         users,
