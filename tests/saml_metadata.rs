@@ -419,6 +419,11 @@ impl Logs {
     }
 }
 
+async fn scrape(app: &common::TestApp) -> String {
+    let res = app.client().get(app.at("/metrics")).send().await.unwrap();
+    res.text().await.unwrap()
+}
+
 /// `fetch_metadata` is bounded in time and says why a URL gave no metadata: for TLS, what
 /// rustls said of the server's certificate; for a server that never answers, the bound.
 #[tokio::test]
@@ -503,7 +508,8 @@ async fn check_fetches_every_metadata_url() {
 
 /// A tenant whose metadata URL never gave a copy: its SSO start answers a page with the
 /// stable code `idp_metadata_unavailable` (not "try again in a minute"), the log says
-/// the metadata is unavailable for that account and never claims a last good copy.
+/// the metadata is unavailable for that account and never claims a last good copy, and
+/// the refusal is counted with the account.
 #[tokio::test]
 async fn a_tenant_whose_metadata_never_arrived_is_told_so() {
     let (logs, _guard) = Logs::capture();
@@ -541,7 +547,71 @@ async fn a_tenant_whose_metadata_never_arrived_is_told_so() {
     assert!(
         refused
             .iter()
-            .any(|l| l.contains("request refused") && l.contains("acme")),
+            .any(|l| l.contains("account=\"acme\"") && l.contains("request refused")),
         "{refused:?}"
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(
+            r#"realmgate_login_errors_total{code="idp_metadata_unavailable",account="acme"}"#
+        ),
+        "{metrics}"
+    );
+}
+
+/// A response the tenant's IdP certificate does not verify (as after an unannounced key
+/// rollover) is refused with a log line and a metric that name the tenant's account.
+#[tokio::test]
+async fn an_sso_refusal_names_the_account() {
+    let (logs, _guard) = Logs::capture();
+    let app = common::spawn_app_with(
+        |dir| {
+            std::fs::copy(testdata().join("idp-metadata.xml"), dir.join("idp.xml")).unwrap();
+            std::fs::write(
+                dir.join("contoso.toml"),
+                "account = \"contoso\"\ndomains = [\"contoso.com\"]\n[sso]\nidp_metadata = \"idp.xml\"\n",
+            )
+            .unwrap();
+        },
+        |c| c.public_url = "https://login.example.com".parse().unwrap(),
+    )
+    .await;
+    let relay = realmgate::login::remember_pending(
+        &app.state,
+        "_0123456789abcdef0123456789abcdef",
+        "contoso",
+        None,
+        "browser",
+    )
+    .await
+    .unwrap();
+    let res = app
+        .client()
+        .post(app.at("/auth/saml/callback"))
+        .header("cookie", "__Host-realmgate_sso=browser")
+        .form(&[
+            (
+                "SAMLResponse",
+                response_b64(&testdata().join("attacker_signed_response.xml")),
+            ),
+            ("RelayState", relay),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let refused = logs.lines_with("SSO login refused");
+    assert!(
+        refused.len() == 1
+            && refused[0].contains("code=\"signature_invalid\"")
+            && refused[0].contains("account=\"contoso\""),
+        "{refused:?}"
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(
+            r#"realmgate_login_errors_total{code="signature_invalid",account="contoso"}"#
+        ),
+        "{metrics}"
     );
 }
