@@ -23,10 +23,10 @@ use realmgate::discovery::email::{MAX_LEN, is_noncharacter, normalize_domain};
 use realmgate::discovery::tenant::{self, SsoSettings, Tenant, TenantFile};
 use realmgate::discovery::{Email, map};
 use realmgate::saml::keys::SpKeys;
-use realmgate::saml::metadata::{IdpMetadata, Sp};
 use realmgate::saml::request::{RequestParams, SIG_ALG_RSA_SHA256, redirect_url};
 use realmgate::saml::response::{Expected, VerifiedAssertion, peek_issuer, validate};
 use realmgate::saml::xml::{self, NS_ASSERTION, NS_PROTOCOL};
+use realmgate::saml::{IdpMetadata, Sp};
 use realmgate::web::discover::{EntryQuery, checked_return_to, sso_start_path};
 use url::Url;
 

@@ -14,6 +14,9 @@ use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::telemetry::{self, LogTo};
 use realmgate::{app, secrets};
 
+/// How long `check` waits for one tenant's `idp_metadata_url`.
+const CHECK_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// mimalloc rather than glibc's malloc: the request path allocates many small, short-lived
 /// buffers on two or more threads, where glibc's arenas and free-list consolidation showed
 /// up as about a tenth of the gateway's CPU under load (bench/run.sh, perf). C libraries
@@ -202,13 +205,16 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
         Some(_) => "PostgreSQL (tenant_source)".to_string(),
     };
     let mut checked = app::load(config).await?;
-    checked
-        .problems
-        .extend(app::fetch_problems(config, &checked.map).await);
+    // Each metadata URL, as `serve` would fetch it at start, within a bound.
+    app::install_crypto_provider();
+    let client = realmgate::saml::http_client(config.idp_metadata_ca.as_deref())?;
+    let (fetched, problems) =
+        IdpRegistry::check_urls(&checked.map, &client, CHECK_FETCH_TIMEOUT).await;
+    checked.problems.extend(problems);
     if !checked.problems.is_empty() {
         return Ok(report(&checked.problems, ""));
     }
-    let registry = IdpRegistry::new(checked.idps);
+    let registry = IdpRegistry::new(checked.idps.into_iter().chain(fetched).collect());
     let soon = registry.expiring_certs(
         chrono::Utc::now(),
         std::time::Duration::from_secs(30 * 86_400),

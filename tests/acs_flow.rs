@@ -66,7 +66,9 @@ async fn complete(
     relay: Option<&str>,
     binding: Option<&str>,
 ) -> Result<SsoOutcome, LoginError> {
-    login::complete_sso(&app.state, &response(name), relay, binding, now()).await
+    login::complete_sso(&app.state, &response(name), relay, binding, now())
+        .await
+        .map_err(|r| r.error)
 }
 
 #[tokio::test]

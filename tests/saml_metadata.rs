@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::saml::*;
-use realmgate::saml::SamlError;
-use realmgate::saml::metadata::{IdpMetadata, IdpRegistry};
+use realmgate::saml::{FetchError, SamlError};
+use realmgate::saml::{IdpMetadata, IdpRegistry};
 
 fn parse(path: std::path::PathBuf) -> Result<IdpMetadata, SamlError> {
     IdpMetadata::parse(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
@@ -322,7 +322,7 @@ async fn sso_start_once_fetched(app: &common::TestApp) -> (u16, String) {
 /// An IdP serving its metadata over HTTPS with a certificate of an internal CA: trusted
 /// through `idp_metadata_ca`, fetched at start over a real TLS connection, and SSO starts
 /// toward the SSO URL it names. Without that setting the same server is not trusted: no
-/// metadata, and SSO start answers `idp_unavailable` (503), not a 500.
+/// metadata, and SSO start answers `idp_metadata_unavailable` (503), not a 500.
 #[tokio::test]
 async fn metadata_url_over_https_with_an_internal_ca() {
     let MetadataServer { url, ca, sso, .. } = &metadata_server().await;
@@ -345,7 +345,7 @@ async fn metadata_url_over_https_with_an_internal_ca() {
 
     // A file that is not a PEM bundle is a start-up error, not an empty trust store.
     std::fs::write(ca, "not a certificate").unwrap();
-    assert!(realmgate::saml::metadata::http_client(Some(ca)).is_err());
+    assert!(realmgate::saml::http_client(Some(ca)).is_err());
 }
 
 /// Reloads the gateway's `domains/` after `edit` and fails on any problem.
@@ -386,4 +386,244 @@ async fn a_reload_starts_and_stops_metadata_refreshers() {
 
     reload_after(&app, |d| std::fs::remove_file(d.join("acme.toml")).unwrap()).await;
     assert_eq!(sso_start(&app).await.0, 404, "tenant removed");
+}
+
+/// Log lines of the events on this thread while the guard lives: a `#[tokio::test]` runs
+/// the gateway's tasks (its refreshers too) on its one thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        // A process-wide subscriber that enables info and above everywhere: tracing caches
+        // whether a log line is wanted, and a line first reached by another test's thread,
+        // with no subscriber, would stay disabled for this one's too.
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .finish(),
+        );
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (logs, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn lines_with(&self, needle: &str) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+async fn scrape(app: &common::TestApp) -> String {
+    let res = app.client().get(app.at("/metrics")).send().await.unwrap();
+    res.text().await.unwrap()
+}
+
+/// `fetch_metadata` is bounded in time and says why a URL gave no metadata: for TLS, what
+/// rustls said of the server's certificate; for a server that never answers, the bound.
+#[tokio::test]
+async fn a_metadata_fetch_is_bounded_and_names_its_failure() {
+    let MetadataServer { url, ca, .. } = &metadata_server().await;
+    let url = url::Url::parse(url).unwrap();
+    let timeout = Duration::from_secs(5);
+    let trusted = realmgate::saml::http_client(Some(ca)).unwrap();
+    let m = realmgate::saml::fetch_metadata(&trusted, &url, timeout)
+        .await
+        .expect("trusted through idp_metadata_ca");
+    assert!(!m.certs.is_empty());
+
+    let public_roots = realmgate::saml::http_client(None).unwrap();
+    let err = realmgate::saml::fetch_metadata(&public_roots, &url, timeout)
+        .await
+        .expect_err("an internal CA is not a public root");
+    assert!(matches!(err, FetchError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // Accepts connections and never answers (not even the TLS handshake).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = url::Url::parse(&format!("https://localhost:{port}/metadata.xml")).unwrap();
+    let started = std::time::Instant::now();
+    let err = realmgate::saml::fetch_metadata(&trusted, &url, Duration::from_millis(300))
+        .await
+        .expect_err("no answer");
+    assert!(matches!(err, FetchError::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+}
+
+/// Runs `realmgate check` on `domains` with `REALMGATE_*` settings `env`.
+async fn realmgate_check(
+    domains: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+) -> (bool, String) {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_realmgate"));
+    cmd.arg("check")
+        .env("REALMGATE_DOMAINS_DIR", domains)
+        .env("REALMGATE_DATA_DIR", data.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `realmgate check` fetches every metadata URL: one whose server's certificate is not
+/// trusted fails the check, naming the tenant file, the account and the TLS reason, where
+/// it passed before and the tenant then had no IdP at run time.
+#[tokio::test]
+async fn check_fetches_every_metadata_url() {
+    let MetadataServer { url, ca, .. } = &metadata_server().await;
+    let domains = tempfile::tempdir().unwrap();
+    url_tenant(url.clone())(domains.path());
+
+    let (ok, out) = realmgate_check(domains.path(), &[]).await;
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("acme.toml:")
+            && out.contains("account acme: IdP metadata unavailable")
+            && out.contains("UnknownIssuer"),
+        "{out}"
+    );
+
+    let (ok, out) = realmgate_check(domains.path(), &[("REALMGATE_IDP_METADATA_CA", ca)]).await;
+    assert!(ok && out.contains("1 IdP(s)"), "{out}");
+}
+
+/// A tenant whose metadata URL never gave a copy: its SSO start answers a page with the
+/// stable code `idp_metadata_unavailable` (not "try again in a minute"), the log says
+/// the metadata is unavailable for that account and never claims a last good copy, and
+/// the refusal is counted with the account.
+#[tokio::test]
+async fn a_tenant_whose_metadata_never_arrived_is_told_so() {
+    let (logs, _guard) = Logs::capture();
+    let MetadataServer { url, .. } = &metadata_server().await;
+    let app = common::spawn_app_with(url_tenant(url.clone()), |_| {}).await;
+    let mut failed = Vec::new();
+    for _ in 0..100 {
+        failed = logs.lines_with("IdP metadata unavailable");
+        if !failed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        failed.len() == 1
+            && failed[0].contains("account=\"acme\"")
+            && failed[0].contains("UnknownIssuer"),
+        "{failed:?}"
+    );
+    assert!(logs.lines_with("last good copy").is_empty());
+
+    let res = app
+        .client()
+        .get(app.at("/sso/acme/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("idp_metadata_unavailable") && !page.contains("in a minute"),
+        "{page}"
+    );
+    let refused = logs.lines_with("code=\"idp_metadata_unavailable\"");
+    assert!(
+        refused
+            .iter()
+            .any(|l| l.contains("account=\"acme\"") && l.contains("request refused")),
+        "{refused:?}"
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(
+            r#"realmgate_login_errors_total{code="idp_metadata_unavailable",account="acme"}"#
+        ),
+        "{metrics}"
+    );
+}
+
+/// A response the tenant's IdP certificate does not verify (as after an unannounced key
+/// rollover) is refused with a log line and a metric that name the tenant's account.
+#[tokio::test]
+async fn an_sso_refusal_names_the_account() {
+    let (logs, _guard) = Logs::capture();
+    let app = common::spawn_app_with(
+        |dir| {
+            std::fs::copy(testdata().join("idp-metadata.xml"), dir.join("idp.xml")).unwrap();
+            std::fs::write(
+                dir.join("contoso.toml"),
+                "account = \"contoso\"\ndomains = [\"contoso.com\"]\n[sso]\nidp_metadata = \"idp.xml\"\n",
+            )
+            .unwrap();
+        },
+        |c| c.public_url = "https://login.example.com".parse().unwrap(),
+    )
+    .await;
+    let relay = realmgate::login::remember_pending(
+        &app.state,
+        "_0123456789abcdef0123456789abcdef",
+        "contoso",
+        None,
+        "browser",
+    )
+    .await
+    .unwrap();
+    let res = app
+        .client()
+        .post(app.at("/auth/saml/callback"))
+        .header("cookie", "__Host-realmgate_sso=browser")
+        .form(&[
+            (
+                "SAMLResponse",
+                response_b64(&testdata().join("attacker_signed_response.xml")),
+            ),
+            ("RelayState", relay),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let refused = logs.lines_with("SSO login refused");
+    assert!(
+        refused.len() == 1
+            && refused[0].contains("code=\"signature_invalid\"")
+            && refused[0].contains("account=\"contoso\""),
+        "{refused:?}"
+    );
+    let metrics = scrape(&app).await;
+    assert!(
+        metrics.contains(
+            r#"realmgate_login_errors_total{code="signature_invalid",account="contoso"}"#
+        ),
+        "{metrics}"
+    );
 }

@@ -218,7 +218,9 @@ async fn refusals_over_http() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("realmgate_login_errors_total{code=\"email_outside_tenant\"}"),
+        metrics.contains(
+            "realmgate_login_errors_total{code=\"email_outside_tenant\",account=\"contoso\"}"
+        ),
         "{metrics}"
     );
 }

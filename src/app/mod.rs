@@ -7,7 +7,7 @@ mod tenants;
 
 pub use serve::{Listeners, drain, run, shutdown_signal};
 pub use tenants::{
-    Checked, TenantIdps, check_dir, fetch_problems, forget, import_tenants, load, load_dir, reload,
+    Checked, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload,
     spawn_reloader,
 };
 
@@ -54,6 +54,9 @@ pub enum AppError {
     /// The SP key or the IdP metadata could not be loaded.
     #[error(transparent)]
     Saml(#[from] SamlError),
+    /// The HTTPS client for IdP metadata URLs could not be built (`idp_metadata_ca`).
+    #[error(transparent)]
+    MetadataClient(#[from] crate::saml::FetchError),
     /// The OAuth signing key could not be loaded or generated.
     #[error("OAuth: {0}")]
     OAuth(#[from] crate::oauth::OAuthError),
@@ -125,7 +128,10 @@ pub type State = Arc<AppState>;
 /// or connects to their database, the gateway secret and the templates.
 pub async fn build(config: Config) -> Result<State, AppError> {
     install_crypto_provider();
-    let client = crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref())?;
+    // The recorder first: gauges set before it exists (the IdP certificate expiry below)
+    // would be dropped, and stay absent until the next reload.
+    let metrics = telemetry::metrics();
+    let client = crate::saml::http_client(config.idp_metadata_ca.as_deref())?;
     let secret = secrets::gateway_secret(&config)?;
     let proof = if config.require_verified_domains {
         Some(DomainProof::new(config.dns_server, &secret)?)
@@ -179,7 +185,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         discovery,
         tenants,
         pages: Arc::new(Pages::new().map_err(Box::new)?),
-        metrics: telemetry::metrics(),
+        metrics,
         sp,
         idps,
         users,

@@ -97,65 +97,6 @@ pub async fn load(config: &Config) -> Result<Checked, AppError> {
     }
 }
 
-/// How long `check` waits for one tenant's `idp_metadata_url`.
-const CHECK_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Fetches `check` runs at once: a map with thousands of URL tenants must not open
-/// thousands of connections together.
-const CHECK_FETCHES_AT_ONCE: usize = 16;
-
-/// Fetches every `idp_metadata_url` of `map`, [`CHECK_FETCHES_AT_ONCE`] at a time, each bounded by
-/// [`CHECK_FETCH_TIMEOUT`], and returns a problem naming the tenant and the reason for each
-/// that fails: such a tenant would show its SSO button while no login can succeed.
-pub async fn fetch_problems(config: &Config, map: &TenantMap) -> Vec<Problem> {
-    super::install_crypto_provider();
-    let client = match crate::saml::metadata::http_client(config.idp_metadata_ca.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            return vec![Problem {
-                source: "idp_metadata_ca".into(),
-                line: None,
-                message: e.to_string(),
-            }];
-        }
-    };
-    let slots = Arc::new(tokio::sync::Semaphore::new(CHECK_FETCHES_AT_ONCE));
-    let mut fetches = tokio::task::JoinSet::new();
-    for source in IdpRegistry::url_sources(map) {
-        let file = map
-            .account(&source.account)
-            .map(|t| t.file.display().to_string())
-            .unwrap_or_default();
-        let (client, slots) = (client.clone(), slots.clone());
-        fetches.spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            let fetched = tokio::time::timeout(
-                CHECK_FETCH_TIMEOUT,
-                crate::saml::metadata::fetch_metadata(&client, &source.url),
-            )
-            .await;
-            let reason = match fetched {
-                Ok(Ok(_)) => return None,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no answer in {} s", CHECK_FETCH_TIMEOUT.as_secs()),
-            };
-            Some(Problem {
-                line: std::fs::read_to_string(&file)
-                    .ok()
-                    .and_then(|text| map::key_line(&text, "idp_metadata_url")),
-                source: file,
-                message: format!(
-                    "account {}: idp_metadata_url {}: {reason}",
-                    source.account, source.url
-                ),
-            })
-        });
-    }
-    let mut problems: Vec<Problem> = fetches.join_all().await.into_iter().flatten().collect();
-    problems.sort_by(|a, b| a.source.cmp(&b.source));
-    problems
-}
-
 /// The map the file source starts with. A missing directory is an empty map rather than a
 /// refusal to start: a first `serve` then works, and says where tenants go.
 pub(super) fn first_files(config: &Config) -> Result<(TenantMap, TenantIdps), Vec<Problem>> {

@@ -121,7 +121,7 @@ impl LoginError {
             LoginError::Disabled => "user_disabled",
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
-            LoginError::NoIdp(_) => "idp_unavailable",
+            LoginError::NoIdp(_) => "idp_metadata_unavailable",
             LoginError::Unavailable(_) => "temporarily_unavailable",
         }
     }
@@ -222,6 +222,17 @@ pub enum SsoOutcome {
     Waiting(User),
 }
 
+/// A refused SSO login and the account it was for, once known: an operator needs the
+/// account to tell which customer's IdP broke (rolled its keys, say).
+#[derive(Debug)]
+pub struct SsoRefusal {
+    /// The tenant of the pending request or of the unsolicited response; `None` when the
+    /// refusal came before any tenant was known.
+    pub account: Option<String>,
+    /// Why.
+    pub error: LoginError,
+}
+
 /// The ACS: checks the response against the pending request of this browser and decides.
 pub async fn complete_sso(
     state: &AppState,
@@ -229,6 +240,28 @@ pub async fn complete_sso(
     relay_state: Option<&str>,
     binding: Option<&str>,
     now: DateTime<Utc>,
+) -> Result<SsoOutcome, SsoRefusal> {
+    let mut account = None;
+    let outcome = consume_response(
+        state,
+        saml_response,
+        relay_state,
+        binding,
+        now,
+        &mut account,
+    )
+    .await;
+    outcome.map_err(|error| SsoRefusal { account, error })
+}
+
+/// [`complete_sso`]'s steps; `account` is set as soon as the tenant is known.
+async fn consume_response(
+    state: &AppState,
+    saml_response: &str,
+    relay_state: Option<&str>,
+    binding: Option<&str>,
+    now: DateTime<Utc>,
+    account: &mut Option<String>,
 ) -> Result<SsoOutcome, LoginError> {
     // 1. Which login is this? The pending request named by RelayState, only from the
     //    browser that started it, and taken once (a second POST of the same form finds
@@ -240,6 +273,7 @@ pub async fn complete_sso(
             Some(bytes) => {
                 let p = serde_json::from_slice::<Pending>(&bytes)
                     .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+                *account = Some(p.account.clone());
                 let same = binding.is_some_and(|b| {
                     subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), p.binding.as_bytes()).into()
                 });
@@ -282,6 +316,7 @@ pub async fn complete_sso(
             unsolicited_tenant(state, saml_response).await?
         }
     };
+    *account = Some(tenant.account.clone());
     let sso = tenant
         .sso
         .as_ref()

@@ -1,23 +1,37 @@
-//! SAML 2.0 service-provider protocol core, with no HTTP in it: the SP key, IdP and SP
-//! metadata, AuthnRequests for both bindings, and `validate`, the one function that decides
-//! whether a SAML Response is a login.
+//! SAML 2.0 service-provider protocol core, with no HTTP server types in it: the SP key, IdP
+//! and SP metadata, AuthnRequests for both bindings, and `validate`, the one function that
+//! decides whether a SAML Response is a login.
+//!
+//! The one network client is [`fetch`], which reads `idp_metadata_url` over HTTPS (for the
+//! registry's refreshers and for `realmgate check`). It lives in its own file so parsing,
+//! the registry and everything `validate` touches stay free of I/O.
 //!
 //! # Layout
 //! - [`error`]: `SamlError`, one variant per refusal reason, each with a stable `code()`.
 //! - [`xml`]: the single strict libxml2 entry point (no DTD) and namespace-aware helpers.
 //! - [`keys`]: `SpKeys`, generated once or loaded; redirect-binding signatures.
-//! - [`metadata`]: `IdpMetadata`, `IdpRegistry` (file, inline, refreshed URL), `sp_metadata`.
+//! - [`metadata`]: `IdpMetadata`, the IdP's metadata document (file, inline settings, or a
+//!   fetched document).
+//! - [`fetch`]: the HTTPS client for metadata URLs, `fetch_metadata` and its `FetchError`.
+//! - [`registry`]: `IdpRegistry`, every tenant's IdP, with the refresher of each metadata URL.
+//! - [`sp`]: `Sp`, our side, and `sp_metadata`, the document the IdP administrator imports.
 //! - [`request`]: AuthnRequest, HTTP-Redirect and HTTP-POST bindings.
 //! - [`response`]: `validate(b64, &Expected, now)` and `peek_issuer`.
 
 pub mod error;
+pub mod fetch;
 pub mod keys;
 pub mod metadata;
+pub mod registry;
 pub mod request;
 pub mod response;
+pub mod sp;
 pub mod xml;
 
 pub use error::SamlError;
+pub use fetch::{FetchError, fetch_metadata, http_client};
 pub use keys::SpKeys;
-pub use metadata::{IdpCert, IdpMetadata, IdpRegistry, Sp, sp_metadata};
+pub use metadata::{IdpCert, IdpMetadata};
+pub use registry::{IdpRegistry, UrlSource};
 pub use response::{Expected, VerifiedAssertion, peek_issuer, validate};
+pub use sp::{Sp, sp_metadata};

@@ -11,7 +11,8 @@ use samael::crypto::{CryptoProvider, XmlSec};
 use url::Url;
 
 use super::error::SamlError;
-use super::metadata::{BINDING_POST, IdpMetadata, Sp, escape};
+use super::metadata::{BINDING_POST, IdpMetadata, escape};
+use super::sp::Sp;
 use super::xml::{NS_ASSERTION, NS_DSIG, NS_PROTOCOL};
 use crate::discovery::{LoginHint, SsoSettings};
 

@@ -120,17 +120,25 @@ impl WebError {
         }
     }
 
-    fn log(&self) {
+    /// Logs the refusal and counts refused logins. `account`, once the tenant is known, goes
+    /// into both: without it an operator cannot tell which customer's IdP is failing.
+    fn log(&self, account: Option<&str>) {
         if let WebError::Login(e) = self {
-            metrics::counter!("realmgate_login_errors_total", "code" => e.code()).increment(1);
+            match account {
+                Some(account) => metrics::counter!("realmgate_login_errors_total", "code" => e.code(), "account" => account.to_string()),
+                None => metrics::counter!("realmgate_login_errors_total", "code" => e.code()),
+            }
+            .increment(1);
         }
-        if matches!(
-            self,
-            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_))
-        ) {
-            tracing::error!(code = self.code(), reason = %self, "request failed");
-        } else {
-            tracing::info!(code = self.code(), reason = %self, "request refused");
+        match self {
+            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_)) => {
+                tracing::error!(code = self.code(), account, reason = %self, "request failed");
+            }
+            // Not transient: the tenant's SSO stays refused until its metadata loads.
+            WebError::Login(LoginError::NoIdp(_)) => {
+                tracing::warn!(code = self.code(), account, reason = %self, "request refused: the tenant's IdP metadata is unavailable");
+            }
+            _ => tracing::info!(code = self.code(), account, reason = %self, "request refused"),
         }
     }
 }
@@ -170,7 +178,10 @@ fn login_message(e: &LoginError) -> String {
             r.seconds()
         ),
         LoginError::UnknownAccount(_) => "There is nothing here.".into(),
-        LoginError::NoIdp(_) | LoginError::Unavailable(_) => {
+        LoginError::NoIdp(_) => {
+            "Single sign-on for your organisation is unavailable: this service has no usable metadata from your organisation's sign-in service (identity provider). If this lasts, tell your administrator the error code below.".into()
+        }
+        LoginError::Unavailable(_) => {
             "Sign-in is temporarily unavailable. Please try again in a minute.".into()
         }
     }
@@ -179,21 +190,34 @@ fn login_message(e: &LoginError) -> String {
 /// A `WebError` answered as an HTML page.
 pub struct PageError(pub WebError, pub std::sync::Arc<Pages>);
 
+impl PageError {
+    /// The page for a refusal of a known tenant: its log line and login error metric name
+    /// the account.
+    pub fn for_account(self, account: Option<&str>) -> Response {
+        let PageError(err, pages) = self;
+        page(err, &pages, account)
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let PageError(err, pages) = self;
-        err.log();
-        let title = match err.status() {
-            StatusCode::NOT_FOUND => "Not found",
-            StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
-            _ => "Sign-in problem",
-        };
-        let body = pages.render(
-            "error",
-            &json!({"title": title, "message": err.public_message(), "code": err.code()}),
-        );
-        with_retry_after(&err, (err.status(), body).into_response())
+        self.for_account(None)
     }
+}
+
+/// Renders `err` as the error page, after logging it (with `account` when known).
+fn page(err: WebError, pages: &Pages, account: Option<&str>) -> Response {
+    err.log(account);
+    let title = match err.status() {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
+        _ => "Sign-in problem",
+    };
+    let body = pages.render(
+        "error",
+        &json!({"title": title, "message": err.public_message(), "code": err.code()}),
+    );
+    with_retry_after(&err, (err.status(), body).into_response())
 }
 
 fn with_retry_after(err: &WebError, mut res: Response) -> Response {
@@ -227,7 +251,7 @@ impl<E: Into<WebError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        self.0.log();
+        self.0.log(None);
         let res = (
             self.0.status(),
             Json(ApiErrorBody {

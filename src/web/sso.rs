@@ -81,7 +81,7 @@ pub async fn start(
             );
             with_cookie(StatusCode::OK, set_cookie, body)
         }
-        Err(e) => fail(e.into()),
+        Err(e) => PageError(e.into(), pages).for_account(Some(&tenant.account)),
     }
 }
 
@@ -142,9 +142,9 @@ pub async fn acs(
         Ok(SsoOutcome::Waiting(_)) => {
             super::account::to_waiting_room(&state, super::account::WaitingVia::Sso)
         }
-        Err(e) => {
-            tracing::warn!(code = e.code(), reason = %e, "SSO login refused");
-            PageError(e.into(), pages).into_response()
+        Err(login::SsoRefusal { account, error }) => {
+            tracing::warn!(code = error.code(), account, reason = %error, "SSO login refused");
+            PageError(error.into(), pages).for_account(account.as_deref())
         }
     }
 }

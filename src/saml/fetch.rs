@@ -1,0 +1,230 @@
+//! The HTTPS client side of `idp_metadata_url`: the one place in `saml` that does network
+//! I/O. It is an HTTP *client* with no server types, kept apart from the parsing in
+//! [`super::metadata`] (as crewjam/saml keeps `FetchMetadata` apart from its parser), so
+//! the refreshers of [`super::registry`] and `realmgate check` fetch the same way.
+
+use std::error::Error as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::error::SamlError;
+use super::metadata::{IdpMetadata, MAX_METADATA_BYTES};
+
+/// Bound on one refresher fetch, from connecting to the end of the body: a stalled IdP
+/// must not hold a refresher forever.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a metadata URL gave no usable metadata. `Display` names the URL and the reason an
+/// operator can act on (for TLS, what rustls said about the server's certificate).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The `idp_metadata_ca` file cannot be read.
+    #[error("idp_metadata_ca {}: {source}", path.display())]
+    CaUnreadable {
+        /// The configured file.
+        path: PathBuf,
+        /// The read error.
+        source: std::io::Error,
+    },
+    /// The `idp_metadata_ca` file is not a PEM bundle.
+    #[error("idp_metadata_ca {}: not a PEM certificate bundle", path.display())]
+    CaInvalid {
+        /// The configured file.
+        path: PathBuf,
+        /// What the parser said.
+        source: reqwest::Error,
+    },
+    /// The `idp_metadata_ca` file holds no certificate: trusting it would silently trust
+    /// nothing extra, which is not what the operator meant.
+    #[error("idp_metadata_ca {}: no PEM certificate in the file", path.display())]
+    CaEmpty {
+        /// The configured file.
+        path: PathBuf,
+    },
+    /// The HTTPS client could not be built.
+    #[error("cannot build the HTTPS client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// Plain HTTP would let anyone on the path swap the IdP's keys.
+    #[error("{0} is not an https URL")]
+    NotHttps(String),
+    /// No complete answer in time.
+    #[error("{url}: no complete answer within {} s", timeout.as_secs_f64())]
+    Timeout {
+        /// The metadata URL.
+        url: String,
+        /// The bound that passed.
+        timeout: Duration,
+        /// reqwest's error.
+        source: reqwest::Error,
+    },
+    /// The TLS handshake failed, usually on the server's certificate.
+    #[error("{url}: TLS: {reason} (trusted: the public CA roots, plus idp_metadata_ca when set)")]
+    Tls {
+        /// The metadata URL.
+        url: String,
+        /// rustls's reason: unknown issuer, expired, or the names the certificate holds.
+        reason: String,
+        /// reqwest's error.
+        source: reqwest::Error,
+    },
+    /// Connecting or reading failed otherwise (DNS, refused connection, reset).
+    #[error("{url}: {reason}")]
+    Transport {
+        /// The metadata URL.
+        url: String,
+        /// The innermost causes, joined: reqwest's own message names only the URL.
+        reason: String,
+        /// reqwest's error.
+        source: reqwest::Error,
+    },
+    /// The server answered with a non-success status.
+    #[error("{url}: HTTP {status}")]
+    Status {
+        /// The metadata URL.
+        url: String,
+        /// The status it answered.
+        status: reqwest::StatusCode,
+    },
+    /// The body exceeds [`MAX_METADATA_BYTES`].
+    #[error("{url}: the document exceeds {MAX_METADATA_BYTES} bytes")]
+    TooLarge {
+        /// The metadata URL.
+        url: String,
+    },
+    /// The document is not usable IdP metadata.
+    #[error("{url}: {source}")]
+    Metadata {
+        /// The metadata URL.
+        url: String,
+        /// The parse error.
+        source: SamlError,
+    },
+}
+
+impl FetchError {
+    /// Sorts reqwest's error: a timeout, a TLS refusal (with rustls's reason), or another
+    /// transport failure.
+    fn from_reqwest(url: &Url, timeout: Duration, source: reqwest::Error) -> Self {
+        let url = url.to_string();
+        if source.is_timeout() {
+            return FetchError::Timeout {
+                url,
+                timeout,
+                source,
+            };
+        }
+        let mut causes = Vec::new();
+        let mut tls = None;
+        let mut next = source.source();
+        while let Some(e) = next {
+            if let Some(r) = e.downcast_ref::<rustls::Error>() {
+                tls = Some(r.to_string());
+            }
+            // tokio-rustls hands rustls's error up inside io::Errors, whose `source()` skips
+            // the error each wraps: step into them explicitly.
+            next = match e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => {
+                    causes.push(e.to_string());
+                    e.source()
+                }
+            };
+        }
+        match tls {
+            Some(reason) => FetchError::Tls {
+                url,
+                reason,
+                source,
+            },
+            None => FetchError::Transport {
+                url,
+                reason: causes.last().cloned().unwrap_or_else(|| source.to_string()),
+                source,
+            },
+        }
+    }
+}
+
+/// The HTTPS client for `idp_metadata_url`: public CA roots, plus the PEM bundle at
+/// `extra_roots` when configured (`idp_metadata_ca`).
+pub fn http_client(extra_roots: Option<&Path>) -> Result<reqwest::Client, FetchError> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = extra_roots {
+        let pem = std::fs::read(path).map_err(|source| FetchError::CaUnreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+            FetchError::CaInvalid {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        if certs.is_empty() {
+            return Err(FetchError::CaEmpty {
+                path: path.to_path_buf(),
+            });
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().map_err(FetchError::Client)
+}
+
+/// Fetches and parses metadata from an HTTPS URL, with a body size cap, all of it (connect,
+/// handshake, headers, body) within `timeout`.
+pub async fn fetch_metadata(
+    client: &reqwest::Client,
+    url: &Url,
+    timeout: Duration,
+) -> Result<IdpMetadata, FetchError> {
+    if url.scheme() != "https" {
+        return Err(FetchError::NotHttps(url.to_string()));
+    }
+    let failed = |e| FetchError::from_reqwest(url, timeout, e);
+    let mut resp = client
+        .get(url.clone())
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(failed)?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Status {
+            url: url.to_string(),
+            status: resp.status(),
+        });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(failed)? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_METADATA_BYTES {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+            });
+        }
+    }
+    IdpMetadata::parse(&body).map_err(|source| FetchError::Metadata {
+        url: url.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn plain_http_metadata_is_never_fetched() {
+        let url = Url::parse("http://idp.example/metadata").expect("url");
+        let err = fetch_metadata(&reqwest::Client::new(), &url, FETCH_TIMEOUT)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, FetchError::NotHttps(_)), "{err}");
+    }
+}

@@ -1,0 +1,501 @@
+//! The IdP of every SSO tenant, by account: configured ones (files, inline settings) and
+//! fetched ones, with the refresher task of each metadata URL and the on-demand cache of
+//! a database tenant source. The fetching itself is [`super::fetch`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use super::fetch::{FETCH_TIMEOUT, FetchError, fetch_metadata};
+use super::metadata::{DEFAULT_REFRESH, IdpMetadata};
+use crate::config::Problem;
+use crate::discovery::{Change, Tenant, TenantMap};
+
+/// Retry interval after a failed fetch; the last good copy, if any, stays in use meanwhile.
+pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
+
+/// The IdP of every SSO tenant, by account. Reads are lock-free snapshots (`ArcSwap`): a
+/// login never waits for a reload or a metadata fetch.
+///
+/// With a database tenant source there is no whole map to build from: each tenant's IdP
+/// is parsed (or fetched) when one of its logins first needs it, cached, and forgotten
+/// when the tenant changes.
+#[derive(Debug, Default)]
+pub struct IdpRegistry {
+    /// From files and inline settings; replaced whole on tenant-map reload.
+    configured: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
+    /// From metadata URLs; each entry is the last good copy, kept when a fetch fails.
+    fetched: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
+    /// Fetches metadata URLs; none in a registry that only reads (`realmgate check`).
+    client: Option<reqwest::Client>,
+    /// Per-tenant IdPs loaded on first use (database source), by account; entries live as
+    /// long as a fetched copy would ([`DEFAULT_REFRESH`]).
+    on_demand: Option<moka::future::Cache<String, Arc<IdpMetadata>>>,
+    /// The refresher task of each tenant whose metadata comes from a URL (file source), with
+    /// that URL. Also the lock under which fetched copies are stored and forgotten, so a task
+    /// stopped by a reload cannot store a copy after the reload forgot it.
+    refreshers: Mutex<HashMap<String, (Url, tokio::task::AbortHandle)>>,
+}
+
+/// A tenant whose IdP metadata comes from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSource {
+    /// Tenant account.
+    pub account: String,
+    /// HTTPS URL of the metadata.
+    pub url: Url,
+}
+
+/// How many metadata URLs `check` fetches at a time.
+const CHECK_FETCHES_AT_ONCE: usize = 16;
+
+impl IdpRegistry {
+    /// A registry holding `configured` (from [`IdpRegistry::build`]) that fetches nothing.
+    pub fn new(configured: HashMap<String, Arc<IdpMetadata>>) -> Self {
+        let r = Self::default();
+        r.configured.store(Arc::new(configured));
+        r
+    }
+
+    /// A registry for a whole tenant map (file source), filled by [`IdpRegistry::replace`],
+    /// that fetches metadata URLs with `client`.
+    pub fn fetching(client: reqwest::Client) -> Self {
+        Self {
+            client: Some(client),
+            ..Self::default()
+        }
+    }
+
+    /// A registry that loads each tenant's IdP when first needed, fetching metadata URLs
+    /// with `client`.
+    pub fn on_demand(client: reqwest::Client) -> Self {
+        Self {
+            on_demand: Some(
+                moka::future::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(DEFAULT_REFRESH)
+                    .support_invalidation_closures()
+                    .build(),
+            ),
+            client: Some(client),
+            ..Self::default()
+        }
+    }
+
+    /// The IdP of `tenant`, if it is an SSO tenant with usable metadata. On demand, a
+    /// metadata URL that cannot be fetched falls back to its last good copy; a document
+    /// that does not parse is logged and gives none (the login answers 503).
+    pub async fn for_tenant(&self, tenant: &Tenant) -> Option<Arc<IdpMetadata>> {
+        let (Some(on_demand), Some(client)) = (&self.on_demand, &self.client) else {
+            return self.get(&tenant.account);
+        };
+        if let Some(idp) = on_demand.get(&tenant.account).await {
+            return Some(idp);
+        }
+        let sso = tenant.sso.as_ref()?;
+        let url = sso
+            .idp_metadata_url
+            .as_ref()
+            .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
+        let loaded = match url {
+            Some(url) => match fetch_metadata(client, url, FETCH_TIMEOUT).await {
+                Ok(m) => {
+                    self.store_fetched(&tenant.account, m.clone());
+                    Ok(m)
+                }
+                Err(e) => return self.fetch_failed(&tenant.account, url, &e),
+            },
+            None => IdpMetadata::for_stored_or_settings(tenant, sso),
+        };
+        match loaded {
+            Ok(m) => {
+                let m = Arc::new(m);
+                record_expiry(&tenant.account, &m, Utc::now());
+                on_demand.insert(tenant.account.clone(), m.clone()).await;
+                Some(m)
+            }
+            Err(e) => {
+                tracing::error!(account = %tenant.account, error = %e, "the tenant's IdP metadata is unusable");
+                None
+            }
+        }
+    }
+
+    /// Forgets the IdPs loaded on demand for tenants that changed.
+    pub fn forget(&self, change: &Change) {
+        let Some(on_demand) = &self.on_demand else {
+            return;
+        };
+        let change = change.clone();
+        let registered =
+            on_demand.invalidate_entries_if(move |account, _| change.covers_account(account));
+        if registered.is_err() {
+            on_demand.invalidate_all();
+        }
+    }
+
+    /// Reads every SSO tenant's file or inline IdP; every problem names the tenant file.
+    /// Tenants with a metadata URL are left to the refreshers of [`IdpRegistry::replace`].
+    pub fn build(tenants: &TenantMap) -> Result<HashMap<String, Arc<IdpMetadata>>, Vec<Problem>> {
+        let mut map = HashMap::new();
+        let mut problems = Vec::new();
+        let mut list: Vec<_> = tenants.tenants().collect();
+        list.sort_by(|a, b| a.account.cmp(&b.account));
+        for t in list {
+            let Some(sso) = &t.sso else { continue };
+            if sso.idp_metadata.is_none() && sso.issuer.is_none() && sso.idp_metadata_url.is_some()
+            {
+                if sso
+                    .idp_metadata_url
+                    .as_ref()
+                    .is_some_and(|u| u.scheme() != "https")
+                {
+                    problems.push(Problem {
+                        source: t.file.display().to_string(),
+                        line: None,
+                        message: "idp_metadata_url must be an https URL".into(),
+                    });
+                }
+                continue;
+            }
+            match IdpMetadata::for_stored_or_settings(t, sso) {
+                Ok(m) => {
+                    map.insert(t.account.clone(), Arc::new(m));
+                }
+                Err(e) => {
+                    let key = if sso.idp_metadata.is_some() {
+                        "idp_metadata"
+                    } else {
+                        "certificate"
+                    };
+                    problems.push(Problem {
+                        source: t.file.display().to_string(),
+                        line: std::fs::read_to_string(&t.file)
+                            .ok()
+                            .and_then(|text| crate::discovery::map::key_line(&text, key)),
+                        message: format!("identity provider: {e}"),
+                    })
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(map)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Fetches every metadata URL of `tenants`, [`CHECK_FETCHES_AT_ONCE`] at a time, each within `timeout`, for
+    /// `realmgate check`: a URL that fails now would leave its tenant with no IdP after
+    /// start, so each failure is a problem naming the tenant file and the reason. Gives the
+    /// IdPs fetched, by account, beside the problems.
+    pub async fn check_urls(
+        tenants: &TenantMap,
+        client: &reqwest::Client,
+        timeout: Duration,
+    ) -> (HashMap<String, Arc<IdpMetadata>>, Vec<Problem>) {
+        // A map with thousands of URL tenants must not open thousands of connections at once.
+        let slots = Arc::new(tokio::sync::Semaphore::new(CHECK_FETCHES_AT_ONCE));
+        let mut fetches = tokio::task::JoinSet::new();
+        for src in Self::url_sources(tenants) {
+            let (client, slots) = (client.clone(), slots.clone());
+            fetches.spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                let fetched = fetch_metadata(&client, &src.url, timeout).await;
+                (src.account, fetched)
+            });
+        }
+        let mut idps = HashMap::new();
+        let mut problems = Vec::new();
+        while let Some(done) = fetches.join_next().await {
+            let (account, fetched) = match done {
+                Ok(done) => done,
+                Err(e) => {
+                    problems.push(Problem {
+                        source: "check".into(),
+                        line: None,
+                        message: format!("a metadata fetch stopped: {e}"),
+                    });
+                    continue;
+                }
+            };
+            match fetched {
+                Ok(m) => {
+                    idps.insert(account, Arc::new(m));
+                }
+                Err(e) => {
+                    let file = tenants.account(&account).map(|t| t.file.clone());
+                    problems.push(Problem {
+                        source: file
+                            .as_ref()
+                            .map_or(account.clone(), |f| f.display().to_string()),
+                        line: file
+                            .and_then(|f| std::fs::read_to_string(f).ok())
+                            .and_then(|text| {
+                                crate::discovery::map::key_line(&text, "idp_metadata_url")
+                            }),
+                        message: format!("account {account}: IdP metadata unavailable: {e}"),
+                    });
+                }
+            }
+        }
+        problems.sort_by(|a, b| a.source.cmp(&b.source));
+        (idps, problems)
+    }
+
+    /// The tenants of `tenants` whose IdP comes from a URL.
+    pub fn url_sources(tenants: &TenantMap) -> Vec<UrlSource> {
+        let mut v: Vec<UrlSource> = tenants
+            .tenants()
+            .filter_map(|t| {
+                let sso = t.sso.as_ref()?;
+                if sso.idp_metadata.is_some() || sso.issuer.is_some() {
+                    return None;
+                }
+                Some(UrlSource {
+                    account: t.account.clone(),
+                    url: sso.idp_metadata_url.clone()?,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| a.account.cmp(&b.account));
+        v
+    }
+
+    /// Swaps in the IdPs of a newly loaded tenant map, at start and on every reload:
+    /// `configured` from files and inline settings, and `sources`, the tenants whose
+    /// metadata comes from a URL ([`IdpRegistry::url_sources`]).
+    ///
+    /// The refreshers follow `sources`: a tenant that gained a URL gets one at once (no
+    /// restart needed), and one whose tenant is gone or names another URL (or a file now) is
+    /// stopped. Fetched copies are kept only for tenants that still name the same URL: a new
+    /// URL may be another IdP, and the old one's keys must not sign its logins meanwhile.
+    pub fn replace(
+        self: &Arc<Self>,
+        configured: HashMap<String, Arc<IdpMetadata>>,
+        sources: Vec<UrlSource>,
+    ) {
+        self.configured.store(Arc::new(configured));
+        let mut running = lock(&self.refreshers);
+        let wanted: HashMap<&str, &Url> = sources
+            .iter()
+            .map(|s| (s.account.as_str(), &s.url))
+            .collect();
+        let mut stopped = Vec::new();
+        running.retain(|account, (url, task)| {
+            let keep = wanted.get(account.as_str()) == Some(&&*url);
+            if !keep {
+                task.abort();
+                stopped.push(account.clone());
+            }
+            keep
+        });
+        self.fetched.rcu(|old| {
+            let mut m = HashMap::clone(old);
+            m.retain(|account, _| {
+                wanted.contains_key(account.as_str()) && !stopped.contains(account)
+            });
+            m
+        });
+        let Some(client) = &self.client else { return };
+        for src in sources {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                running.entry(src.account.clone())
+            {
+                let task = self.spawn_refresher(src.clone(), client.clone());
+                slot.insert((src.url, task));
+            }
+        }
+    }
+
+    /// Stores a freshly fetched copy for `account`.
+    pub fn store_fetched(&self, account: &str, metadata: IdpMetadata) {
+        let metadata = Arc::new(metadata);
+        self.fetched.rcu(|old| {
+            let mut m = HashMap::clone(old);
+            m.insert(account.to_string(), metadata.clone());
+            m
+        });
+    }
+
+    /// The IdP of `account`, if it is an SSO tenant with usable metadata.
+    pub fn get(&self, account: &str) -> Option<Arc<IdpMetadata>> {
+        self.configured
+            .load()
+            .get(account)
+            .cloned()
+            .or_else(|| self.fetched.load().get(account).cloned())
+    }
+
+    /// Every (account, IdP) pair, sorted by account.
+    pub fn all(&self) -> Vec<(String, Arc<IdpMetadata>)> {
+        let mut m: HashMap<String, Arc<IdpMetadata>> = HashMap::clone(&self.fetched.load());
+        for (k, v) in self.configured.load().iter() {
+            m.insert(k.clone(), v.clone());
+        }
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Signing certificates that expire before `now + within`, as (account, not_after),
+    /// for `realmgate check` (30 days in the product).
+    pub fn expiring_certs(
+        &self,
+        now: DateTime<Utc>,
+        within: Duration,
+    ) -> Vec<(String, DateTime<Utc>)> {
+        let limit = now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX);
+        let mut out = Vec::new();
+        for (account, m) in self.all() {
+            for c in &m.certs {
+                if let Some(na) = c.not_after
+                    && na < limit
+                {
+                    out.push((account.clone(), na));
+                }
+            }
+        }
+        out
+    }
+
+    /// Sets `realmgate_idp_cert_expiry_seconds{account}` to the seconds until the latest
+    /// signing certificate of each IdP expires (negative once expired): an alert on it
+    /// warns before the IdP rolls its certificate and logins start failing.
+    pub fn record_metrics(&self, now: DateTime<Utc>) {
+        for (account, m) in self.all() {
+            record_expiry(&account, &m, now);
+        }
+    }
+
+    /// Logs a failed fetch of `account`'s metadata and gives the last good copy, if any.
+    /// Without one the tenant's SSO is refused (`idp_metadata_unavailable`), so the line is
+    /// an error that says so rather than a warning about a copy that does not exist.
+    fn fetch_failed(&self, account: &str, url: &Url, e: &FetchError) -> Option<Arc<IdpMetadata>> {
+        let copy = self.fetched.load().get(account).cloned();
+        if copy.is_some() {
+            tracing::warn!(account, %url, error = %e, "IdP metadata refresh failed; keeping the last good copy");
+        } else {
+            tracing::error!(account, %url, error = %e, code = "idp_metadata_unavailable", "IdP metadata unavailable: no copy was ever fetched, so this account's SSO logins are refused until a fetch succeeds");
+        }
+        copy
+    }
+
+    /// Fetches `src` now and then on the document's own schedule, until aborted. A failed
+    /// fetch keeps the last good copy, if any, and retries in five minutes.
+    fn spawn_refresher(
+        self: &Arc<Self>,
+        src: UrlSource,
+        client: reqwest::Client,
+    ) -> tokio::task::AbortHandle {
+        // Weak: a registry dropped (a test's gateway stopped) ends its refreshers.
+        let reg = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let fetched = fetch_metadata(&client, &src.url, FETCH_TIMEOUT).await;
+                let Some(reg) = reg.upgrade() else { return };
+                let wait = match fetched {
+                    Ok(m) => {
+                        let wait = m.next_refresh(Utc::now());
+                        let running = lock(&reg.refreshers);
+                        if running.get(&src.account).map(|(url, _)| url) != Some(&src.url) {
+                            return; // replaced by a reload while fetching
+                        }
+                        reg.store_fetched(&src.account, m);
+                        drop(running);
+                        reg.record_metrics(Utc::now());
+                        wait
+                    }
+                    Err(e) => {
+                        reg.fetch_failed(&src.account, &src.url, &e);
+                        RETRY_AFTER_FAILURE
+                    }
+                };
+                drop(reg);
+                tokio::time::sleep(wait).await;
+            }
+        })
+        .abort_handle()
+    }
+}
+
+/// The refreshers' map stays consistent whatever panicked while it was held (every change
+/// is one insert or retain), so a poisoned lock is still safe to use.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets `realmgate_idp_cert_expiry_seconds{account}` for one IdP.
+fn record_expiry(account: &str, m: &IdpMetadata, now: DateTime<Utc>) {
+    if let Some(latest) = m.certs.iter().filter_map(|c| c.not_after).max() {
+        metrics::gauge!("realmgate_idp_cert_expiry_seconds", "account" => account.to_string())
+            .set((latest - now).num_seconds() as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::SpKeys;
+
+    /// An IdP with one fresh signing certificate.
+    fn idp() -> IdpMetadata {
+        let cert = SpKeys::generate().expect("keys").cert_base64();
+        let sso = Url::parse("https://idp.example/sso").expect("url");
+        IdpMetadata::from_inline("https://idp.example/", &sso, &[cert]).expect("inline")
+    }
+
+    #[test]
+    fn fetched_copy_is_kept_and_configured_wins() {
+        let m = idp();
+        let reg = IdpRegistry::default();
+        reg.store_fetched("contoso", m.clone());
+        assert_eq!(
+            reg.get("contoso").map(|m| m.entity_id.clone()),
+            Some(m.entity_id.clone())
+        );
+        // A tenant-map reload replaces configured IdPs but keeps the last fetched copy of a
+        // tenant that still names a metadata URL...
+        let reg = Arc::new(reg);
+        let source = UrlSource {
+            account: "contoso".into(),
+            url: Url::parse("https://idp.example.com/metadata").unwrap(),
+        };
+        reg.replace(HashMap::new(), vec![source]);
+        assert!(reg.get("contoso").is_some());
+        // ...and the configured IdP wins once the tenant names its metadata otherwise.
+        let mut other = m.clone();
+        other.entity_id = "https://configured.example/".into();
+        reg.replace(
+            HashMap::from([("contoso".to_string(), Arc::new(other))]),
+            Vec::new(),
+        );
+        assert_eq!(
+            reg.get("contoso").map(|m| m.entity_id.clone()).as_deref(),
+            Some("https://configured.example/")
+        );
+        assert_eq!(reg.all().len(), 1);
+    }
+
+    #[test]
+    fn expiring_certs_reports_accounts() {
+        let m = idp();
+        let reg = Arc::new(IdpRegistry::new(HashMap::from([(
+            "contoso".to_string(),
+            Arc::new(m),
+        )])));
+        assert!(reg.get("contoso").is_some());
+        assert!(
+            reg.expiring_certs(Utc::now(), Duration::from_secs(30 * 86400))
+                .is_empty()
+        );
+        let far = Utc::now() + chrono::Duration::days(365 * 20);
+        assert_eq!(reg.expiring_certs(far, Duration::from_secs(86400)).len(), 1);
+        reg.replace(HashMap::new(), Vec::new());
+        assert!(reg.get("contoso").is_none());
+    }
+}
