@@ -155,7 +155,9 @@ fn check_reports_every_problem_at_once() {
     assert!(report.contains("broken.toml"), "{report}");
     assert!(report.contains("badcert.toml"), "{report}");
     assert!(
-        report.contains("remote.toml") && report.contains("account remote: idp_metadata_url"),
+        report.contains("remote.toml")
+            && report.contains("account remote")
+            && report.contains("https://127.0.0.1:1/metadata"),
         "{report}"
     );
     assert!(report.contains("3 problem(s) found"), "{report}");
