@@ -173,6 +173,17 @@ impl SamlError {
     }
 }
 
+/// A `Malformed` refusal: the validation files build dozens of them, each one short line.
+pub(super) fn malformed(msg: impl Into<String>) -> SamlError {
+    SamlError::Malformed(msg.into())
+}
+
+/// An `EncryptionUnsupported` refusal, shared by decryption and the profile rules (which
+/// refuse an EncryptedID).
+pub(super) fn unsupported(msg: impl Into<String>) -> SamlError {
+    SamlError::EncryptionUnsupported(msg.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,15 +16,24 @@
 //! - [`registry`]: `IdpRegistry`, every tenant's IdP, with the refresher of each metadata URL.
 //! - [`sp`]: `Sp`, our side, and `sp_metadata`, the document the IdP administrator imports.
 //! - [`request`]: AuthnRequest, HTTP-Redirect and HTTP-POST bindings.
-//! - [`response`]: `validate(b64, &Expected, now)` and `peek_issuer`.
+//! - [`response`]: `validate(b64, &Expected, now)`, which runs every check below in spec
+//!   order, and `peek_issuer`.
+//! - `signature`: the XML-DSig wrapping defences (one assertion, unique IDs, signature
+//!   shape and algorithms) and xmlsec verification with metadata keys only.
+//! - `decrypt`: XML Encryption of an EncryptedAssertion (RSA-OAEP, AES-GCM).
+//! - `profile`: Status and the Web SSO profile rules on verified nodes (Issuer,
+//!   Destination, InResponseTo, bearer confirmation, Conditions, Audience, NameID, email).
 
+mod decrypt;
 pub mod error;
 pub mod fetch;
 pub mod keys;
 pub mod metadata;
+mod profile;
 pub mod registry;
 pub mod request;
 pub mod response;
+mod signature;
 pub mod sp;
 pub mod xml;
 

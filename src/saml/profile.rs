@@ -1,0 +1,339 @@
+//! The SAML protocol and Web SSO profile rules (core 2.x, profiles 4.1.4): Status, then, on
+//! the nodes `response` picked after verification, Issuer, Destination, InResponseTo, the
+//! bearer SubjectConfirmation, Conditions times, Audience, AuthnStatement, NameID,
+//! attributes and the email, with the time helpers they share.
+//!
+//! Apart from the XML-DSig and XML Encryption code because these rules change with the
+//! profile (an IdP quirk, a new claim) and none of them touches crypto: which node each
+//! value may come from is decided in `response::validate` (its table), not here.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use libxml::tree::Node;
+
+use super::error::{SamlError, malformed, unsupported};
+use super::response::{Expected, VerifiedAssertion};
+use super::xml::{self, NS_ASSERTION, NS_PROTOCOL};
+
+const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+
+/// The protocol rules (SAML core 2.x, profiles 4.1.4.3), on verified nodes.
+pub(super) fn check_protocol(
+    response: &Node,
+    response_signed: bool,
+    assertion: &Node,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, SamlError> {
+    let skew = chrono::Duration::from_std(expected.skew).unwrap_or(chrono::Duration::zero());
+    let idp = &expected.idp.entity_id;
+
+    if assertion.get_attribute("Version").as_deref() != Some("2.0") {
+        return Err(malformed("Assertion Version is not 2.0"));
+    }
+
+    // Issuer: the tenant's IdP, on the Response (when present) and on the Assertion. A
+    // response from another IdP, even validly signed by it, is not this tenant's login.
+    if let Some(found) = issuer_of(response)
+        && &found != idp
+    {
+        return Err(SamlError::IssuerMismatch {
+            expected: idp.clone(),
+            found,
+        });
+    }
+    let issuer = issuer_of(assertion).unwrap_or_default();
+    if &issuer != idp {
+        return Err(SamlError::IssuerMismatch {
+            expected: idp.clone(),
+            found: issuer,
+        });
+    }
+
+    // Destination: a response meant for another SP (or another of its endpoints) must not
+    // be replayable here. Required when the Response is signed (bindings 3.5.5.2).
+    match response.get_attribute("Destination") {
+        Some(d) if expected.acs_urls.iter().any(|u| u == &d) => {}
+        Some(d) => return Err(SamlError::DestinationMismatch(d)),
+        None if response_signed => {
+            return Err(SamlError::DestinationMismatch(
+                "(absent on a signed Response)".into(),
+            ));
+        }
+        None => {}
+    }
+
+    // InResponseTo: bound to the request this browser started (login CSRF, and a response
+    // stolen from another user's flow); unsolicited only when the tenant allows it. The
+    // Response's value is only compared; the bearer confirmation's own must name the request.
+    let response_irt = response.get_attribute("InResponseTo");
+    match expected.request_id {
+        Some(rid) => {
+            if let Some(found) = &response_irt
+                && found != rid
+            {
+                return Err(SamlError::InResponseToMismatch {
+                    expected: Some(rid.to_string()),
+                    found: Some(found.clone()),
+                });
+            }
+        }
+        None => {
+            if !expected.allow_unsolicited {
+                return Err(SamlError::Unsolicited);
+            }
+            if let Some(found) = &response_irt {
+                return Err(SamlError::InResponseToMismatch {
+                    expected: None,
+                    found: Some(found.clone()),
+                });
+            }
+        }
+    }
+
+    // Subject and its bearer confirmation.
+    let subject = xml::child(assertion, NS_ASSERTION, "Subject")
+        .ok_or(SamlError::SubjectConfirmationMissing)?;
+    let mut confirmed = None;
+    let mut first_error = None;
+    for sc in xml::children(&subject, NS_ASSERTION, "SubjectConfirmation") {
+        if sc.get_attribute("Method").as_deref() != Some(CM_BEARER) {
+            continue;
+        }
+        match check_bearer(&sc, expected, now, skew) {
+            Ok(c) => {
+                confirmed = Some(c);
+                break;
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let (confirmation_end, in_response_to) = match (confirmed, first_error) {
+        (Some(c), _) => c,
+        (None, Some(e)) => return Err(e),
+        (None, None) => return Err(SamlError::SubjectConfirmationMissing),
+    };
+
+    // Conditions: the validity window, then the audience.
+    let conditions = xml::child(assertion, NS_ASSERTION, "Conditions");
+    let mut not_on_or_after = confirmation_end;
+    if let Some(c) = &conditions {
+        if let Some(nb) = time_attr(c, "NotBefore")?
+            && now + skew < nb
+        {
+            return Err(SamlError::NotYetValid(format!("Conditions NotBefore {nb}")));
+        }
+        if let Some(noa) = time_attr(c, "NotOnOrAfter")? {
+            if now - skew >= noa {
+                return Err(SamlError::Expired(format!("Conditions NotOnOrAfter {noa}")));
+            }
+            not_on_or_after = not_on_or_after.min(noa);
+        }
+    }
+    // Audience: must be present (samael skips the check when it is absent) and name us;
+    // otherwise an assertion issued to any other SP of the same IdP logs in here.
+    let restrictions = conditions
+        .as_ref()
+        .map(|c| xml::children(c, NS_ASSERTION, "AudienceRestriction"))
+        .unwrap_or_default();
+    if restrictions.is_empty() {
+        return Err(SamlError::AudienceMissing);
+    }
+    for r in &restrictions {
+        let audiences: Vec<String> = xml::children(r, NS_ASSERTION, "Audience")
+            .iter()
+            .filter_map(xml::trimmed_text)
+            .collect();
+        if !audiences.iter().any(|a| a == expected.entity_id) {
+            return Err(SamlError::AudienceMismatch(audiences));
+        }
+    }
+
+    // Web SSO (profiles 4.1.4.2): the assertion must say the person authenticated, not
+    // only who they are (an attribute query answer, a token for another purpose).
+    let authn = xml::child(assertion, NS_ASSERTION, "AuthnStatement")
+        .ok_or(SamlError::AuthnStatementMissing)?;
+
+    // NameID: whole text (comments removed, text nodes joined; CVE-2017-11427).
+    if xml::child(&subject, NS_ASSERTION, "EncryptedID").is_some() {
+        return Err(unsupported("EncryptedID"));
+    }
+    let name_id_node = xml::child(&subject, NS_ASSERTION, "NameID")
+        .ok_or_else(|| malformed("the assertion has no NameID"))?;
+    let name_id =
+        xml::trimmed_text(&name_id_node).ok_or_else(|| malformed("NameID contains markup"))?;
+    if name_id.is_empty() {
+        return Err(malformed("NameID is empty"));
+    }
+    if has_unicode_space(&name_id) {
+        return Err(SamlError::UnicodeSpace("NameID".into()));
+    }
+    let name_id_format = name_id_node.get_attribute("Format");
+
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for st in xml::children(assertion, NS_ASSERTION, "AttributeStatement") {
+        for a in xml::children(&st, NS_ASSERTION, "Attribute") {
+            let Some(name) = a.get_attribute("Name") else {
+                continue;
+            };
+            let values = attributes.entry(name.clone()).or_default();
+            for v in xml::children(&a, NS_ASSERTION, "AttributeValue") {
+                if let Some(t) = xml::trimmed_text(&v) {
+                    if has_unicode_space(&t) {
+                        return Err(SamlError::UnicodeSpace(format!("attribute {name:?}")));
+                    }
+                    values.push(t);
+                }
+            }
+        }
+    }
+
+    let email = match expected.email_claim {
+        Some(claim) => {
+            let values: Vec<&String> = attributes
+                .get(claim)
+                .map(|v| v.iter().filter(|s| !s.is_empty()).collect())
+                .unwrap_or_default();
+            match values.as_slice() {
+                [one] => (*one).clone(),
+                [] => return Err(SamlError::EmailMissing(format!("no attribute {claim:?}"))),
+                // Several emails: which one the person is would be a guess.
+                many => {
+                    return Err(SamlError::EmailMissing(format!(
+                        "attribute {claim:?} has {} values",
+                        many.len()
+                    )));
+                }
+            }
+        }
+        None => name_id.clone(),
+    };
+
+    let assertion_id = assertion
+        .get_attribute("ID")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed("the assertion has no ID"))?;
+    let session_index = authn.get_attribute("SessionIndex");
+    Ok(VerifiedAssertion {
+        assertion_id,
+        issuer: idp.clone(),
+        name_id,
+        name_id_format,
+        email,
+        attributes,
+        session_index,
+        not_on_or_after,
+        in_response_to,
+    })
+}
+
+/// One bearer SubjectConfirmation (profiles 4.1.4.2): Recipient is our ACS, NotOnOrAfter
+/// is present and not passed, no NotBefore, and its own InResponseTo names our request
+/// (none when unsolicited). Returns its NotOnOrAfter and InResponseTo.
+fn check_bearer(
+    sc: &Node,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+    skew: chrono::Duration,
+) -> Result<(DateTime<Utc>, Option<String>), SamlError> {
+    let data = xml::child(sc, NS_ASSERTION, "SubjectConfirmationData")
+        .ok_or(SamlError::SubjectConfirmationMissing)?;
+    let recipient = data.get_attribute("Recipient").unwrap_or_default();
+    if !expected.acs_urls.iter().any(|u| u == &recipient) {
+        return Err(SamlError::RecipientMismatch(recipient));
+    }
+    // A bearer assertion without an end is a forever-valid login token.
+    let noa = time_attr(&data, "NotOnOrAfter")?
+        .ok_or_else(|| SamlError::Expired("SubjectConfirmationData has no NotOnOrAfter".into()))?;
+    if now - skew >= noa {
+        return Err(SamlError::Expired(format!(
+            "SubjectConfirmationData NotOnOrAfter {noa}"
+        )));
+    }
+    if data.get_attribute("NotBefore").is_some() {
+        return Err(SamlError::BearerNotBefore);
+    }
+    // The signed confirmation alone says which request this answers: a Response-level
+    // InResponseTo never stands in for it (a captured IdP-initiated assertion would then
+    // answer whatever request the attacker wrote on the envelope).
+    let irt = data.get_attribute("InResponseTo");
+    if irt.as_deref() != expected.request_id {
+        return Err(SamlError::InResponseToMismatch {
+            expected: expected.request_id.map(str::to_string),
+            found: irt,
+        });
+    }
+    Ok((noa, irt))
+}
+
+pub(super) fn check_status(response: &Node) -> Result<(), SamlError> {
+    let status =
+        xml::child(response, NS_PROTOCOL, "Status").ok_or_else(|| malformed("no Status"))?;
+    let code =
+        xml::child(&status, NS_PROTOCOL, "StatusCode").ok_or_else(|| malformed("no StatusCode"))?;
+    let value = code.get_attribute("Value").unwrap_or_default();
+    if value == STATUS_SUCCESS {
+        return Ok(());
+    }
+    let mut full = value;
+    if let Some(sub) =
+        xml::child(&code, NS_PROTOCOL, "StatusCode").and_then(|c| c.get_attribute("Value"))
+    {
+        full = format!("{full} / {sub}");
+    }
+    let message = xml::child(&status, NS_PROTOCOL, "StatusMessage")
+        .and_then(|m| xml::trimmed_text(&m))
+        .filter(|m| !m.is_empty());
+    Err(SamlError::StatusNotSuccess {
+        code: full,
+        message,
+    })
+}
+
+fn time_attr(node: &Node, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
+    node.get_attribute(name)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v.trim())
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| malformed(format!("bad {name} {v:?}")))
+        })
+        .transpose()
+}
+
+fn issuer_of(node: &Node) -> Option<String> {
+    xml::child(node, NS_ASSERTION, "Issuer").map(|i| xml::trimmed_text(&i).unwrap_or_default())
+}
+
+/// Whether a value holds a space XML does not trim (NBSP, U+3000, zero-width...). Such a
+/// NameID or attribute value is refused: `alice@contoso.com\u{a0}` is not
+/// `alice@contoso.com`, yet a reader that trims Unicode spaces (Rust's `trim`) says it is.
+fn has_unicode_space(value: &str) -> bool {
+    value
+        .chars()
+        .any(|c| crate::discovery::email::is_space(c) && !matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_carries_code_and_message() {
+        let doc = xml::parse(format!(
+            r#"<p:Response xmlns:p="{NS_PROTOCOL}"><p:Status><p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Responder"><p:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"/></p:StatusCode><p:StatusMessage>User <!-- x -->cancelled</p:StatusMessage></p:Status></p:Response>"#
+        ).as_bytes()).expect("xml");
+        match check_status(&xml::root(&doc).expect("root")) {
+            Err(SamlError::StatusNotSuccess { code, message }) => {
+                assert!(
+                    code.ends_with("Responder / urn:oasis:names:tc:SAML:2.0:status:AuthnFailed")
+                );
+                assert_eq!(message.as_deref(), Some("User cancelled"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
