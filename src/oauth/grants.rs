@@ -12,7 +12,7 @@ use crate::accounts::{Status, UserStore};
 use crate::config::OAuthClient;
 use crate::session::Store;
 
-use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS};
+use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
 
 /// How long a person may take to sign in between `/oauth2/authorize` and the code.
 pub const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
@@ -185,7 +185,11 @@ impl OAuth {
             .await?
             .ok_or(OAuthError::InvalidRequest("no such pending request".into()))?;
         let same = binding.is_some_and(|b| {
-            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), pending.binding.as_bytes()).into()
+            subtle::ConstantTimeEq::ct_eq(
+                sha256_base64url(b).as_bytes(),
+                pending.binding.as_bytes(),
+            )
+            .into()
         });
         if !same {
             return Err(OAuthError::AccessDenied(
@@ -369,11 +373,4 @@ impl OAuth {
         tracing::info!(target: "audit", event = "token_revoked", client_id, user_id = record.subject.user_id);
         Ok(())
     }
-}
-
-/// SHA-256 of a binding cookie, as stored.
-pub fn digest(value: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(value.as_bytes()))
 }

@@ -207,7 +207,7 @@ pub fn verify_pkce(verifier: &str, challenge: &str) -> Result<(), OAuthError> {
     if !well_formed {
         return Err(OAuthError::InvalidGrant("malformed code_verifier"));
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = sha256_base64url(verifier);
     if subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into() {
         Ok(())
     } else {
@@ -215,13 +215,16 @@ pub fn verify_pkce(verifier: &str, challenge: &str) -> Result<(), OAuthError> {
     }
 }
 
-/// A store key for a secret: its SHA-256, so a dump of the store hands out no live codes
-/// or tokens.
+/// BASE64URL(SHA-256(`value`)) without padding: the PKCE S256 transform (RFC 7636 §4.2),
+/// and how every secret of the flows is kept in the store (a dump of it then hands out no
+/// live code, token or binding cookie).
+pub fn sha256_base64url(value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+}
+
+/// A store key for a secret: its [`sha256_base64url`].
 pub(crate) fn hashed(prefix: &str, secret: &str) -> String {
-    format!(
-        "oauth:{prefix}:{}",
-        URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
-    )
+    format!("oauth:{prefix}:{}", sha256_base64url(secret))
 }
 
 #[cfg(test)]

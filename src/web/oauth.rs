@@ -152,7 +152,7 @@ pub async fn authorize(
         code_challenge: challenge.into(),
         state: client_state.map(Into::into),
         login_hint: hint.as_ref().map(|e| e.to_string()),
-        binding: grants::digest(&binding),
+        binding: crate::oauth::sha256_base64url(&binding),
     };
     let id = match state.oauth.begin(&request).await {
         Ok(id) => id,
@@ -549,7 +549,7 @@ pub async fn device_login(
         return oauth_error(&OAuthError::InvalidRequest("expected a JSON body".into()));
     };
     let ip = super::account::client_ip(&state, peer, &headers);
-    match device::password_login(
+    match device::password_tokens(
         &state,
         &req.client_id,
         &req.email,
