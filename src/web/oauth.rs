@@ -21,7 +21,7 @@ use crate::oauth::device::{self, DeviceError};
 use crate::oauth::{AuthRequest, Grant, OAuthError, Subject, grants};
 use crate::session::rate_limit::Guesser;
 
-use super::discover::{checked_return_to, password_step, sso_start_path};
+use super::discover::{checked_return_to, encode, password_step, sso_start_path};
 use super::guard;
 
 /// Cookie binding a pending authorization request to the browser that started it.
@@ -131,20 +131,15 @@ pub async fn authorize(
         return refuse(OAuthError::InvalidScope(bad.into()));
     }
     let hint = get("login_hint").and_then(|h| Email::parse(h).ok());
-    let name = guard::cookie_name(&state.config, BINDING_COOKIE);
-    let (binding, binding_cookie) = match guard::cookie(&headers, &name).filter(|v| v.len() == 43) {
-        Some(b) => (b, None),
-        None => {
-            let b = guard::random_token();
-            let c = guard::set_cookie(
-                &state.config,
-                &name,
-                &b,
-                cookie::SameSite::Lax,
-                Some(grants::REQUEST_TTL.as_secs() as i64),
-            );
-            (b, Some(c))
-        }
+    let (binding, binding_cookie) = match guard::binding(
+        &state.config,
+        &headers,
+        BINDING_COOKIE,
+        cookie::SameSite::Lax,
+        Some(grants::REQUEST_TTL.as_secs() as i64),
+    ) {
+        Ok(b) => b,
+        Err(e) => return super::error::PageError(e, state.pages.clone()).into_response(),
     };
     let request = AuthRequest {
         client_id: client_id.into(),
@@ -210,10 +205,6 @@ async fn next_step(
         .into_response(),
         Err(e) => page(e.into()),
     }
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Query of `/oauth2/resume`.
@@ -617,10 +608,13 @@ fn device_form(
     status: StatusCode,
     data: serde_json::Value,
 ) -> Response {
-    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let (csrf, set_cookie) = match guard::csrf_token(&state.config, headers) {
+        Ok(t) => t,
+        Err(e) => return super::error::PageError(e, state.pages.clone()).into_response(),
+    };
     let mut data = data;
     data["csrf"] = json!(csrf);
-    super::discover::with_cookie(status, set_cookie, state.pages.render("device", &data))
+    guard::with_cookie(status, set_cookie, state.pages.render("device", &data))
 }
 
 /// `GET /device`: enter the code; with a live code, sign in (as the user the device named,
