@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Status, UserStore};
-use crate::config::OAuthClient;
 use crate::session::Store;
 
 use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
@@ -38,7 +37,8 @@ pub struct Subject {
     pub account: String,
 }
 
-/// A validated authorization request waiting for the person to sign in.
+/// A validated authorization request waiting for the person to sign in (see
+/// [`AuthorizeRequest::pending`](super::request::AuthorizeRequest::pending)).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthRequest {
     /// The client.
@@ -133,20 +133,6 @@ impl OAuth {
             issuer,
             store,
             users,
-        }
-    }
-
-    /// The client and redirect URI of an authorization request, checked before anything
-    /// else: until both are known good, errors are shown to the person, never redirected.
-    pub fn client_redirect(
-        &self,
-        client_id: Option<&str>,
-        redirect_uri: Option<&str>,
-    ) -> Result<&OAuthClient, OAuthError> {
-        let client = self.clients.get(client_id.unwrap_or_default())?;
-        match redirect_uri {
-            Some(r) if super::redirect_uri_allowed(client, r) => Ok(client),
-            _ => Err(OAuthError::BadRedirectUri),
         }
     }
 

@@ -2,7 +2,8 @@
 //! clients, pending authorization requests bound to a browser, one-time authorization
 //! codes, ES256 access tokens and rotating refresh tokens with reuse detection.
 //!
-//! The protocol decisions live here; `web::oauth` parses requests and renders answers.
+//! The protocol decisions live here; `web::{authorize, token, device}` parse requests and
+//! render answers.
 //! Every short-lived record (pending request, code, refresh token) sits in the shared
 //! [`Store`](crate::session::Store), so any instance behind a load balancer can finish a
 //! flow another one started.
@@ -10,6 +11,7 @@
 //! # Layout
 //! - this file: errors with their RFC 6749 codes, client registry and redirect URI rules,
 //!   PKCE.
+//! - [`request`]: the checks of an authorization request and of a token request's grant.
 //! - [`keys`]: the ES256 signing key (generated once into `data_dir`), JWT access tokens,
 //!   the JWKS.
 //! - [`grants`]: pending authorization requests, codes, refresh-token families.
@@ -20,6 +22,7 @@ pub mod device;
 pub mod device_flow;
 pub mod grants;
 pub mod keys;
+pub mod request;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
