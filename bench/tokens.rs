@@ -25,7 +25,7 @@ use realmgate::accounts::{NewUser, Origin};
 use realmgate::app;
 use realmgate::config::{Config, OAuthClient};
 use realmgate::discovery::Email;
-use realmgate::oauth::{AuthRequest, Grant, Subject, grants};
+use realmgate::oauth::{AuthRequest, Grant, Subject, sha256_base64url};
 
 const CLIENT: &str = "com.example.app";
 const REDIRECT: &str = "com.example.app:/cb";
@@ -57,10 +57,10 @@ async fn mint_code(state: &app::State, subject: &Subject) -> String {
     let request = AuthRequest {
         client_id: CLIENT.into(),
         redirect_uri: REDIRECT.into(),
-        code_challenge: grants::digest(VERIFIER),
+        code_challenge: sha256_base64url(VERIFIER),
         state: None,
         login_hint: None,
-        binding: grants::digest(&binding),
+        binding: sha256_base64url(&binding),
     };
     let id = state.oauth.begin(&request).await.unwrap();
     state

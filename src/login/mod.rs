@@ -142,7 +142,11 @@ fn pending_key(relay: &str) -> String {
     format!("pending:{relay}")
 }
 
-fn digest(s: &str) -> String {
+/// SHA-256 in hex, for the binding and the replay-cache keys. Hex rather than the
+/// base64url of `oauth::sha256_base64url`: the replay keys live in the store every instance
+/// shares, and during a rolling upgrade an instance of the previous release must find the
+/// key this one wrote, or an assertion used on one would be accepted again on the other.
+fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -199,7 +203,7 @@ pub async fn remember_pending(
         request_id: request_id.to_string(),
         account: account.to_string(),
         return_to: return_to.map(|u| u.to_string()),
-        binding: digest(binding),
+        binding: sha256_hex(binding),
     };
     let bytes = serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
     state
@@ -275,7 +279,8 @@ async fn consume_response(
                     .map_err(|e| LoginError::Unavailable(e.to_string()))?;
                 *account = Some(p.account.clone());
                 let same = binding.is_some_and(|b| {
-                    subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), p.binding.as_bytes()).into()
+                    subtle::ConstantTimeEq::ct_eq(sha256_hex(b).as_bytes(), p.binding.as_bytes())
+                        .into()
                 });
                 if !same {
                     return Err(LoginError::OtherBrowser);
@@ -363,8 +368,8 @@ async fn consume_response(
         .put_if_absent(
             &format!(
                 "replay:{}:{}",
-                digest(&assertion.issuer),
-                digest(&assertion.assertion_id)
+                sha256_hex(&assertion.issuer),
+                sha256_hex(&assertion.assertion_id)
             ),
             vec![1],
             ttl,

@@ -64,7 +64,9 @@ pub fn check_allowlist(tenant: &Tenant, ip: IpAddr) -> Result<(), DeviceError> {
 }
 
 /// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants.
-pub async fn password_login(
+/// The password step is [`login::password_login`]; this adds the connector's client, the
+/// allow-list and the SSO redirection, and trades the session for tokens.
+pub async fn password_tokens(
     state: &AppState,
     client_id: &str,
     email: &str,

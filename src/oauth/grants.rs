@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Status, UserStore};
-use crate::config::OAuthClient;
 use crate::session::Store;
 
-use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS};
+use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
 
 /// How long a person may take to sign in between `/oauth2/authorize` and the code.
 pub const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
@@ -41,7 +40,8 @@ pub struct Subject {
     pub account: String,
 }
 
-/// A validated authorization request waiting for the person to sign in.
+/// A validated authorization request waiting for the person to sign in (see
+/// [`AuthorizeRequest::pending`](super::request::AuthorizeRequest::pending)).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthRequest {
     /// The client.
@@ -139,20 +139,6 @@ impl OAuth {
         }
     }
 
-    /// The client and redirect URI of an authorization request, checked before anything
-    /// else: until both are known good, errors are shown to the person, never redirected.
-    pub fn client_redirect(
-        &self,
-        client_id: Option<&str>,
-        redirect_uri: Option<&str>,
-    ) -> Result<&OAuthClient, OAuthError> {
-        let client = self.clients.get(client_id.unwrap_or_default())?;
-        match redirect_uri {
-            Some(r) if super::redirect_uri_allowed(client, r) => Ok(client),
-            _ => Err(OAuthError::BadRedirectUri),
-        }
-    }
-
     /// Stores a validated authorization request; answers its id.
     pub async fn begin(&self, request: &AuthRequest) -> Result<String, OAuthError> {
         let id = crate::secrets::random_token();
@@ -188,7 +174,11 @@ impl OAuth {
             .await?
             .ok_or(OAuthError::InvalidRequest("no such pending request".into()))?;
         let same = binding.is_some_and(|b| {
-            subtle::ConstantTimeEq::ct_eq(digest(b).as_bytes(), pending.binding.as_bytes()).into()
+            subtle::ConstantTimeEq::ct_eq(
+                sha256_base64url(b).as_bytes(),
+                pending.binding.as_bytes(),
+            )
+            .into()
         });
         if !same {
             return Err(OAuthError::AccessDenied(
@@ -372,11 +362,4 @@ impl OAuth {
         tracing::info!(target: "audit", event = "token_revoked", client_id, user_id = record.subject.user_id);
         Ok(())
     }
-}
-
-/// SHA-256 of a binding cookie, as stored.
-pub fn digest(value: &str) -> String {
-    use base64::Engine;
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(value.as_bytes()))
 }

@@ -2,7 +2,8 @@
 //! clients, pending authorization requests bound to a browser, one-time authorization
 //! codes, ES256 access tokens and rotating refresh tokens with reuse detection.
 //!
-//! The protocol decisions live here; `web::oauth` parses requests and renders answers.
+//! The protocol decisions live here; `web::{authorize, token, device}` parse requests and
+//! render answers.
 //! Every short-lived record (pending request, code, refresh token) sits in the shared
 //! [`Store`](crate::session::Store), so any instance behind a load balancer can finish a
 //! flow another one started.
@@ -10,6 +11,7 @@
 //! # Layout
 //! - this file: errors with their RFC 6749 codes, client registry and redirect URI rules,
 //!   PKCE.
+//! - [`request`]: the checks of an authorization request and of a token request's grant.
 //! - [`keys`]: the ES256 signing key (generated once into `data_dir`), JWT access tokens,
 //!   the JWKS.
 //! - [`grants`]: pending authorization requests, codes, refresh-token families.
@@ -20,6 +22,7 @@ pub mod device;
 pub mod device_flow;
 pub mod grants;
 pub mod keys;
+pub mod request;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -207,7 +210,7 @@ pub fn verify_pkce(verifier: &str, challenge: &str) -> Result<(), OAuthError> {
     if !well_formed {
         return Err(OAuthError::InvalidGrant("malformed code_verifier"));
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = sha256_base64url(verifier);
     if subtle::ConstantTimeEq::ct_eq(computed.as_bytes(), challenge.as_bytes()).into() {
         Ok(())
     } else {
@@ -215,13 +218,16 @@ pub fn verify_pkce(verifier: &str, challenge: &str) -> Result<(), OAuthError> {
     }
 }
 
-/// A store key for a secret: its SHA-256, so a dump of the store hands out no live codes
-/// or tokens.
+/// BASE64URL(SHA-256(`value`)) without padding: the PKCE S256 transform (RFC 7636 §4.2),
+/// and how every secret of the flows is kept in the store (a dump of it then hands out no
+/// live code, token or binding cookie).
+pub fn sha256_base64url(value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(value.as_bytes()))
+}
+
+/// A store key for a secret: its [`sha256_base64url`].
 pub(crate) fn hashed(prefix: &str, secret: &str) -> String {
-    format!(
-        "oauth:{prefix}:{}",
-        URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
-    )
+    format!("oauth:{prefix}:{}", sha256_base64url(secret))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 pub use memory::MemoryStore;
 pub use rate_limit::{RateLimitError, RateLimitPolicy, RateLimiter, RetryAfter};
 pub use redis::RedisStore;
-pub use sessions::{Session, SessionUser, Sessions, cookie_name};
+pub use sessions::{Session, SessionUser, Sessions};
 
 /// Errors of the session store and of the helpers built on it.
 #[derive(Debug, thiserror::Error)]

@@ -15,23 +15,11 @@ use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError};
 
-/// Cookie name under HTTPS. The `__Host-` prefix makes browsers insist on `Secure`,
-/// `Path=/` and no `Domain`, so a sibling subdomain cannot plant or overwrite it.
-pub const SECURE_COOKIE: &str = "__Host-realmgate_session";
-
-/// Cookie name over plain HTTP (development), where `__Host-` cookies are refused.
-pub const PLAIN_COOKIE: &str = "realmgate_session";
-
 /// Bytes of randomness in a session id: 256 bits, beyond any guessing.
 const ID_BYTES: usize = 32;
 
 /// Length of an id in base64url without padding.
 const ID_LEN: usize = 43;
-
-/// The session cookie name for a gateway whose public URL is (or is not) HTTPS.
-pub fn cookie_name(https: bool) -> &'static str {
-    if https { SECURE_COOKIE } else { PLAIN_COOKIE }
-}
 
 /// Who a session belongs to, as known at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,12 +167,6 @@ fn record_key(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookie_names() {
-        assert_eq!(cookie_name(true), "__Host-realmgate_session");
-        assert_eq!(cookie_name(false), "realmgate_session");
-    }
 
     #[test]
     fn ids_are_checked_before_lookup() {

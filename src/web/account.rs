@@ -13,11 +13,11 @@ use serde_json::json;
 
 use crate::app::{AppState, State};
 use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
-use crate::session::{Session, cookie_name};
+use crate::session::Session;
 
-use super::discover::{checked_return_to, with_cookie};
+use super::discover::checked_return_to;
 use super::error::{PageError, WebError};
-use super::guard;
+use super::guard::{self, SESSION_COOKIE, with_cookie};
 
 /// The password form.
 #[derive(Debug, Deserialize)]
@@ -72,7 +72,10 @@ pub async fn password(
                 LoginError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {
+                Ok(t) => t,
+                Err(e) => return PageError(e, pages).into_response(),
+            };
             let body = state.pages.render(
                 "password",
                 &json!({
@@ -127,7 +130,10 @@ pub async fn no_sso_page(
     match super::discover::account_tenant(&state, &account).await {
         Ok(t) if t.sso.is_some() => {
             tracing::info!(target: "audit", event = "no_sso_page", account = %account);
-            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {
+                Ok(t) => t,
+                Err(e) => return PageError(e, pages).into_response(),
+            };
             let body = state.pages.render(
                 "password",
                 &json!({
@@ -147,13 +153,16 @@ pub async fn no_sso_page(
 
 /// Sets the session cookie and sends the person on.
 pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -> Response {
-    let cookie = guard::set_cookie(
+    let cookie = match guard::set_cookie(
         &state.config,
-        cookie_name(state.config.is_https()),
+        &guard::cookie_name(&state.config, SESSION_COOKIE),
         &session.id,
         cookie::SameSite::Lax,
         Some(state.config.session_max_seconds as i64),
-    );
+    ) {
+        Ok(c) => c,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
     let mut res = Redirect::to(return_to.unwrap_or("/me")).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
@@ -161,7 +170,8 @@ pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -
 
 /// The session of this request, if any.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
-    let Some(id) = guard::cookie(headers, cookie_name(state.config.is_https())) else {
+    let Some(id) = guard::cookie(headers, &guard::cookie_name(&state.config, SESSION_COOKIE))
+    else {
         return Ok(None);
     };
     let Some(session) = state.sessions.load(&id, Utc::now()).await? else {
@@ -191,7 +201,10 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
 pub async fn me(St(state): St<State>, headers: HeaderMap) -> Response {
     match current(&state, &headers).await {
         Ok(Some(s)) => {
-            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {
+                Ok(t) => t,
+                Err(e) => return PageError(e, state.pages.clone()).into_response(),
+            };
             let body = state.pages.render(
                 "message",
                 &json!({"title": "Signed in", "message": format!("You are signed in as {}.", s.name), "email": s.email, "signed_in": true, "csrf": csrf}),
@@ -251,16 +264,20 @@ const WAITING_GENERIC: &str = "Some organisations approve each new account befor
 /// Sends the browser of a sign-in whose account awaits approval to the Waiting Room,
 /// with the cookie that page reads.
 pub fn to_waiting_room(state: &AppState, via: WaitingVia) -> Response {
-    let cookie = guard::set_cookie(
+    match guard::set_cookie(
         &state.config,
         &guard::cookie_name(&state.config, WAITING_COOKIE),
         via.as_str(),
         cookie::SameSite::Lax,
         Some(WAITING_SECONDS),
-    );
-    let mut res = Redirect::to("/waiting-room").into_response();
-    res.headers_mut().append(header::SET_COOKIE, cookie);
-    res
+    ) {
+        Ok(cookie) => {
+            let mut res = Redirect::to("/waiting-room").into_response();
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+            res
+        }
+        Err(e) => PageError(e, state.pages.clone()).into_response(),
+    }
 }
 
 /// `GET /waiting-room`: what the sign-in that sent this browser found, or, without its
@@ -295,8 +312,8 @@ pub async fn logout(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, state.pages.clone()).into_response();
     }
-    let name = cookie_name(state.config.is_https());
-    if let Some(id) = guard::cookie(&headers, name) {
+    let name = guard::cookie_name(&state.config, SESSION_COOKIE);
+    if let Some(id) = guard::cookie(&headers, &name) {
         if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
             tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
         }
@@ -304,12 +321,14 @@ pub async fn logout(
             return PageError(e.into(), state.pages.clone()).into_response();
         }
     }
-    let mut res = Redirect::to("/").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        guard::set_cookie(&state.config, name, "", cookie::SameSite::Lax, Some(0)),
-    );
-    res
+    match guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0)) {
+        Ok(expired) => {
+            let mut res = Redirect::to("/").into_response();
+            res.headers_mut().append(header::SET_COOKIE, expired);
+            res
+        }
+        Err(e) => PageError(e, state.pages.clone()).into_response(),
+    }
 }
 
 /// `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy

@@ -4,7 +4,7 @@
 use axum::Form;
 use axum::Json;
 use axum::extract::{Path, Query, State as St};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::discovery::{Email, Route, Tenant};
 
 use super::error::{ApiError, PageError, WebError};
-use super::guard;
+use super::guard::{self, with_cookie};
 
 /// Query of the sign-on page.
 #[derive(Debug, Deserialize, Default)]
@@ -75,7 +75,10 @@ fn email_form(
     return_to: Option<Url>,
     error: Option<String>,
 ) -> Response {
-    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let (csrf, set_cookie) = match guard::csrf_token(&state.config, headers) {
+        Ok(t) => t,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
     let body = state.pages.render(
         "email",
         &json!({"csrf": csrf, "email": email, "return_to": return_to.map(String::from), "error": error}),
@@ -161,7 +164,10 @@ pub fn password_step(
     email: &Email,
     return_to: Option<Url>,
 ) -> Response {
-    let (csrf, set_cookie) = guard::csrf_token(&state.config, headers);
+    let (csrf, set_cookie) = match guard::csrf_token(&state.config, headers) {
+        Ok(t) => t,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
     let body = state.pages.render(
         "password",
         &json!({
@@ -202,7 +208,10 @@ pub async fn account_page(
             Redirect::to(to.as_str()).into_response()
         }
         Route::Password(_) => {
-            let (csrf, set_cookie) = guard::csrf_token(&state.config, &headers);
+            let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {
+                Ok(t) => t,
+                Err(e) => return PageError(e, pages).into_response(),
+            };
             let body = state.pages.render(
                 "password",
                 &json!({
@@ -350,7 +359,9 @@ fn back_url(return_to: Option<&Url>) -> String {
     }
 }
 
-fn encode(s: &str) -> String {
+/// `s` percent-encoded as one query value (`application/x-www-form-urlencoded`): the one
+/// encoder of every link the pages build.
+pub(super) fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -371,17 +382,4 @@ pub fn checked_return_to(config: &Config, raw: Option<&str>) -> Result<Option<Ur
         Some(r) => guard::return_to(config, r).map(Some),
         None => Ok(None),
     }
-}
-
-/// A page response with an optional `Set-Cookie`.
-pub fn with_cookie(
-    status: StatusCode,
-    set_cookie: Option<HeaderValue>,
-    body: impl IntoResponse,
-) -> Response {
-    let mut res = (status, body).into_response();
-    if let Some(c) = set_cookie {
-        res.headers_mut().append(header::SET_COOKIE, c);
-    }
-    res
 }

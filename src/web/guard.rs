@@ -1,7 +1,8 @@
 //! Request guards shared by every surface: cookies, CSRF tokens, the `return_to` allow-list
 //! and security headers.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
 use url::Url;
 
@@ -25,8 +26,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|c| c.value().to_string())
 }
 
-/// Cookie name with the `__Host-` prefix under HTTPS: the browser then refuses it from
-/// subdomains and over plain HTTP, so a sibling host cannot plant one.
+/// Base name of the session cookie (see [`cookie_name`]).
+pub const SESSION_COOKIE: &str = "realmgate_session";
+
+/// Cookie name with the `__Host-` prefix under HTTPS: the browser then insists on `Secure`,
+/// `Path=/` and no `Domain`, so a sibling subdomain cannot plant or overwrite it. Over
+/// plain HTTP (development) browsers refuse such cookies, so the base name is used.
 pub fn cookie_name(config: &Config, base: &str) -> String {
     if config.is_https() {
         format!("__Host-{base}")
@@ -36,35 +41,73 @@ pub fn cookie_name(config: &Config, base: &str) -> String {
 }
 
 /// A `Set-Cookie` value: HttpOnly, Path=/, Secure under HTTPS.
+///
+/// `SameSite=None` is refused by browsers without `Secure`, so over plain HTTP (development
+/// only) it is left out: Chromium then still sends the cookie on a top-level cross-site
+/// POST made within two minutes, which covers a local test IdP.
+///
+/// Fails rather than answer an empty header when the cookie is no valid header value (a
+/// control character in the name or value): the browser would keep no cookie and the flow
+/// would break later, far from the cause.
 pub fn set_cookie(
     config: &Config,
     name: &str,
     value: &str,
     same_site: SameSite,
     max_age: Option<i64>,
-) -> HeaderValue {
+) -> Result<HeaderValue, WebError> {
     let mut c = Cookie::build((name.to_string(), value.to_string()))
         .path("/")
         .http_only(true)
-        .same_site(same_site)
         .secure(config.is_https());
+    if same_site != SameSite::None || config.is_https() {
+        c = c.same_site(same_site);
+    }
     if let Some(secs) = max_age {
         c = c.max_age(cookie::time::Duration::seconds(secs));
     }
-    HeaderValue::from_str(&c.build().to_string()).unwrap_or(HeaderValue::from_static(""))
+    HeaderValue::from_str(&c.build().to_string())
+        .map_err(|e| WebError::Unavailable(format!("Set-Cookie of cookie {name:?}: {e}")))
+}
+
+/// This browser's binding cookie `base`, which ties a pending step (a form, an SSO or
+/// OAuth request) to the browser that started it: the value it holds when it is one we
+/// could have minted, else a fresh random one and the `Set-Cookie` that plants it.
+pub fn binding(
+    config: &Config,
+    headers: &HeaderMap,
+    base: &str,
+    same_site: SameSite,
+    max_age: Option<i64>,
+) -> Result<(String, Option<HeaderValue>), WebError> {
+    let name = cookie_name(config, base);
+    if let Some(value) = cookie(headers, &name).filter(|v| v.len() == 43) {
+        return Ok((value, None));
+    }
+    let value = random_token();
+    let set = set_cookie(config, &name, &value, same_site, max_age)?;
+    Ok((value, Some(set)))
 }
 
 /// The CSRF token of this browser, and the `Set-Cookie` to send when it is new.
-pub fn csrf_token(config: &Config, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    let name = cookie_name(config, CSRF_COOKIE);
-    match cookie(headers, &name).filter(|v| v.len() == 43) {
-        Some(token) => (token, None),
-        None => {
-            let token = random_token();
-            let set = set_cookie(config, &name, &token, SameSite::Lax, None);
-            (token, Some(set))
-        }
+pub fn csrf_token(
+    config: &Config,
+    headers: &HeaderMap,
+) -> Result<(String, Option<HeaderValue>), WebError> {
+    binding(config, headers, CSRF_COOKIE, SameSite::Lax, None)
+}
+
+/// A page response with an optional `Set-Cookie`.
+pub fn with_cookie(
+    status: StatusCode,
+    set_cookie: Option<HeaderValue>,
+    body: impl IntoResponse,
+) -> Response {
+    let mut res = (status, body).into_response();
+    if let Some(c) = set_cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
     }
+    res
 }
 
 /// Checks a submitted form token against the cookie, in constant time.
@@ -153,6 +196,76 @@ mod tests {
             allowed_return_hosts: vec!["login.example.com".into(), "app.example.com".into()],
             ..Config::default()
         }
+    }
+
+    fn plain_http() -> Config {
+        Config {
+            public_url: Url::parse("http://localhost:8080").unwrap(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn cookie_names_are_host_prefixed_under_https() {
+        assert_eq!(
+            cookie_name(&config(), SESSION_COOKIE),
+            "__Host-realmgate_session"
+        );
+        assert_eq!(
+            cookie_name(&plain_http(), SESSION_COOKIE),
+            "realmgate_session"
+        );
+    }
+
+    #[test]
+    fn a_cookie_that_cannot_be_a_header_is_an_error_not_an_empty_set_cookie() {
+        for c in [config(), plain_http()] {
+            assert!(set_cookie(&c, "realmgate_csrf", "a\nb", SameSite::Lax, None).is_err());
+            assert!(set_cookie(&c, "realmgate\r", "ok", SameSite::None, Some(60)).is_err());
+        }
+    }
+
+    #[test]
+    fn same_site_none_only_where_browsers_accept_it() {
+        let https = set_cookie(&config(), "n", "v", SameSite::None, Some(60)).unwrap();
+        let https = https.to_str().unwrap();
+        assert!(
+            https.contains("SameSite=None") && https.contains("Secure"),
+            "{https}"
+        );
+        let http = set_cookie(&plain_http(), "n", "v", SameSite::None, Some(60)).unwrap();
+        let http = http.to_str().unwrap();
+        assert!(
+            !http.contains("SameSite") && !http.contains("Secure"),
+            "{http}"
+        );
+        let lax = set_cookie(&plain_http(), "n", "v", SameSite::Lax, None).unwrap();
+        assert!(lax.to_str().unwrap().contains("SameSite=Lax"));
+    }
+
+    #[test]
+    fn a_binding_is_reused_only_when_we_could_have_minted_it() {
+        let c = config();
+        let mut headers = HeaderMap::new();
+        let (fresh, set) = binding(&c, &headers, "realmgate_oauth", SameSite::Lax, None).unwrap();
+        let set = set.unwrap();
+        assert!(
+            set.to_str()
+                .unwrap()
+                .starts_with(&format!("__Host-realmgate_oauth={fresh}"))
+        );
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("__Host-realmgate_oauth={fresh}")).unwrap(),
+        );
+        let (again, set) = binding(&c, &headers, "realmgate_oauth", SameSite::Lax, None).unwrap();
+        assert_eq!((again.as_str(), set), (fresh.as_str(), None));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-realmgate_oauth=planted"),
+        );
+        let (other, set) = binding(&c, &headers, "realmgate_oauth", SameSite::Lax, None).unwrap();
+        assert!(other != "planted" && set.is_some());
     }
 
     #[test]

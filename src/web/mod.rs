@@ -2,15 +2,17 @@
 //! parse, call the module that decides, and render; no policy lives here.
 
 pub mod account;
+pub mod authorize;
+pub mod device;
 pub mod discover;
 pub mod error;
 pub mod guard;
-pub mod oauth;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod qr;
 pub mod sso;
+pub mod token;
 pub mod webfinger;
 
 use std::collections::HashMap;
@@ -56,24 +58,24 @@ pub fn router(state: State) -> Router {
         .route("/saml/metadata", get(sso::metadata))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route("/api/v1/device/login", post(oauth::device_login))
+        .route("/api/v1/device/login", post(device::device_login))
         .route(
             "/oauth2/device_authorization",
-            post(oauth::device_authorization),
+            post(device::device_authorization),
         )
         .route(
             "/device",
-            get(oauth::device_page).post(oauth::device_code_form),
+            get(device::device_page).post(device::device_code_form),
         )
-        .route("/device/decide", post(oauth::device_decide))
-        .route("/oauth2/authorize", get(oauth::authorize))
-        .route("/oauth2/resume", get(oauth::resume))
-        .route("/oauth2/token", post(oauth::token))
-        .route("/oauth2/revoke", post(oauth::revoke))
-        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route("/device/decide", post(device::device_decide))
+        .route("/oauth2/authorize", get(authorize::authorize))
+        .route("/oauth2/resume", get(authorize::resume))
+        .route("/oauth2/token", post(token::token))
+        .route("/oauth2/revoke", post(token::revoke))
+        .route("/.well-known/jwks.json", get(token::jwks))
         .route(
             "/.well-known/oauth-authorization-server",
-            get(oauth::metadata),
+            get(token::metadata),
         )
         .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route("/healthz", get(ops::healthz))

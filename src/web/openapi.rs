@@ -10,9 +10,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::{OpenApi, ToSchema};
 
+use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
-use super::oauth::{DeviceLoginRequest, OAuthErrorBody, SsoRequiredBody};
+use super::token::OAuthErrorBody;
 use crate::oauth::TokenResponse;
 use crate::oauth::device_flow::DeviceAuthorization;
 use crate::oauth::keys::{Jwk, Jwks};
@@ -27,13 +28,13 @@ use crate::oauth::keys::{Jwk, Jwks};
     ),
     paths(
         super::discover::discover_api,
-        super::oauth::device_login,
-        super::oauth::token,
-        super::oauth::device_authorization,
-        super::oauth::revoke,
+        super::device::device_login,
+        super::token::token,
+        super::device::device_authorization,
+        super::token::revoke,
         super::webfinger::webfinger,
-        super::oauth::jwks,
-        super::oauth::metadata,
+        super::token::jwks,
+        super::token::metadata,
     ),
     components(schemas(
         DiscoverRequest,

@@ -14,13 +14,13 @@ use crate::discovery::{Email, Route};
 use crate::login::{self, SsoOutcome};
 use crate::saml::{self, request::SsoStart};
 
-use super::discover::{EntryQuery, account_tenant, checked_return_to, with_cookie};
+use super::discover::{EntryQuery, account_tenant, checked_return_to};
 use super::error::{PageError, WebError};
-use super::guard;
+use super::guard::{self, with_cookie};
 
 /// Cookie binding a pending SSO request to this browser. It must reach the ACS on the
-/// IdP's cross-site POST, so it is `SameSite=None; Secure` under HTTPS (a Lax cookie is
-/// not sent on that POST). It holds a random value, never a session.
+/// IdP's cross-site POST, so it is `SameSite=None` (a Lax cookie is not sent on that POST;
+/// see [`guard::set_cookie`] for plain HTTP). It holds a random value, never a session.
 const BINDING_COOKIE: &str = "realmgate_sso";
 
 /// `GET /sso/{account}/start`: 302 to the IdP (or an auto-submitting POST form).
@@ -50,14 +50,15 @@ pub async fn start(
         // Not (or not yet verified as) an SSO tenant: its Sign-on URL shows the password step.
         _ => return Redirect::to(&format!("/{account}")).into_response(),
     };
-    let name = guard::cookie_name(&state.config, BINDING_COOKIE);
-    let (binding, set_cookie) = match guard::cookie(&headers, &name).filter(|v| v.len() == 43) {
-        Some(b) => (b, None),
-        None => {
-            let b = crate::secrets::random_token();
-            let set = binding_cookie(&state.config, &name, &b);
-            (b, Some(set))
-        }
+    let (binding, set_cookie) = match guard::binding(
+        &state.config,
+        &headers,
+        BINDING_COOKIE,
+        cookie::SameSite::None,
+        Some(login::PENDING_TTL.as_secs() as i64),
+    ) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
     };
     let started = login::start_sso(
         &state,
@@ -83,22 +84,6 @@ pub async fn start(
         }
         Err(e) => PageError(e.into(), pages).for_account(Some(&tenant.account)),
     }
-}
-
-fn binding_cookie(config: &crate::config::Config, name: &str, value: &str) -> HeaderValue {
-    let mut c = cookie::Cookie::build((name.to_string(), value.to_string()))
-        .path("/")
-        .http_only(true)
-        .max_age(cookie::time::Duration::seconds(
-            login::PENDING_TTL.as_secs() as i64,
-        ));
-    if config.is_https() {
-        c = c.secure(true).same_site(cookie::SameSite::None);
-    }
-    // Over plain HTTP (development only) SameSite=None is refused by browsers; leaving the
-    // attribute unset lets Chromium send the cookie on a top-level POST made within two
-    // minutes, which covers a local test IdP.
-    HeaderValue::from_str(&c.build().to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// The IdP's POST (HTTP-POST binding).
