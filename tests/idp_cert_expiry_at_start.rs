@@ -27,7 +27,7 @@ async fn the_cert_expiry_gauge_is_set_at_start() {
     .await;
     let metrics = app
         .client()
-        .get(app.at("/metrics"))
+        .get(format!("{}/metrics", app.metrics_url))
         .send()
         .await
         .unwrap()

@@ -252,7 +252,7 @@ mod tests {
     fn a_good_request_passes_with_its_values() {
         let r = authorize(&[
             ("login_hint", "Ann@Fabrikam.com"),
-            ("scope", "email profile"),
+            ("scope", "email offline_access"),
         ])
         .unwrap();
         assert_eq!(r.client_id, "app");
