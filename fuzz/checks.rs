@@ -283,12 +283,25 @@ fn facts(a: VerifiedAssertion) -> VerifiedAssertion {
 /// Invariants: never a panic; every refusal has a code and a reason; an accepted response
 /// carries exactly the facts of one of the responses the test IdP signed (any other accepted
 /// login would be a forgery: the key is not available to the fuzzer); `peek_issuer` gives a
-/// non-empty trimmed name, the same one `validate` accepts.
+/// non-empty trimmed name, the same one `validate` accepts, and refuses a message only for
+/// the reason `validate` refuses it too (the IdP-initiated path logs the real reason).
 pub fn saml_response(data: &[u8]) {
     let f = saml_fixture();
     let form_value = String::from_utf8_lossy(data);
     for input in [STANDARD.encode(data).as_str(), &form_value] {
-        let issuer = peek_issuer(input);
+        let issuer = match peek_issuer(input) {
+            Ok(issuer) => issuer,
+            Err(e) => {
+                for rid in [Some(REQUEST_ID), None] {
+                    assert_eq!(
+                        validate(input, &f.expected(rid), f.now).map_err(|v| v.code()),
+                        Err(e.code()),
+                        "peek_issuer and validate refuse for different reasons"
+                    );
+                }
+                None
+            }
+        };
         if let Some(i) = &issuer {
             assert!(!i.is_empty() && i.trim() == i, "peek_issuer gave {i:?}");
         }
