@@ -457,7 +457,15 @@ impl IdpRegistry {
                     return self.fetched.load().get(&tenant.account).cloned();
                 }
             },
-            None => IdpMetadata::for_stored_or_settings(tenant, sso),
+            None => {
+                // XML work stays off the async runtime (issue #11).
+                let (tenant, sso) = (tenant.clone(), sso.clone());
+                tokio::task::spawn_blocking(move || {
+                    IdpMetadata::for_stored_or_settings(&tenant, &sso)
+                })
+                .await
+                .unwrap_or_else(|e| Err(SamlError::Metadata(e.to_string())))
+            }
         };
         match loaded {
             Ok(m) => {
@@ -764,7 +772,10 @@ pub async fn fetch_metadata(client: &reqwest::Client, url: &Url) -> Result<IdpMe
             return Err(SamlError::TooLarge(body.len()));
         }
     }
-    IdpMetadata::parse(&body)
+    // XML work stays off the async runtime (issue #11).
+    tokio::task::spawn_blocking(move || IdpMetadata::parse(&body))
+        .await
+        .map_err(|e| SamlError::MetadataFetch(e.to_string()))?
 }
 
 /// Our side of the federation: what the SP metadata and the requests say about us.
