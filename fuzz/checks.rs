@@ -283,12 +283,25 @@ fn facts(a: VerifiedAssertion) -> VerifiedAssertion {
 /// Invariants: never a panic; every refusal has a code and a reason; an accepted response
 /// carries exactly the facts of one of the responses the test IdP signed (any other accepted
 /// login would be a forgery: the key is not available to the fuzzer); `peek_issuer` gives a
-/// non-empty trimmed name, the same one `validate` accepts.
+/// non-empty trimmed name, the same one `validate` accepts, and refuses a message only for
+/// the reason `validate` refuses it too (the IdP-initiated path logs the real reason).
 pub fn saml_response(data: &[u8]) {
     let f = saml_fixture();
     let form_value = String::from_utf8_lossy(data);
     for input in [STANDARD.encode(data).as_str(), &form_value] {
-        let issuer = peek_issuer(input);
+        let issuer = match peek_issuer(input) {
+            Ok(issuer) => issuer,
+            Err(e) => {
+                for rid in [Some(REQUEST_ID), None] {
+                    assert_eq!(
+                        validate(input, &f.expected(rid), f.now).map_err(|v| v.code()),
+                        Err(e.code()),
+                        "peek_issuer and validate refuse for different reasons"
+                    );
+                }
+                None
+            }
+        };
         if let Some(i) = &issuer {
             assert!(!i.is_empty() && i.trim() == i, "peek_issuer gave {i:?}");
         }
@@ -302,6 +315,95 @@ pub fn saml_response(data: &[u8]) {
                 "accepted a login the IdP never signed: {a:#?}"
             );
         }
+    }
+    // The same message behind a UTF-16 declaration and an internal subset, in UTF-16LE
+    // without a BOM: ASCII plus NULs to a byte scan, a DTD to libxml2 (issue #11).
+    let hidden = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE r [<!ENTITY x \"y\">]>{}",
+        String::from_utf8_lossy(data.strip_prefix(b"<?xml").map_or(data, |d| {
+            d.iter()
+                .position(|&b| b == b'>')
+                .map_or(d, |end| &d[end + 1..])
+        }))
+    );
+    let hidden: Vec<u8> = hidden.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    assert!(
+        f.validate_all(&STANDARD.encode(hidden)).is_empty(),
+        "a UTF-16 document with a DTD was a login"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// xml_document
+
+/// `xml::parse` on raw bytes, as metadata files and fetched metadata reach it.
+///
+/// Invariants: never a panic; every refusal has a code; an accepted document is UTF-8
+/// without NUL whose declaration, if any, names UTF-8, passes the limiter scan, and its
+/// tree stays within the limits the scan enforces (attributes and namespace declarations
+/// per element, elements, depth), so the scan never counts less than libxml2 builds; the
+/// same document in UTF-16 (either byte order, with or without a BOM) is always refused.
+pub fn xml_document(data: &[u8]) {
+    let doc = match xml::parse(data) {
+        Ok(doc) => doc,
+        Err(e) => {
+            assert!(!e.code().is_empty() && !e.to_string().is_empty());
+            return;
+        }
+    };
+    let text = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let text = std::str::from_utf8(text).expect("accepted bytes that are not UTF-8");
+    assert!(!text.contains('\0'), "accepted a NUL byte");
+    assert!(
+        xml::check_complexity(text.as_bytes()).is_ok(),
+        "accepted above the limits"
+    );
+    if let Some(decl) = text
+        .strip_prefix("<?xml")
+        .filter(|d| d.starts_with(|c: char| c.is_ascii_whitespace()))
+    {
+        let decl = &decl[..decl.find("?>").unwrap_or(decl.len())];
+        if let Some(at) = decl.find("encoding") {
+            let value = decl[at + "encoding".len()..]
+                .trim_start_matches([' ', '=', '"', '\'', '\t', '\r', '\n']);
+            assert!(
+                value
+                    .get(..5)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("UTF-8")),
+                "accepted the declaration {decl:?}"
+            );
+        }
+    }
+    let root = doc.get_root_element().expect("accepted without a root");
+    let mut elements = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((node, depth)) = stack.pop() {
+        elements += 1;
+        assert!(depth <= xml::MAX_DEPTH, "accepted depth {depth}");
+        let attributes = node.get_properties().len() + node.get_namespace_declarations().len();
+        assert!(
+            attributes <= xml::MAX_ATTRIBUTES,
+            "accepted {attributes} attributes"
+        );
+        stack.extend(
+            node.get_child_elements()
+                .into_iter()
+                .map(|c| (c, depth + 1)),
+        );
+    }
+    assert!(
+        elements <= xml::MAX_ELEMENTS,
+        "accepted {elements} elements"
+    );
+    let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    for utf16 in [
+        le.clone(),
+        be.clone(),
+        [&b"\xFF\xFE"[..], &le].concat(),
+        [&b"\xFE\xFF"[..], &be].concat(),
+    ] {
+        assert!(xml::parse(&utf16).is_err(), "accepted UTF-16 {utf16:?}");
     }
 }
 

@@ -5,6 +5,8 @@
 #   saml_response   fuzz/seeds/saml_response + tests/testdata/saml/*.xml + the python3-saml
 #                   and crewjam response vectors (../shared/testvectors beside the repository)
 #   redirect_query  fuzz/seeds/redirect_query + tests/data/open_redirects.txt as return_to
+#   xml_document    fuzz/seeds/xml_document + the saml_response corpus + domains/*.xml + the
+#                   python3-saml and crewjam metadata vectors
 # Files are named by content hash, as libFuzzer names what it adds, so reruns add nothing.
 # Usage: fuzz/seed.sh [VECTORS_DIR]
 set -euo pipefail
@@ -28,7 +30,7 @@ add_text() { # add_text TARGET: each stdin line becomes one corpus entry
   rm -f "$tmp"
 }
 
-for t in email tenant_file saml_response redirect_query; do
+for t in email tenant_file saml_response redirect_query xml_document; do
   add "$t" fuzz/seeds/"$t"/* fuzz/regressions/"$t"/*
 done
 
@@ -41,10 +43,14 @@ if [ -d "$vectors" ]; then
 else
   echo "seed: $vectors not found, SAML corpus from tests/testdata only" >&2
 fi
+add xml_document fuzz/corpus/saml_response/* domains/*.xml
+if [ -d "$vectors" ]; then
+  add xml_document "$vectors"/python3-saml/metadata/* "$vectors"/crewjam-saml/*etadata*
+fi
 grep -v '^#' tests/data/open_redirects.txt | grep -v '^$' \
   | python3 -c 'import sys, urllib.parse as u; [print("return_to=" + u.quote(l.rstrip("\n"), safe="")) for l in sys.stdin]' \
   | add_text redirect_query
 
-for t in email tenant_file saml_response redirect_query; do
+for t in email tenant_file saml_response redirect_query xml_document; do
   echo "seed: $t $(find "fuzz/corpus/$t" -type f | wc -l) inputs"
 done

@@ -54,6 +54,17 @@ fn saml_response() {
 }
 
 #[test]
+fn xml_document() {
+    assert!(
+        replay(
+            "xml_document",
+            &["tests/testdata/saml", "domains"],
+            checks::xml_document
+        ) > 10
+    );
+}
+
+#[test]
 fn redirect_query() {
     assert!(replay("redirect_query", &[], checks::redirect_query) > 10);
 }

@@ -248,10 +248,16 @@ fn peek_issuer_reads_the_claimed_issuer_only() {
     let b64 = STANDARD
         .encode(std::fs::read(testdata().join("valid_assertion_signed.xml")).expect("file"));
     assert_eq!(
-        peek_issuer(&b64).as_deref(),
-        Some("https://idp.example.com/")
+        peek_issuer(&b64).map_err(|e| e.code()),
+        Ok(Some("https://idp.example.com/".into()))
     );
     let b64 = STANDARD.encode(std::fs::read(testdata().join("doctype_xxe.xml")).expect("file"));
-    assert_eq!(peek_issuer(&b64), None);
-    assert_eq!(peek_issuer("not base64"), None);
+    assert_eq!(
+        peek_issuer(&b64).map_err(|e| e.code()),
+        Err("dtd_forbidden")
+    );
+    assert_eq!(
+        peek_issuer("not base64").map_err(|e| e.code()),
+        Err("malformed")
+    );
 }

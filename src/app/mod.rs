@@ -108,8 +108,9 @@ pub struct AppState {
     /// Rate limits on top of `store` (shared by every instance using the same store).
     pub limiter: RateLimiter,
     /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
-    /// unbounded flood of POSTs must not grow the blocking pool without limit.
-    pub saml_slots: tokio::sync::Semaphore,
+    /// unbounded flood of POSTs must not grow the blocking pool without limit. Shared so a
+    /// permit can go with the work: a client that hangs up does not free it early.
+    pub saml_slots: Arc<tokio::sync::Semaphore>,
     /// Whether a user is still active, by id, for at most 30 s: a session of a user that
     /// was disabled (by the CLI, possibly in another process) stops working within that
     /// time, without a database query on every forward-auth request.
@@ -209,9 +210,9 @@ pub async fn build(config: Config) -> Result<State, AppError> {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(30))
             .build(),
-        saml_slots: tokio::sync::Semaphore::new(
+        saml_slots: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
-        ),
+        )),
         draining: std::sync::atomic::AtomicBool::new(false),
         config,
     }))

@@ -326,13 +326,8 @@ async fn consume_response(
         .sso
         .as_ref()
         .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
-    // 3. Validate every SAML rule, off the async runtime (XML and RSA are CPU work).
+    // 3. Validate every SAML rule.
     let assertion = {
-        let _slot = state
-            .saml_slots
-            .acquire()
-            .await
-            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
         let sp = state.sp.clone();
         let b64 = saml_response.to_string();
         let request_id = pending.as_ref().map(|p| p.request_id.clone());
@@ -340,7 +335,7 @@ async fn consume_response(
         let email_claim = sso.email_claim.clone();
         let skew = Duration::from_secs(state.config.clock_skew_seconds);
         let idp = idp.clone();
-        tokio::task::spawn_blocking(move || {
+        saml_work(state, move || {
             let acs = sp.acs_urls();
             let expected = saml::Expected {
                 idp: &idp,
@@ -354,8 +349,7 @@ async fn consume_response(
             };
             saml::validate(&b64, &expected, now)
         })
-        .await
-        .map_err(|e| LoginError::Unavailable(e.to_string()))??
+        .await??
     };
     // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
     //    for as long as the assertion could still be valid.
@@ -431,11 +425,34 @@ fn display_name(attrs: &std::collections::BTreeMap<String, Vec<String>>) -> Opti
     .find_map(|k| attrs.get(*k).and_then(|v| v.first()).cloned())
 }
 
+/// Runs SAML work (XML parsing, signatures, decryption) off the async runtime, at most
+/// `saml_slots` at a time: its cost is chosen by whoever posts to the ACS, and on the
+/// runtime one costly response stalls every other request (issue #11). The slot is held by
+/// the blocking task itself, so a client that hangs up mid-work does not free it early.
+async fn saml_work<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LoginError> {
+    let slot = state
+        .saml_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        work()
+    })
+    .await
+    .map_err(|e| LoginError::Unavailable(e.to_string()))
+}
+
 async fn unsolicited_tenant(
     state: &AppState,
     saml_response: &str,
 ) -> Result<(Arc<Tenant>, Arc<saml::IdpMetadata>), LoginError> {
-    let issuer = saml::peek_issuer(saml_response);
+    let b64 = saml_response.to_string();
+    let issuer = saml_work(state, move || saml::peek_issuer(&b64)).await??;
     let Some(issuer_id) = issuer.as_deref() else {
         return Err(LoginError::Unsolicited(None));
     };

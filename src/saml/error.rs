@@ -16,6 +16,14 @@ pub enum SamlError {
     /// A `<!DOCTYPE` was present; DTDs are refused before parsing (XXE, billion laughs).
     #[error("document type declarations are forbidden")]
     DtdForbidden,
+    /// The document is not plain UTF-8 (another declared encoding, a BOM other than UTF-8's,
+    /// NUL bytes): a second decoding is how a DOCTYPE hides from the byte scan.
+    #[error("encoding refused: {0}")]
+    Encoding(String),
+    /// More attributes, elements or depth than any real IdP sends: libxml2 spends quadratic
+    /// time on some of these, so they are refused before parsing.
+    #[error("document too complex: {0}")]
+    TooComplex(String),
     /// The response carries no assertion at all.
     #[error("the response carries no assertion")]
     NoAssertion,
@@ -127,6 +135,8 @@ impl SamlError {
             SamlError::TooLarge(_) => "too_large",
             SamlError::Malformed(_) => "malformed",
             SamlError::DtdForbidden => "dtd_forbidden",
+            SamlError::Encoding(_) => "encoding_refused",
+            SamlError::TooComplex(_) => "too_complex",
             SamlError::NoAssertion => "no_assertion",
             SamlError::MultipleAssertions(_) => "multiple_assertions",
             SamlError::DuplicateId(_) => "duplicate_id",

@@ -209,7 +209,11 @@ pub async fn fetch_metadata(
             });
         }
     }
-    IdpMetadata::parse(&body).map_err(|source| FetchError::Metadata {
+    // XML work stays off the async runtime (issue #11).
+    let parsed = tokio::task::spawn_blocking(move || IdpMetadata::parse(&body))
+        .await
+        .unwrap_or_else(|e| Err(SamlError::Metadata(format!("the parse stopped: {e}"))));
+    parsed.map_err(|source| FetchError::Metadata {
         url: url.to_string(),
         source,
     })

@@ -109,7 +109,15 @@ impl IdpRegistry {
                 }
                 Err(e) => return self.fetch_failed(&tenant.account, url, &e),
             },
-            None => IdpMetadata::for_stored_or_settings(tenant, sso),
+            None => {
+                // XML work stays off the async runtime (issue #11).
+                let (tenant, sso) = (tenant.clone(), sso.clone());
+                tokio::task::spawn_blocking(move || {
+                    IdpMetadata::for_stored_or_settings(&tenant, &sso)
+                })
+                .await
+                .unwrap_or_else(|e| Err(super::SamlError::Metadata(e.to_string())))
+            }
         };
         match loaded {
             Ok(m) => {
