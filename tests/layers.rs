@@ -25,10 +25,20 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("saml", "discovery"),
     // Logs and metrics are configured (format, listen address) by the configuration.
     ("telemetry", "config"),
+    // The gateway secret's file and value come from the configuration.
+    ("secrets", "config"),
 ];
 
 /// Crates whose types are HTTP serving; only `web` and `app` (which builds it) name them.
-const HTTP_CRATES: &[&str] = &["axum", "axum_server", "hyper", "hyper_util", "http", "tower", "tower_http"];
+const HTTP_CRATES: &[&str] = &[
+    "axum",
+    "axum_server",
+    "hyper",
+    "hyper_util",
+    "http",
+    "tower",
+    "tower_http",
+];
 
 fn layer_of(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))
@@ -166,7 +176,11 @@ fn dependencies_point_down_the_layers() {
             }
         }
     }
-    assert!(problems.is_empty(), "layer rule broken:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layer rule broken:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -181,10 +195,16 @@ fn the_scan_sees_crate_and_super_paths() {
         BTreeSet::from(["app".to_string()])
     );
     let deeper = vec!["oauth".to_string(), "device".to_string()];
-    assert_eq!(targets("use super::grants::Subject;", &deeper), BTreeSet::new());
+    assert_eq!(
+        targets("use super::grants::Subject;", &deeper),
+        BTreeSet::new()
+    );
     assert_eq!(
         targets("use super::super::web::X;", &deeper),
         BTreeSet::from(["web".to_string()])
     );
-    assert_eq!(targets("let x = $crate::y; notcrate::z", &here), BTreeSet::new());
+    assert_eq!(
+        targets("let x = $crate::y; notcrate::z", &here),
+        BTreeSet::new()
+    );
 }

@@ -432,7 +432,12 @@ impl Logs {
 }
 
 async fn scrape(app: &common::TestApp) -> String {
-    let res = app.client().get(format!("{}/metrics", app.metrics_url)).send().await.unwrap();
+    let res = app
+        .client()
+        .get(format!("{}/metrics", app.metrics_url))
+        .send()
+        .await
+        .unwrap();
     res.text().await.unwrap()
 }
 

@@ -7,8 +7,7 @@ mod tenants;
 
 pub use serve::{Listeners, drain, run, shutdown_signal};
 pub use tenants::{
-    Checked, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload,
-    spawn_reloader,
+    Checked, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload, spawn_reloader,
 };
 
 use std::sync::{Arc, Mutex};
@@ -142,8 +141,7 @@ pub async fn build(config: Config) -> Result<State, AppError> {
     let (tenants, source, idps, proof): (Tenants, Arc<dyn TenantSource>, _, _) =
         match config.tenant_database() {
             None => {
-                let (map, configured) =
-                    tenants::first_files(&config).map_err(AppError::Tenants)?;
+                let (map, configured) = tenants::first_files(&config).map_err(AppError::Tenants)?;
                 let idps = Arc::new(IdpRegistry::fetching(client));
                 idps.replace(configured, IdpRegistry::url_sources(&map));
                 idps.record_metrics(chrono::Utc::now());

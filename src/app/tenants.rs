@@ -162,8 +162,8 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
     let loaded = tokio::task::spawn_blocking(move || {
         check_files(&config.domains_dir, &config).into_result()
     })
-        .await
-        .map_err(|e| vec![join_problem("reload", &e)])?;
+    .await
+    .map_err(|e| vec![join_problem("reload", &e)])?;
     match loaded {
         Ok((map, idps)) => {
             state.idps.replace(idps, IdpRegistry::url_sources(&map));
