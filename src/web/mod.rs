@@ -12,6 +12,7 @@ pub mod ops;
 pub mod pages;
 pub mod qr;
 pub mod sso;
+pub mod state;
 pub mod token;
 pub mod webfinger;
 
@@ -28,11 +29,11 @@ use axum::routing::{get, post};
 use metrics::{Counter, Histogram};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::app::State;
+use state::SharedState;
 
 /// The metrics listener's one route (`metrics_listen`): Prometheus text, apart from the
 /// public listener because the series name every tenant's account.
-pub fn metrics_router(state: State) -> Router {
+pub fn metrics_router(state: SharedState) -> Router {
     Router::new()
         .route("/metrics", get(ops::metrics))
         .with_state(state)
@@ -42,7 +43,7 @@ pub fn metrics_router(state: State) -> Router {
 pub const MAX_BODY: usize = 256 * 1024;
 
 /// The gateway's routes.
-pub fn router(state: State) -> Router {
+pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/", get(discover::email_page))
         .route("/login/discover", post(discover::discover_form))
@@ -105,7 +106,7 @@ pub fn router(state: State) -> Router {
 /// client is asked to reconnect (to another instance) after this response, so no idle
 /// keep-alive connection is left for the listener's close to cut under a request.
 async fn envelope(
-    axum::extract::State(state): axum::extract::State<State>,
+    axum::extract::State(state): axum::extract::State<SharedState>,
     req: Request,
     next: Next,
 ) -> Response {
