@@ -1,6 +1,8 @@
 //! Turning a credential into a session: the SSO round trip (pending request bound to the
 //! browser → verified assertion → replay cache → account decision) and password login
-//! (rate limits, uniform failures, the no-sso fail-safe). `web` calls these and renders.
+//! (rate limits, uniform failures, the no-sso fail-safe). These are methods of [`Login`],
+//! which holds only what login reads (built once in `app`, kept in the state of `web`):
+//! login never sees the application state. `web` calls them and renders.
 //!
 //! Every refusal is one `LoginError` variant with a stable code; the precise reason is
 //! logged (target `audit` for login events), the person sees only what they can act on.

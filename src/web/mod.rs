@@ -1,5 +1,10 @@
 //! HTTP glue: routes, tower layers and the mapping of module errors to answers. Handlers
 //! parse, call the module that decides, and render; no policy lives here.
+//!
+//! The application state is this layer's ([`state::AppState`], extracted with axum's
+//! `State<SharedState>`): `app` builds it, and the modules below see only the service
+//! structs it holds (`state.login`, `state.devices`, `state.oauth`), never the whole of it.
+//! One file per surface; `error` maps every module error to its status and stable code.
 
 pub mod account;
 pub mod authorize;
