@@ -67,27 +67,25 @@ pub enum LoginError {
     /// The tenant's IdP metadata is not available (e.g. the metadata URL never answered).
     #[error("no IdP metadata for account {0:?}")]
     NoIdp(String),
-    /// A backend failed.
+    /// The session store failed.
     #[error("backend unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<StoreError> for LoginError {
-    fn from(e: StoreError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
-}
-
-impl From<AccountsError> for LoginError {
-    fn from(e: AccountsError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
-}
-
-impl From<DirectoryError> for LoginError {
-    fn from(e: DirectoryError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
+    Store(#[from] StoreError),
+    /// The user database failed.
+    #[error("backend unavailable: {0}")]
+    Accounts(#[from] AccountsError),
+    /// The tenant source failed.
+    #[error("backend unavailable: {0}")]
+    Directory(#[from] DirectoryError),
+    /// A pending request could not be stored or read back (written by an incompatible
+    /// version?).
+    #[error("backend unavailable: pending SSO request: {0}")]
+    Pending(#[source] serde_json::Error),
+    /// The SAML work did not finish on its blocking thread.
+    #[error("backend unavailable: SAML worker: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+    /// The bound on concurrent SAML work is closed (the gateway is stopping).
+    #[error("backend unavailable: SAML slots: {0}")]
+    Slots(#[from] tokio::sync::AcquireError),
 }
 
 impl From<RateLimitError> for LoginError {
@@ -100,6 +98,20 @@ impl From<RateLimitError> for LoginError {
 }
 
 impl LoginError {
+    /// Whether a backend failed (worth retrying: a 503), rather than the login being
+    /// refused.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            LoginError::Store(_)
+                | LoginError::Accounts(_)
+                | LoginError::Directory(_)
+                | LoginError::Pending(_)
+                | LoginError::Worker(_)
+                | LoginError::Slots(_)
+        )
+    }
+
     /// Stable code for pages, JSON and metrics.
     pub fn code(&self) -> &'static str {
         match self {
@@ -125,7 +137,12 @@ impl LoginError {
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
             LoginError::NoIdp(_) => "idp_metadata_unavailable",
-            LoginError::Unavailable(_) => "temporarily_unavailable",
+            LoginError::Store(_)
+            | LoginError::Accounts(_)
+            | LoginError::Directory(_)
+            | LoginError::Pending(_)
+            | LoginError::Worker(_)
+            | LoginError::Slots(_) => "temporarily_unavailable",
         }
     }
 }
@@ -295,8 +312,7 @@ impl Login {
             return_to: return_to.map(|u| u.to_string()),
             binding: sha256_hex(binding),
         };
-        let bytes =
-            serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let bytes = serde_json::to_vec(&pending).map_err(LoginError::Pending)?;
         self.store
             .put(&pending_key(&relay), bytes, PENDING_TTL)
             .await?;
@@ -335,8 +351,8 @@ impl Login {
         let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
             Some(relay) => match self.store.get(&pending_key(relay)).await? {
                 Some(bytes) => {
-                    let p = serde_json::from_slice::<Pending>(&bytes)
-                        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+                    let p =
+                        serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
                     *account = Some(p.account.clone());
                     let same = binding.is_some_and(|b| {
                         subtle::ConstantTimeEq::ct_eq(
@@ -483,18 +499,13 @@ impl Login {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, LoginError> {
-        let slot = self
-            .saml_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+        let slot = self.saml_slots.clone().acquire_owned().await?;
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             work()
         })
         .await
-        .map_err(|e| LoginError::Unavailable(e.to_string()))
+        .map_err(LoginError::from)
     }
 
     async fn unsolicited_tenant(
@@ -650,5 +661,22 @@ impl Login {
             }
         }
         LoginError::BadCredentials(why)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend failure keeps its cause as a source (not a copy of its text), and is
+    /// still the one retryable answer.
+    #[test]
+    fn a_backend_failure_keeps_its_cause() {
+        let cause = serde_json::from_slice::<Pending>(b"not json").unwrap_err();
+        let e = LoginError::from(DirectoryError::Notice(cause));
+        assert!(e.is_unavailable());
+        assert_eq!(e.code(), "temporarily_unavailable");
+        let mut chain = std::iter::successors(std::error::Error::source(&e), |s| s.source());
+        assert!(chain.any(|s| s.is::<serde_json::Error>()));
     }
 }

@@ -98,7 +98,7 @@ impl Devices {
                 .discovery
                 .route(&parsed)
                 .await
-                .map_err(|e| DeviceError::Login(LoginError::Unavailable(e.to_string())))?
+                .map_err(|e| DeviceError::Login(e.into()))?
             {
                 Route::Sso(t) => {
                     check_allowlist(&t, client_ip)?;
@@ -161,7 +161,7 @@ impl Devices {
                 .discovery
                 .route(email)
                 .await
-                .map_err(|e| LoginError::Unavailable(e.to_string()))?
+                .map_err(LoginError::from)?
             {
                 Route::Sso(t) | Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
                 _ => {}
@@ -194,7 +194,7 @@ impl Devices {
             .directory
             .by_account(&subject.account)
             .await
-            .map_err(|e| LoginError::Unavailable(e.to_string()))?;
+            .map_err(LoginError::from)?;
         if let Some(t) = tenant {
             check_allowlist(&t, client_ip)?;
         }

@@ -188,7 +188,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
                 .map(|u| u.is_some_and(|u| u.status == crate::accounts::Status::Active))
         })
         .await
-        .map_err(|e| WebError::Unavailable(e.to_string()))?;
+        .map_err(WebError::Accounts)?;
     if !active {
         tracing::info!(target: "audit", event = "session_ended", reason = "user no longer active", user_id, account = %session.account);
         state.sessions.destroy(&id).await?;

@@ -294,7 +294,7 @@ fn device_refusal(state: &AppState, e: DeviceError) -> Response {
         DeviceError::Login(e @ crate::login::LoginError::RateLimited(_)) => e.into(),
         e => {
             tracing::error!(reason = %e, "device code lookup failed");
-            WebError::Unavailable(e.to_string())
+            WebError::Device(e)
         }
     };
     PageError(e, state.pages.clone()).into_response()
