@@ -52,7 +52,7 @@ fn measure(name: &str, secs: f64, mut op: impl FnMut()) -> f64 {
 }
 
 /// One fresh authorization code for `subject`, as `/oauth2/resume` issues it.
-async fn mint_code(state: &app::State, subject: &Subject) -> String {
+async fn mint_code(state: &realmgate::web::state::AppState, subject: &Subject) -> String {
     let binding = realmgate::secrets::random_token();
     let request = AuthRequest {
         client_id: CLIENT.into(),

@@ -12,15 +12,22 @@
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
 //!   clients, codes, ES256 access tokens, rotating refresh tokens.
-//! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
-//! - `app`: shared state and start-up (`app`), serving with its one graceful stop
-//!   (`app::serve`), the one tenant loader, import and reloads (`app::tenants`).
+//! - `login`: turning a credential into a session (the SSO round trip, password login),
+//!   as the `login::Login` service, which holds only the handles it reads.
+//! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy. The application
+//!   state (`web::state::AppState`, behind `SharedState`) lives here, where it is served.
+//! - `app`: start-up, building the state and the services in it (`app`), serving with
+//!   its one graceful stop (`app::serve`), the one tenant loader, import and reloads
+//!   (`app::tenants`).
 //! - `telemetry`: logs and Prometheus metrics.
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
 //! `main → app → web → {login, oauth} → {saml, accounts, discovery, session} →
-//! {config, telemetry, secrets}`. A module imports only from modules to its right.
+//! {config, telemetry, secrets}`. A module imports only from modules to its right (within
+//! a group, in one deliberate direction: `oauth → login`, `saml`/`accounts → discovery`,
+//! `telemetry`/`secrets → config`); only `web` and `app` name the application state or
+//! HTTP types. `tests/layers.rs` keeps this true.
 
 pub mod accounts;
 pub mod app;

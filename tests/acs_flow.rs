@@ -6,7 +6,7 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use realmgate::accounts::{Refusal, Status};
-use realmgate::login::{self, LoginError, SsoOutcome};
+use realmgate::login::{LoginError, SsoOutcome};
 
 const REQUEST_ID: &str = "_0123456789abcdef0123456789abcdef";
 
@@ -55,7 +55,9 @@ async fn app_with(
 }
 
 async fn pending(app: &common::TestApp, binding: &str) -> String {
-    login::remember_pending(&app.state, REQUEST_ID, "contoso", None, binding)
+    app.state
+        .login
+        .remember_pending(REQUEST_ID, "contoso", None, binding)
         .await
         .unwrap()
 }
@@ -66,7 +68,9 @@ async fn complete(
     relay: Option<&str>,
     binding: Option<&str>,
 ) -> Result<SsoOutcome, LoginError> {
-    login::complete_sso(&app.state, &response(name), relay, binding, now())
+    app.state
+        .login
+        .complete_sso(&response(name), relay, binding, now())
         .await
         .map_err(|r| r.error)
 }

@@ -421,7 +421,9 @@ async fn device_codes_expire_and_only_the_named_user_may_approve() {
         session: None,
     };
     assert!(
-        device::lookup(&app.state, user_code, who, later)
+        app.state
+            .devices
+            .lookup(user_code, who, later)
             .await
             .unwrap()
             .is_none()
@@ -433,16 +435,12 @@ async fn device_codes_expire_and_only_the_named_user_may_approve() {
         account: "fabrikam".into(),
     };
     for approve in [true, false] {
-        let e = device::decide(
-            &app.state,
-            user_code,
-            approve,
-            subject.clone(),
-            who,
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap_err();
+        let e = app
+            .state
+            .devices
+            .decide(user_code, approve, subject.clone(), who, chrono::Utc::now())
+            .await
+            .unwrap_err();
         assert!(
             matches!(&e, device::DeviceError::OAuth(e) if e.code() == "access_denied"),
             "{e}"

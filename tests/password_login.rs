@@ -288,7 +288,7 @@ async fn weaker_hashes_are_upgraded_at_login() {
         .password_hash
         .unwrap();
     assert!(stored.contains("m=19456,t=2,p=1"), "{stored}");
-    assert!(!app.state.passwords.needs_rehash(&stored));
+    assert!(!app.state.login.passwords.needs_rehash(&stored));
 }
 
 #[tokio::test]

@@ -593,15 +593,17 @@ async fn an_sso_refusal_names_the_account() {
         |c| c.public_url = "https://login.example.com".parse().unwrap(),
     )
     .await;
-    let relay = realmgate::login::remember_pending(
-        &app.state,
-        "_0123456789abcdef0123456789abcdef",
-        "contoso",
-        None,
-        "browser",
-    )
-    .await
-    .unwrap();
+    let relay = app
+        .state
+        .login
+        .remember_pending(
+            "_0123456789abcdef0123456789abcdef",
+            "contoso",
+            None,
+            "browser",
+        )
+        .await
+        .unwrap();
     let res = app
         .client()
         .post(app.at("/auth/saml/callback"))

@@ -413,13 +413,13 @@ async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
-/// An unreachable Redis fails fast with `Unavailable` instead of hanging.
+/// An unreachable Redis fails fast with `Unreachable` instead of hanging.
 #[tokio::test]
 async fn unreachable_redis_fails_fast() {
     let started = std::time::Instant::now();
     let result = RedisStore::connect("redis://127.0.0.1:1", "x:").await;
     assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
+        matches!(result, Err(StoreError::Unreachable { .. })),
         "{:?}",
         result.err()
     );
@@ -451,7 +451,7 @@ async fn silent_redis_fails_fast() {
     let started = std::time::Instant::now();
     let result = RedisStore::connect(&format!("redis://{addr}"), "x:").await;
     assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
+        matches!(result, Err(StoreError::Unreachable { .. })),
         "{:?}",
         result.err()
     );

@@ -14,7 +14,7 @@ use common::{PgSchema, TestApp};
 use realmgate::app::{self, AppError};
 use realmgate::discovery::PgSource;
 use realmgate::discovery::pg::ImportSummary;
-use realmgate::login::{self, SsoOutcome};
+use realmgate::login::SsoOutcome;
 use serde_json::{Value, json};
 
 /// A gateway reading tenants from `schema`, with an empty `domains/`: everything it knows
@@ -169,23 +169,27 @@ async fn the_acs_verifies_with_stored_metadata_and_finds_idp_initiated_tenants()
         c.public_url = "https://login.example.com".parse().unwrap();
     })
     .await;
-    let relay = login::remember_pending(
-        &app.state,
-        "_0123456789abcdef0123456789abcdef",
-        "contoso",
-        None,
-        "browser",
-    )
-    .await
-    .unwrap();
-    let r = login::complete_sso(
-        &app.state,
-        &signed("valid_assertion_signed"),
-        Some(&relay),
-        Some("browser"),
-        acs_now(),
-    )
-    .await;
+    let relay = app
+        .state
+        .login
+        .remember_pending(
+            "_0123456789abcdef0123456789abcdef",
+            "contoso",
+            None,
+            "browser",
+        )
+        .await
+        .unwrap();
+    let r = app
+        .state
+        .login
+        .complete_sso(
+            &signed("valid_assertion_signed"),
+            Some(&relay),
+            Some("browser"),
+            acs_now(),
+        )
+        .await;
     assert!(
         matches!(r, Ok(SsoOutcome::SignedIn { .. })),
         "{:?}",
@@ -197,14 +201,11 @@ async fn the_acs_verifies_with_stored_metadata_and_finds_idp_initiated_tenants()
         c.public_url = "https://login.example.com".parse().unwrap();
     })
     .await;
-    let r = login::complete_sso(
-        &other.state,
-        &signed("unsolicited_allowed"),
-        None,
-        None,
-        acs_now(),
-    )
-    .await;
+    let r = other
+        .state
+        .login
+        .complete_sso(&signed("unsolicited_allowed"), None, None, acs_now())
+        .await;
     assert!(
         matches!(r, Ok(SsoOutcome::SignedIn { .. })),
         "{:?}",

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use realmgate::login::{self, LoginError, SsoOutcome};
+use realmgate::login::{LoginError, SsoOutcome};
 use realmgate::saml::SamlError;
 
 /// Inside the validity window of every generated test response.
@@ -58,7 +58,10 @@ async fn a_doctype_hidden_in_utf16_is_refused_at_the_acs() {
     let utf16le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let b64 = STANDARD.encode(&utf16le);
 
-    let refused = login::complete_sso(&app.state, &b64, None, None, now())
+    let refused = app
+        .state
+        .login
+        .complete_sso(&b64, None, None, now())
         .await
         .map_err(|r| r.error);
     assert!(
@@ -87,7 +90,11 @@ async fn a_doctype_hidden_in_utf16_is_refused_at_the_acs() {
     );
     // The response itself is good: refused above for its encoding and nothing else.
     let plain = STANDARD.encode(signed_response().trim());
-    let accepted = login::complete_sso(&app.state, &plain, None, None, now()).await;
+    let accepted = app
+        .state
+        .login
+        .complete_sso(&plain, None, None, now())
+        .await;
     assert!(
         matches!(accepted, Ok(SsoOutcome::SignedIn { .. })),
         "{:?}",

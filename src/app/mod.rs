@@ -1,5 +1,5 @@
-//! The application: shared state and start-up (where the tenant source is chosen, once)
-//! here; serving in `serve` (`run`, which tests call on port 0); tenant loading, import
+//! The application: start-up (where the tenant source is chosen, once, and the state of
+//! `web` and the services in it are built) here; serving in `serve` (`run`, which tests call on port 0); tenant loading, import
 //! and reloads in `tenants`.
 
 mod serve;
@@ -13,19 +13,19 @@ pub use tenants::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusHandle;
-
 use crate::accounts::{self, AccountsError, Passwords, UserStore};
 use crate::config::{Config, Problem};
-use crate::discovery::pg::Listener;
 use crate::discovery::{
     Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
 };
+use crate::login::Login;
+use crate::oauth::device::Devices;
 use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
 use crate::secrets::{self, SecretsError};
-use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, Store, StoreError};
+use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, StoreError};
 use crate::telemetry;
 use crate::web::pages::Pages;
+use crate::web::state::{AppState, SharedState, Tenants};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -70,63 +70,9 @@ pub enum AppError {
     Directory(#[from] DirectoryError),
 }
 
-/// Where tenants come from (`tenant_source`), chosen once at start-up; handlers see only
-/// the `Directory` and `IdpRegistry` in front of it.
-pub enum Tenants {
-    /// The `domains/` files, swapped whole on reload.
-    Files(Arc<FileSource>),
-    /// PostgreSQL, and its notification subscription until `spawn_reloader` runs it.
-    Postgres(Arc<PgSource>, Mutex<Option<Listener>>),
-}
-
-/// Everything a request handler may need; cheap to clone behind an `Arc`.
-pub struct AppState {
-    /// The configuration in force.
-    pub config: Config,
-    /// Home-realm discovery.
-    pub discovery: Discovery,
-    /// The tenant source, kept to swap in reloaded maps or follow notifications.
-    pub tenants: Tenants,
-    /// Compiled templates.
-    pub pages: Arc<Pages>,
-    /// Prometheus exposition.
-    pub metrics: PrometheusHandle,
-    /// Our SAML SP: entity ID, ACS URLs, keys.
-    pub sp: Arc<Sp>,
-    /// Every SSO tenant's IdP metadata, swapped with the tenant map (or loaded per
-    /// tenant on demand with the database source).
-    pub idps: Arc<IdpRegistry>,
-    /// Users.
-    pub users: Arc<dyn UserStore>,
-    /// Password hashing, off the async runtime.
-    pub passwords: Passwords,
-    /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
-    pub store: Arc<dyn Store>,
-    /// Login sessions on top of `store`.
-    pub sessions: Sessions,
-    /// Rate limits on top of `store` (shared by every instance using the same store).
-    pub limiter: RateLimiter,
-    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
-    /// unbounded flood of POSTs must not grow the blocking pool without limit. Shared so a
-    /// permit can go with the work: a client that hangs up does not free it early.
-    pub saml_slots: Arc<tokio::sync::Semaphore>,
-    /// Whether a user is still active, by id, for at most 30 s: a session of a user that
-    /// was disabled (by the CLI, possibly in another process) stops working within that
-    /// time, without a database query on every forward-auth request.
-    pub active_users: moka::future::Cache<i64, bool>,
-    /// The OAuth authorization server for native apps and device connectors.
-    pub oauth: Arc<crate::oauth::OAuth>,
-    /// Set by [`drain`] once SIGTERM arrives: `/readyz` answers 503 and responses close
-    /// their connections, so traffic moves to other instances before the listener closes.
-    pub draining: std::sync::atomic::AtomicBool,
-}
-
-/// Shared state handle.
-pub type State = Arc<AppState>;
-
 /// Builds the state from a configuration: loads tenants (refusing to start on any problem)
 /// or connects to their database, the gateway secret and the templates.
-pub async fn build(config: Config) -> Result<State, AppError> {
+pub async fn build(config: Config) -> Result<SharedState, AppError> {
     install_crypto_provider();
     // The recorder first: gauges set before it exists (the IdP certificate expiry below)
     // would be dropped, and stay absent until the next reload.
@@ -174,43 +120,60 @@ pub async fn build(config: Config) -> Result<State, AppError> {
         store.clone(),
         users.clone(),
     ));
-    let discovery = Discovery {
+    let discovery = Arc::new(Discovery {
         directory: Directory::new(source, 1_000_000, Duration::from_secs(300)),
         proof,
         region: config.region.clone(),
         regions: config.regions.clone(),
+    });
+    let sessions = Sessions::new(
+        store.clone(),
+        Duration::from_secs(config.session_idle_seconds),
+        Duration::from_secs(config.session_max_seconds),
+    );
+    let limiter = RateLimiter::new(
+        store.clone(),
+        RateLimitPolicy {
+            limit: config.login_attempts_per_minute,
+            lockout_after: config.lockout_after_failures,
+            ..RateLimitPolicy::default()
+        },
+    );
+    let login = Arc::new(Login {
+        discovery: discovery.clone(),
+        idps,
+        sp,
+        store: store.clone(),
+        sessions: sessions.clone(),
+        users: users.clone(),
+        limiter: limiter.clone(),
+        saml_slots: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
+        )),
+        passwords: Passwords::new()?,
+        skew: Duration::from_secs(config.clock_skew_seconds),
+    });
+    let devices = Devices {
+        oauth: oauth.clone(),
+        login: login.clone(),
+        verification_uri: config.url("/device"),
     };
     Ok(Arc::new(AppState {
         discovery,
         tenants,
         pages: Arc::new(Pages::new().map_err(Box::new)?),
         metrics,
-        sp,
-        idps,
         users,
-        passwords: Passwords::new()?,
-        sessions: Sessions::new(
-            store.clone(),
-            Duration::from_secs(config.session_idle_seconds),
-            Duration::from_secs(config.session_max_seconds),
-        ),
-        limiter: RateLimiter::new(
-            store.clone(),
-            RateLimitPolicy {
-                limit: config.login_attempts_per_minute,
-                lockout_after: config.lockout_after_failures,
-                ..RateLimitPolicy::default()
-            },
-        ),
+        sessions,
+        limiter,
         store,
         oauth,
+        login,
+        devices,
         active_users: moka::future::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(30))
             .build(),
-        saml_slots: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()) * 4,
-        )),
         draining: std::sync::atomic::AtomicBool::new(false),
         config,
     }))

@@ -11,9 +11,10 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::{AppError, AppState, State};
+use super::AppError;
 use crate::config::Config;
 use crate::web;
+use crate::web::state::{AppState, SharedState};
 
 /// How long in-flight requests may take to finish once `shutdown` completes.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -66,7 +67,7 @@ impl Listeners {
 /// period. The metrics listener stops with the public one.
 pub async fn run(
     listeners: Listeners,
-    state: State,
+    state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.http_timeout_seconds);
@@ -210,7 +211,7 @@ pub async fn drain(state: &AppState) {
 
 /// Completes on Ctrl-C at once, and on SIGTERM (an orchestrated stop) after [`drain`];
 /// in-flight requests then drain.
-pub async fn shutdown_signal(state: State) {
+pub async fn shutdown_signal(state: SharedState) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -11,7 +11,8 @@ use crate::discovery::pg::{ImportSummary, ImportTenant};
 use crate::discovery::{Change, PgSource, TenantMap, map};
 use crate::saml::{IdpMetadata, IdpRegistry};
 
-use super::{AppError, AppState, State, Tenants};
+use super::AppError;
+use crate::web::state::{AppState, SharedState, Tenants};
 
 /// The IdP of each SSO tenant of a map, by account.
 pub type TenantIdps = HashMap<String, Arc<IdpMetadata>>;
@@ -166,8 +167,11 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
     .map_err(|e| vec![join_problem("reload", &e)])?;
     match loaded {
         Ok((map, idps)) => {
-            state.idps.replace(idps, IdpRegistry::url_sources(&map));
-            state.idps.record_metrics(chrono::Utc::now());
+            state
+                .login
+                .idps
+                .replace(idps, IdpRegistry::url_sources(&map));
+            state.login.idps.record_metrics(chrono::Utc::now());
             let count = map.domain_count();
             if let Some(proof) = &state.discovery.proof {
                 proof.refresh(&map).await;
@@ -188,7 +192,7 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
 /// verdicts loaded on demand.
 pub fn forget(state: &AppState, change: &Change) {
     state.discovery.directory.forget(change);
-    state.idps.forget(change);
+    state.login.idps.forget(change);
     if let Some(proof) = &state.discovery.proof {
         proof.forget(change);
     }
@@ -198,7 +202,7 @@ pub fn forget(state: &AppState, change: &Change) {
 /// `domains/` changes (debounced, so an editor's write-rename-chmod sequence triggers one
 /// reload); for PostgreSQL, forgets what each import notification names, and everything
 /// on SIGHUP.
-pub fn spawn_reloader(state: State) -> Result<(), notify::Error> {
+pub fn spawn_reloader(state: SharedState) -> Result<(), notify::Error> {
     match &state.tenants {
         Tenants::Files(_) => spawn_file_reloader(state),
         Tenants::Postgres(source, listener) => {
@@ -234,7 +238,7 @@ pub fn spawn_reloader(state: State) -> Result<(), notify::Error> {
     }
 }
 
-fn spawn_file_reloader(state: State) -> Result<(), notify::Error> {
+fn spawn_file_reloader(state: SharedState) -> Result<(), notify::Error> {
     use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let fs_tx = tx.clone();

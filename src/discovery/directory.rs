@@ -17,9 +17,18 @@ use super::tenant::Tenant;
 /// Errors of a tenant source (a database source can be down; the file source cannot).
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    /// The source could not answer.
+    /// The tenant database could not answer.
+    #[error("tenant source unavailable: PostgreSQL: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The tenant database's schema could not be migrated.
+    #[error("tenant source unavailable: PostgreSQL migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A change notification could not be encoded.
+    #[error("tenant source unavailable: change notification: {0}")]
+    Notice(#[from] serde_json::Error),
+    /// A stored tenant does not load (written by another version, or by hand).
     #[error("tenant source unavailable: {0}")]
-    Unavailable(String),
+    BadRow(crate::config::Problem),
 }
 
 /// A place tenants come from.

@@ -73,10 +73,6 @@ const UPSERT_TENANTS: &str = "INSERT INTO tenants (account, file_name, content, 
 const INSERT_DOMAINS: &str = "INSERT INTO tenant_domains (domain, account) \
      SELECT * FROM UNNEST($1::text[], $2::text[])";
 
-fn unavailable(e: impl std::fmt::Display) -> DirectoryError {
-    DirectoryError::Unavailable(format!("PostgreSQL: {e}"))
-}
-
 /// A notification's payload. Channels are per database, not per schema: the schema tells
 /// a gateway whether the change is about its tenants at all.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -228,7 +224,7 @@ pub struct PgSource {
 impl PgSource {
     /// Connects to `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, DirectoryError> {
-        Self::connect(PgConnectOptions::from_str(url).map_err(unavailable)?).await
+        Self::connect(PgConnectOptions::from_str(url)?).await
     }
 
     /// Connects with `options` and applies pending migrations.
@@ -237,13 +233,11 @@ impl PgSource {
             .max_connections(16)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
-            .await
-            .map_err(unavailable)?;
-        MIGRATIONS.run(&pool).await.map_err(unavailable)?;
+            .await?;
+        MIGRATIONS.run(&pool).await?;
         let schema = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         Ok(Self {
             pool,
             schema,
@@ -254,21 +248,16 @@ impl PgSource {
     /// Subscribes to import notifications now, so none is missed between start-up and
     /// [`Listener::run`].
     pub async fn listen(&self) -> Result<Listener, DirectoryError> {
-        let mut inner = PgListener::connect_with(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let mut inner = PgListener::connect_with(&self.pool).await?;
         inner.ignore_pool_close_event(true);
-        inner.listen(CHANNEL).await.map_err(unavailable)?;
+        inner.listen(CHANNEL).await?;
         Ok(Listener { inner })
     }
 
     /// Every stored tenant as a map, checked as a whole like a directory (for `check` and
     /// the CLI; the gateway itself never loads the whole map).
     pub async fn load_map(&self) -> Result<Result<TenantMap, Vec<Problem>>, DirectoryError> {
-        let rows: Vec<Row> = sqlx::query_as(ALL_TENANTS)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows: Vec<Row> = sqlx::query_as(ALL_TENANTS).fetch_all(&self.pool).await?;
         let mut tenants = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
         for row in rows {
@@ -292,15 +281,13 @@ impl PgSource {
         &self,
         tenants: Vec<ImportTenant>,
     ) -> Result<ImportSummary, DirectoryError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let stored: HashMap<String, String> = sqlx::query_as("SELECT account, digest FROM tenants")
             .fetch_all(&mut *tx)
-            .await
-            .map_err(unavailable)?
+            .await?
             .into_iter()
             .collect();
         let mut summary = ImportSummary {
@@ -328,13 +315,11 @@ impl PgSource {
         sqlx::query("DELETE FROM tenants WHERE account = ANY($1)")
             .bind(&removed)
             .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         sqlx::query("DELETE FROM tenant_domains WHERE account = ANY($1)")
             .bind(&changed_accounts)
             .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         for batch in changed.chunks(TENANT_BATCH) {
             sqlx::query(UPSERT_TENANTS)
                 .bind(batch.iter().map(|t| t.account.as_str()).collect::<Vec<_>>())
@@ -371,8 +356,7 @@ impl PgSource {
                 )
                 .bind(batch.iter().map(|t| t.digest.as_str()).collect::<Vec<_>>())
                 .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
         let rows: Vec<(&str, &str)> = changed
             .iter()
@@ -384,8 +368,7 @@ impl PgSource {
                 .bind(batch.iter().map(|r| r.0).collect::<Vec<_>>())
                 .bind(batch.iter().map(|r| r.1).collect::<Vec<_>>())
                 .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
         let accounts: Vec<String> = changed_accounts.into_iter().chain(removed).collect();
         if !accounts.is_empty() {
@@ -393,20 +376,19 @@ impl PgSource {
                 schema: self.schema.clone(),
                 accounts: Some(accounts),
             };
-            let mut payload = serde_json::to_string(&notice).map_err(unavailable)?;
+            let mut payload = serde_json::to_string(&notice)?;
             if payload.len() > MAX_PAYLOAD {
                 notice.accounts = None;
-                payload = serde_json::to_string(&notice).map_err(unavailable)?;
+                payload = serde_json::to_string(&notice)?;
             }
             // Delivered at commit, and only if the transaction commits.
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(payload)
                 .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+                .await?;
         }
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await?;
         Ok(summary)
     }
 
@@ -425,8 +407,7 @@ impl PgSource {
         let row: Option<Row> = sqlx::query_as(BY_ACCOUNT)
             .bind(account)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         match row {
             Some(row) => self.parse(row).await.map(Some),
             None => Ok(None),
@@ -436,10 +417,7 @@ impl PgSource {
     /// Parses a row and keeps the result for later lookups.
     async fn parse(&self, row: Row) -> Result<Arc<Tenant>, DirectoryError> {
         let (account, digest) = (row.account.clone(), row.digest.clone());
-        let tenant = Arc::new(
-            row.tenant()
-                .map_err(|p| DirectoryError::Unavailable(p.to_string()))?,
-        );
+        let tenant = Arc::new(row.tenant().map_err(DirectoryError::BadRow)?);
         self.parsed.insert(account, (digest, tenant.clone())).await;
         Ok(tenant)
     }
@@ -497,8 +475,7 @@ impl TenantSource for PgSource {
             .bind(&candidates)
             .bind(domain)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         self.found(hit).await
     }
 
@@ -506,8 +483,7 @@ impl TenantSource for PgSource {
         let hit = sqlx::query_as(DIGEST_OF)
             .bind(account)
             .fetch_optional(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         self.found(hit).await
     }
 
@@ -515,8 +491,7 @@ impl TenantSource for PgSource {
         let rows: Vec<Row> = sqlx::query_as(IDP_INITIATED)
             .bind(issuer)
             .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            .await?;
         let mut tenants = Vec::with_capacity(rows.len());
         for row in rows {
             tenants.push(self.parse(row).await?);

@@ -1,6 +1,8 @@
 //! Turning a credential into a session: the SSO round trip (pending request bound to the
 //! browser → verified assertion → replay cache → account decision) and password login
-//! (rate limits, uniform failures, the no-sso fail-safe). `web` calls these and renders.
+//! (rate limits, uniform failures, the no-sso fail-safe). These are methods of [`Login`],
+//! which holds only what login reads (built once in `app`, kept in the state of `web`):
+//! login never sees the application state. `web` calls them and renders.
 //!
 //! Every refusal is one `LoginError` variant with a stable code; the precise reason is
 //! logged (target `audit` for login events), the person sees only what they can act on.
@@ -13,11 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{self, AccountsError, Outcome, Refusal, Status, User};
-use crate::app::AppState;
-use crate::discovery::{DirectoryError, Email, Route, Tenant};
-use crate::saml::{self, SamlError, request::SsoStart};
-use crate::session::{RateLimitError, RetryAfter, Session, SessionUser, StoreError};
+use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
+use crate::discovery::{DirectoryError, Discovery, Email, Route, Tenant};
+use crate::saml::{self, IdpRegistry, SamlError, Sp, request::SsoStart};
+use crate::session::{
+    RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
+};
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
@@ -64,27 +67,25 @@ pub enum LoginError {
     /// The tenant's IdP metadata is not available (e.g. the metadata URL never answered).
     #[error("no IdP metadata for account {0:?}")]
     NoIdp(String),
-    /// A backend failed.
+    /// The session store failed.
     #[error("backend unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl From<StoreError> for LoginError {
-    fn from(e: StoreError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
-}
-
-impl From<AccountsError> for LoginError {
-    fn from(e: AccountsError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
-}
-
-impl From<DirectoryError> for LoginError {
-    fn from(e: DirectoryError) -> Self {
-        LoginError::Unavailable(e.to_string())
-    }
+    Store(#[from] StoreError),
+    /// The user database failed.
+    #[error("backend unavailable: {0}")]
+    Accounts(#[from] AccountsError),
+    /// The tenant source failed.
+    #[error("backend unavailable: {0}")]
+    Directory(#[from] DirectoryError),
+    /// A pending request could not be stored or read back (written by an incompatible
+    /// version?).
+    #[error("backend unavailable: pending SSO request: {0}")]
+    Pending(#[source] serde_json::Error),
+    /// The SAML work did not finish on its blocking thread.
+    #[error("backend unavailable: SAML worker: {0}")]
+    Worker(#[from] tokio::task::JoinError),
+    /// The bound on concurrent SAML work is closed (the gateway is stopping).
+    #[error("backend unavailable: SAML slots: {0}")]
+    Slots(#[from] tokio::sync::AcquireError),
 }
 
 impl From<RateLimitError> for LoginError {
@@ -97,6 +98,20 @@ impl From<RateLimitError> for LoginError {
 }
 
 impl LoginError {
+    /// Whether a backend failed (worth retrying: a 503), rather than the login being
+    /// refused.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            LoginError::Store(_)
+                | LoginError::Accounts(_)
+                | LoginError::Directory(_)
+                | LoginError::Pending(_)
+                | LoginError::Worker(_)
+                | LoginError::Slots(_)
+        )
+    }
+
     /// Stable code for pages, JSON and metrics.
     pub fn code(&self) -> &'static str {
         match self {
@@ -122,7 +137,12 @@ impl LoginError {
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
             LoginError::NoIdp(_) => "idp_metadata_unavailable",
-            LoginError::Unavailable(_) => "temporarily_unavailable",
+            LoginError::Store(_)
+            | LoginError::Accounts(_)
+            | LoginError::Directory(_)
+            | LoginError::Pending(_)
+            | LoginError::Worker(_)
+            | LoginError::Slots(_) => "temporarily_unavailable",
         }
     }
 }
@@ -153,64 +173,32 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
-/// Starts SSO for `tenant`: mints the request, remembers it under a fresh opaque
-/// RelayState bound to `binding` (the browser's cookie), and says how to reach the IdP.
-pub async fn start_sso(
-    state: &AppState,
-    tenant: &Tenant,
-    login_hint: Option<&Email>,
-    return_to: Option<&url::Url>,
-    binding: &str,
-    now: DateTime<Utc>,
-) -> Result<SsoStart, LoginError> {
-    let sso = tenant
-        .sso
-        .as_ref()
-        .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
-    let idp = state
-        .idps
-        .for_tenant(tenant)
-        .await
-        .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
-    let request_id = saml::request::new_request_id();
-    let relay = remember_pending(state, &request_id, &tenant.account, return_to, binding).await?;
-    let start = saml::request::start(
-        &state.sp,
-        &idp,
-        sso,
-        &request_id,
-        &relay,
-        login_hint.map(Email::as_str),
-        now,
-    )?;
-    metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
-        .increment(1);
-    Ok(start)
-}
-
-/// Stores a pending request under a fresh RelayState and returns it. RelayState is an
-/// opaque handle (the SAML bindings allow 80 bytes); it never carries a URL, so nothing the
-/// IdP echoes back is followed blindly.
-pub async fn remember_pending(
-    state: &AppState,
-    request_id: &str,
-    account: &str,
-    return_to: Option<&url::Url>,
-    binding: &str,
-) -> Result<String, LoginError> {
-    let relay = crate::secrets::random_token();
-    let pending = Pending {
-        request_id: request_id.to_string(),
-        account: account.to_string(),
-        return_to: return_to.map(|u| u.to_string()),
-        binding: sha256_hex(binding),
-    };
-    let bytes = serde_json::to_vec(&pending).map_err(|e| LoginError::Unavailable(e.to_string()))?;
-    state
-        .store
-        .put(&pending_key(&relay), bytes, PENDING_TTL)
-        .await?;
-    Ok(relay)
+/// What login reads: the handles it shares with the rest of the gateway, built once in
+/// `app`. Login sees these and nothing else of the application.
+pub struct Login {
+    /// Home-realm discovery: which tenant an email or account belongs to.
+    pub discovery: Arc<Discovery>,
+    /// Every SSO tenant's IdP metadata, swapped with the tenant map (or loaded per
+    /// tenant on demand with the database source).
+    pub idps: Arc<IdpRegistry>,
+    /// Our SAML SP: entity ID, ACS URLs, keys.
+    pub sp: Arc<Sp>,
+    /// Pending SAML requests and the replay cache.
+    pub store: Arc<dyn Store>,
+    /// Where a successful login opens its session.
+    pub sessions: Sessions,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Password attempt limits and lockouts.
+    pub limiter: RateLimiter,
+    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
+    /// unbounded flood of POSTs must not grow the blocking pool without limit. Shared so a
+    /// permit can go with the work: a client that hangs up does not free it early.
+    pub saml_slots: Arc<tokio::sync::Semaphore>,
+    /// Password hashing, off the async runtime.
+    pub passwords: Passwords,
+    /// Allowed clock difference with IdPs (`clock_skew_seconds`).
+    pub skew: Duration,
 }
 
 /// What a completed SSO round trip gives.
@@ -237,182 +225,6 @@ pub struct SsoRefusal {
     pub error: LoginError,
 }
 
-/// The ACS: checks the response against the pending request of this browser and decides.
-pub async fn complete_sso(
-    state: &AppState,
-    saml_response: &str,
-    relay_state: Option<&str>,
-    binding: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<SsoOutcome, SsoRefusal> {
-    let mut account = None;
-    let outcome = consume_response(
-        state,
-        saml_response,
-        relay_state,
-        binding,
-        now,
-        &mut account,
-    )
-    .await;
-    outcome.map_err(|error| SsoRefusal { account, error })
-}
-
-/// [`complete_sso`]'s steps; `account` is set as soon as the tenant is known.
-async fn consume_response(
-    state: &AppState,
-    saml_response: &str,
-    relay_state: Option<&str>,
-    binding: Option<&str>,
-    now: DateTime<Utc>,
-    account: &mut Option<String>,
-) -> Result<SsoOutcome, LoginError> {
-    // 1. Which login is this? The pending request named by RelayState, only from the
-    //    browser that started it, and taken once (a second POST of the same form finds
-    //    nothing). The binding is compared on a read before the take: a RelayState posted
-    //    from another browser must not consume, and so cancel, its owner's login. The entry
-    //    is written once under a fresh random RelayState, so what is taken is what was read.
-    let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
-        Some(relay) => match state.store.get(&pending_key(relay)).await? {
-            Some(bytes) => {
-                let p = serde_json::from_slice::<Pending>(&bytes)
-                    .map_err(|e| LoginError::Unavailable(e.to_string()))?;
-                *account = Some(p.account.clone());
-                let same = binding.is_some_and(|b| {
-                    subtle::ConstantTimeEq::ct_eq(sha256_hex(b).as_bytes(), p.binding.as_bytes())
-                        .into()
-                });
-                if !same {
-                    return Err(LoginError::OtherBrowser);
-                }
-                if state.store.take(&pending_key(relay)).await?.is_none() {
-                    // Taken by a concurrent POST of the same form between the read and now.
-                    return Err(LoginError::NoPendingRequest);
-                }
-                Some(p)
-            }
-            None => None,
-        },
-        None => None,
-    };
-    // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
-    //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
-    let (tenant, idp) = match &pending {
-        Some(p) => {
-            let tenant = state
-                .discovery
-                .directory
-                .by_account(&p.account)
-                .await?
-                .ok_or_else(|| LoginError::UnknownAccount(p.account.clone()))?;
-            let idp = state
-                .idps
-                .for_tenant(&tenant)
-                .await
-                .ok_or_else(|| LoginError::NoIdp(p.account.clone()))?;
-            (tenant, idp)
-        }
-        None => {
-            if relay_state.is_some_and(|r| !r.is_empty()) {
-                // A RelayState we never issued or already consumed: not a fresh IdP-initiated
-                // login but an expired or replayed one.
-                return Err(LoginError::NoPendingRequest);
-            }
-            unsolicited_tenant(state, saml_response).await?
-        }
-    };
-    *account = Some(tenant.account.clone());
-    let sso = tenant
-        .sso
-        .as_ref()
-        .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
-    // 3. Validate every SAML rule.
-    let assertion = {
-        let sp = state.sp.clone();
-        let b64 = saml_response.to_string();
-        let request_id = pending.as_ref().map(|p| p.request_id.clone());
-        let allow_unsolicited = sso.allow_idp_initiated;
-        let email_claim = sso.email_claim.clone();
-        let skew = Duration::from_secs(state.config.clock_skew_seconds);
-        let idp = idp.clone();
-        saml_work(state, move || {
-            let acs = sp.acs_urls();
-            let expected = saml::Expected {
-                idp: &idp,
-                entity_id: &sp.entity_id,
-                acs_urls: &acs,
-                request_id: request_id.as_deref(),
-                allow_unsolicited,
-                skew,
-                email_claim: email_claim.as_deref(),
-                decryption_key: Some(sp.keys.decryption_key()),
-            };
-            saml::validate(&b64, &expected, now)
-        })
-        .await??
-    };
-    // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
-    //    for as long as the assertion could still be valid.
-    let ttl = (assertion.not_on_or_after - now)
-        .to_std()
-        .unwrap_or_default()
-        + Duration::from_secs(state.config.clock_skew_seconds + 60);
-    let fresh = state
-        .store
-        .put_if_absent(
-            &format!(
-                "replay:{}:{}",
-                sha256_hex(&assertion.issuer),
-                sha256_hex(&assertion.assertion_id)
-            ),
-            vec![1],
-            ttl,
-        )
-        .await?;
-    if !fresh {
-        return Err(LoginError::Replay(assertion.assertion_id));
-    }
-    // 5. The asserted email must be an address of one of the tenant's (verified) domains.
-    let email = Email::parse(&assertion.email)
-        .map_err(|_| LoginError::BadAssertedEmail(assertion.email.clone()))?;
-    if !tenant.owns_domain(email.domain())
-        || !matches!(
-            state
-                .discovery
-                .route_for_tenant(tenant.clone(), Some(email.domain()))
-                .await,
-            Route::Sso(_)
-        )
-    {
-        return Err(LoginError::Refused(Refusal::ForeignDomain));
-    }
-    // 6. Who is it? Pre-provisioned, JIT per policy, or refused.
-    let name = display_name(&assertion.attributes);
-    let outcome = accounts::resolve(
-        state.users.as_ref(),
-        &tenant,
-        &email,
-        &assertion.name_id,
-        name.as_deref(),
-        now,
-    )
-    .await?;
-    match outcome {
-        Outcome::Admitted(user) => {
-            let session = open_session(state, &user, "saml2", now).await?;
-            Ok(SsoOutcome::SignedIn {
-                session,
-                return_to: pending.and_then(|p| p.return_to),
-            })
-        }
-        Outcome::Waiting(user) => {
-            tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
-            Ok(SsoOutcome::Waiting(user))
-        }
-        Outcome::Refused(r) => Err(LoginError::Refused(r)),
-    }
-}
-
 /// The display name an IdP sends (Entra's `name` claim is the UPN; prefer displayname).
 fn display_name(attrs: &std::collections::BTreeMap<String, Vec<String>>) -> Option<String> {
     [
@@ -423,72 +235,6 @@ fn display_name(attrs: &std::collections::BTreeMap<String, Vec<String>>) -> Opti
     ]
     .iter()
     .find_map(|k| attrs.get(*k).and_then(|v| v.first()).cloned())
-}
-
-/// Runs SAML work (XML parsing, signatures, decryption) off the async runtime, at most
-/// `saml_slots` at a time: its cost is chosen by whoever posts to the ACS, and on the
-/// runtime one costly response stalls every other request (issue #11). The slot is held by
-/// the blocking task itself, so a client that hangs up mid-work does not free it early.
-async fn saml_work<T: Send + 'static>(
-    state: &AppState,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, LoginError> {
-    let slot = state
-        .saml_slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        work()
-    })
-    .await
-    .map_err(|e| LoginError::Unavailable(e.to_string()))
-}
-
-async fn unsolicited_tenant(
-    state: &AppState,
-    saml_response: &str,
-) -> Result<(Arc<Tenant>, Arc<saml::IdpMetadata>), LoginError> {
-    let b64 = saml_response.to_string();
-    let issuer = saml_work(state, move || saml::peek_issuer(&b64)).await??;
-    let Some(issuer_id) = issuer.as_deref() else {
-        return Err(LoginError::Unsolicited(None));
-    };
-    for tenant in state.discovery.directory.idp_initiated(issuer_id).await? {
-        if let Some(idp) = state.idps.for_tenant(&tenant).await
-            && idp.entity_id == issuer_id
-        {
-            return Ok((tenant, idp));
-        }
-    }
-    Err(LoginError::Unsolicited(issuer))
-}
-
-/// Opens a session with a fresh id (never reusing one the browser brought: no fixation).
-async fn open_session(
-    state: &AppState,
-    user: &User,
-    method: &'static str,
-    now: DateTime<Utc>,
-) -> Result<Session, LoginError> {
-    let session = state
-        .sessions
-        .create(
-            &SessionUser {
-                user_id: user.id,
-                account: user.account.clone(),
-                email: user.email.to_string(),
-                name: user.name.clone(),
-            },
-            now,
-        )
-        .await?;
-    tracing::info!(target: "audit", event = "login_success", method, account = %user.account, email = %user.email, user_id = user.id);
-    metrics::counter!("realmgate_logins_total", "method" => method, "result" => "success")
-        .increment(1);
-    Ok(session)
 }
 
 /// A password attempt.
@@ -511,111 +257,426 @@ pub enum PasswordOutcome {
     Waiting(User),
 }
 
-/// Password login. Every path that can reveal whether a user exists runs exactly one
-/// Argon2 verification (a dummy hash when there is no user or no password) and ends in the
-/// same `BadCredentials` answer, so neither the page nor its timing enumerates accounts.
-pub async fn password_login(
-    state: &AppState,
-    attempt: PasswordAttempt<'_>,
-    now: DateTime<Utc>,
-) -> Result<PasswordOutcome, LoginError> {
-    let scope = if attempt.no_sso.is_some() {
-        "nosso"
-    } else {
-        "password"
-    };
-    let ip_key = attempt.client_ip.to_string();
-    state.limiter.check(scope, &ip_key, now).await?;
-    let email = match Email::parse(attempt.email) {
-        Ok(e) => e,
-        Err(_) => {
-            // Same work and answer as a wrong password.
-            let _ = state.passwords.verify(attempt.password, None).await?;
-            return Err(fail(state, scope, &ip_key, None, "malformed email", now).await);
-        }
-    };
-    let user_key = email.as_str().to_ascii_lowercase();
-    state.limiter.check(scope, &user_key, now).await?;
-    let route = state.discovery.route(&email).await?;
-    let tenant = match (&route, attempt.no_sso) {
-        // The no-sso fail-safe only for the account whose page it is.
-        (Route::Sso(t), Some(account)) if t.account == account => Some(t.clone()),
-        (Route::Sso(_), _) => {
-            tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "sso_required", domain = email.domain());
-            return Err(LoginError::SsoRequired);
-        }
-        (Route::Password(t), None) => t.clone(),
-        (Route::Password(_), Some(_)) => None,
-        (Route::OtherRegion { .. }, _) => None,
-    };
-    let user = match &tenant {
-        Some(t) => state.users.by_email(&t.account, &email).await?,
-        None => None,
-    };
-    // Through no-sso only admins may use a password; everyone else gets the uniform answer.
-    let eligible = user
-        .as_ref()
-        .filter(|u| attempt.no_sso.is_none() || u.admin);
-    let hash = eligible.and_then(|u| u.password_hash.as_deref());
-    let ok = state.passwords.verify(attempt.password, hash).await? && hash.is_some();
-    let Some(user) = eligible.filter(|_| ok) else {
-        let why = match (&user, eligible) {
-            (None, _) => "unknown user",
-            (Some(_), None) => "not an admin (no-sso)",
-            (Some(_), Some(u)) if u.password_hash.is_none() => "no password",
-            _ => "wrong password",
+impl Login {
+    /// Starts SSO for `tenant`: mints the request, remembers it under a fresh opaque
+    /// RelayState bound to `binding` (the browser's cookie), and says how to reach the IdP.
+    pub async fn start_sso(
+        &self,
+        tenant: &Tenant,
+        login_hint: Option<&Email>,
+        return_to: Option<&url::Url>,
+        binding: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SsoStart, LoginError> {
+        let sso = tenant
+            .sso
+            .as_ref()
+            .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+        let idp = self
+            .idps
+            .for_tenant(tenant)
+            .await
+            .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
+        let request_id = saml::request::new_request_id();
+        let relay = self
+            .remember_pending(&request_id, &tenant.account, return_to, binding)
+            .await?;
+        let start = saml::request::start(
+            &self.sp,
+            &idp,
+            sso,
+            &request_id,
+            &relay,
+            login_hint.map(Email::as_str),
+            now,
+        )?;
+        metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
+            .increment(1);
+        Ok(start)
+    }
+
+    /// Stores a pending request under a fresh RelayState and returns it. RelayState is an
+    /// opaque handle (the SAML bindings allow 80 bytes); it never carries a URL, so nothing the
+    /// IdP echoes back is followed blindly.
+    pub async fn remember_pending(
+        &self,
+        request_id: &str,
+        account: &str,
+        return_to: Option<&url::Url>,
+        binding: &str,
+    ) -> Result<String, LoginError> {
+        let relay = crate::secrets::random_token();
+        let pending = Pending {
+            request_id: request_id.to_string(),
+            account: account.to_string(),
+            return_to: return_to.map(|u| u.to_string()),
+            binding: sha256_hex(binding),
         };
-        return Err(fail(state, scope, &ip_key, Some(&user_key), why, now).await);
-    };
-    state.limiter.success(scope, &user_key).await?;
-    if attempt.no_sso.is_some() {
-        tracing::warn!(target: "audit", event = "no_sso_login", account = %user.account, email = %user.email, user_id = user.id, ip = %attempt.client_ip);
+        let bytes = serde_json::to_vec(&pending).map_err(LoginError::Pending)?;
+        self.store
+            .put(&pending_key(&relay), bytes, PENDING_TTL)
+            .await?;
+        Ok(relay)
     }
-    match user.status {
-        Status::Disabled => {
-            tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "disabled", user_id = user.id);
-            return Err(LoginError::Disabled);
+
+    /// The ACS: checks the response against the pending request of this browser and decides.
+    pub async fn complete_sso(
+        &self,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        binding: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoOutcome, SsoRefusal> {
+        let mut account = None;
+        let outcome = self
+            .consume_response(saml_response, relay_state, binding, now, &mut account)
+            .await;
+        outcome.map_err(|error| SsoRefusal { account, error })
+    }
+
+    /// [`complete_sso`](Self::complete_sso)'s steps; `account` is set as soon as the tenant is known.
+    async fn consume_response(
+        &self,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        binding: Option<&str>,
+        now: DateTime<Utc>,
+        account: &mut Option<String>,
+    ) -> Result<SsoOutcome, LoginError> {
+        // 1. Which login is this? The pending request named by RelayState, only from the
+        //    browser that started it, and taken once (a second POST of the same form finds
+        //    nothing). The binding is compared on a read before the take: a RelayState posted
+        //    from another browser must not consume, and so cancel, its owner's login. The entry
+        //    is written once under a fresh random RelayState, so what is taken is what was read.
+        let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
+            Some(relay) => match self.store.get(&pending_key(relay)).await? {
+                Some(bytes) => {
+                    let p =
+                        serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
+                    *account = Some(p.account.clone());
+                    let same = binding.is_some_and(|b| {
+                        subtle::ConstantTimeEq::ct_eq(
+                            sha256_hex(b).as_bytes(),
+                            p.binding.as_bytes(),
+                        )
+                        .into()
+                    });
+                    if !same {
+                        return Err(LoginError::OtherBrowser);
+                    }
+                    if self.store.take(&pending_key(relay)).await?.is_none() {
+                        // Taken by a concurrent POST of the same form between the read and now.
+                        return Err(LoginError::NoPendingRequest);
+                    }
+                    Some(p)
+                }
+                None => None,
+            },
+            None => None,
+        };
+        // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
+        //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
+        let (tenant, idp) = match &pending {
+            Some(p) => {
+                let tenant = self
+                    .discovery
+                    .directory
+                    .by_account(&p.account)
+                    .await?
+                    .ok_or_else(|| LoginError::UnknownAccount(p.account.clone()))?;
+                let idp = self
+                    .idps
+                    .for_tenant(&tenant)
+                    .await
+                    .ok_or_else(|| LoginError::NoIdp(p.account.clone()))?;
+                (tenant, idp)
+            }
+            None => {
+                if relay_state.is_some_and(|r| !r.is_empty()) {
+                    // A RelayState we never issued or already consumed: not a fresh IdP-initiated
+                    // login but an expired or replayed one.
+                    return Err(LoginError::NoPendingRequest);
+                }
+                self.unsolicited_tenant(saml_response).await?
+            }
+        };
+        *account = Some(tenant.account.clone());
+        let sso = tenant
+            .sso
+            .as_ref()
+            .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+        // 3. Validate every SAML rule.
+        let assertion = {
+            let sp = self.sp.clone();
+            let b64 = saml_response.to_string();
+            let request_id = pending.as_ref().map(|p| p.request_id.clone());
+            let allow_unsolicited = sso.allow_idp_initiated;
+            let email_claim = sso.email_claim.clone();
+            let skew = Duration::from_secs(self.skew.as_secs());
+            let idp = idp.clone();
+            self.saml_work(move || {
+                let acs = sp.acs_urls();
+                let expected = saml::Expected {
+                    idp: &idp,
+                    entity_id: &sp.entity_id,
+                    acs_urls: &acs,
+                    request_id: request_id.as_deref(),
+                    allow_unsolicited,
+                    skew,
+                    email_claim: email_claim.as_deref(),
+                    decryption_key: Some(sp.keys.decryption_key()),
+                };
+                saml::validate(&b64, &expected, now)
+            })
+            .await??
+        };
+        // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
+        //    for as long as the assertion could still be valid.
+        let ttl = (assertion.not_on_or_after - now)
+            .to_std()
+            .unwrap_or_default()
+            + Duration::from_secs(self.skew.as_secs() + 60);
+        let fresh = self
+            .store
+            .put_if_absent(
+                &format!(
+                    "replay:{}:{}",
+                    sha256_hex(&assertion.issuer),
+                    sha256_hex(&assertion.assertion_id)
+                ),
+                vec![1],
+                ttl,
+            )
+            .await?;
+        if !fresh {
+            return Err(LoginError::Replay(assertion.assertion_id));
         }
-        Status::Waiting => return Ok(PasswordOutcome::Waiting(user.clone())),
-        Status::Active => {}
+        // 5. The asserted email must be an address of one of the tenant's (verified) domains.
+        let email = Email::parse(&assertion.email)
+            .map_err(|_| LoginError::BadAssertedEmail(assertion.email.clone()))?;
+        if !tenant.owns_domain(email.domain())
+            || !matches!(
+                self.discovery
+                    .route_for_tenant(tenant.clone(), Some(email.domain()))
+                    .await,
+                Route::Sso(_)
+            )
+        {
+            return Err(LoginError::Refused(Refusal::ForeignDomain));
+        }
+        // 6. Who is it? Pre-provisioned, JIT per policy, or refused.
+        let name = display_name(&assertion.attributes);
+        let outcome = accounts::resolve(
+            self.users.as_ref(),
+            &tenant,
+            &email,
+            &assertion.name_id,
+            name.as_deref(),
+            now,
+        )
+        .await?;
+        match outcome {
+            Outcome::Admitted(user) => {
+                let session = self.open_session(&user, "saml2", now).await?;
+                Ok(SsoOutcome::SignedIn {
+                    session,
+                    return_to: pending.and_then(|p| p.return_to),
+                })
+            }
+            Outcome::Waiting(user) => {
+                tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
+                Ok(SsoOutcome::Waiting(user))
+            }
+            Outcome::Refused(r) => Err(LoginError::Refused(r)),
+        }
     }
-    if let Some(h) = hash
-        && state.passwords.needs_rehash(h)
-    {
-        let new = state.passwords.hash(attempt.password).await?;
-        state.users.set_password_hash(user.id, Some(&new)).await?;
-        tracing::info!(
-            user_id = user.id,
-            "password hash upgraded to current parameters"
-        );
+
+    /// Runs SAML work (XML parsing, signatures, decryption) off the async runtime, at most
+    /// `saml_slots` at a time: its cost is chosen by whoever posts to the ACS, and on the
+    /// runtime one costly response stalls every other request (issue #11). The slot is held by
+    /// the blocking task itself, so a client that hangs up mid-work does not free it early.
+    async fn saml_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LoginError> {
+        let slot = self.saml_slots.clone().acquire_owned().await?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(LoginError::from)
     }
-    state.users.record_login(user.id, now).await?;
-    let method = if attempt.no_sso.is_some() {
-        "no_sso"
-    } else {
-        "password"
-    };
-    Ok(PasswordOutcome::SignedIn(
-        open_session(state, user, method, now).await?,
-    ))
+
+    async fn unsolicited_tenant(
+        &self,
+        saml_response: &str,
+    ) -> Result<(Arc<Tenant>, Arc<saml::IdpMetadata>), LoginError> {
+        let b64 = saml_response.to_string();
+        let issuer = self.saml_work(move || saml::peek_issuer(&b64)).await??;
+        let Some(issuer_id) = issuer.as_deref() else {
+            return Err(LoginError::Unsolicited(None));
+        };
+        for tenant in self.discovery.directory.idp_initiated(issuer_id).await? {
+            if let Some(idp) = self.idps.for_tenant(&tenant).await
+                && idp.entity_id == issuer_id
+            {
+                return Ok((tenant, idp));
+            }
+        }
+        Err(LoginError::Unsolicited(issuer))
+    }
+
+    /// Opens a session with a fresh id (never reusing one the browser brought: no fixation).
+    async fn open_session(
+        &self,
+        user: &User,
+        method: &'static str,
+        now: DateTime<Utc>,
+    ) -> Result<Session, LoginError> {
+        let session = self
+            .sessions
+            .create(
+                &SessionUser {
+                    user_id: user.id,
+                    account: user.account.clone(),
+                    email: user.email.to_string(),
+                    name: user.name.clone(),
+                },
+                now,
+            )
+            .await?;
+        tracing::info!(target: "audit", event = "login_success", method, account = %user.account, email = %user.email, user_id = user.id);
+        metrics::counter!("realmgate_logins_total", "method" => method, "result" => "success")
+            .increment(1);
+        Ok(session)
+    }
+
+    /// Password login. Every path that can reveal whether a user exists runs exactly one
+    /// Argon2 verification (a dummy hash when there is no user or no password) and ends in the
+    /// same `BadCredentials` answer, so neither the page nor its timing enumerates accounts.
+    pub async fn password_login(
+        &self,
+        attempt: PasswordAttempt<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<PasswordOutcome, LoginError> {
+        let scope = if attempt.no_sso.is_some() {
+            "nosso"
+        } else {
+            "password"
+        };
+        let ip_key = attempt.client_ip.to_string();
+        self.limiter.check(scope, &ip_key, now).await?;
+        let email = match Email::parse(attempt.email) {
+            Ok(e) => e,
+            Err(_) => {
+                // Same work and answer as a wrong password.
+                let _ = self.passwords.verify(attempt.password, None).await?;
+                return Err(self
+                    .fail(scope, &ip_key, None, "malformed email", now)
+                    .await);
+            }
+        };
+        let user_key = email.as_str().to_ascii_lowercase();
+        self.limiter.check(scope, &user_key, now).await?;
+        let route = self.discovery.route(&email).await?;
+        let tenant = match (&route, attempt.no_sso) {
+            // The no-sso fail-safe only for the account whose page it is.
+            (Route::Sso(t), Some(account)) if t.account == account => Some(t.clone()),
+            (Route::Sso(_), _) => {
+                tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "sso_required", domain = email.domain());
+                return Err(LoginError::SsoRequired);
+            }
+            (Route::Password(t), None) => t.clone(),
+            (Route::Password(_), Some(_)) => None,
+            (Route::OtherRegion { .. }, _) => None,
+        };
+        let user = match &tenant {
+            Some(t) => self.users.by_email(&t.account, &email).await?,
+            None => None,
+        };
+        // Through no-sso only admins may use a password; everyone else gets the uniform answer.
+        let eligible = user
+            .as_ref()
+            .filter(|u| attempt.no_sso.is_none() || u.admin);
+        let hash = eligible.and_then(|u| u.password_hash.as_deref());
+        let ok = self.passwords.verify(attempt.password, hash).await? && hash.is_some();
+        let Some(user) = eligible.filter(|_| ok) else {
+            let why = match (&user, eligible) {
+                (None, _) => "unknown user",
+                (Some(_), None) => "not an admin (no-sso)",
+                (Some(_), Some(u)) if u.password_hash.is_none() => "no password",
+                _ => "wrong password",
+            };
+            return Err(self.fail(scope, &ip_key, Some(&user_key), why, now).await);
+        };
+        self.limiter.success(scope, &user_key).await?;
+        if attempt.no_sso.is_some() {
+            tracing::warn!(target: "audit", event = "no_sso_login", account = %user.account, email = %user.email, user_id = user.id, ip = %attempt.client_ip);
+        }
+        match user.status {
+            Status::Disabled => {
+                tracing::info!(target: "audit", event = "login_failure", method = "password", reason = "disabled", user_id = user.id);
+                return Err(LoginError::Disabled);
+            }
+            Status::Waiting => return Ok(PasswordOutcome::Waiting(user.clone())),
+            Status::Active => {}
+        }
+        if let Some(h) = hash
+            && self.passwords.needs_rehash(h)
+        {
+            let new = self.passwords.hash(attempt.password).await?;
+            self.users.set_password_hash(user.id, Some(&new)).await?;
+            tracing::info!(
+                user_id = user.id,
+                "password hash upgraded to current parameters"
+            );
+        }
+        self.users.record_login(user.id, now).await?;
+        let method = if attempt.no_sso.is_some() {
+            "no_sso"
+        } else {
+            "password"
+        };
+        Ok(PasswordOutcome::SignedIn(
+            self.open_session(user, method, now).await?,
+        ))
+    }
+
+    /// Records a failed attempt (growing lockouts) and builds the uniform error.
+    async fn fail(
+        &self,
+        scope: &str,
+        ip_key: &str,
+        user_key: Option<&str>,
+        why: &'static str,
+        now: DateTime<Utc>,
+    ) -> LoginError {
+        tracing::info!(target: "audit", event = "login_failure", method = scope, reason = why);
+        metrics::counter!("realmgate_logins_total", "method" => "password", "result" => "failure")
+            .increment(1);
+        for key in std::iter::once(ip_key).chain(user_key) {
+            if let Err(e) = self.limiter.failure(scope, key, now).await {
+                return e.into();
+            }
+        }
+        LoginError::BadCredentials(why)
+    }
 }
 
-/// Records a failed attempt (growing lockouts) and builds the uniform error.
-async fn fail(
-    state: &AppState,
-    scope: &str,
-    ip_key: &str,
-    user_key: Option<&str>,
-    why: &'static str,
-    now: DateTime<Utc>,
-) -> LoginError {
-    tracing::info!(target: "audit", event = "login_failure", method = scope, reason = why);
-    metrics::counter!("realmgate_logins_total", "method" => "password", "result" => "failure")
-        .increment(1);
-    for key in std::iter::once(ip_key).chain(user_key) {
-        if let Err(e) = state.limiter.failure(scope, key, now).await {
-            return e.into();
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend failure keeps its cause as a source (not a copy of its text), and is
+    /// still the one retryable answer.
+    #[test]
+    fn a_backend_failure_keeps_its_cause() {
+        let cause = serde_json::from_slice::<Pending>(b"not json").unwrap_err();
+        let e = LoginError::from(DirectoryError::Notice(cause));
+        assert!(e.is_unavailable());
+        assert_eq!(e.code(), "temporarily_unavailable");
+        let mut chain = std::iter::successors(std::error::Error::source(&e), |s| s.source());
+        assert!(chain.any(|s| s.is::<serde_json::Error>()));
     }
-    LoginError::BadCredentials(why)
 }

@@ -3,21 +3,21 @@
 //! the [`SecretGuard`]), and the per-tenant client IP allow-list every device endpoint
 //! applies.
 //!
-//! The password check is `login::password_login` itself (same Argon2id work, rate limits
+//! The password check is `Login::password_login` itself (same Argon2id work, rate limits
 //! and uniform failure), so a connector is no softer a target than the sign-on page.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
 use crate::discovery::{Email, Route, Tenant};
-use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
+use crate::login::{Login, LoginError, PasswordAttempt, PasswordOutcome};
 use crate::session::RateLimitError;
 use crate::session::rate_limit::{Guesser, SecretGuard};
 
 use super::device_flow::{DeviceAuthorization, DeviceRequest};
-use super::{OAuthError, Subject, TokenResponse};
+use super::{OAuth, OAuthError, Subject, TokenResponse};
 
 /// Why a device login gave no tokens.
 #[derive(Debug, thiserror::Error)]
@@ -63,163 +63,180 @@ pub fn check_allowlist(tenant: &Tenant, ip: IpAddr) -> Result<(), DeviceError> {
     }
 }
 
-/// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants.
-/// The password step is [`login::password_login`]; this adds the connector's client, the
-/// allow-list and the SSO redirection, and trades the session for tokens.
-pub async fn password_tokens(
-    state: &AppState,
-    client_id: &str,
-    email: &str,
-    password: &str,
-    client_ip: IpAddr,
-    now: DateTime<Utc>,
-) -> Result<TokenResponse, DeviceError> {
-    state.oauth.clients.get(client_id)?;
-    // Discovery first (domain only, like every other entry point): an SSO tenant's users
-    // have no password here, and a tenant's allow-list applies before any password work.
-    if let Ok(parsed) = Email::parse(email) {
-        match state
-            .discovery
-            .route(&parsed)
-            .await
-            .map_err(|e| DeviceError::Login(LoginError::Unavailable(e.to_string())))?
-        {
-            Route::Sso(t) => {
-                check_allowlist(&t, client_ip)?;
-                return Err(DeviceError::SsoRequired {
-                    account: t.account.clone(),
-                    button: t.sso.as_ref().map(|s| s.button.clone()),
-                });
-            }
-            Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
-            Route::Password(None) | Route::OtherRegion { .. } => {}
-        }
-    }
-    let attempt = PasswordAttempt {
-        email,
-        password,
-        client_ip,
-        no_sso: None,
-    };
-    match login::password_login(state, attempt, now).await? {
-        PasswordOutcome::SignedIn(session) => {
-            // The connector holds tokens, not a browser session: close the one
-            // `password_login` opened rather than leave it live until its idle timeout.
-            state
-                .sessions
-                .destroy(&session.id)
-                .await
-                .map_err(OAuthError::from)?;
-            tracing::info!(target: "audit", event = "device_login", client_id, user_id = session.user_id, account = %session.account);
-            let subject = Subject {
-                user_id: session.user_id,
-                email: session.email,
-                account: session.account,
-            };
-            Ok(state.oauth.tokens(subject, client_id, None, now).await?)
-        }
-        PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
-    }
-}
-
-/// `POST /oauth2/device_authorization`: starts a device flow. With a `login_hint`, the
-/// hinted tenant's allow-list applies at once.
-pub async fn authorize(
-    state: &AppState,
-    client_id: &str,
-    login_hint: Option<&str>,
-    client_ip: IpAddr,
-    now: DateTime<Utc>,
-) -> Result<DeviceAuthorization, DeviceError> {
-    state.oauth.clients.get(client_id)?;
-    let hint = match login_hint.filter(|h| !h.is_empty()) {
-        Some(h) => Some(
-            Email::parse(h).map_err(|e| OAuthError::InvalidRequest(format!("login_hint: {e}")))?,
-        ),
-        None => None,
-    };
-    if let Some(email) = &hint {
-        match state
-            .discovery
-            .route(email)
-            .await
-            .map_err(|e| LoginError::Unavailable(e.to_string()))?
-        {
-            Route::Sso(t) | Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
-            _ => {}
-        }
-    }
-    Ok(state
-        .oauth
-        .device_authorize(
-            client_id,
-            hint.map(|e| e.to_string()),
-            state.config.url("/device"),
-            now,
-        )
-        .await?)
-}
-
-/// A poll at the token endpoint: once approved, tokens, if the approving user's tenant
-/// allows the polling address.
-pub async fn poll(
-    state: &AppState,
-    client_id: &str,
-    device_code: &str,
-    client_ip: IpAddr,
-    now: DateTime<Utc>,
-) -> Result<TokenResponse, DeviceError> {
-    let subject = state.oauth.device_poll(client_id, device_code, now).await?;
-    let tenant = state
-        .discovery
-        .directory
-        .by_account(&subject.account)
-        .await
-        .map_err(|e| LoginError::Unavailable(e.to_string()))?;
-    if let Some(t) = tenant {
-        check_allowlist(&t, client_ip)?;
-    }
-    tracing::info!(target: "audit", event = "device_grant", client_id, user_id = subject.user_id, account = %subject.account);
-    Ok(state.oauth.tokens(subject, client_id, None, now).await?)
-}
-
 /// Guesses of user codes are counted in this scope of the rate limiter.
 const USER_CODE_SCOPE: &str = "device-code";
 
-/// The flow of a user code typed on `/device` or posted to `/device/decide`. Every lookup
-/// goes through the [`SecretGuard`], per client address and per session, with growing
-/// lockouts after wrong codes: the code is short enough to type, so guessing must be slowed
-/// to a crawl wherever a code is accepted.
-pub async fn lookup(
-    state: &AppState,
-    user_code: &str,
-    who: Guesser<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<DeviceRequest>, DeviceError> {
-    SecretGuard::new(&state.limiter, USER_CODE_SCOPE)
-        .lookup(who, now, async {
-            Ok(state.oauth.device_lookup(user_code, now).await?)
-        })
-        .await
+/// What device connectors' logins read: the OAuth server that issues their tokens and
+/// the login service whose password check they share.
+pub struct Devices {
+    /// Issues the tokens and keeps the device flows.
+    pub oauth: Arc<OAuth>,
+    /// The password check and the tenant routes.
+    pub login: Arc<Login>,
+    /// `/device` on the public URL, shown to the person with the user code.
+    pub verification_uri: String,
 }
 
-/// The signed-in person's decision on the flow of a typed user code: the code is found
-/// as [`lookup`] finds it, then approving and denying need the same (see
-/// [`device_decide`](super::OAuth::device_decide)).
-pub async fn decide(
-    state: &AppState,
-    user_code: &str,
-    approve: bool,
-    subject: Subject,
-    who: Guesser<'_>,
-    now: DateTime<Utc>,
-) -> Result<DeviceRequest, DeviceError> {
-    let request = lookup(state, user_code, who, now)
-        .await?
-        .ok_or(OAuthError::InvalidGrant("unknown, expired or decided code"))?;
-    state
-        .oauth
-        .device_decide(&request, approve, subject, now)
-        .await?;
-    Ok(request)
+impl Devices {
+    /// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants.
+    /// The password step is [`Login::password_login`]; this adds the connector's client, the
+    /// allow-list and the SSO redirection, and trades the session for tokens.
+    pub async fn password_tokens(
+        &self,
+        client_id: &str,
+        email: &str,
+        password: &str,
+        client_ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, DeviceError> {
+        self.oauth.clients.get(client_id)?;
+        // Discovery first (domain only, like every other entry point): an SSO tenant's users
+        // have no password here, and a tenant's allow-list applies before any password work.
+        if let Ok(parsed) = Email::parse(email) {
+            match self
+                .login
+                .discovery
+                .route(&parsed)
+                .await
+                .map_err(|e| DeviceError::Login(e.into()))?
+            {
+                Route::Sso(t) => {
+                    check_allowlist(&t, client_ip)?;
+                    return Err(DeviceError::SsoRequired {
+                        account: t.account.clone(),
+                        button: t.sso.as_ref().map(|s| s.button.clone()),
+                    });
+                }
+                Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
+                Route::Password(None) | Route::OtherRegion { .. } => {}
+            }
+        }
+        let attempt = PasswordAttempt {
+            email,
+            password,
+            client_ip,
+            no_sso: None,
+        };
+        match self.login.password_login(attempt, now).await? {
+            PasswordOutcome::SignedIn(session) => {
+                // The connector holds tokens, not a browser session: close the one
+                // `password_login` opened rather than leave it live until its idle timeout.
+                self.login
+                    .sessions
+                    .destroy(&session.id)
+                    .await
+                    .map_err(OAuthError::from)?;
+                tracing::info!(target: "audit", event = "device_login", client_id, user_id = session.user_id, account = %session.account);
+                let subject = Subject {
+                    user_id: session.user_id,
+                    email: session.email,
+                    account: session.account,
+                };
+                Ok(self.oauth.tokens(subject, client_id, None, now).await?)
+            }
+            PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
+        }
+    }
+
+    /// `POST /oauth2/device_authorization`: starts a device flow. With a `login_hint`, the
+    /// hinted tenant's allow-list applies at once.
+    pub async fn authorize(
+        &self,
+        client_id: &str,
+        login_hint: Option<&str>,
+        client_ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceAuthorization, DeviceError> {
+        self.oauth.clients.get(client_id)?;
+        let hint = match login_hint.filter(|h| !h.is_empty()) {
+            Some(h) => Some(
+                Email::parse(h)
+                    .map_err(|e| OAuthError::InvalidRequest(format!("login_hint: {e}")))?,
+            ),
+            None => None,
+        };
+        if let Some(email) = &hint {
+            match self
+                .login
+                .discovery
+                .route(email)
+                .await
+                .map_err(LoginError::from)?
+            {
+                Route::Sso(t) | Route::Password(Some(t)) => check_allowlist(&t, client_ip)?,
+                _ => {}
+            }
+        }
+        Ok(self
+            .oauth
+            .device_authorize(
+                client_id,
+                hint.map(|e| e.to_string()),
+                self.verification_uri.clone(),
+                now,
+            )
+            .await?)
+    }
+
+    /// A poll at the token endpoint: once approved, tokens, if the approving user's tenant
+    /// allows the polling address.
+    pub async fn poll(
+        &self,
+        client_id: &str,
+        device_code: &str,
+        client_ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, DeviceError> {
+        let subject = self.oauth.device_poll(client_id, device_code, now).await?;
+        let tenant = self
+            .login
+            .discovery
+            .directory
+            .by_account(&subject.account)
+            .await
+            .map_err(LoginError::from)?;
+        if let Some(t) = tenant {
+            check_allowlist(&t, client_ip)?;
+        }
+        tracing::info!(target: "audit", event = "device_grant", client_id, user_id = subject.user_id, account = %subject.account);
+        Ok(self.oauth.tokens(subject, client_id, None, now).await?)
+    }
+
+    /// The flow of a user code typed on `/device` or posted to `/device/decide`. Every lookup
+    /// goes through the [`SecretGuard`], per client address and per session, with growing
+    /// lockouts after wrong codes: the code is short enough to type, so guessing must be slowed
+    /// to a crawl wherever a code is accepted.
+    pub async fn lookup(
+        &self,
+        user_code: &str,
+        who: Guesser<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DeviceRequest>, DeviceError> {
+        SecretGuard::new(&self.login.limiter, USER_CODE_SCOPE)
+            .lookup(who, now, async {
+                Ok(self.oauth.device_lookup(user_code, now).await?)
+            })
+            .await
+    }
+
+    /// The signed-in person's decision on the flow of a typed user code: the code is found
+    /// as [`lookup`](Self::lookup) finds it, then approving and denying need the same (see
+    /// [`device_decide`](super::OAuth::device_decide)).
+    pub async fn decide(
+        &self,
+        user_code: &str,
+        approve: bool,
+        subject: Subject,
+        who: Guesser<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<DeviceRequest, DeviceError> {
+        let request = self
+            .lookup(user_code, who, now)
+            .await?
+            .ok_or(OAuthError::InvalidGrant("unknown, expired or decided code"))?;
+        self.oauth
+            .device_decide(&request, approve, subject, now)
+            .await?;
+        Ok(request)
+    }
 }

@@ -158,7 +158,7 @@ impl OAuth {
     }
 
     /// The pending flow of a typed user code, if it is live and undecided. The code is
-    /// guessable: callers go through [`device::lookup`](super::device::lookup), which counts
+    /// guessable: callers go through [`Devices::lookup`](super::device::Devices::lookup), which counts
     /// the misses.
     pub(crate) async fn device_lookup(
         &self,
@@ -186,7 +186,7 @@ impl OAuth {
     }
 
     /// Records the signed-in person's decision on a flow found by
-    /// [`device::lookup`](super::device::lookup), once. Approving and denying need the
+    /// [`Devices::lookup`](super::device::Devices::lookup), once. Approving and denying need the
     /// same: when the device named an email, only that user may decide. Someone else's
     /// approval would hand their account to a device the named user is standing at; their
     /// denial would let anyone signed in cancel any waiting device.

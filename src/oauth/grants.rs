@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::{Status, UserStore};
 use crate::session::Store;
 
+use super::subject::Subject;
 use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
 
 /// How long a person may take to sign in between `/oauth2/authorize` and the code.
@@ -28,17 +29,6 @@ pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// `profile` ask for an ID token and name claims, which come with OpenID Connect; until
 /// then they are refused (`invalid_scope`) rather than granted and silently not honoured.
 pub const SCOPES: &[&str] = &["email", "offline_access"];
-
-/// Whom tokens are about.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Subject {
-    /// The user's database id.
-    pub user_id: i64,
-    /// Email address.
-    pub email: String,
-    /// Tenant slug.
-    pub account: String,
-}
 
 /// A validated authorization request waiting for the person to sign in (see
 /// [`AuthorizeRequest::pending`](super::request::AuthorizeRequest::pending)).

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::OAuthError;
+use super::subject::Subject;
 
 /// File name of the key under `data_dir`.
 pub const KEY_FILE: &str = "oauth-signing-key.pem";
@@ -109,7 +110,7 @@ impl TokenKeys {
     pub fn access_token(
         &self,
         issuer: &str,
-        subject: &super::grants::Subject,
+        subject: &Subject,
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {

@@ -23,6 +23,7 @@ pub mod device_flow;
 pub mod grants;
 pub mod keys;
 pub mod request;
+pub mod subject;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,8 +33,9 @@ use url::Url;
 use crate::config::OAuthClient;
 use crate::session::StoreError;
 
-pub use grants::{AuthRequest, Grant, OAuth, Subject, TokenResponse};
+pub use grants::{AuthRequest, Grant, OAuth, TokenResponse};
 pub use keys::{AccessClaims, TokenKeys};
+pub use subject::Subject;
 
 /// Why an OAuth request was refused. Each variant maps to one RFC 6749 error code; the
 /// message is for the log and for `error_description` (it never names a user).

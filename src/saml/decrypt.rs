@@ -14,8 +14,7 @@ use libxml::tree::Node;
 use openssl::pkey::{PKey, Private};
 
 use super::error::{SamlError, malformed, unsupported};
-use super::response::{MAX_XML_BYTES, b64_engine};
-use super::xml::{self, NS_DSIG, NS_XENC, NS_XENC11};
+use super::xml::{self, MAX_XML_BYTES, NS_DSIG, NS_XENC, NS_XENC11, b64_engine};
 
 /// Puts the decrypted assertion back into the namespace context of its EncryptedAssertion
 /// (IdPs serialise it relying on prefixes declared on the Response), inside a wrapper
@@ -34,7 +33,7 @@ pub(super) fn wrap_in_scope(enc: &Node, plaintext: &str) -> String {
         if prefix == "rgwrap" || !seen.insert(prefix.clone()) {
             continue;
         }
-        let href = super::metadata::escape(&ns.get_href());
+        let href = xml::escape(&ns.get_href());
         if prefix.is_empty() {
             decls.push_str(&format!(" xmlns=\"{href}\""));
         } else {

@@ -11,8 +11,9 @@ use samael::crypto::{CryptoProvider, XmlSec};
 use url::Url;
 
 use super::error::SamlError;
-use super::metadata::{BINDING_POST, IdpMetadata, escape};
+use super::metadata::{BINDING_POST, IdpMetadata};
 use super::sp::Sp;
+use super::xml::escape;
 use super::xml::{NS_ASSERTION, NS_DSIG, NS_PROTOCOL};
 use crate::discovery::{LoginHint, SsoSettings};
 

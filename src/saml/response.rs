@@ -24,82 +24,19 @@
 //! CPU-heavy: callers run this in `spawn_blocking`. libxml types are `!Send`, so none
 //! escapes `validate`: the files it calls are private to `saml`.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use base64::Engine;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use libxml::tree::{Document, Node};
-use openssl::pkey::{PKey, Private};
 
 use super::decrypt::{decrypt_assertion, wrap_in_scope};
 use super::error::{SamlError, malformed};
-use super::metadata::IdpMetadata;
+pub use super::profile::{Expected, VerifiedAssertion};
 use super::profile::{check_protocol, check_status};
 use super::signature::{Scan, check_signature_shape, verify};
-use super::xml::{self, NS_ASSERTION, NS_PROTOCOL};
+use super::xml::{self, MAX_XML_BYTES, NS_ASSERTION, NS_PROTOCOL, b64_engine};
 
 /// Largest `SAMLResponse` form value accepted (base64 text).
 pub const MAX_BASE64_BYTES: usize = 512 * 1024;
-/// Largest decoded (or decrypted) XML accepted.
-pub const MAX_XML_BYTES: usize = 384 * 1024;
-
-/// What this response must match: the tenant's IdP and the pending request.
-#[derive(Clone, Copy)]
-pub struct Expected<'a> {
-    /// The IdP of the tenant whose pending request this is (never chosen by the message's
-    /// own Issuer, except through `peek_issuer` for IdP-initiated routing).
-    pub idp: &'a IdpMetadata,
-    /// Our entity ID: the Audience required.
-    pub entity_id: &'a str,
-    /// Our ACS URLs: Destination and Recipient must be one of them.
-    pub acs_urls: &'a [String],
-    /// The AuthnRequest ID this browser started; `None` for an IdP-initiated login.
-    pub request_id: Option<&'a str>,
-    /// Whether the tenant accepts IdP-initiated (unsolicited) responses.
-    pub allow_unsolicited: bool,
-    /// Clock difference tolerated on every time check.
-    pub skew: Duration,
-    /// Attribute holding the email; the NameID when `None`.
-    pub email_claim: Option<&'a str>,
-    /// SP private key for EncryptedAssertions; encrypted responses fail without it.
-    pub decryption_key: Option<&'a PKey<Private>>,
-}
-
-/// The facts of a verified assertion, read only from signed bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedAssertion {
-    /// Assertion `ID`: the caller's replay-cache key.
-    pub assertion_id: String,
-    /// The IdP entity ID (equal to the expected one).
-    pub issuer: String,
-    /// Subject NameID, whole text.
-    pub name_id: String,
-    /// NameID `Format`, when given.
-    pub name_id_format: Option<String>,
-    /// The asserted email (from `email_claim`, else the NameID), not yet domain-checked.
-    pub email: String,
-    /// Attributes by Name, each value whole text.
-    pub attributes: BTreeMap<String, Vec<String>>,
-    /// `AuthnStatement/@SessionIndex`, for logout.
-    pub session_index: Option<String>,
-    /// Earliest end of validity: the replay-cache entry must live at least until then.
-    pub not_on_or_after: DateTime<Utc>,
-    /// The request this answers (the accepted bearer confirmation's own `InResponseTo`),
-    /// `None` when unsolicited.
-    pub in_response_to: Option<String>,
-}
-
-pub(super) fn b64_engine() -> GeneralPurpose {
-    GeneralPurpose::new(
-        &alphabet::STANDARD,
-        GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    )
-}
 
 /// Base64 to XML text, with both size limits: the base64 before decoding (so a huge POST
 /// costs nothing) and the XML after.

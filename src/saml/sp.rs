@@ -7,7 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::keys::SpKeys;
-use super::metadata::{BINDING_POST, escape};
+use super::metadata::BINDING_POST;
+use super::xml::escape;
 use super::xml::{NS_DSIG, NS_METADATA, NS_PROTOCOL};
 use crate::config::Config;
 

@@ -6,10 +6,26 @@
 //! pretend to be. libxml2 runs with recovery, network, DTD loading and entity substitution
 //! off. Plus small, namespace-aware helpers so no code matches elements by prefix.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use libxml::parser::{Parser, ParserOptions};
 use libxml::tree::{Document, Node, NodeType};
 
 use super::error::SamlError;
+
+/// Largest decoded (or decrypted) XML accepted.
+pub const MAX_XML_BYTES: usize = 384 * 1024;
+
+/// The base64 of SAML messages and XML-DSig/XML-Enc values: padding optional, trailing
+/// bits tolerated, as IdPs send them.
+pub(super) fn b64_engine() -> GeneralPurpose {
+    GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    )
+}
 
 /// SAML 2.0 assertion namespace.
 pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -311,6 +327,22 @@ pub fn trimmed_text(node: &Node) -> Option<String> {
 /// An unqualified attribute's value (SAML attributes such as `ID` or `Destination`).
 pub fn attr(node: &Node, name: &str) -> Option<String> {
     node.get_attribute(name)
+}
+
+/// Escapes text for XML element content and double-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -33,7 +33,15 @@ pub enum StoreError {
     /// The backend cannot be reached or did not answer in time. Callers fail the request
     /// (503) rather than hang: a login without a working store cannot be completed safely.
     #[error("session store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] ::redis::RedisError),
+    /// The backend at `url` (password removed) could not be reached at start-up.
+    #[error("session store unavailable: {url}: {source}")]
+    Unreachable {
+        /// The store's URL, without its password.
+        url: String,
+        /// Why.
+        source: ::redis::RedisError,
+    },
     /// The backend answered with an error (e.g. a counter key that holds a non-number).
     #[error("session store error: {0}")]
     Backend(String),

@@ -52,8 +52,12 @@ impl RedisStore {
             ConnectionManager::new_with_config(client, config),
         )
         .await
-        .map_err(|_| StoreError::Unavailable(format!("no answer from {}", redact(url))))?
-        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;
+        .map_err(timed_out)
+        .and_then(|r| r)
+        .map_err(|source| StoreError::Unreachable {
+            url: redact(url),
+            source,
+        })?;
         Ok(Self {
             conn,
             prefix: prefix.to_string(),
@@ -86,17 +90,20 @@ async fn with_timeout<T>(
     fut: impl Future<Output = Result<T, RedisError>>,
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(CALL_TIMEOUT * 2, fut).await {
-        Err(_) => Err(StoreError::Unavailable(
-            "Redis did not answer in time".into(),
-        )),
+        Err(elapsed) => Err(StoreError::Unavailable(timed_out(elapsed))),
         Ok(Err(e)) => Err(map_err(e)),
         Ok(Ok(v)) => Ok(v),
     }
 }
 
+/// Our own deadline as a Redis I/O error, so every unavailable store carries a typed cause.
+fn timed_out(elapsed: tokio::time::error::Elapsed) -> RedisError {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, elapsed).into()
+}
+
 fn map_err(e: RedisError) -> StoreError {
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(e)
     } else {
         StoreError::Backend(e.to_string())
     }

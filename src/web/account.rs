@@ -4,15 +4,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, State as St};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::{AppState, State};
-use crate::login::{self, LoginError, PasswordAttempt, PasswordOutcome};
+use super::state::{AppState, SharedState};
+use crate::login::{LoginError, PasswordAttempt, PasswordOutcome};
 use crate::session::Session;
 
 use super::discover::checked_return_to;
@@ -36,7 +36,7 @@ pub struct PasswordForm {
 
 /// `POST /login/password`.
 pub async fn password(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
@@ -60,7 +60,7 @@ pub async fn password(
         client_ip: client_ip(&state, peer, &headers),
         no_sso,
     };
-    match login::password_login(&state, attempt, Utc::now()).await {
+    match state.login.password_login(attempt, Utc::now()).await {
         Ok(PasswordOutcome::SignedIn(session)) => {
             signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
         }
@@ -122,7 +122,7 @@ pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpA
 
 /// `GET /{account}/no-sso`: the fail-safe password page for an SSO account's admins.
 pub async fn no_sso_page(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Path(account): Path<String>,
 ) -> Response {
@@ -188,7 +188,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
                 .map(|u| u.is_some_and(|u| u.status == crate::accounts::Status::Active))
         })
         .await
-        .map_err(|e| WebError::Unavailable(e.to_string()))?;
+        .map_err(WebError::Accounts)?;
     if !active {
         tracing::info!(target: "audit", event = "session_ended", reason = "user no longer active", user_id, account = %session.account);
         state.sessions.destroy(&id).await?;
@@ -198,7 +198,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
 }
 
 /// `GET /me`: who is signed in.
-pub async fn me(St(state): St<State>, headers: HeaderMap) -> Response {
+pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     match current(&state, &headers).await {
         Ok(Some(s)) => {
             let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {
@@ -282,7 +282,7 @@ pub fn to_waiting_room(state: &AppState, via: WaitingVia) -> Response {
 
 /// `GET /waiting-room`: what the sign-in that sent this browser found, or, without its
 /// cookie, a text that says nothing about the visitor.
-pub async fn waiting_room(St(state): St<State>, headers: HeaderMap) -> Response {
+pub async fn waiting_room(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     let cookie = guard::cookie(&headers, &guard::cookie_name(&state.config, WAITING_COOKIE));
     let message = cookie
         .and_then(|v| WaitingVia::ALL.into_iter().find(|w| w.as_str() == v))
@@ -305,7 +305,7 @@ pub struct LogoutForm {
 
 /// `POST /logout`.
 pub async fn logout(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {
@@ -333,7 +333,7 @@ pub async fn logout(
 
 /// `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy
 /// `forward_auth`. 200 with identity headers for a valid session, 401 otherwise.
-pub async fn verify(St(state): St<State>, headers: HeaderMap) -> Response {
+pub async fn verify(State(state): State<SharedState>, headers: HeaderMap) -> Response {
     match current(&state, &headers).await {
         Ok(Some(s)) => {
             let mut res = StatusCode::OK.into_response();

@@ -2,14 +2,14 @@
 //! and `/oauth2/resume` (back from sign-in). The checks are `oauth::request`'s and the
 //! decisions `oauth`'s; this file picks the sign-in step and renders.
 
-use axum::extract::{Query, RawQuery, State as St};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use crate::app::{AppState, State};
+use super::state::{AppState, SharedState};
 use crate::discovery::{Email, Route};
 use crate::oauth::request::{AuthorizeError, AuthorizeRequest};
 use crate::oauth::{OAuthError, Subject, grants};
@@ -85,7 +85,7 @@ fn refusal(state: &AppState, e: &AuthorizeError) -> Response {
 
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1 with RFC 7636 and RFC 8252).
 pub async fn authorize(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -177,7 +177,7 @@ pub struct ResumeQuery {
 /// `GET /oauth2/resume`: back from sign-in. With a session, the pending request becomes
 /// a one-time code sent to the app; without one, sign-in again.
 pub async fn resume(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Query(q): Query<ResumeQuery>,
 ) -> Response {

@@ -7,16 +7,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Form, Query, State as St};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::{AppState, State};
+use super::state::{AppState, SharedState};
 use crate::discovery::Email;
-use crate::oauth::device::{self, DeviceError};
+use crate::oauth::device::DeviceError;
 use crate::oauth::{OAuthError, Subject};
 use crate::session::rate_limit::Guesser;
 
@@ -108,7 +108,7 @@ pub(super) fn device_error(state: &AppState, e: DeviceError) -> Response {
     )
 )]
 pub async fn device_login(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Json<DeviceLoginRequest>, axum::extract::rejection::JsonRejection>,
@@ -117,15 +117,10 @@ pub async fn device_login(
         return oauth_error(&OAuthError::InvalidRequest("expected a JSON body".into()));
     };
     let ip = super::account::client_ip(&state, peer, &headers);
-    match device::password_tokens(
-        &state,
-        &req.client_id,
-        &req.email,
-        &req.password,
-        ip,
-        Utc::now(),
-    )
-    .await
+    match state
+        .devices
+        .password_tokens(&req.client_id, &req.email, &req.password, ip, Utc::now())
+        .await
     {
         Ok(t) => no_store(StatusCode::OK, json!(t)),
         Err(e) => device_error(&state, e),
@@ -148,7 +143,7 @@ pub async fn device_login(
     )
 )]
 pub async fn device_authorization(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
@@ -158,14 +153,15 @@ pub async fn device_authorization(
     };
     let ip = super::account::client_ip(&state, peer, &headers);
     let client_id = p.get("client_id").map(String::as_str).unwrap_or_default();
-    match device::authorize(
-        &state,
-        client_id,
-        p.get("login_hint").map(String::as_str),
-        ip,
-        Utc::now(),
-    )
-    .await
+    match state
+        .devices
+        .authorize(
+            client_id,
+            p.get("login_hint").map(String::as_str),
+            ip,
+            Utc::now(),
+        )
+        .await
     {
         Ok(a) => no_store(StatusCode::OK, json!(a)),
         Err(e) => device_error(&state, e),
@@ -197,7 +193,7 @@ fn device_form(
 /// `GET /device`: enter the code; with a live code, sign in (as the user the device named,
 /// if it did) and then the approval page.
 pub async fn device_page(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(q): Query<DeviceQuery>,
@@ -213,7 +209,7 @@ pub async fn device_page(
         ip: super::account::client_ip(&state, peer, &headers),
         session: session.as_ref().map(|s| s.id.as_str()),
     };
-    let request = match device::lookup(&state, &typed, who, Utc::now()).await {
+    let request = match state.devices.lookup(&typed, who, Utc::now()).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             return device_form(
@@ -268,7 +264,7 @@ pub struct DeviceCodeForm {
 
 /// `POST /device`: the typed code, on to `GET /device?user_code=…`.
 pub async fn device_code_form(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Form(form): Form<DeviceCodeForm>,
 ) -> Response {
@@ -298,7 +294,7 @@ fn device_refusal(state: &AppState, e: DeviceError) -> Response {
         DeviceError::Login(e @ crate::login::LoginError::RateLimited(_)) => e.into(),
         e => {
             tracing::error!(reason = %e, "device code lookup failed");
-            WebError::Unavailable(e.to_string())
+            WebError::Device(e)
         }
     };
     PageError(e, state.pages.clone()).into_response()
@@ -306,7 +302,7 @@ fn device_refusal(state: &AppState, e: DeviceError) -> Response {
 
 /// `POST /device/decide`: the signed-in person approves or denies.
 pub async fn device_decide(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<DecideForm>,
@@ -333,7 +329,11 @@ pub async fn device_decide(
         ip: super::account::client_ip(&state, peer, &headers),
         session: Some(&session.id),
     };
-    match device::decide(&state, &form.user_code, approve, subject, who, Utc::now()).await {
+    match state
+        .devices
+        .decide(&form.user_code, approve, subject, who, Utc::now())
+        .await
+    {
         Ok(request) => {
             tracing::info!(target: "audit", event = if approve { "device_approved" } else { "device_denied" }, client_id = %request.client_id, user_id = session.user_id);
             let message = if approve {

@@ -3,7 +3,7 @@
 
 use axum::Form;
 use axum::Json;
-use axum::extract::{Path, Query, State as St};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
-use crate::app::{AppState, State};
+use super::state::{AppState, SharedState};
 use crate::config::Config;
 use crate::discovery::{Email, Route, Tenant};
 
@@ -43,7 +43,7 @@ pub struct DiscoverForm {
 
 /// `GET /`: the email page.
 pub async fn email_page(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Query(q): Query<EntryQuery>,
 ) -> Response {
@@ -88,7 +88,7 @@ fn email_form(
 
 /// `POST /login/discover`: email in, next step out.
 pub async fn discover_form(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Form(form): Form<DiscoverForm>,
 ) -> Response {
@@ -182,7 +182,7 @@ pub fn password_step(
 
 /// `GET /{account}`: the account's Sign-on URL (what an IdP admin configures as such).
 pub async fn account_page(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<EntryQuery>,
@@ -266,7 +266,7 @@ pub struct DiscoverResponse {
     )
 )]
 pub async fn discover_api(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     body: Result<Json<DiscoverRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<DiscoverResponse>, ApiError> {
     let Json(req) = body.map_err(|e| WebError::BadRequest(e.body_text()))?;

@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::accounts::AccountsError;
 use crate::discovery::{DirectoryError, EmailError};
 use crate::login::LoginError;
+use crate::oauth::device::DeviceError;
 use crate::saml::SamlError;
+use crate::session::StoreError;
 
 use super::pages::Pages;
 
@@ -31,9 +34,26 @@ pub enum WebError {
     /// No such account or page.
     #[error("not found")]
     NotFound,
-    /// A backend (tenant source, store, database) is down.
+    /// The session store is down.
     #[error("backend unavailable: {0}")]
-    Unavailable(String),
+    Store(#[from] StoreError),
+    /// The tenant source is down.
+    #[error("backend unavailable: {0}")]
+    Directory(#[from] DirectoryError),
+    /// The user database is down (the active-user check of a session).
+    #[error("backend unavailable: {0}")]
+    Accounts(#[source] std::sync::Arc<AccountsError>),
+    /// A `Set-Cookie` header could not be built.
+    #[error("Set-Cookie of cookie {name:?}: {source}")]
+    SetCookie {
+        /// The cookie.
+        name: String,
+        /// Why.
+        source: axum::http::header::InvalidHeaderValue,
+    },
+    /// A device code lookup failed for another reason than its rate limit.
+    #[error("device code lookup failed: {0}")]
+    Device(#[source] DeviceError),
     /// A login step refused.
     #[error(transparent)]
     Login(#[from] LoginError),
@@ -48,19 +68,20 @@ impl From<SamlError> for WebError {
     }
 }
 
-impl From<crate::session::StoreError> for WebError {
-    fn from(e: crate::session::StoreError) -> Self {
-        WebError::Unavailable(e.to_string())
-    }
-}
-
-impl From<DirectoryError> for WebError {
-    fn from(e: DirectoryError) -> Self {
-        WebError::Unavailable(e.to_string())
-    }
-}
-
 impl WebError {
+    /// Whether a backend failed (a 503 worth retrying), here or in the login step.
+    fn is_unavailable(&self) -> bool {
+        match self {
+            WebError::Store(_)
+            | WebError::Directory(_)
+            | WebError::Accounts(_)
+            | WebError::SetCookie { .. }
+            | WebError::Device(_) => true,
+            WebError::Login(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -69,7 +90,11 @@ impl WebError {
             WebError::ReturnTo(_) => "invalid_return_to",
             WebError::BadRequest(_) => "bad_request",
             WebError::NotFound => "not_found",
-            WebError::Unavailable(_) => "temporarily_unavailable",
+            WebError::Store(_)
+            | WebError::Directory(_)
+            | WebError::Accounts(_)
+            | WebError::SetCookie { .. }
+            | WebError::Device(_) => "temporarily_unavailable",
             WebError::Login(e) => e.code(),
             WebError::Unauthenticated => "unauthenticated",
         }
@@ -83,15 +108,18 @@ impl WebError {
             }
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebError::Store(_)
+            | WebError::Directory(_)
+            | WebError::Accounts(_)
+            | WebError::SetCookie { .. }
+            | WebError::Device(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Login(e) => match e {
                 LoginError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
                 LoginError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 LoginError::UnknownAccount(_) => StatusCode::NOT_FOUND,
-                LoginError::Unavailable(_) | LoginError::NoIdp(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                LoginError::NoIdp(_) => StatusCode::SERVICE_UNAVAILABLE,
+                e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 LoginError::Refused(_) | LoginError::Disabled | LoginError::SsoRequired => {
                     StatusCode::FORBIDDEN
                 }
@@ -112,11 +140,13 @@ impl WebError {
             }
             WebError::BadRequest(_) => "The request could not be understood.".into(),
             WebError::NotFound => "There is nothing here.".into(),
-            WebError::Unavailable(_) => {
-                "Sign-in is temporarily unavailable. Please try again in a minute.".into()
-            }
             WebError::Unauthenticated => "Sign in to continue.".into(),
             WebError::Login(e) => login_message(e),
+            WebError::Store(_)
+            | WebError::Directory(_)
+            | WebError::Accounts(_)
+            | WebError::SetCookie { .. }
+            | WebError::Device(_) => UNAVAILABLE.into(),
         }
     }
 
@@ -131,7 +161,7 @@ impl WebError {
             .increment(1);
         }
         match self {
-            WebError::Unavailable(_) | WebError::Login(LoginError::Unavailable(_)) => {
+            e if e.is_unavailable() => {
                 tracing::error!(code = self.code(), account, reason = %self, "request failed");
             }
             // Not transient: the tenant's SSO stays refused until its metadata loads.
@@ -142,6 +172,9 @@ impl WebError {
         }
     }
 }
+
+/// What a person is told when a backend failed.
+const UNAVAILABLE: &str = "Sign-in is temporarily unavailable. Please try again in a minute.";
 
 /// What a person is told about a refused login: enough to act on, nothing an attacker
 /// could use (the log has the precise reason).
@@ -181,9 +214,12 @@ fn login_message(e: &LoginError) -> String {
         LoginError::NoIdp(_) => {
             "Single sign-on for your organisation is unavailable: this service has no usable metadata from your organisation's sign-in service (identity provider). If this lasts, tell your administrator the error code below.".into()
         }
-        LoginError::Unavailable(_) => {
-            "Sign-in is temporarily unavailable. Please try again in a minute.".into()
-        }
+        LoginError::Store(_)
+        | LoginError::Accounts(_)
+        | LoginError::Directory(_)
+        | LoginError::Pending(_)
+        | LoginError::Worker(_)
+        | LoginError::Slots(_) => UNAVAILABLE.into(),
     }
 }
 

@@ -66,8 +66,10 @@ pub fn set_cookie(
     if let Some(secs) = max_age {
         c = c.max_age(cookie::time::Duration::seconds(secs));
     }
-    HeaderValue::from_str(&c.build().to_string())
-        .map_err(|e| WebError::Unavailable(format!("Set-Cookie of cookie {name:?}: {e}")))
+    HeaderValue::from_str(&c.build().to_string()).map_err(|source| WebError::SetCookie {
+        name: name.to_string(),
+        source,
+    })
 }
 
 /// This browser's binding cookie `base`, which ties a pending step (a form, an SSO or

@@ -1,5 +1,10 @@
 //! HTTP glue: routes, tower layers and the mapping of module errors to answers. Handlers
 //! parse, call the module that decides, and render; no policy lives here.
+//!
+//! The application state is this layer's ([`state::AppState`], extracted with axum's
+//! `State<SharedState>`): `app` builds it, and the modules below see only the service
+//! structs it holds (`state.login`, `state.devices`, `state.oauth`), never the whole of it.
+//! One file per surface; `error` maps every module error to its status and stable code.
 
 pub mod account;
 pub mod authorize;
@@ -12,6 +17,7 @@ pub mod ops;
 pub mod pages;
 pub mod qr;
 pub mod sso;
+pub mod state;
 pub mod token;
 pub mod webfinger;
 
@@ -28,11 +34,11 @@ use axum::routing::{get, post};
 use metrics::{Counter, Histogram};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::app::State;
+use state::SharedState;
 
 /// The metrics listener's one route (`metrics_listen`): Prometheus text, apart from the
 /// public listener because the series name every tenant's account.
-pub fn metrics_router(state: State) -> Router {
+pub fn metrics_router(state: SharedState) -> Router {
     Router::new()
         .route("/metrics", get(ops::metrics))
         .with_state(state)
@@ -42,7 +48,7 @@ pub fn metrics_router(state: State) -> Router {
 pub const MAX_BODY: usize = 256 * 1024;
 
 /// The gateway's routes.
-pub fn router(state: State) -> Router {
+pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/", get(discover::email_page))
         .route("/login/discover", post(discover::discover_form))
@@ -105,7 +111,7 @@ pub fn router(state: State) -> Router {
 /// client is asked to reconnect (to another instance) after this response, so no idle
 /// keep-alive connection is left for the listener's close to cut under a request.
 async fn envelope(
-    axum::extract::State(state): axum::extract::State<State>,
+    axum::extract::State(state): axum::extract::State<SharedState>,
     req: Request,
     next: Next,
 ) -> Response {

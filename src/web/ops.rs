@@ -1,10 +1,10 @@
 //! Operational endpoints: liveness, readiness, metrics, static files.
 
-use axum::extract::{Path, State as St};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::State;
+use super::state::SharedState;
 
 use super::error::{PageError, WebError};
 use super::pages::STATIC;
@@ -18,7 +18,7 @@ pub async fn healthz() -> &'static str {
 /// the session store and user database answer, and no shutdown is under way. A load
 /// balancer stops sending traffic while Redis or PostgreSQL is down instead of letting
 /// logins fail, and before this instance stops.
-pub async fn readyz(St(state): St<State>) -> Response {
+pub async fn readyz(State(state): State<SharedState>) -> Response {
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         return (StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down").into_response();
     }
@@ -42,7 +42,7 @@ pub async fn readyz(St(state): St<State>) -> Response {
 }
 
 /// Prometheus text exposition.
-pub async fn metrics(St(state): St<State>) -> Response {
+pub async fn metrics(State(state): State<SharedState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -54,7 +54,7 @@ pub async fn metrics(St(state): St<State>) -> Response {
 }
 
 /// Compiled-in static files.
-pub async fn static_file(Path(file): Path<String>, St(state): St<State>) -> Response {
+pub async fn static_file(Path(file): Path<String>, State(state): State<SharedState>) -> Response {
     match STATIC.iter().find(|(name, _, _)| *name == file) {
         Some((_, mime, body)) => (
             [
@@ -72,6 +72,6 @@ pub async fn static_file(Path(file): Path<String>, St(state): St<State>) -> Resp
 }
 
 /// Anything unrouted.
-pub async fn not_found(St(state): St<State>) -> Response {
+pub async fn not_found(State(state): State<SharedState>) -> Response {
     PageError(WebError::NotFound, state.pages.clone()).into_response()
 }

@@ -2,14 +2,14 @@
 //! alias `/saml2/idpresponse`) and SP metadata.
 
 use axum::Form;
-use axum::extract::{Path, Query, State as St};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::State;
+use super::state::SharedState;
 use crate::discovery::{Email, Route};
 use crate::login::{self, SsoOutcome};
 use crate::saml::{self, request::SsoStart};
@@ -25,7 +25,7 @@ const BINDING_COOKIE: &str = "realmgate_sso";
 
 /// `GET /sso/{account}/start`: 302 to the IdP (or an auto-submitting POST form).
 pub async fn start(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<EntryQuery>,
@@ -60,15 +60,16 @@ pub async fn start(
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let started = login::start_sso(
-        &state,
-        &tenant,
-        hint.as_ref(),
-        return_to.as_ref(),
-        &binding,
-        Utc::now(),
-    )
-    .await;
+    let started = state
+        .login
+        .start_sso(
+            &tenant,
+            hint.as_ref(),
+            return_to.as_ref(),
+            &binding,
+            Utc::now(),
+        )
+        .await;
     match started {
         Ok(SsoStart::Redirect(url)) => with_cookie(
             StatusCode::FOUND,
@@ -99,7 +100,7 @@ pub struct AcsForm {
 
 /// `POST /auth/saml/callback`: consume the response, open a session.
 pub async fn acs(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     headers: HeaderMap,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -112,14 +113,15 @@ pub async fn acs(
         .into_response();
     };
     let binding = guard::cookie(&headers, &guard::cookie_name(&state.config, BINDING_COOKIE));
-    let outcome = login::complete_sso(
-        &state,
-        &form.saml_response,
-        form.relay_state.as_deref(),
-        binding.as_deref(),
-        Utc::now(),
-    )
-    .await;
+    let outcome = state
+        .login
+        .complete_sso(
+            &form.saml_response,
+            form.relay_state.as_deref(),
+            binding.as_deref(),
+            Utc::now(),
+        )
+        .await;
     match outcome {
         Ok(SsoOutcome::SignedIn { session, return_to }) => {
             super::account::signed_in(&state, &session, return_to.as_deref())
@@ -135,13 +137,13 @@ pub async fn acs(
 }
 
 /// `GET /saml/metadata`: what the IdP administrator imports.
-pub async fn metadata(St(state): St<State>) -> Response {
+pub async fn metadata(State(state): State<SharedState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/samlmetadata+xml"),
         )],
-        saml::sp_metadata(&state.sp),
+        saml::sp_metadata(&state.login.sp),
     )
         .into_response()
 }

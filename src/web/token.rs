@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Form, State as St};
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::app::State;
+use super::state::SharedState;
 use crate::oauth::request::{DEVICE_GRANT, TokenGrant, TokenRequest};
-use crate::oauth::{Grant, OAuthError, device, grants};
+use crate::oauth::{Grant, OAuthError, grants};
 
 use super::device::device_error;
 
@@ -73,7 +73,7 @@ pub struct OAuthErrorBody {
     )
 )]
 pub async fn token(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
@@ -91,7 +91,11 @@ pub async fn token(
         TokenGrant::Grant(g) => g,
         TokenGrant::DeviceCode(device_code) => {
             let ip = super::account::client_ip(&state, peer, &headers);
-            return match device::poll(&state, &client_id, &device_code, ip, Utc::now()).await {
+            return match state
+                .devices
+                .poll(&client_id, &device_code, ip, Utc::now())
+                .await
+            {
                 Ok(t) => {
                     metrics::counter!("realmgate_oauth_tokens_total", "grant" => "device_code")
                         .increment(1);
@@ -128,7 +132,7 @@ pub async fn token(
     )
 )]
 pub async fn revoke(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(p)) = form else {
@@ -151,7 +155,7 @@ pub async fn revoke(
     tag = "oauth",
     responses((status = 200, description = "JWK Set (RFC 7517) with the ES256 key", body = crate::oauth::keys::Jwks))
 )]
-pub async fn jwks(St(state): St<State>) -> Response {
+pub async fn jwks(State(state): State<SharedState>) -> Response {
     Json(state.oauth.keys.jwks()).into_response()
 }
 
@@ -162,7 +166,7 @@ pub async fn jwks(St(state): St<State>) -> Response {
     tag = "oauth",
     responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object))
 )]
-pub async fn metadata(St(state): St<State>) -> Response {
+pub async fn metadata(State(state): State<SharedState>) -> Response {
     let c = &state.config;
     Json(json!({
         "issuer": state.oauth.issuer,

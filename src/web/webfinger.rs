@@ -5,13 +5,13 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, RawQuery, State as St};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::app::State;
+use super::state::SharedState;
 use crate::discovery::Email;
 
 use super::discover::sign_in_url;
@@ -59,7 +59,7 @@ fn refuse(status: StatusCode, code: &str) -> Response {
     )
 )]
 pub async fn webfinger(
-    St(state): St<State>,
+    State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,

@@ -114,6 +114,7 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
     for _ in 0..100 {
         if app
             .state
+            .login
             .idps
             .get("contoso")
             .is_some_and(|m| m.entity_id == idp.entity_id)

@@ -20,7 +20,7 @@ pub struct TestApp {
     pub metrics_url: String,
     pub domains: PathBuf,
     pub data: PathBuf,
-    pub state: app::State,
+    pub state: realmgate::web::state::SharedState,
     _dirs: tempfile::TempDir,
     _stop: oneshot::Sender<()>,
 }
@@ -346,7 +346,7 @@ pub async fn add_user(
     new.admin = admin;
     new.status = status;
     if let Some(p) = password {
-        new.password_hash = Some(app.state.passwords.hash(p).await.unwrap());
+        new.password_hash = Some(app.state.login.passwords.hash(p).await.unwrap());
     }
     app.state.users.add(new).await.unwrap()
 }

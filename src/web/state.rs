@@ -1,0 +1,65 @@
+//! The application state every handler reads. It lives in `web`, the layer that serves it:
+//! `app` builds it, the modules below get only the service structs it holds
+//! ([`Login`], [`Devices`]), never the whole of it.
+
+use std::sync::{Arc, Mutex};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::UserStore;
+use crate::config::Config;
+use crate::discovery::pg::Listener;
+use crate::discovery::{Discovery, FileSource, PgSource};
+use crate::login::Login;
+use crate::oauth::OAuth;
+use crate::oauth::device::Devices;
+use crate::session::{RateLimiter, Sessions, Store};
+
+use super::pages::Pages;
+
+/// Where tenants come from (`tenant_source`), chosen once at start-up; handlers see only
+/// the `Directory` and `IdpRegistry` in front of it.
+pub enum Tenants {
+    /// The `domains/` files, swapped whole on reload.
+    Files(Arc<FileSource>),
+    /// PostgreSQL, and its notification subscription until `spawn_reloader` runs it.
+    Postgres(Arc<PgSource>, Mutex<Option<Listener>>),
+}
+
+/// Everything a request handler may need; cheap to clone behind an `Arc`.
+pub struct AppState {
+    /// The configuration in force.
+    pub config: Config,
+    /// Home-realm discovery (shared with [`Login`]).
+    pub discovery: Arc<Discovery>,
+    /// The tenant source, kept to swap in reloaded maps or follow notifications.
+    pub tenants: Tenants,
+    /// Compiled templates.
+    pub pages: Arc<Pages>,
+    /// Prometheus exposition.
+    pub metrics: PrometheusHandle,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
+    pub store: Arc<dyn Store>,
+    /// Login sessions on top of `store`.
+    pub sessions: Sessions,
+    /// Rate limits on top of `store` (shared by every instance using the same store).
+    pub limiter: RateLimiter,
+    /// Whether a user is still active, by id, for at most 30 s: a session of a user that
+    /// was disabled (by the CLI, possibly in another process) stops working within that
+    /// time, without a database query on every forward-auth request.
+    pub active_users: moka::future::Cache<i64, bool>,
+    /// The OAuth authorization server for native apps and device connectors.
+    pub oauth: Arc<OAuth>,
+    /// Password and SSO login: what the sign-on pages and the ACS call.
+    pub login: Arc<Login>,
+    /// Device connectors' logins and the device flow.
+    pub devices: Devices,
+    /// Set by `app::drain` once SIGTERM arrives: `/readyz` answers 503 and responses close
+    /// their connections, so traffic moves to other instances before the listener closes.
+    pub draining: std::sync::atomic::AtomicBool,
+}
+
+/// The handle handlers extract with axum's `State`.
+pub type SharedState = Arc<AppState>;
