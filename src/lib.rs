@@ -12,6 +12,9 @@
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
 //!   clients, codes, ES256 access tokens, rotating refresh tokens.
+//! - `audit`: the audit log (who changed what, before and after) in the users' database.
+//! - `admin`: the management operations (API tokens, users) that the API, the CLI and the
+//!   console share; each takes an `Actor` and writes an audit event.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
 //! - `app`: shared state and start-up (`app`), serving with its one graceful stop
 //!   (`app::serve`), the one tenant loader, import and reloads (`app::tenants`).
@@ -19,11 +22,15 @@
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth} → {saml, accounts, discovery, session} →
-//! {config, telemetry, secrets}`. A module imports only from modules to its right.
+//! `main → app → web → {login, oauth, admin, scim} → {saml, accounts, discovery, session,
+//! audit} → {config, telemetry, secrets}`. A module imports only from modules to its right;
+//! `audit` keeps its events in the users' database (`accounts::Pool`), and `scim` speaks
+//! through `admin`'s operations.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod discovery;
 pub mod login;
