@@ -9,7 +9,9 @@ mod common;
 use std::path::Path;
 
 use realmgate::accounts::{NewUser, Origin, Status, UserQuery};
-use realmgate::admin::{Actor, Admin, AdminError, ErrorKind, Scope, UserPatch, tokens::PREFIX};
+use realmgate::admin::{
+    Actor, Admin, AdminError, ErrorKind, GroupPatch, Member, Scope, UserPatch, tokens::PREFIX,
+};
 use realmgate::discovery::tenant::{TenantFile, validate};
 use realmgate::discovery::{Email, Tenant};
 use sha2::{Digest, Sha256};
@@ -93,6 +95,7 @@ on_both!(
     user_operations_are_audited,
     list_pages_and_filters,
     import_of_one_account_writes_no_other,
+    groups_are_kept_per_account,
 );
 
 fn email(s: &str) -> Email {
@@ -535,4 +538,108 @@ async fn import_of_one_account_writes_no_other(db: &Db) {
         ("users_imported", "contoso-api")
     );
     assert_eq!(events[0].after.as_ref().unwrap()["errors"], 2);
+}
+
+async fn groups_are_kept_per_account(db: &Db) {
+    let admin = Admin::open(&db.url).await.unwrap();
+    let actor = Actor::Token("entra".into());
+    let member = |v: &str| Member {
+        value: v.into(),
+        display: None,
+    };
+    let sales = admin
+        .groups
+        .create(&actor, "contoso", "Sales", Some("g-1"), vec![member("1")])
+        .await
+        .unwrap();
+    admin
+        .groups
+        .create(&actor, "contoso", "Ops", None, vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            admin
+                .groups
+                .create(&actor, "contoso", " ", None, vec![])
+                .await
+        ),
+        ErrorKind::Invalid
+    );
+    assert_eq!(admin.groups.get("contoso", &sales.id).await.unwrap(), sales);
+
+    let patch = GroupPatch {
+        display_name: Some("Sales EU".into()),
+        add: vec![member("2"), member("1")],
+        remove: vec!["1".into()],
+        ..GroupPatch::default()
+    };
+    let after = admin
+        .groups
+        .patch(&actor, "contoso", &sales.id, &patch)
+        .await
+        .unwrap();
+    assert_eq!(after.display_name, "Sales EU");
+    assert_eq!(after.members, [member("2")]);
+    assert_eq!(admin.groups.get("contoso", &sales.id).await.unwrap(), after);
+
+    let (all, total) = admin.groups.list("contoso", None, 1, 0).await.unwrap();
+    assert_eq!((all.len(), total), (1, 2));
+    assert_eq!(all[0].display_name, "Ops");
+    let (named, total) = admin
+        .groups
+        .list("contoso", Some("Sales EU"), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!((named[0].id.as_str(), total), (sales.id.as_str(), 1));
+
+    // Another account sees nothing and changes nothing.
+    assert_eq!(
+        admin.groups.list("fabrikam", None, 10, 0).await.unwrap().1,
+        0
+    );
+    assert_eq!(
+        kind(admin.groups.get("fabrikam", &sales.id).await),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(
+            admin
+                .groups
+                .patch(&actor, "fabrikam", &sales.id, &patch)
+                .await
+        ),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(admin.groups.delete(&actor, "fabrikam", &sales.id).await),
+        ErrorKind::NotFound
+    );
+
+    admin
+        .groups
+        .delete(&actor, "contoso", &sales.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(admin.groups.get("contoso", &sales.id).await),
+        ErrorKind::NotFound
+    );
+    let actions: Vec<_> = admin
+        .audit
+        .list(Some("contoso"), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "group_added",
+            "group_added",
+            "group_changed",
+            "group_deleted"
+        ]
+    );
 }

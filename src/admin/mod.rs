@@ -14,8 +14,10 @@
 //!
 //! # Layout
 //! - [`tokens`]: API tokens (`rg_…`), kept as SHA-256;
-//! - [`users`]: the user operations over [`UserStore`].
+//! - [`users`]: the user operations over [`UserStore`];
+//! - [`groups`]: SCIM groups, accepted and listed only.
 
+pub mod groups;
 pub mod tokens;
 pub mod users;
 
@@ -28,6 +30,7 @@ use crate::accounts::{self, AccountsError, Pool, SqlUserStore, UserStore};
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::discovery::Email;
 
+pub use groups::{Group, GroupPatch, Groups, Member};
 pub use tokens::{ApiToken, Scope, Tokens};
 pub use users::{UserPatch, Users};
 
@@ -60,6 +63,9 @@ pub enum AdminError {
     /// The audit log failed; the change it was to record may have been made (503).
     #[error("{0}")]
     Audit(#[from] AuditError),
+    /// A stored token or group row this version cannot read (503).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// The token or group tables failed (503).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -88,7 +94,9 @@ impl AdminError {
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) | Self::UserConflict(_) => ErrorKind::Conflict,
-            Self::Accounts(_) | Self::Audit(_) | Self::Database(_) => ErrorKind::Unavailable,
+            Self::Accounts(_) | Self::Audit(_) | Self::Corrupt(_) | Self::Database(_) => {
+                ErrorKind::Unavailable
+            }
         }
     }
 }
@@ -136,6 +144,8 @@ pub struct Admin {
     pub users: Users,
     /// API tokens.
     pub tokens: Tokens,
+    /// SCIM groups.
+    pub groups: Groups,
     /// The audit log the operations write.
     pub audit: AuditLog,
 }
@@ -153,7 +163,8 @@ impl Admin {
         let audit = AuditLog::new(pool.clone());
         Self {
             users: Users::new(users, audit.clone()),
-            tokens: Tokens::new(pool, audit.clone()),
+            tokens: Tokens::new(pool.clone(), audit.clone()),
+            groups: Groups::new(pool, audit.clone()),
             audit,
         }
     }
@@ -162,6 +173,12 @@ impl Admin {
     pub async fn open(database_url: &str) -> Result<Self, AdminError> {
         Ok(Self::new(accounts::open(database_url).await?))
     }
+}
+
+/// Now, to the microsecond PostgreSQL keeps, so what an operation returns equals what a
+/// later read gives.
+fn stored_now() -> chrono::DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
 /// Records one change by `actor`.
@@ -177,7 +194,7 @@ async fn record(
     audit
         .record(AuditEvent {
             id: 0,
-            at: Utc::now(),
+            at: stored_now(),
             actor: actor.to_string(),
             account: account.map(str::to_string),
             action: action.to_string(),

@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Actor, AdminError, record};
+use super::{Actor, AdminError, record, stored_now};
 use crate::accounts::Pool;
 use crate::accounts::sql::with_pool;
 use crate::audit::AuditLog;
@@ -93,7 +93,9 @@ impl TryFrom<TokenRow> for ApiToken {
 
     fn try_from(r: TokenRow) -> Result<Self, Self::Error> {
         Ok(Self {
-            scope: r.scope.parse()?,
+            scope: r.scope.parse().map_err(|_| {
+                AdminError::Corrupt(format!("token {}: scope {:?}", r.name, r.scope))
+            })?,
             name: r.name,
             account: r.account,
             created_at: r.created_at,
@@ -151,7 +153,7 @@ impl Tokens {
             ));
         }
         let value = format!("{PREFIX}{}", crate::secrets::random_token());
-        let now = Utc::now();
+        let now = stored_now();
         let sql = "INSERT INTO api_tokens (name, account, scope, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
         let done: Result<_, sqlx::Error> = with_pool!(self, p => sqlx::query(sql)
             .bind(name)
@@ -206,7 +208,7 @@ impl Tokens {
         else {
             return Ok(None);
         };
-        let now = Utc::now();
+        let now = stored_now();
         let touch = "UPDATE api_tokens SET last_used_at = $1 WHERE name = $2";
         with_pool!(self, p => sqlx::query(touch).bind(now).bind(&row.name).execute(p).await?.rows_affected());
         let mut token = ApiToken::try_from(row)?;
