@@ -14,6 +14,9 @@
 //!   clients, codes, ES256 access tokens, rotating refresh tokens.
 //! - `login`: turning a credential into a session (the SSO round trip, password login),
 //!   as the `login::Login` service, which holds only the handles it reads.
+//! - `audit`: the audit log (who changed what, before and after) in the users' database.
+//! - `admin`: the management operations (API tokens, users, groups) that the API, the CLI
+//!   and the console share; each takes an `Actor` and writes an audit event.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy. The application
 //!   state (`web::state::AppState`, behind `SharedState`) lives here, where it is served.
 //! - `app`: start-up, building the state and the services in it (`app`), serving with
@@ -23,14 +26,17 @@
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth} → {saml, accounts, discovery, session} →
-//! {config, telemetry, secrets}`. A module imports only from modules to its right (within
-//! a group, in one deliberate direction: `oauth → login`, `saml`/`accounts → discovery`,
-//! `telemetry`/`secrets → config`); only `web` and `app` name the application state or
-//! HTTP types. `tests/layers.rs` keeps this true.
+//! `main → app → web → {login, oauth, admin, scim} → {saml, accounts, discovery, session,
+//! audit} → {config, telemetry, secrets}`. A module imports only from modules to its right
+//! (within a group, in one deliberate direction: `oauth → login`, `scim → admin`,
+//! `saml`/`accounts → discovery`, `audit → accounts` (its events live in the users'
+//! database), `telemetry`/`secrets → config`); only `web` and `app` name the application
+//! state or HTTP types. `tests/layers.rs` keeps this true.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod discovery;
 pub mod login;

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use realmgate::accounts::{self, NewUser, Origin, Status, UserStore};
+use realmgate::accounts::{NewUser, Origin, Status};
+use realmgate::admin::{Actor, Admin, Scope, UserPatch};
 use realmgate::config::{Config, Problem};
 use realmgate::discovery::{DomainProof, Email, TenantMap, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
@@ -56,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: DomainCommand,
     },
+    /// Management API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Tenants in PostgreSQL (`tenant_source = "postgres://..."`).
     Tenant {
         #[command(subcommand)]
@@ -71,6 +77,29 @@ enum TenantCommand {
     Import {
         /// A directory of tenant files, like `domains/`.
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it, once: only its hash is kept.
+    Create {
+        /// Unique name, shown as the actor in the audit log.
+        #[arg(long)]
+        name: String,
+        /// The one account the token reaches; without it, the operator's (every tenant).
+        #[arg(long)]
+        account: Option<String>,
+        /// admin (the management API) or scim (provisioning).
+        #[arg(long, default_value = "admin")]
+        scope: String,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token: its next call is refused.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 
@@ -161,6 +190,7 @@ fn main() -> ExitCode {
             Command::Check => check(&config).await,
             Command::Metadata => metadata(&config),
             Command::User { command } => user(&config, command).await,
+            Command::Token { command } => token(&config, command).await,
             Command::Domain {
                 command: DomainCommand::Verify { domain },
             } => verify_domain(&config, &domain).await,
@@ -278,7 +308,7 @@ fn metadata(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let store = accounts::open(&config.database_url()).await?;
+    let ops = Admin::open(&config.database_url()).await?;
     let now = chrono::Utc::now();
     match command {
         UserCommand::Add {
@@ -307,13 +337,15 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             new.name = name.unwrap_or_default();
             new.admin = admin;
             let password = password.filter(|p| !p.is_empty());
-            let user = accounts::add_by_hand(&store, &tenant, new, password.as_deref()).await?;
-            tracing::info!(target: "audit", event = "user_added", account = %user.account, email = %user.email, user_id = user.id, admin = user.admin);
+            let user = ops
+                .users
+                .create(&Actor::Cli, &tenant, new, password.as_deref())
+                .await?;
             println!("added {} to {} (id {})", user.email, user.account, user.id);
         }
         UserCommand::List { account, waiting } => {
             let status = waiting.then_some(Status::Waiting);
-            let users = store.list(account.as_deref(), status).await?;
+            let users = ops.users.store().list(account.as_deref(), status).await?;
             println!(
                 "{:<6} {:<16} {:<32} {:<9} {:<6} {:<7} {:<20}",
                 "id", "account", "email", "status", "admin", "origin", "last login"
@@ -335,17 +367,20 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             println!("{} user(s)", users.len());
         }
         UserCommand::Approve { account, email } => {
-            let user = store
-                .set_status(&account, &Email::parse(&email)?, Status::Active)
-                .await?;
-            tracing::info!(target: "audit", event = "user_approved", account = %user.account, email = %user.email, user_id = user.id);
+            let found = ops.users.by_email(&account, &Email::parse(&email)?).await?;
+            let user = ops.users.approve(&Actor::Cli, &account, found.id).await?;
             println!("approved {} ({})", user.email, user.account);
         }
         UserCommand::Disable { account, email } => {
-            let user = store
-                .set_status(&account, &Email::parse(&email)?, Status::Disabled)
+            let found = ops.users.by_email(&account, &Email::parse(&email)?).await?;
+            let disable = UserPatch {
+                status: Some(Status::Disabled),
+                ..UserPatch::default()
+            };
+            let user = ops
+                .users
+                .patch(&Actor::Cli, &account, found.id, &disable)
                 .await?;
-            tracing::info!(target: "audit", event = "user_disabled", account = %user.account, email = %user.email, user_id = user.id);
             println!("disabled {} ({})", user.email, user.account);
         }
         UserCommand::Import { file } => {
@@ -353,8 +388,11 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
                 .with_context(|| format!("reading {}", file.display()))?;
             let map = tenant_map(config).await?;
             let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
-            let summary = accounts::import_csv(&store, &text, &owner, now).await?;
-            tracing::info!(target: "audit", event = "users_imported", file = %file.display(), created = summary.created, updated = summary.updated, unchanged = summary.unchanged, errors = summary.errors.len());
+            let source = file.display().to_string();
+            let summary = ops
+                .users
+                .import(&Actor::Cli, &source, &text, &owner, None)
+                .await?;
             for e in &summary.errors {
                 println!("{}:{e}", file.display());
             }
@@ -368,6 +406,57 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             if !summary.errors.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let ops = Admin::open(&config.database_url()).await?;
+    match command {
+        TokenCommand::Create {
+            name,
+            account,
+            scope,
+        } => {
+            let scope: Scope = scope.parse()?;
+            let (token, value) = ops
+                .tokens
+                .create(&Actor::Cli, &name, account.as_deref(), scope)
+                .await?;
+            eprintln!(
+                "created token {} (scope {}, {}); it is shown only now:",
+                token.name,
+                token.scope,
+                token
+                    .account
+                    .as_deref()
+                    .map_or("every account".to_string(), |a| format!("account {a}"))
+            );
+            println!("{value}");
+        }
+        TokenCommand::List => {
+            let tokens = ops.tokens.list().await?;
+            println!(
+                "{:<24} {:<16} {:<6} {:<20} {:<20}",
+                "name", "account", "scope", "created", "last used"
+            );
+            let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+            for t in &tokens {
+                println!(
+                    "{:<24} {:<16} {:<6} {:<20} {:<20}",
+                    t.name,
+                    t.account.as_deref().unwrap_or("*"),
+                    t.scope.as_str(),
+                    time(t.created_at),
+                    t.last_used_at.map(time).unwrap_or_default()
+                );
+            }
+            println!("{} token(s)", tokens.len());
+        }
+        TokenCommand::Revoke { name } => {
+            ops.tokens.revoke(&Actor::Cli, &name).await?;
+            println!("revoked {name}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -295,3 +295,84 @@ impl Drop for Kill {
         let _ = self.0.wait();
     }
 }
+
+/// `token create` prints the token once, on standard output; `list` shows names and never a
+/// value; the database holds only the SHA-256; `revoke` removes it; each change is audited.
+#[test]
+fn token_commands_show_the_token_once_and_store_its_hash() {
+    let site = Site::new(true);
+    let out = site.run(
+        &[
+            "token",
+            "create",
+            "--name",
+            "entra",
+            "--account",
+            "contoso",
+            "--scope",
+            "scim",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(token.starts_with("rg_") && token.len() > 40, "{token:?}");
+    assert!(
+        text(&out.stderr).contains("token_created"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = site.run(&["token", "create", "--name", "x", "--scope", "root"], "");
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("use admin or scim"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let list = site.run(&["token", "list"], "");
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("entra") && listed.contains("contoso") && listed.contains("scim"),
+        "{listed}"
+    );
+    assert!(listed.contains("1 token(s)"), "{listed}");
+    assert!(
+        !listed.contains(&token) && !text(&list.stderr).contains(&token),
+        "list shows the token"
+    );
+
+    // The database files hold the hash, never the token.
+    let stored: Vec<u8> = ["realmgate.db", "realmgate.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::read(site.dir.path().join("data").join(f)).ok())
+        .flatten()
+        .collect();
+    let stored = String::from_utf8_lossy(&stored);
+    use sha2::Digest;
+    let hash = realmgate::secrets::hex(&sha2::Sha256::digest(token.as_bytes()));
+    assert!(stored.contains(&hash), "the hash is stored");
+    assert!(!stored.contains(&token), "the token itself is stored");
+
+    let out = site.run(&["token", "revoke", "entra"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("token_revoked"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = site.run(&["token", "list"], "");
+    assert!(
+        text(&list.stdout).contains("0 token(s)"),
+        "{}",
+        text(&list.stdout)
+    );
+    let again = site.run(&["token", "revoke", "entra"], "");
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("not found"),
+        "{}",
+        text(&again.stderr)
+    );
+}

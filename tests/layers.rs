@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
-    &["login", "oauth"],
-    &["saml", "accounts", "discovery", "session"],
+    &["login", "oauth", "admin", "scim"],
+    &["saml", "accounts", "discovery", "session", "audit"],
     &["config", "telemetry", "secrets"],
 ];
 
@@ -23,6 +23,10 @@ const SIDEWAYS: &[(&str, &str)] = &[
     // Users and the SAML core both speak in the tenant map's types (`Tenant`, `Email`).
     ("accounts", "discovery"),
     ("saml", "discovery"),
+    // The audit log lives in the users' database, through its pool.
+    ("audit", "accounts"),
+    // SCIM is a protocol over the management operations, not a second set of them.
+    ("scim", "admin"),
     // Logs and metrics are configured (format, listen address) by the configuration.
     ("telemetry", "config"),
     // The gateway secret's file and value come from the configuration.

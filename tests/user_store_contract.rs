@@ -662,7 +662,7 @@ fn assert_errors(errors: &[String], prefixes: &[&str]) {
 }
 
 async fn csv_import(store: Arc<dyn UserStore>) {
-    let summary = import_csv(&*store, CSV, &owner, t(0)).await.unwrap();
+    let summary = import_csv(&*store, CSV, &owner, None, t(0)).await.unwrap();
     assert_eq!(
         (summary.created, summary.updated, summary.unchanged),
         (4, 0, 0)
@@ -693,7 +693,7 @@ async fn csv_import(store: Arc<dyn UserStore>) {
     );
 
     // Idempotent: the same file again changes nothing.
-    let again = import_csv(&*store, CSV, &owner, t(1)).await.unwrap();
+    let again = import_csv(&*store, CSV, &owner, None, t(1)).await.unwrap();
     assert_eq!(
         (
             again.created,
@@ -713,7 +713,9 @@ async fn csv_import(store: Arc<dyn UserStore>) {
                    contoso,BOB@contoso.com,Robert,false\n\
                    ,alice@contoso.com,,false\n\
                    fabrikam,zed@contoso.com,Zed,\n";
-    let summary = import_csv(&*store, changed, &owner, t(2)).await.unwrap();
+    let summary = import_csv(&*store, changed, &owner, None, t(2))
+        .await
+        .unwrap();
     assert_eq!(
         (summary.created, summary.updated, summary.unchanged),
         (0, 2, 0),
@@ -742,7 +744,7 @@ async fn csv_import(store: Arc<dyn UserStore>) {
         "email,email\na@contoso.com,b@contoso.com\n",
     ] {
         assert!(
-            matches!(import_csv(&*store, bad, &owner, t(3)).await, Err(AccountsError::Import(m)) if m.starts_with("line 1:")),
+            matches!(import_csv(&*store, bad, &owner, None, t(3)).await, Err(AccountsError::Import(m)) if m.starts_with("line 1:")),
             "{bad:?}"
         );
     }

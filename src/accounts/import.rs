@@ -52,14 +52,29 @@ struct Row {
 }
 
 /// Imports `csv_text`; `owner` gives the account owning an email's domain (the tenant map).
+/// With `only`, a row of any other account is rejected: one tenant's import (the API)
+/// must not write another tenant's users through the account column.
 pub async fn import_csv(
     store: &dyn UserStore,
     csv_text: &str,
     owner: &(dyn Fn(&Email) -> Option<String> + Sync),
+    only: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ImportSummary, AccountsError> {
     let mut summary = ImportSummary::default();
-    let rows = parse(csv_text, owner, &mut summary.errors)?;
+    let mut rows = parse(csv_text, owner, &mut summary.errors)?;
+    if let Some(only) = only {
+        rows.retain(|row| {
+            let ours = row.account == only;
+            if !ours {
+                summary.errors.push(format!(
+                    "line {}: {} is not of account {only}",
+                    row.line, row.email
+                ));
+            }
+            ours
+        });
+    }
     for row in rows {
         match store.by_email(&row.account, &row.email).await? {
             Some(user) => {

@@ -279,6 +279,7 @@ mod tests {
             subject: subject.map(str::to_string),
             created_at: DateTime::from_timestamp(0, 0).expect("epoch"),
             last_login_at: None,
+            external_id: None,
         }
     }
 

@@ -25,7 +25,7 @@ pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
 pub use password::Passwords;
 pub use provision::{MIN_PASSWORD_CHARS, add_by_hand};
-pub use sql::{SqlUserStore, open};
+pub use sql::{Pool, SqlUserStore, open};
 
 /// Errors of the accounts module. Messages are for operators (CLI and logs); the web edge
 /// maps them to stable codes without showing internals.
@@ -44,6 +44,14 @@ pub enum AccountsError {
     SubjectInUse {
         /// Tenant slug.
         account: String,
+    },
+    /// The provisioning id is already another user's in the account.
+    #[error("external id {external_id:?} is already another user's in account {account}")]
+    ExternalIdInUse {
+        /// Tenant slug.
+        account: String,
+        /// The id that collided.
+        external_id: String,
     },
     /// No such user.
     #[error("no such user: {0}")]
@@ -178,6 +186,8 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last successful login.
     pub last_login_at: Option<DateTime<Utc>>,
+    /// The provisioning client's (SCIM `externalId`) id for the user; unique per account.
+    pub external_id: Option<String>,
 }
 
 /// Debug without the password hash: hashes are secrets too (offline guessing).
@@ -198,6 +208,7 @@ impl fmt::Debug for User {
             .field("subject", &self.subject)
             .field("created_at", &self.created_at)
             .field("last_login_at", &self.last_login_at)
+            .field("external_id", &self.external_id)
             .finish()
     }
 }
@@ -242,6 +253,30 @@ impl NewUser {
     }
 }
 
+/// Which users [`UserStore::page`] returns: all filters optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only users in this status.
+    pub status: Option<Status>,
+    /// Only the user with this email (case-insensitive).
+    pub email: Option<Email>,
+    /// Only the user with this provisioning id.
+    pub external_id: Option<String>,
+    /// At most this many users.
+    pub limit: u32,
+    /// Skipping this many first (by email).
+    pub offset: u64,
+}
+
+/// One page of users and how many match in all (SCIM's `totalResults`, the API's `total`).
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The users of this page, by email.
+    pub users: Vec<User>,
+    /// All users matching the filters, across pages.
+    pub total: u64,
+}
+
 /// The key used for case-insensitive email matching. Computed here, not by SQL `lower()`,
 /// so SQLite (ASCII-only `lower`) and PostgreSQL agree on every address.
 pub fn email_key(email: &Email) -> String {
@@ -282,6 +317,21 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Updates display name and admin flag (CSV import).
     async fn set_profile(&self, id: i64, name: &str, admin: bool) -> Result<(), AccountsError>;
+
+    /// One page of `account`'s users matching `query`, with the total count.
+    async fn page(&self, account: &str, query: &UserQuery) -> Result<UserPage, AccountsError>;
+
+    /// Sets or (with `None`) clears the provisioning id; [`AccountsError::ExternalIdInUse`]
+    /// when another user of the account has it.
+    async fn set_external_id(
+        &self,
+        id: i64,
+        external_id: Option<&str>,
+    ) -> Result<(), AccountsError>;
+
+    /// Removes the user; false when there was none. Sessions end at their next check
+    /// (the user no longer reads as active) and refresh tokens are refused the same way.
+    async fn delete(&self, id: i64) -> Result<bool, AccountsError>;
 
     /// Binds the IdP subject when the user has none yet; false when one was already bound
     /// (possibly by a concurrent login): the caller re-reads and decides again.

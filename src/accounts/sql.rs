@@ -15,7 +15,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{AccountsError, NewUser, Status, User, UserStore, email_key};
+use super::{AccountsError, NewUser, Status, User, UserPage, UserQuery, UserStore, email_key};
 use crate::discovery::Email;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -34,7 +34,7 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
 macro_rules! columns {
     () => {
-        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at"
+        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id"
     };
 }
 
@@ -64,6 +64,22 @@ const UPDATE_STATUS: &str = concat!(
     "UPDATE users SET status = $1 WHERE account = $2 AND email_lower = $3 RETURNING ",
     columns!()
 );
+/// The filters of [`UserQuery`]; `$1` is the account, `$2..$4` may be NULL (no filter).
+macro_rules! page_filter {
+    () => {
+        " FROM users WHERE account = $1 AND ($2 IS NULL OR status = $2) \
+         AND ($3 IS NULL OR email_lower = $3) AND ($4 IS NULL OR external_id = $4)"
+    };
+}
+const SELECT_PAGE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    page_filter!(),
+    " ORDER BY email_lower LIMIT $5 OFFSET $6"
+);
+const COUNT_PAGE: &str = concat!("SELECT COUNT(*)", page_filter!());
+const UPDATE_EXTERNAL_ID: &str = "UPDATE users SET external_id = $1 WHERE id = $2";
+const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = $3";
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
@@ -83,6 +99,7 @@ struct UserRow {
     subject: Option<String>,
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    external_id: Option<String>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -102,26 +119,32 @@ impl TryFrom<UserRow> for User {
             subject: r.subject,
             created_at: r.created_at,
             last_login_at: r.last_login_at,
+            external_id: r.external_id,
         })
     }
 }
 
+/// The users' database, shared with the stores kept beside the users (audit log, API
+/// tokens, SCIM groups): one database to back up, one set of migrations.
 #[derive(Clone, Debug)]
-enum Pool {
+pub enum Pool {
+    /// The embedded default.
     Sqlite(SqlitePool),
+    /// Shared by instances.
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$p` bound to whichever pool this store has: the body is compiled
-/// once per database type, written once.
+/// Runs `$body` with `$p` bound to whichever pool `$store.pool` (a [`Pool`]) is: the body
+/// is compiled once per database type, written once.
 macro_rules! with_pool {
     ($store:expr, $p:ident => $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
+            $crate::accounts::Pool::Sqlite($p) => $body,
+            $crate::accounts::Pool::Postgres($p) => $body,
         }
     };
 }
+pub(crate) use with_pool;
 
 /// Users in SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
@@ -190,6 +213,11 @@ impl SqlUserStore {
         Ok(Self {
             pool: Pool::Postgres(pool),
         })
+    }
+
+    /// The database under the users, for the stores kept beside them.
+    pub fn pool(&self) -> Pool {
+        self.pool.clone()
     }
 
     /// Closes every pooled connection (graceful shutdown, tests dropping their schema).
@@ -347,6 +375,63 @@ impl UserStore for SqlUserStore {
             return Err(AccountsError::NotFound(format!("user id {id}")));
         }
         Ok(())
+    }
+
+    async fn page(&self, account: &str, query: &UserQuery) -> Result<UserPage, AccountsError> {
+        let status = query.status.map(Status::as_str);
+        let email = query.email.as_ref().map(email_key);
+        let external_id = query.external_id.as_deref();
+        let (rows, total): (Vec<UserRow>, i64) = with_pool!(self, p => {
+            let rows = sqlx::query_as::<_, UserRow>(SELECT_PAGE)
+                .bind(account)
+                .bind(status)
+                .bind(email.as_deref())
+                .bind(external_id)
+                .bind(i64::from(query.limit))
+                .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
+                .fetch_all(p)
+                .await?;
+            let total: i64 = sqlx::query_scalar(COUNT_PAGE)
+                .bind(account)
+                .bind(status)
+                .bind(email.as_deref())
+                .bind(external_id)
+                .fetch_one(p)
+                .await?;
+            (rows, total)
+        });
+        Ok(UserPage {
+            users: rows
+                .into_iter()
+                .map(User::try_from)
+                .collect::<Result<_, _>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn set_external_id(
+        &self,
+        id: i64,
+        external_id: Option<&str>,
+    ) -> Result<(), AccountsError> {
+        match self.execute(UPDATE_EXTERNAL_ID, id, external_id).await {
+            Ok(0) => Err(AccountsError::NotFound(format!("user id {id}"))),
+            Ok(_) => Ok(()),
+            Err(AccountsError::Database(sqlx::Error::Database(db))) if db.is_unique_violation() => {
+                let account = self.by_id(id).await?.map(|u| u.account).unwrap_or_default();
+                Err(AccountsError::ExternalIdInUse {
+                    account,
+                    external_id: external_id.unwrap_or_default().to_string(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete(&self, id: i64) -> Result<bool, AccountsError> {
+        let done =
+            with_pool!(self, p => sqlx::query(DELETE).bind(id).execute(p).await?.rows_affected());
+        Ok(done == 1)
     }
 
     async fn bind_subject(&self, id: i64, subject: &str) -> Result<bool, AccountsError> {
