@@ -12,6 +12,8 @@
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
 //!   clients, codes, ES256 access tokens, rotating refresh tokens.
+//! - `scim`: the SCIM 2.0 provisioning protocol core: Users and Groups, filters, PATCH
+//!   with Entra's request shapes, the discovery documents.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy.
 //! - `app`: shared state and start-up (`app`), serving with its one graceful stop
 //!   (`app::serve`), the one tenant loader, import and reloads (`app::tenants`).
@@ -19,7 +21,7 @@
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth} → {saml, accounts, discovery, session} →
+//! `main → app → web → {login, oauth, scim} → {saml, accounts, discovery, session} →
 //! {config, telemetry, secrets}`. A module imports only from modules to its right.
 
 pub mod accounts;
@@ -29,6 +31,7 @@ pub mod discovery;
 pub mod login;
 pub mod oauth;
 pub mod saml;
+pub mod scim;
 pub mod secrets;
 pub mod session;
 pub mod telemetry;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
-    &["login", "oauth"],
+    &["login", "oauth", "scim"],
     &["saml", "accounts", "discovery", "session"],
     &["config", "telemetry", "secrets"],
 ];
