@@ -250,16 +250,13 @@ fn operation(op: &Value) -> Result<Operation, ScimError> {
     }
 }
 
+/// Applies one verb to one attribute (with its value filter) of the resource.
+type ApplyOne<'a> =
+    dyn FnMut(Verb, (&AttrPath, Option<&Filter>), Option<&Value>) -> Result<(), ScimError> + 'a;
+
 /// Calls `apply` once per attribute the operation names: a pathless operation's object keys
 /// are paths themselves (`"name.givenName"`, an extension URN), as Entra sends them.
-fn each_target(
-    op: &Operation,
-    apply: &mut dyn FnMut(
-        Verb,
-        (&AttrPath, Option<&Filter>),
-        Option<&Value>,
-    ) -> Result<(), ScimError>,
-) -> Result<(), ScimError> {
+fn each_target(op: &Operation, apply: &mut ApplyOne<'_>) -> Result<(), ScimError> {
     match &op.target {
         Target::Extension => Ok(()),
         Target::Attr { path, filter } => apply(op.verb, (path, filter.as_ref()), op.value.as_ref()),
