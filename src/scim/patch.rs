@@ -888,6 +888,23 @@ mod tests {
         );
     }
 
+    /// A multi-byte character straddling the end of the schema URN prefix must not panic
+    /// the prefix check (byte slicing inside a character).
+    #[test]
+    fn non_ascii_path_is_refused() {
+        for path in [
+            "urn:ietf:params:scim:schemas:core:2.0:Useé:userName",
+            "urn:ietf:params:scim:schemas:core:2.0:User\u{e9}userName",
+            "é[type eq \"work\"]",
+        ] {
+            assert_eq!(
+                parse_path(path).unwrap_err().scim_type(),
+                Some("invalidPath"),
+                "{path}"
+            );
+        }
+    }
+
     #[test]
     fn patch_is_all_or_nothing() {
         let ops = r#"[{"op":"replace","path":"displayName","value":"X"},{"op":"replace","path":"id","value":"7"}]"#;
