@@ -2,7 +2,7 @@
 //!
 //! One struct over an enum of pools rather than `sqlx::Any`: both drivers decode
 //! `DateTime<Utc>` natively, and the SQL text is shared because every statement uses `$n`
-//! placeholders, which both databases accept. The [`with_pool!`] macro expands one body
+//! placeholders, which both databases accept. The `with_pool!` macro expands one body
 //! for each pool type, so no statement is written twice.
 
 use std::path::Path;

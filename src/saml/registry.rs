@@ -197,7 +197,7 @@ impl IdpRegistry {
         }
     }
 
-    /// Fetches every metadata URL of `tenants`, [`CHECK_FETCHES_AT_ONCE`] at a time, each within `timeout`, for
+    /// Fetches every metadata URL of `tenants`, 16 at a time, each within `timeout`, for
     /// `realmgate check`: a URL that fails now would leave its tenant with no IdP after
     /// start, so each failure is a problem naming the tenant file and the reason. Gives the
     /// IdPs fetched, by account, beside the problems.

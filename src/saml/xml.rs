@@ -116,7 +116,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Refuses any document type declaration, wherever it is and however it is cased.
 ///
-/// A cheap first gate on the bytes; the parsed tree is checked again by [`refuse_dtd`], so
+/// A cheap first gate on the bytes; the parsed tree is checked again by `refuse_dtd`, so
 /// this no longer has to be right about every encoding. `<!ENTITY` cannot appear without a
 /// DOCTYPE, but is refused too.
 pub fn reject_doctype(bytes: &[u8]) -> Result<(), SamlError> {
