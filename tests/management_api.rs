@@ -360,6 +360,8 @@ async fn users_created_disabled_and_deleted_through_the_api_lose_their_session_a
 async fn approve_import_and_refusals_with_their_codes() {
     let app = spawn_app(|_| {}).await;
     let own = token(&app, "fabrikam-admin", Some("fabrikam"), Scope::Admin).await;
+    // An event of another account, which this token's audit must not show.
+    token(&app, "contoso-admin", Some("contoso"), Scope::Admin).await;
     let waiting = add_user(
         &app,
         "fabrikam",
