@@ -88,6 +88,20 @@ async fn no_token_or_an_unknown_one_is_401_and_guessing_is_rate_limited() {
 }
 
 #[tokio::test]
+async fn a_valid_token_is_not_throttled_by_the_guessing_limit() {
+    let app = spawn_app(|c| {
+        c.login_attempts_per_minute = 3;
+        c.lockout_after_failures = 3;
+    })
+    .await;
+    let op = token(&app, "busy-integration", None, Scope::Admin).await;
+    for _ in 0..10 {
+        let res = call(&app, Method::GET, "/api/v1/tenants", Some(&op), None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
 async fn a_scim_token_is_forbidden_here() {
     let app = spawn_app(|_| {}).await;
     let scim = token(&app, "entra", Some("fabrikam"), Scope::Scim).await;

@@ -3,7 +3,8 @@
 //!
 //! A presented token is looked up through the one guessable-secret limiter
 //! ([`SecretGuard`], per client address): a token is 256 random bits, but an unlimited
-//! endpoint would still let anyone hammer the database with guesses.
+//! endpoint would still let anyone hammer the database with guesses. Only misses count:
+//! an integration calling many times a minute with its valid token is never throttled.
 
 use std::net::SocketAddr;
 
@@ -83,7 +84,7 @@ impl FromRequestParts<SharedState> for Caller {
             ip: super::account::client_ip(state, peer, &parts.headers),
             session: None,
         };
-        let token = SecretGuard::new(&state.limiter, TOKEN_SCOPE)
+        let token = SecretGuard::misses_only(&state.limiter, TOKEN_SCOPE)
             .lookup(who, Utc::now(), async {
                 state
                     .admin
