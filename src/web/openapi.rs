@@ -27,7 +27,7 @@ use crate::oauth::keys::{Jwk, Jwks};
 #[openapi(
     info(
         title = "realmgate",
-        description = "Email-first login gateway: home-realm discovery, the MFP device API and the OAuth endpoints for native apps and devices.",
+        description = "Email-first login gateway: home-realm discovery, the MFP device API, the OAuth endpoints for native apps and devices, and the management API (bearer API tokens).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
