@@ -1,13 +1,15 @@
 //! The OpenAPI document at `/api/v1/openapi.json`: fetched from a running gateway, checked
 //! by an OpenAPI validator nobody here wrote (`openapi-spec-validator`), and used by
-//! `schemathesis` to throw generated requests at `/api/v1/*` and the JSON well-known
-//! endpoints, none of which may answer with a server error.
+//! `schemathesis` to throw generated requests at `/api/v1/*` (the management routes with
+//! a valid operator token) and the JSON well-known endpoints, none of which may answer
+//! with a server error.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use common::{TestApp, spawn_app};
+use realmgate::admin::{Actor, Scope};
 use realmgate::config::OAuthClient;
 use serde_json::Value;
 
@@ -51,9 +53,28 @@ async fn the_document_is_served_and_covers_the_machine_endpoints() {
         ("/.well-known/webfinger", "get"),
         ("/.well-known/jwks.json", "get"),
         ("/.well-known/oauth-authorization-server", "get"),
+        ("/api/v1/tenants", "get"),
+        ("/api/v1/tenants/{account}", "get"),
+        ("/api/v1/tenants/{account}/users", "get"),
+        ("/api/v1/tenants/{account}/users", "post"),
+        ("/api/v1/tenants/{account}/users/{id}", "get"),
+        ("/api/v1/tenants/{account}/users/{id}", "patch"),
+        ("/api/v1/tenants/{account}/users/{id}", "delete"),
+        ("/api/v1/tenants/{account}/users/{id}/approve", "post"),
+        ("/api/v1/tenants/{account}/users/import", "post"),
+        ("/api/v1/audit", "get"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
+    // The management routes name the bearer scheme, and the document defines it.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/audit"]["get"]["security"][0]["bearer"],
+        serde_json::json!([])
+    );
     // The token endpoint takes a form and answers RFC 6749 errors with their codes.
     let token = &doc["paths"]["/oauth2/token"]["post"];
     assert!(token["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
@@ -123,6 +144,16 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // The management routes are fuzzed past their authentication, with the operator's token:
+    // without it every generated request would stop at the 401.
+    let (_, operator) = app
+        .state
+        .admin
+        .tokens
+        .create(&Actor::Cli, "schemathesis", None, Scope::Admin)
+        .await
+        .unwrap();
+    let authorization = format!("Authorization: Bearer {operator}");
     let schema_url = app.at("/api/v1/openapi.json");
     let out = run(
         &schemathesis,
@@ -138,6 +169,8 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
             "50",
             "--include-path-regex",
             "^/(api/v1/|\\.well-known/(jwks\\.json|oauth-authorization-server|webfinger))",
+            "--header",
+            &authorization,
             "--no-color",
         ],
     )
@@ -150,14 +183,15 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
     eprintln!("{report}");
     assert!(out.status.success(), "schemathesis: {report}");
     // Guard against a filter that silently matched (almost) nothing: the discover, device
-    // login, WebFinger, JWKS and metadata operations must all have been exercised.
+    // login, WebFinger, JWKS and metadata operations and the ten management ones must all
+    // have been exercised.
     let tested: usize = report
         .lines()
         .find_map(|l| l.trim().strip_prefix("Tested:"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(
-        tested >= 5,
+        tested >= 15,
         "schemathesis tested {tested} operations: {report}"
     );
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::accounts::{self, AccountsError, Passwords, UserStore};
+use crate::admin::Admin;
 use crate::config::{Config, Problem};
 use crate::discovery::{
     Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
@@ -111,7 +112,11 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         };
     let keys = Arc::new(SpKeys::load_or_generate(&config)?);
     let sp = Arc::new(Sp::from_config(&config, keys));
-    let users: Arc<dyn UserStore> = Arc::new(accounts::open(&config.database_url()).await?);
+    let users_db = accounts::open(&config.database_url()).await?;
+    let users_pool = users_db.pool();
+    let users: Arc<dyn UserStore> = Arc::new(users_db);
+    // Over the same store handle, so the API's changes and the logins' reads are one pool.
+    let admin = Admin::over(users.clone(), users_pool);
     let store = session::open(&config.session_store).await?;
     let oauth = Arc::new(crate::oauth::OAuth::new(
         crate::oauth::Clients::new(config.oauth_clients.clone()),
@@ -164,6 +169,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         pages: Arc::new(Pages::new().map_err(Box::new)?),
         metrics,
         users,
+        admin,
         sessions,
         limiter,
         store,

@@ -104,14 +104,8 @@ impl RateLimiter {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<(), RateLimitError> {
+        self.check_lockout(scope, key, now).await?;
         let base = base_key(scope, key);
-        if let Some(until) = self.locked_until(&base).await?
-            && until > now
-        {
-            return Err(RateLimitError::Limited(RetryAfter(until_duration(
-                now, until,
-            ))));
-        }
         let window = self.policy.window.as_secs().max(1);
         let now_s = u64::try_from(now.timestamp()).unwrap_or(0);
         let index = now_s / window;
@@ -126,6 +120,24 @@ impl RateLimiter {
             let window_end = index.saturating_add(1).saturating_mul(window);
             return Err(RateLimitError::Limited(RetryAfter(Duration::from_secs(
                 window_end.saturating_sub(now_s),
+            ))));
+        }
+        Ok(())
+    }
+
+    /// Refuses while a lockout of `(scope, key)` runs; counts nothing.
+    pub async fn check_lockout(
+        &self,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), RateLimitError> {
+        let base = base_key(scope, key);
+        if let Some(until) = self.locked_until(&base).await?
+            && until > now
+        {
+            return Err(RateLimitError::Limited(RetryAfter(until_duration(
+                now, until,
             ))));
         }
         Ok(())
@@ -210,12 +222,29 @@ pub struct Guesser<'a> {
 pub struct SecretGuard<'a> {
     limiter: &'a RateLimiter,
     scope: &'static str,
+    /// Whether every lookup, not only a miss, counts against the window limit.
+    count_hits: bool,
 }
 
 impl<'a> SecretGuard<'a> {
     /// A guard counting in `scope` (one per kind of secret) with `limiter`'s policy.
     pub fn new(limiter: &'a RateLimiter, scope: &'static str) -> Self {
-        Self { limiter, scope }
+        Self {
+            limiter,
+            scope,
+            count_hits: true,
+        }
+    }
+
+    /// A guard for a secret of full entropy (an API token) presented on every call of a
+    /// legitimate client: only misses count, so a busy integration is never throttled,
+    /// while a guesser is locked out after `lockout_after` misses as with [`Self::new`].
+    pub fn misses_only(limiter: &'a RateLimiter, scope: &'static str) -> Self {
+        Self {
+            limiter,
+            scope,
+            count_hits: false,
+        }
     }
 
     /// Runs `find` unless `who` is limited; a miss (`Ok(None)`) counts as a failure for
@@ -235,7 +264,11 @@ impl<'a> SecretGuard<'a> {
             .chain(session.as_deref())
             .collect();
         for key in &keys {
-            self.limiter.check(self.scope, key, now).await?;
+            if self.count_hits {
+                self.limiter.check(self.scope, key, now).await?;
+            } else {
+                self.limiter.check_lockout(self.scope, key, now).await?;
+            }
         }
         let found = find.await?;
         if found.is_none() {

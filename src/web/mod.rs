@@ -7,7 +7,9 @@
 //! One file per surface; `error` maps every module error to its status and stable code.
 
 pub mod account;
+pub mod api;
 pub mod authorize;
+pub mod bearer;
 pub mod device;
 pub mod discover;
 pub mod error;
@@ -65,6 +67,27 @@ pub fn router(state: SharedState) -> Router {
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(device::device_login))
+        .route("/api/v1/tenants", get(api::list_tenants))
+        .route("/api/v1/tenants/{account}", get(api::get_tenant))
+        .route(
+            "/api/v1/tenants/{account}/users",
+            get(api::list_users).post(api::create_user),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/import",
+            post(api::import_users),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/{id}",
+            get(api::get_user)
+                .patch(api::patch_user)
+                .delete(api::delete_user),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/{id}/approve",
+            post(api::approve_user),
+        )
+        .route("/api/v1/audit", get(api::audit))
         .route(
             "/oauth2/device_authorization",
             post(device::device_authorization),

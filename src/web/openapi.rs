@@ -10,6 +10,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::{OpenApi, ToSchema};
 
+use super::api::{
+    AuditBody, AuditList, ImportReport, MgmtErrorBody, NewUserBody, SsoBody, StatusParam,
+    TenantBody, TenantList, UserBody, UserList, UserPatchBody,
+};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
@@ -23,7 +27,7 @@ use crate::oauth::keys::{Jwk, Jwks};
 #[openapi(
     info(
         title = "realmgate",
-        description = "Email-first login gateway: home-realm discovery, the MFP device API and the OAuth endpoints for native apps and devices.",
+        description = "Email-first login gateway: home-realm discovery, the MFP device API, the OAuth endpoints for native apps and devices, and the management API (bearer API tokens).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(
@@ -35,6 +39,16 @@ use crate::oauth::keys::{Jwk, Jwks};
         super::webfinger::webfinger,
         super::token::jwks,
         super::token::metadata,
+        super::api::list_tenants,
+        super::api::get_tenant,
+        super::api::list_users,
+        super::api::create_user,
+        super::api::get_user,
+        super::api::patch_user,
+        super::api::delete_user,
+        super::api::approve_user,
+        super::api::import_users,
+        super::api::audit,
     ),
     components(schemas(
         DiscoverRequest,
@@ -54,14 +68,50 @@ use crate::oauth::keys::{Jwk, Jwks};
         Jwks,
         Jwk,
         JrdError,
+        MgmtErrorBody,
+        TenantList,
+        TenantBody,
+        SsoBody,
+        UserList,
+        UserBody,
+        NewUserBody,
+        UserPatchBody,
+        StatusParam,
+        ImportReport,
+        AuditList,
+        AuditBody,
     )),
+    modifiers(&BearerScheme),
     tags(
         (name = "discovery", description = "Which sign-in an email address uses"),
         (name = "device", description = "MFP connectors: password login and the device authorization grant"),
         (name = "oauth", description = "OAuth 2.0 for native apps (RFC 6749, 7636, 8252, 7009, 8414)"),
+        (name = "management", description = "The management API: tenants (read-only), users and the audit log, with a bearer API token of scope admin"),
     )
 )]
 pub struct ApiDoc;
+
+/// The `bearer` security scheme the management routes name: an API token (`rg_…`).
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "An API token of scope admin (`realmgate token create`)",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
 
 /// `GET /api/v1/openapi.json`. Built once: the document is a pure function of the code.
 pub async fn openapi_json() -> Response {

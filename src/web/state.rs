@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::UserStore;
+use crate::admin::Admin;
 use crate::config::Config;
 use crate::discovery::pg::Listener;
 use crate::discovery::{Discovery, FileSource, PgSource};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Users.
     pub users: Arc<dyn UserStore>,
+    /// The management operations over the users' database: what the management API calls.
+    pub admin: Admin,
     /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
     pub store: Arc<dyn Store>,
     /// Login sessions on top of `store`.
