@@ -27,6 +27,7 @@ use realmgate::saml::request::{RequestParams, SIG_ALG_RSA_SHA256, redirect_url};
 use realmgate::saml::response::{Expected, VerifiedAssertion, peek_issuer, validate};
 use realmgate::saml::xml::{self, NS_ASSERTION, NS_PROTOCOL};
 use realmgate::saml::{IdpMetadata, Sp};
+use realmgate::scim::{self, Filter, Lookup, Patch, ScimError, ScimGroup, ScimUser, UserFacts};
 use realmgate::web::discover::{EntryQuery, checked_return_to, sso_start_path};
 use url::Url;
 
@@ -649,5 +650,91 @@ fn idp_redirect_round_trip(
             assert_eq!(query_hint, [email.as_str()]);
             assert_eq!(subject_hint, None);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// scim_request
+
+/// The user every SCIM input is evaluated against and patched: the view `web::scim` builds
+/// of a stored user.
+fn scim_user() -> ScimUser {
+    let facts = UserFacts {
+        id: "42".into(),
+        email: "ann@contoso.com".into(),
+        name: "Ann Lee".into(),
+        active: true,
+        external_id: Some("ext-1".into()),
+        created: DateTime::UNIX_EPOCH,
+        last_modified: DateTime::UNIX_EPOCH,
+    };
+    ScimUser::from_facts(&facts, "https://gw.example/scim/v2/contoso")
+}
+
+/// The same bytes as a `filter` query value, a PATCH `path`, and a PATCH body, through the
+/// SCIM core as `web::scim` runs it on a request.
+///
+/// Invariants: every refusal is a 4xx with a `scimType`; an accepted filter is within the
+/// length bound, and an index lookup it offers gives the answer the scan gives; a patch
+/// has at most `MAX_OPERATIONS` operations, and applied never changes `id` or `meta` and
+/// never leaves a user without `userName` or a group without `displayName`.
+pub fn scim_request(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let refused = |e: &ScimError| {
+        assert!((400..500).contains(&e.status()), "status of {e}");
+        assert!(e.scim_type().is_some() && !e.to_string().is_empty(), "{e}");
+    };
+    let user = scim_user();
+    let user_json = serde_json::to_value(&user).expect("a user serialises");
+    match Filter::parse(&text) {
+        Ok(filter) => {
+            assert!(
+                text.len() <= scim::filter::MAX_LEN,
+                "accepted a long filter"
+            );
+            let matched = filter.matches(&user_json);
+            match filter.lookup() {
+                Some(Lookup::UserName(v)) => {
+                    assert_eq!(matched, v.to_lowercase() == user.user_name.to_lowercase())
+                }
+                Some(Lookup::ExternalId(v)) => {
+                    assert_eq!(matched, Some(v) == user.external_id.as_deref())
+                }
+                None => {}
+            }
+        }
+        Err(e) => refused(&e),
+    }
+    if let Err(e) = scim::patch::parse_path(&text) {
+        refused(&e);
+    }
+    let patch = match Patch::parse(data) {
+        Ok(p) => p,
+        Err(e) => return refused(&e),
+    };
+    assert!(patch.operations.len() <= scim::patch::MAX_OPERATIONS);
+    match patch.apply_user(user.clone()) {
+        Ok(after) => {
+            assert_eq!(
+                (&after.id, &after.meta),
+                (&user.id, &user.meta),
+                "read-only changed"
+            );
+            assert!(!after.user_name.trim().is_empty(), "userName removed");
+        }
+        Err(e) => refused(&e),
+    }
+    let group = ScimGroup {
+        schemas: vec![scim::resource::GROUP_SCHEMA.into()],
+        id: Some("g1".into()),
+        display_name: "Sales".into(),
+        ..ScimGroup::default()
+    };
+    match patch.apply_group(group) {
+        Ok(after) => {
+            assert_eq!(after.id.as_deref(), Some("g1"), "read-only changed");
+            assert!(!after.display_name.trim().is_empty(), "displayName removed");
+        }
+        Err(e) => refused(&e),
     }
 }

@@ -17,6 +17,8 @@
 //! - `audit`: the audit log (who changed what, before and after) in the users' database.
 //! - `admin`: the management operations (API tokens, users, groups) that the API, the CLI
 //!   and the console share; each takes an `Actor` and writes an audit event.
+//! - `scim`: the SCIM 2.0 provisioning protocol core: Users and Groups, filters, PATCH
+//!   with Entra's request shapes, the discovery documents.
 //! - `web`: HTTP glue (routes, guards, pages, error mapping); no policy. The application
 //!   state (`web::state::AppState`, behind `SharedState`) lives here, where it is served.
 //! - `app`: start-up, building the state and the services in it (`app`), serving with
@@ -42,6 +44,7 @@ pub mod discovery;
 pub mod login;
 pub mod oauth;
 pub mod saml;
+pub mod scim;
 pub mod secrets;
 pub mod session;
 pub mod telemetry;

@@ -512,6 +512,32 @@ async fn sign_on_url_of_another_regions_tenant_forwards_to_its_gateway() {
     );
 }
 
+/// The fail-safe page and the SSO start of a tenant homed in another region are there too:
+/// its users (and admins) live in that region's database.
+#[tokio::test]
+async fn no_sso_and_sso_start_of_another_regions_tenant_forward_to_its_gateway() {
+    let app = spawn_app(|_| {}).await;
+    let res = app
+        .client()
+        .get(app.at("/northwind/no-sso"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "https://eu.login.example.com/northwind/no-sso"
+    );
+    let res = app
+        .client()
+        .get(app.at("/sso/northwind/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/northwind");
+}
+
 /// A tenant whose region the gateway does not know would be served here, away from its
 /// home: `check`, start-up and reloads refuse it like any other tenant problem.
 #[tokio::test]

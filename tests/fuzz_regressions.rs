@@ -68,3 +68,8 @@ fn xml_document() {
 fn redirect_query() {
     assert!(replay("redirect_query", &[], checks::redirect_query) > 10);
 }
+
+#[test]
+fn scim_request() {
+    assert!(replay("scim_request", &[], checks::scim_request) > 10);
+}

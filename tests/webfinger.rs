@@ -35,9 +35,18 @@ async fn sign_in_links_follow_the_domain() {
         link(&jrd, SIGN_IN).unwrap(),
         app.at("/sso/contoso/start?login_hint=alice%40contoso.com")
     );
+    // Advertise only what is served: no OpenID Connect issuer without an
+    // openid-configuration.
     assert_eq!(
-        link(&jrd, "http://openid.net/specs/connect/1.0/issuer").unwrap(),
-        app.url
+        link(&jrd, "http://openid.net/specs/connect/1.0/issuer"),
+        None
+    );
+    assert_eq!(
+        reqwest::get(app.at("/.well-known/openid-configuration"))
+            .await
+            .unwrap()
+            .status(),
+        404
     );
     // The same answer as the JSON discovery API.
     let api: Value = reqwest::Client::new()

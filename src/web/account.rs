@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::state::{AppState, SharedState};
+use crate::discovery::Route;
 use crate::login::{LoginError, PasswordAttempt, PasswordOutcome};
 use crate::session::Session;
 
@@ -127,7 +128,17 @@ pub async fn no_sso_page(
     Path(account): Path<String>,
 ) -> Response {
     let pages = state.pages.clone();
-    match super::discover::account_tenant(&state, &account).await {
+    let tenant = super::discover::account_tenant(&state, &account).await;
+    // A tenant homed in another region has its users there: its fail-safe is there too.
+    if let Ok(t) = &tenant
+        && let Route::OtherRegion { url, tenant, .. } =
+            state.discovery.route_to_home(t.clone(), None).await
+    {
+        let path = format!("/{}/no-sso", tenant.account);
+        let to = super::discover::other_region_url(&url, &path, None, None);
+        return Redirect::to(to.as_str()).into_response();
+    }
+    match tenant {
         Ok(t) if t.sso.is_some() => {
             tracing::info!(target: "audit", event = "no_sso_page", account = %account);
             let (csrf, set_cookie) = match guard::csrf_token(&state.config, &headers) {

@@ -338,7 +338,12 @@ pub fn sso_start_path(tenant: &Tenant, email: Option<&Email>, return_to: Option<
 
 /// `path` (the sign-on page `/`, or a Sign-on URL) on the other region's gateway, with the
 /// email as `login_hint` and `return_to` carried along.
-fn other_region_url(base: &Url, path: &str, email: Option<&Email>, return_to: Option<&Url>) -> Url {
+pub(super) fn other_region_url(
+    base: &Url,
+    path: &str,
+    email: Option<&Email>,
+    return_to: Option<&Url>,
+) -> Url {
     let mut url = base.join(path).unwrap_or_else(|_| base.clone());
     if email.is_some() || return_to.is_some() {
         let mut q = url.query_pairs_mut();

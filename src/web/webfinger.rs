@@ -19,9 +19,6 @@ use super::discover::sign_in_url;
 /// Link relation of the sign-in URL for the resource's organisation.
 pub const SIGN_IN_REL: &str = "https://realmgate.dev/rel/sign-in";
 
-/// OpenID Connect's issuer relation (OIDC Discovery §2): this gateway issues the tokens.
-pub const ISSUER_REL: &str = "http://openid.net/specs/connect/1.0/issuer";
-
 fn jrd(status: StatusCode, body: Value) -> Response {
     let mut res = (status, axum::Json(body)).into_response();
     let h = res.headers_mut();
@@ -111,8 +108,9 @@ pub async fn webfinger(
         }
     };
     route.count();
+    // Only the sign-in link: OpenID Connect's issuer relation (OIDC Discovery §2) would send
+    // clients to an openid-configuration this gateway does not serve yet.
     let links: Vec<Value> = [
-        json!({"rel": ISSUER_REL, "href": state.oauth.issuer}),
         json!({"rel": SIGN_IN_REL, "type": "text/html", "href": sign_in_url(&state.config, &email, &route)}),
     ]
     .into_iter()
