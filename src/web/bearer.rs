@@ -16,7 +16,7 @@ use super::api::MgmtError;
 use super::state::SharedState;
 use crate::admin::{Actor, AdminError, ApiToken, Scope};
 use crate::discovery::Tenant;
-use crate::session::rate_limit::{Guesser, SecretGuard};
+use crate::session::rate_limit::{Guesser, RateLimiter, SecretGuard};
 
 /// The limiter scope of API token lookups.
 const TOKEN_SCOPE: &str = "api_token";
@@ -56,6 +56,49 @@ impl Caller {
     }
 }
 
+/// The token a request presents, whatever its scope: the management API and SCIM each
+/// check the scope they need. Missing, unknown and revoked tokens are
+/// [`MgmtError::Unauthorized`]; the lookup is limited per client address by `limiter`,
+/// counting in `limit_scope` (SCIM's bursts have a budget of their own).
+pub async fn authenticate(
+    parts: &Parts,
+    state: &SharedState,
+    limiter: &RateLimiter,
+    limit_scope: &'static str,
+) -> Result<ApiToken, MgmtError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or(MgmtError::Unauthorized("no bearer token"))?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .ok_or(MgmtError::Unauthorized("no client address"))?;
+    let who = Guesser {
+        ip: super::account::client_ip(state, peer, &parts.headers),
+        session: None,
+    };
+    SecretGuard::new(limiter, limit_scope)
+        .lookup(who, Utc::now(), async {
+            state
+                .admin
+                .tokens
+                .verify(value)
+                .await
+                .map_err(MgmtError::from)
+        })
+        .await?
+        .ok_or(MgmtError::Unauthorized("unknown or revoked token"))
+}
+
 impl FromRequestParts<SharedState> for Caller {
     type Rejection = MgmtError;
 
@@ -63,37 +106,7 @@ impl FromRequestParts<SharedState> for Caller {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split_once(' ')
-                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            })
-            .map(|(_, token)| token.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or(MgmtError::Unauthorized("no bearer token"))?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .ok_or(MgmtError::Unauthorized("no client address"))?;
-        let who = Guesser {
-            ip: super::account::client_ip(state, peer, &parts.headers),
-            session: None,
-        };
-        let token = SecretGuard::new(&state.limiter, TOKEN_SCOPE)
-            .lookup(who, Utc::now(), async {
-                state
-                    .admin
-                    .tokens
-                    .verify(value)
-                    .await
-                    .map_err(MgmtError::from)
-            })
-            .await?
-            .ok_or(MgmtError::Unauthorized("unknown or revoked token"))?;
+        let token = authenticate(parts, state, &state.limiter, TOKEN_SCOPE).await?;
         if token.scope != Scope::Admin {
             return Err(MgmtError::Forbidden(token.name));
         }
