@@ -337,12 +337,7 @@ pub async fn list_users(
     match filter.as_ref().map(|f| (f, f.lookup())) {
         Some((_, Some(Lookup::UserName(name)))) => match Email::parse(name) {
             Ok(email) => query.email = Some(email),
-            Err(_) => {
-                return Ok(answer(
-                    StatusCode::OK,
-                    &page.envelope(0, Vec::<ScimUser>::new()),
-                ));
-            }
+            Err(_) => return Ok(q.listed(page.envelope(0, Vec::<ScimUser>::new()))),
         },
         Some((_, Some(Lookup::ExternalId(id)))) => query.external_id = Some(id.to_string()),
         Some((f, None)) => {
@@ -383,10 +378,7 @@ pub async fn list_users(
         .iter()
         .map(|u| user_view(u, &who.base))
         .collect();
-    Ok(answer(
-        StatusCode::OK,
-        &page.envelope(found.total.try_into().unwrap_or(usize::MAX), views),
-    ))
+    Ok(q.listed(page.envelope(found.total.try_into().unwrap_or(usize::MAX), views)))
 }
 
 /// `POST /Users`: a pre-provisioned user, who is bound to the IdP subject at their first
