@@ -450,6 +450,49 @@ async fn tokens_reach_only_their_account_and_scope() {
     assert_eq!(status, 200);
 }
 
+/// `active: false` ends a signed-in user's session at once on the instance that got it
+/// (other instances: within the 30 s status cache), and so does DELETE.
+#[tokio::test]
+async fn disabling_ends_the_session() {
+    let app = spawn_app(|_| {}).await;
+    let scim = Scim::new(
+        &app,
+        "fabrikam",
+        &token(&app, "entra", Some("fabrikam"), Scope::Scim).await,
+    );
+    let user = common::add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    let client = app.client();
+    let login = common::password_login(
+        &app,
+        &client,
+        &[
+            ("email", "carol@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    assert_eq!(login.status(), 303);
+    let verify = || async {
+        client
+            .get(app.at("/auth/verify"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        verify().await,
+        200,
+        "the status cache now holds the user as active"
+    );
+    let at = format!("/Users/{}", user.id);
+    let (status, _) = scim
+        .patch(&at, replace(Some("active"), json!("False")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(verify().await, 401, "a disabled user's session ends");
+}
+
 /// Failed token lookups lock the client address out, as the management API's do.
 #[tokio::test]
 async fn failed_lookups_are_rate_limited() {
