@@ -57,6 +57,45 @@ impl Caller {
     }
 }
 
+/// The token a request presents, whatever its scope: the management API and SCIM each
+/// check the scope they need. Missing, unknown and revoked tokens are
+/// [`MgmtError::Unauthorized`]. The lookup goes through the one guessable-secret limiter,
+/// counting misses only: a busy integration (Entra's provisioning bursts) is never
+/// throttled, a guesser is locked out per client address.
+pub async fn authenticate(parts: &Parts, state: &SharedState) -> Result<ApiToken, MgmtError> {
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or(MgmtError::Unauthorized("no bearer token"))?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .ok_or(MgmtError::Unauthorized("no client address"))?;
+    let who = Guesser {
+        ip: super::account::client_ip(state, peer, &parts.headers),
+        session: None,
+    };
+    SecretGuard::misses_only(&state.limiter, TOKEN_SCOPE)
+        .lookup(who, Utc::now(), async {
+            state
+                .admin
+                .tokens
+                .verify(value)
+                .await
+                .map_err(MgmtError::from)
+        })
+        .await?
+        .ok_or(MgmtError::Unauthorized("unknown or revoked token"))
+}
+
 impl FromRequestParts<SharedState> for Caller {
     type Rejection = MgmtError;
 
@@ -64,37 +103,7 @@ impl FromRequestParts<SharedState> for Caller {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.split_once(' ')
-                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            })
-            .map(|(_, token)| token.trim())
-            .filter(|t| !t.is_empty())
-            .ok_or(MgmtError::Unauthorized("no bearer token"))?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .ok_or(MgmtError::Unauthorized("no client address"))?;
-        let who = Guesser {
-            ip: super::account::client_ip(state, peer, &parts.headers),
-            session: None,
-        };
-        let token = SecretGuard::misses_only(&state.limiter, TOKEN_SCOPE)
-            .lookup(who, Utc::now(), async {
-                state
-                    .admin
-                    .tokens
-                    .verify(value)
-                    .await
-                    .map_err(MgmtError::from)
-            })
-            .await?
-            .ok_or(MgmtError::Unauthorized("unknown or revoked token"))?;
+        let token = authenticate(parts, state).await?;
         if token.scope != Scope::Admin {
             return Err(MgmtError::Forbidden(token.name));
         }

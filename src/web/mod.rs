@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod qr;
+pub mod scim;
 pub mod sso;
 pub mod state;
 pub mod token;
@@ -32,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use metrics::{Counter, Histogram};
 use tower_http::timeout::TimeoutLayer;
 
@@ -88,6 +89,43 @@ pub fn router(state: SharedState) -> Router {
             post(api::approve_user),
         )
         .route("/api/v1/audit", get(api::audit))
+        .route(
+            "/scim/v2/{account}/Users",
+            get(scim::list_users).post(scim::create_user),
+        )
+        .route(
+            "/scim/v2/{account}/Users/{id}",
+            get(scim::get_user)
+                .put(scim::put_user)
+                .patch(scim::patch_user)
+                .delete(scim::delete_user),
+        )
+        .route(
+            "/scim/v2/{account}/Groups",
+            get(scim::list_groups).post(scim::create_group),
+        )
+        .route(
+            "/scim/v2/{account}/Groups/{id}",
+            get(scim::get_group)
+                .put(scim::put_group)
+                .patch(scim::patch_group)
+                .delete(scim::delete_group),
+        )
+        .route(
+            "/scim/v2/{account}/ServiceProviderConfig",
+            get(scim::service_provider_config),
+        )
+        .route(
+            "/scim/v2/{account}/ResourceTypes",
+            get(scim::resource_types),
+        )
+        .route(
+            "/scim/v2/{account}/ResourceTypes/{id}",
+            get(scim::resource_type),
+        )
+        .route("/scim/v2/{account}/Schemas", get(scim::schemas))
+        .route("/scim/v2/{account}/Schemas/{id}", get(scim::schema))
+        .route("/scim/v2/{account}/{*rest}", any(scim::unknown))
         .route(
             "/oauth2/device_authorization",
             post(device::device_authorization),

@@ -1,0 +1,605 @@
+//! SCIM 2.0 provisioning end to end against the real gateway: Microsoft Entra's documented
+//! request shapes (Entra SCIM tutorial and "Known issues" pages), the token rules of every
+//! route, and scim2-tester, a compliance checker nobody here wrote.
+
+mod common;
+
+use std::process::Command;
+
+use common::{TestApp, spawn_app};
+use realmgate::accounts::{NewUser, Origin, Status};
+use realmgate::admin::{Actor, Scope};
+use realmgate::discovery::Email;
+use serde_json::{Value, json};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+async fn token(app: &TestApp, name: &str, account: Option<&str>, scope: Scope) -> String {
+    app.state
+        .admin
+        .tokens
+        .create(&Actor::Cli, name, account, scope)
+        .await
+        .unwrap()
+        .1
+}
+
+/// A SCIM client of one tenant.
+struct Scim {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Scim {
+    fn new(app: &TestApp, account: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: app.at(&format!("/scim/v2/{account}")),
+            token: token.to_string(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        if status != 204 {
+            assert_eq!(
+                res.headers()["content-type"],
+                "application/scim+json",
+                "{path}"
+            );
+        }
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+}
+
+/// Microsoft's "Create User" request, with an address of the tenant.
+fn entra_user(user_name: &str, external_id: &str) -> Value {
+    json!({
+        "schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": external_id,
+        "userName": user_name,
+        "active": true,
+        "emails": [{"primary": true, "type": "work", "value": user_name}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
+        "roles": []
+    })
+}
+
+fn replace(path: Option<&str>, value: Value) -> Value {
+    let mut op = json!({"op": "Replace", "value": value});
+    if let Some(path) = path {
+        op["path"] = json!(path);
+    }
+    json!({"schemas": [PATCH_OP], "Operations": [op]})
+}
+
+async fn status_of(app: &TestApp, id: &str) -> Option<Status> {
+    let id: i64 = id.parse().unwrap();
+    app.state.users.by_id(id).await.unwrap().map(|u| u.status)
+}
+
+#[tokio::test]
+async fn entra_user_lifecycle() {
+    let app = spawn_app(|_| {}).await;
+    let scim = Scim::new(
+        &app,
+        "contoso",
+        &token(&app, "entra", Some("contoso"), Scope::Scim).await,
+    );
+
+    let (status, user) = scim
+        .post("/Users", entra_user("ann@contoso.com", "0a21f0f2-ann"))
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let id = user["id"].as_str().unwrap().to_string();
+    assert_eq!(user["userName"], "ann@contoso.com");
+    assert_eq!(user["externalId"], "0a21f0f2-ann");
+    assert_eq!(user["active"], true);
+    assert_eq!(user["displayName"], "givenName familyName");
+    assert_eq!(status_of(&app, &id).await, Some(Status::Active));
+
+    // Entra's matching query, in another case, and by externalId.
+    for filter in [
+        r#"userName eq "ANN@contoso.com""#,
+        r#"externalId eq "0a21f0f2-ann""#,
+    ] {
+        let (status, list) = scim
+            .get(&format!("/Users?filter={}", urlencode(filter)))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["totalResults"], 1, "{filter}: {list}");
+        assert_eq!(list["Resources"][0]["id"], id.as_str());
+    }
+    let (_, none) = scim
+        .get(&format!(
+            "/Users?filter={}",
+            urlencode(r#"userName eq "bob@contoso.com""#)
+        ))
+        .await;
+    assert_eq!(none["totalResults"], 0);
+    assert_eq!(none["Resources"], json!([]));
+
+    // attributes and excludedAttributes (RFC 7644 §3.4.2.5); id is always returned.
+    let (_, list) = scim.get("/Users?excludedAttributes=name,emails").await;
+    let listed = &list["Resources"][0];
+    assert!(
+        listed.get("name").is_none() && listed.get("emails").is_none(),
+        "{list}"
+    );
+    assert_eq!(listed["userName"], "ann@contoso.com");
+    let (_, one) = scim.get(&format!("/Users/{id}?attributes=userName")).await;
+    assert_eq!(
+        one.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["id", "schemas", "userName"],
+        "{one}"
+    );
+
+    // The same userName or externalId again: 409 uniqueness.
+    for body in [
+        entra_user("Ann@Contoso.com", "another"),
+        entra_user("ann2@contoso.com", "0a21f0f2-ann"),
+    ] {
+        let (status, err) = scim.post("/Users", body).await;
+        assert_eq!(status, 409, "{err}");
+        assert_eq!(err["scimType"], "uniqueness");
+        assert_eq!(err["schemas"][0], ERROR);
+    }
+    // An address outside the tenant's domains, and a userName that is no address.
+    for name in ["ann@fabrikam.com", "Test_User_ab6490ee"] {
+        let (status, err) = scim.post("/Users", entra_user(name, name)).await;
+        assert_eq!(status, 400, "{err}");
+        assert_eq!(err["scimType"], "invalidValue");
+    }
+
+    let at = format!("/Users/{id}");
+    // Entra disables with the string "False" and, in the fixed behaviour, the boolean.
+    for value in [json!("False"), json!(true), json!(false)] {
+        let (status, user) = scim
+            .patch(&at, replace(Some("active"), value.clone()))
+            .await;
+        assert_eq!(status, 200, "{user}");
+        let active = value == json!(true);
+        assert_eq!(user["active"], active);
+        let want = if active {
+            Status::Active
+        } else {
+            Status::Disabled
+        };
+        assert_eq!(status_of(&app, &id).await, Some(want), "{value}");
+    }
+    let (_, user) = scim
+        .patch(&at, replace(Some("active"), json!("True")))
+        .await;
+    assert_eq!(user["active"], true);
+
+    // emails[type eq "work"].value, and an operation without path keyed by attribute paths.
+    let (status, user) = scim
+        .patch(
+            &at,
+            replace(
+                Some(r#"emails[type eq "work"].value"#),
+                json!("ann@contoso.com"),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    let (status, user) = scim
+        .patch(
+            &at,
+            replace(
+                None,
+                json!({"displayName": "Ann Lee", "externalId": "ann-new", "name.givenName": "Ann"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["displayName"], "Ann Lee");
+    assert_eq!(user["externalId"], "ann-new");
+    let stored = app
+        .state
+        .users
+        .by_id(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.name, "Ann Lee");
+    assert_eq!(stored.external_id.as_deref(), Some("ann-new"));
+
+    // userName is the login address: it cannot be renamed.
+    let (status, err) = scim
+        .patch(&at, replace(Some("userName"), json!("ann.lee@contoso.com")))
+        .await;
+    assert_eq!(
+        (status, err["scimType"].as_str()),
+        (400, Some("mutability"))
+    );
+
+    // Every change is audited under the token's name.
+    let events = app
+        .state
+        .admin
+        .audit
+        .list(Some("contoso"), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "user_disabled" && e.actor == "entra")
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.action.starts_with("user_"))
+            .all(|e| e.actor == "entra"),
+        "{events:?}"
+    );
+
+    let (status, _) = scim.send(reqwest::Method::DELETE, &at, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(status_of(&app, &id).await, None);
+    let (status, err) = scim.get(&at).await;
+    assert_eq!(status, 404, "{err}");
+    assert_eq!(err["status"], "404");
+}
+
+/// Entra assigning a Waiting Room user to the app is the administrator's approval.
+#[tokio::test]
+async fn active_true_approves_a_waiting_user() {
+    let app = spawn_app(|_| {}).await;
+    let scim = Scim::new(
+        &app,
+        "contoso",
+        &token(&app, "entra", Some("contoso"), Scope::Scim).await,
+    );
+    let mut new = NewUser::new(
+        "contoso",
+        Email::parse("wait@contoso.com").unwrap(),
+        Origin::Jit,
+        chrono::Utc::now(),
+    );
+    new.status = Status::Waiting;
+    let waiting = app.state.users.add(new).await.unwrap();
+    let at = format!("/Users/{}", waiting.id);
+    let (_, user) = scim.get(&at).await;
+    assert_eq!(user["active"], false, "a waiting user is not active");
+    let (status, user) = scim.patch(&at, replace(Some("active"), json!(true))).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["active"], true);
+    assert_eq!(
+        status_of(&app, &waiting.id.to_string()).await,
+        Some(Status::Active)
+    );
+    let events = app
+        .state
+        .admin
+        .audit
+        .list(Some("contoso"), None, 10)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "user_approved" && e.actor == "entra")
+    );
+}
+
+#[tokio::test]
+async fn entra_groups() {
+    let app = spawn_app(|_| {}).await;
+    let scim = Scim::new(
+        &app,
+        "contoso",
+        &token(&app, "entra", Some("contoso"), Scope::Scim).await,
+    );
+    let (_, user) = scim
+        .post("/Users", entra_user("gus@contoso.com", "gus"))
+        .await;
+    let user_id = user["id"].as_str().unwrap();
+    let (status, group) = scim
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "externalId": "8aa1a0c0", "displayName": "Sales",
+                   "meta": {"resourceType": "Group"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let at = format!("/Groups/{}", group["id"].as_str().unwrap());
+    let add = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": "members", "value": [{"value": user_id}]}]});
+    let (status, group) = scim.patch(&at, add).await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(group["members"][0]["value"], user_id);
+    let (status, list) = scim
+        .get(&format!(
+            "/Groups?excludedAttributes=members&filter={}",
+            urlencode(r#"displayName eq "Sales""#)
+        ))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["totalResults"], 1);
+    let (_, all) = scim.get("/Groups").await;
+    assert_eq!(all["totalResults"], 1);
+    let remove = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Remove", "path": format!("members[value eq \"{user_id}\"]")}]});
+    let (status, group) = scim.patch(&at, remove).await;
+    assert_eq!(status, 200, "{group}");
+    assert!(group.get("members").is_none(), "{group}");
+    let (status, _) = scim.send(reqwest::Method::DELETE, &at, None).await;
+    assert_eq!(status, 204);
+}
+
+/// Every route, with a body where it takes one.
+fn routes(user: &str, group: &str) -> Vec<(reqwest::Method, String, Option<Value>)> {
+    use reqwest::Method;
+    let u = format!("/Users/{user}");
+    let g = format!("/Groups/{group}");
+    let patch = replace(Some("active"), json!(false));
+    vec![
+        (Method::GET, "/Users".into(), None),
+        (
+            Method::POST,
+            "/Users".into(),
+            Some(entra_user("x@contoso.com", "x")),
+        ),
+        (Method::GET, u.clone(), None),
+        (
+            Method::PUT,
+            u.clone(),
+            Some(entra_user("own@contoso.com", "own")),
+        ),
+        (Method::PATCH, u.clone(), Some(patch.clone())),
+        (Method::DELETE, u, None),
+        (Method::GET, "/Groups".into(), None),
+        (
+            Method::POST,
+            "/Groups".into(),
+            Some(json!({"schemas": [GROUP], "displayName": "x"})),
+        ),
+        (Method::GET, g.clone(), None),
+        (
+            Method::PUT,
+            g.clone(),
+            Some(json!({"schemas": [GROUP], "displayName": "y"})),
+        ),
+        (
+            Method::PATCH,
+            g.clone(),
+            Some(replace(Some("displayName"), json!("z"))),
+        ),
+        (Method::DELETE, g, None),
+        (Method::GET, "/ServiceProviderConfig".into(), None),
+        (Method::GET, "/ResourceTypes".into(), None),
+        (Method::GET, "/ResourceTypes/User".into(), None),
+        (Method::GET, "/Schemas".into(), None),
+        (Method::GET, format!("/Schemas/{USER}"), None),
+    ]
+}
+
+#[tokio::test]
+async fn tokens_reach_only_their_account_and_scope() {
+    // Every route with two bad tokens is more misses than the lockout allows (see below).
+    let app = spawn_app(|c| c.lockout_after_failures = 100).await;
+    let own = Scim::new(
+        &app,
+        "contoso",
+        &token(&app, "entra", Some("contoso"), Scope::Scim).await,
+    );
+    let (_, user) = own
+        .post("/Users", entra_user("own@contoso.com", "own"))
+        .await;
+    let (_, group) = own
+        .post("/Groups", json!({"schemas": [GROUP], "displayName": "Own"}))
+        .await;
+    let (user, group) = (user["id"].as_str().unwrap(), group["id"].as_str().unwrap());
+    let other = token(&app, "fab", Some("fabrikam"), Scope::Scim).await;
+    let admin = token(&app, "ops", Some("contoso"), Scope::Admin).await;
+    let operator = token(&app, "all", None, Scope::Scim).await;
+    let cases = [
+        (other.as_str(), 404),
+        (admin.as_str(), 403),
+        (operator.as_str(), 403),
+        ("rg_not-a-token", 401),
+        ("", 401),
+    ];
+    for (value, want) in cases {
+        let client = Scim::new(&app, "contoso", value);
+        for (method, path, body) in routes(user, group) {
+            let (status, err) = client.send(method.clone(), &path, body).await;
+            assert_eq!(status, want, "{method} {path} with {value:?}: {err}");
+            assert_eq!(err["schemas"][0], ERROR, "{method} {path}");
+            assert_eq!(err["status"], want.to_string());
+        }
+    }
+    // An absent account answers like another's.
+    let (status, _) = Scim::new(&app, "nosuch", &other).get("/Users").await;
+    assert_eq!(status, 404);
+    // Nothing changed through the refused requests.
+    assert_eq!(status_of(&app, user).await, Some(Status::Active));
+    let (status, _) = own.get(&format!("/Groups/{group}")).await;
+    assert_eq!(status, 200);
+    let (status, _) = own.get("/ServiceProviderConfig").await;
+    assert_eq!(status, 200);
+}
+
+/// `active: false` ends a signed-in user's session at once on the instance that got it
+/// (other instances: within the 30 s status cache), and so does DELETE.
+#[tokio::test]
+async fn disabling_ends_the_session() {
+    let app = spawn_app(|_| {}).await;
+    let scim = Scim::new(
+        &app,
+        "fabrikam",
+        &token(&app, "entra", Some("fabrikam"), Scope::Scim).await,
+    );
+    let user = common::add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    let client = app.client();
+    let login = common::password_login(
+        &app,
+        &client,
+        &[
+            ("email", "carol@fabrikam.com"),
+            ("password", "correct horse"),
+        ],
+    )
+    .await;
+    assert_eq!(login.status(), 303);
+    let verify = || async {
+        client
+            .get(app.at("/auth/verify"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        verify().await,
+        200,
+        "the status cache now holds the user as active"
+    );
+    let at = format!("/Users/{}", user.id);
+    let (status, _) = scim
+        .patch(&at, replace(Some("active"), json!("False")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(verify().await, 401, "a disabled user's session ends");
+}
+
+/// Failed token lookups lock the client address out, as the management API's do.
+#[tokio::test]
+async fn failed_lookups_are_rate_limited() {
+    let app = spawn_app(|_| {}).await;
+    let good = token(&app, "entra", Some("contoso"), Scope::Scim).await;
+    let bad = Scim::new(&app, "contoso", "rg_guess");
+    for _ in 0..5 {
+        assert_eq!(bad.get("/Users").await.0, 401);
+    }
+    let (status, err) = bad.get("/Users").await;
+    assert_eq!(status, 429, "{err}");
+    assert_eq!(err["schemas"][0], ERROR);
+    let (status, _) = Scim::new(&app, "contoso", &good).get("/Users").await;
+    assert_eq!(
+        status, 429,
+        "a locked-out address is refused even with a good token"
+    );
+}
+
+/// scim2-tester's Users failures still open (title, part of its reason), each a limit of
+/// what realmgate keeps of a user, to be closed and removed from here: the login address
+/// cannot be renamed, `emails` is the login address, `name` keeps only the formatted
+/// name, a PATCH `remove` of those is not applied, and `/.search` (POST) is not served.
+/// Any other failure fails the test.
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    ("object_replacement", "userName is the login address"),
+    ("check_replace_attribute", "userName is the login address"),
+    ("check_add_attribute", "unexpected value for 'name'"),
+    ("check_replace_attribute", "unexpected value for 'name'"),
+    ("check_add_attribute", "unexpected value for 'emails'"),
+    ("check_replace_attribute", "unexpected value for 'emails'"),
+    ("check_remove_attribute", "did not remove attribute"),
+    ("check_remove_attribute", "active cannot be removed"),
+    ("search_with_attributes", ".search is not served"),
+];
+
+/// scim2-tester's checks against the live gateway: no Users check may fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn scim2_tester_finds_no_failures_in_users() {
+    let py = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python3");
+    if !common::require_program(py) {
+        return;
+    }
+    let has_tester = Command::new(py)
+        .args(["-c", "import scim2_tester, httpx2"])
+        .status()
+        .unwrap()
+        .success();
+    if !has_tester {
+        assert!(
+            !common::under_ci(),
+            "scim2-tester is required under CI (tests/idp/requirements.txt)"
+        );
+        eprintln!("skipped: scim2-tester is not installed in .venv");
+        return;
+    }
+    let app = spawn_app(|_| {}).await;
+    let value = token(&app, "scim2-tester", Some("contoso"), Scope::Scim).await;
+    let base = app.at("/scim/v2/contoso");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(py)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/idp/scim_check.py"
+            ))
+            .args([&base, &value, "contoso.com"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scim2-tester failed to run: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let users: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["resource_type"] == "User")
+        .collect();
+    assert!(
+        users.len() >= 4,
+        "scim2-tester ran no Users checks: {stdout}"
+    );
+    let (known, failed): (Vec<&&Value>, Vec<&&Value>) = users
+        .iter()
+        .filter(|r| matches!(r["status"].as_str(), Some("ERROR" | "CRITICAL")))
+        .partition(|r| {
+            let (title, reason) = (r["title"].as_str(), r["reason"].as_str().unwrap_or(""));
+            KNOWN_GAPS
+                .iter()
+                .any(|(t, why)| title == Some(*t) && reason.contains(why))
+        });
+    for r in &known {
+        eprintln!("known SCIM gap: {} — {}", r["title"], r["reason"]);
+    }
+    assert!(
+        failed.is_empty(),
+        "scim2-tester Users failures: {failed:#?}"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
