@@ -529,7 +529,8 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ("search_with_attributes", ".search is not served"),
 ];
 
-/// scim2-tester's checks against the live gateway: no Users check may fail.
+/// scim2-tester's checks against the live gateway: no Users check may fail except the
+/// named gaps of `KNOWN_GAPS` (what the user store cannot yet hold), each matched exactly.
 #[tokio::test(flavor = "multi_thread")]
 async fn scim2_tester_finds_no_failures_in_users() {
     let py = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python3");
