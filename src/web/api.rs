@@ -568,8 +568,7 @@ pub async fn patch_user(
         .users
         .patch(&caller.actor(), &tenant.account, id, &patch)
         .await?;
-    // This instance's sessions of the user end now, not when the cache entry expires.
-    state.active_users.invalidate(&id).await;
+    state.forget_user_status(id).await;
     Ok(Json(user.into()))
 }
 
@@ -601,7 +600,7 @@ pub async fn delete_user(
         .users
         .delete(&caller.actor(), &tenant.account, id)
         .await?;
-    state.active_users.invalidate(&id).await;
+    state.forget_user_status(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

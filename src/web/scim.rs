@@ -520,9 +520,7 @@ async fn write_user(
     if approve {
         after = users.approve(&actor, account, after.id).await?;
     }
-    if after.status != Status::Active {
-        state.active_users.invalidate(&after.id).await;
-    }
+    state.forget_user_status(after.id).await;
     Ok(answer(StatusCode::OK, &user_view(&after, &who.base)))
 }
 
@@ -538,7 +536,7 @@ pub async fn delete_user(
         .users
         .delete(&who.caller.actor(), &who.tenant.account, id)
         .await?;
-    state.active_users.invalidate(&id).await;
+    state.forget_user_status(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -64,5 +64,14 @@ pub struct AppState {
     pub draining: std::sync::atomic::AtomicBool,
 }
 
+impl AppState {
+    /// A user's status changed or the user is gone (API, SCIM, next the console): this
+    /// instance stops trusting its cached "still active" at once, so the user's sessions end
+    /// here now and on other instances when their entry expires (30 s).
+    pub async fn forget_user_status(&self, user_id: i64) {
+        self.active_users.invalidate(&user_id).await;
+    }
+}
+
 /// The handle handlers extract with axum's `State`.
 pub type SharedState = Arc<AppState>;
