@@ -19,7 +19,7 @@ use crate::config::{Config, Problem};
 use crate::discovery::{
     Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
 };
-use crate::login::Login;
+use crate::login::{Login, Traces};
 use crate::oauth::device::Devices;
 use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
 use crate::secrets::{self, SecretsError};
@@ -157,6 +157,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         )),
         passwords: Passwords::new()?,
         skew: Duration::from_secs(config.clock_skew_seconds),
+        traces: Traces::new(store.clone()),
     });
     let devices = Devices {
         oauth: oauth.clone(),

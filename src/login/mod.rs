@@ -6,6 +6,10 @@
 //!
 //! Every refusal is one `LoginError` variant with a stable code; the precise reason is
 //! logged (target `audit` for login events), the person sees only what they can act on.
+//! Every SSO attempt of a known tenant is also kept in that tenant's [`traces`], with the
+//! reason, for its IdP administrator.
+
+pub mod traces;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,10 +21,11 @@ use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
 use crate::discovery::{DirectoryError, Discovery, Email, Route, Tenant};
-use crate::saml::{self, IdpRegistry, SamlError, Sp, request::SsoStart};
+use crate::saml::{self, IdpRegistry, ResponseFacts, SamlError, Sp, request::SsoStart};
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
+pub use traces::{Trace, TraceResult, Traces};
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
@@ -199,6 +204,16 @@ pub struct Login {
     pub passwords: Passwords,
     /// Allowed clock difference with IdPs (`clock_skew_seconds`).
     pub skew: Duration,
+    /// Each tenant's last SSO attempts, written by the ACS, read by the API and console.
+    pub traces: Traces,
+}
+
+/// What is known of an SSO attempt as it goes: the tenant once found, the response's claims
+/// once it parsed. Kept apart from the result, because a refusal needs them most.
+#[derive(Default)]
+struct Attempt {
+    account: Option<String>,
+    facts: Option<ResponseFacts>,
 }
 
 /// What a completed SSO round trip gives.
@@ -327,22 +342,34 @@ impl Login {
         binding: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, SsoRefusal> {
-        let mut account = None;
+        let mut attempt = Attempt::default();
         let outcome = self
-            .consume_response(saml_response, relay_state, binding, now, &mut account)
+            .consume_response(saml_response, relay_state, binding, now, &mut attempt)
             .await;
-        outcome.map_err(|error| SsoRefusal { account, error })
+        if let Some(account) = &attempt.account {
+            let trace = Trace::of(now, outcome.as_ref(), attempt.facts.as_ref());
+            // The login's own answer does not wait on, nor fail with, its trace.
+            if let Err(e) = self.traces.record(account, &trace).await {
+                tracing::warn!(account, reason = %e, "login trace not recorded");
+            }
+        }
+        outcome.map_err(|error| SsoRefusal {
+            account: attempt.account,
+            error,
+        })
     }
 
-    /// [`complete_sso`](Self::complete_sso)'s steps; `account` is set as soon as the tenant is known.
+    /// [`complete_sso`](Self::complete_sso)'s steps; `attempt` learns the tenant as soon as it
+    /// is known and the response's claims as soon as it parses.
     async fn consume_response(
         &self,
         saml_response: &str,
         relay_state: Option<&str>,
         binding: Option<&str>,
         now: DateTime<Utc>,
-        account: &mut Option<String>,
+        attempt: &mut Attempt,
     ) -> Result<SsoOutcome, LoginError> {
+        let account = &mut attempt.account;
         // 1. Which login is this? The pending request named by RelayState, only from the
         //    browser that started it, and taken once (a second POST of the same form finds
         //    nothing). The binding is compared on a read before the take: a RelayState posted
@@ -414,21 +441,33 @@ impl Login {
             let email_claim = sso.email_claim.clone();
             let skew = Duration::from_secs(self.skew.as_secs());
             let idp = idp.clone();
-            self.saml_work(move || {
-                let acs = sp.acs_urls();
-                let expected = saml::Expected {
-                    idp: &idp,
-                    entity_id: &sp.entity_id,
-                    acs_urls: &acs,
-                    request_id: request_id.as_deref(),
-                    allow_unsolicited,
-                    skew,
-                    email_claim: email_claim.as_deref(),
-                    decryption_key: Some(sp.keys.decryption_key()),
-                };
-                saml::validate(&b64, &expected, now)
-            })
-            .await??
+            let traced = self
+                .saml_work(move || {
+                    let acs = sp.acs_urls();
+                    let expected = saml::Expected {
+                        idp: &idp,
+                        entity_id: &sp.entity_id,
+                        acs_urls: &acs,
+                        request_id: request_id.as_deref(),
+                        allow_unsolicited,
+                        skew,
+                        email_claim: email_claim.as_deref(),
+                        decryption_key: Some(sp.keys.decryption_key()),
+                    };
+                    saml::validate_traced(&b64, &expected, now)
+                })
+                .await?;
+            let mut facts = traced.facts.unwrap_or_default();
+            if let Ok(a) = &traced.result {
+                // What the signature vouched for replaces what the envelope claimed (and
+                // fills in what an encrypted assertion hid).
+                facts.issuer = Some(a.issuer.clone());
+                facts.name_id = Some(a.name_id.clone());
+                facts.email = Some(a.email.clone());
+                facts.in_response_to = a.in_response_to.clone().or(facts.in_response_to);
+            }
+            attempt.facts = Some(facts);
+            traced.result?
         };
         // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
         //    for as long as the assertion could still be valid.

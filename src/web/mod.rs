@@ -90,6 +90,10 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/api/v1/audit", get(api::audit))
         .route(
+            "/api/v1/tenants/{account}/login-traces",
+            get(api::login_traces),
+        )
+        .route(
             "/scim/v2/{account}/Users",
             get(scim::list_users).post(scim::create_user),
         )
