@@ -1,0 +1,191 @@
+//! OpenID Connect sign-in against a real provider nobody here wrote (npm `oidc-provider`,
+//! `tests/peers/oidc_idp.mjs`, over HTTPS): the whole round trip, a key rotation between
+//! two sign-ins (unknown `kid` → key-set refresh → success), the refusals the callback
+//! owns (replayed or foreign `state`, email outside the tenant, `email_verified: false`),
+//! and the same sign-in in real Chromium.
+
+mod common;
+
+use std::time::Duration;
+
+use common::oidc::{OidcIdp, OidcTls, to_callback, use_oidc_idp};
+use common::{Browser, TestApp, spawn_app};
+use fantoccini::Locator;
+use realmgate::oidc::provider::KEY_REFRESH_INTERVAL;
+
+async fn setup() -> Option<(TestApp, OidcIdp)> {
+    let tls = OidcTls::new()?;
+    let ca = tls.ca.clone();
+    let app = spawn_app(|c| c.idp_metadata_ca = Some(ca)).await;
+    let idp = tls.start(&app.at("/auth/oidc/callback"));
+    use_oidc_idp(&app, &idp, "create").await;
+    Some((app, idp))
+}
+
+async fn signed_in_as(app: &TestApp, gateway: &reqwest::Client) -> String {
+    let me = gateway.get(app.at("/me")).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    me.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_through_the_provider_and_across_its_key_rotation() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(
+        signed_in_as(&app, &gateway)
+            .await
+            .contains("alice@contoso.com")
+    );
+    // Subject binding: iss + sub.
+    let user = app
+        .state
+        .users
+        .by_subject("contoso", &format!("{}#alice@contoso.com", idp.issuer))
+        .await
+        .unwrap()
+        .expect("user bound to iss#sub");
+    assert_eq!(user.email.as_str(), "alice@contoso.com");
+
+    // The provider rotates its key; the gateway still holds the old set. The next token
+    // names the new kid: the gateway refreshes (once the bounded interval allows) and accepts.
+    let new_kid = idp.rotate().await;
+    tokio::time::sleep(KEY_REFRESH_INTERVAL + Duration::from_millis(200)).await;
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "bob@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(
+        signed_in_as(&app, &gateway)
+            .await
+            .contains("bob@contoso.com")
+    );
+    let tenant = app
+        .state
+        .discovery
+        .directory
+        .by_account("contoso")
+        .await
+        .unwrap()
+        .unwrap();
+    let provider = app.state.login.oidc.for_tenant(&tenant).await.unwrap();
+    let kids: Vec<String> = provider
+        .keys()
+        .keys()
+        .iter()
+        .filter_map(|k| openidconnect::JsonWebKey::key_id(k).map(|id| id.as_str().to_string()))
+        .collect();
+    assert_eq!(kids, [new_kid], "the key set was not refreshed");
+}
+
+#[tokio::test]
+async fn a_callback_is_used_once_and_only_by_its_browser() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    // Another browser (no binding cookie) cannot use, nor cancel, the callback.
+    let other = app.client().get(&callback).send().await.unwrap();
+    assert_eq!(other.status(), 400);
+    assert!(
+        other
+            .text()
+            .await
+            .unwrap()
+            .contains("request_from_other_browser")
+    );
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    // Replayed state: the pending login was taken.
+    let again = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("no_pending_request"));
+    // A state we never issued.
+    let forged = gateway
+        .get(app.at("/auth/oidc/callback?code=x&state=never-issued"))
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.text().await.unwrap().contains("no_pending_request"));
+}
+
+#[tokio::test]
+async fn foreign_and_unverified_emails_are_refused() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    for (login, code) in [
+        ("mallory@evil.example", "email_outside_tenant"),
+        ("unverified.carol@contoso.com", "email_unverified"),
+    ] {
+        let gateway = app.client();
+        let callback = to_callback(&app, &gateway, &idp.browser(&app.url), login).await;
+        let res = gateway.get(&callback).send().await.unwrap();
+        assert!(res.status().is_client_error(), "{login}: {}", res.status());
+        let page = res.text().await.unwrap();
+        assert!(page.contains(code), "{login}: {page}");
+        let me = gateway.get(app.at("/me")).send().await.unwrap();
+        assert_eq!(me.status(), 303, "{login} got a session");
+    }
+}
+
+#[tokio::test]
+async fn oidc_sign_in_in_chromium() {
+    let Some((app, _idp)) = setup().await else {
+        return;
+    };
+    // The provider's certificate is the test's own; realmgate checks it (idp_metadata_ca),
+    // the browser is told to accept it.
+    let Some(browser) = Browser::start_with(&["--ignore-certificate-errors"]).await else {
+        return;
+    };
+    let c = &browser.client;
+    c.goto(&app.at("/?return_to=/me")).await.unwrap();
+    browser
+        .wait_for("input#email")
+        .await
+        .send_keys("alice@contoso.com")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button#continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let button = browser.wait_for("a#sso-button").await;
+    assert_eq!(button.text().await.unwrap(), "Log In with Contoso");
+    button.click().await.unwrap();
+    // At the provider: the email arrived as login_hint.
+    let login = browser.wait_for("input[name=login]").await;
+    assert_eq!(
+        login.prop("value").await.unwrap().as_deref(),
+        Some("alice@contoso.com")
+    );
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("any")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button.login-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let message = browser.wait_for("#message").await;
+    assert!(
+        message.text().await.unwrap().contains("You are signed in"),
+        "{}",
+        c.source().await.unwrap()
+    );
+    assert_eq!(c.current_url().await.unwrap().as_str(), app.at("/me"));
+    browser.close().await;
+}
