@@ -56,7 +56,10 @@ pub enum OidcError {
     /// The callback carried no authorization code.
     #[error("the callback carried no authorization code")]
     NoCode,
-    /// The token endpoint refused the code or could not be reached.
+    /// The token endpoint refused the code or our client authentication.
+    #[error("token endpoint refused: {0}")]
+    TokenRefused(String),
+    /// The token endpoint could not be reached or gave no token response.
     #[error("token endpoint: {0}")]
     TokenEndpoint(String),
     /// The token response carried no ID token (the `openid` scope was dropped?).
@@ -121,7 +124,8 @@ impl OidcError {
             | OidcError::Client(_) => "idp_metadata_unavailable",
             OidcError::IdpError { .. } => "idp_error",
             OidcError::NoCode => "no_code",
-            OidcError::TokenEndpoint(_) => "token_exchange_failed",
+            OidcError::TokenRefused(_) => "token_exchange_failed",
+            OidcError::TokenEndpoint(_) => "token_endpoint_unavailable",
             OidcError::NoIdToken => "no_id_token",
             OidcError::Malformed(_) => "malformed",
             OidcError::Algorithm(_) => "signature_algorithm",

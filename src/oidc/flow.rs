@@ -126,7 +126,7 @@ pub async fn exchange_code(
         .request_async(&Bounded(http))
         .await
         .map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => OidcError::TokenEndpoint(format!(
+            RequestTokenError::ServerResponse(r) => OidcError::TokenRefused(format!(
                 "{}{}",
                 r.error(),
                 r.error_description()
