@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::oidc::{OidcIdp, OidcTls, to_callback, use_oidc_idp};
+use common::oidc::{CLIENT_ID, OidcIdp, OidcTls, to_callback, use_oidc_client, use_oidc_idp};
 use common::{Browser, TestApp, spawn_app};
 use fantoccini::Locator;
 use realmgate::oidc::provider::KEY_REFRESH_INTERVAL;
@@ -17,7 +17,7 @@ async fn setup() -> Option<(TestApp, OidcIdp)> {
     let tls = OidcTls::new()?;
     let ca = tls.ca.clone();
     let app = spawn_app(|c| c.idp_metadata_ca = Some(ca)).await;
-    let idp = tls.start(&app.at("/auth/oidc/callback"));
+    let idp = tls.start(&app.at("/auth/oidc/callback"), None);
     use_oidc_idp(&app, &idp, "create").await;
     Some((app, idp))
 }
@@ -188,4 +188,57 @@ async fn oidc_sign_in_in_chromium() {
     );
     assert_eq!(c.current_url().await.unwrap().as_str(), app.at("/me"));
     browser.close().await;
+}
+
+#[tokio::test]
+async fn private_key_jwt_client_authentication() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let Some(tls) = OidcTls::new() else {
+        return;
+    };
+    let ca = tls.ca.clone();
+    let app = spawn_app(|c| c.idp_metadata_ca = Some(ca)).await;
+    let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+    let jwk = serde_json::json!({
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "realmgate-client",
+        "n": B64.encode(rsa.n().to_vec()), "e": B64.encode(rsa.e().to_vec()),
+    });
+    std::fs::write(
+        app.domains.join("contoso.key"),
+        rsa.private_key_to_pem().unwrap(),
+    )
+    .unwrap();
+    let idp = tls.start(&app.at("/auth/oidc/callback"), Some(&jwk));
+    use_oidc_client(
+        &app,
+        &idp,
+        "create",
+        &format!("client_id = \"{CLIENT_ID}-key\"\nclient_key = \"contoso.key\"\n"),
+    )
+    .await;
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert!(
+        signed_in_as(&app, &gateway)
+            .await
+            .contains("alice@contoso.com")
+    );
+
+    // Another key than the registered one: the provider refuses the assertion.
+    std::fs::write(
+        app.domains.join("contoso.key"),
+        openssl::rsa::Rsa::generate(2048)
+            .unwrap()
+            .private_key_to_pem()
+            .unwrap(),
+    )
+    .unwrap();
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("token_exchange_failed"));
 }

@@ -74,8 +74,10 @@ impl OidcTls {
         })
     }
 
-    /// Starts the provider with one client redirecting to `redirect_uri`.
-    pub fn start(self, redirect_uri: &str) -> OidcIdp {
+    /// Starts the provider with one client redirecting to `redirect_uri`, and a second one
+    /// (`{CLIENT_ID}-key`) authenticating with `private_key_jwt` by `key_client`, a public
+    /// JWK, when given.
+    pub fn start(self, redirect_uri: &str, key_client: Option<&serde_json::Value>) -> OidcIdp {
         let p = |n: &str| self.dir.path().join(n);
         let mut cmd = Command::new("/usr/bin/node");
         cmd.arg(peers().join("oidc_idp.mjs"))
@@ -87,6 +89,9 @@ impl OidcTls {
             .env("OIDC_REDIRECT_URI", redirect_uri)
             .env("OIDC_READY_FILE", p("ready.json"))
             .stdout(Stdio::null());
+        if let Some(jwk) = key_client {
+            cmd.env("OIDC_KEY_CLIENT_JWK", jwk.to_string());
+        }
         if std::env::var_os("IDP_LOG").is_none() {
             cmd.stderr(Stdio::null());
         }
@@ -157,10 +162,16 @@ fn wait_for_file(path: &Path) -> String {
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
 /// the gateway uses it.
 pub async fn use_oidc_idp(app: &super::TestApp, idp: &OidcIdp, jit: &str) {
+    let client = format!("client_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\n");
+    use_oidc_client(app, idp, jit, &client).await
+}
+
+/// [`use_oidc_idp`] with the client lines (`client_id`, and a secret or a key) given.
+pub async fn use_oidc_client(app: &super::TestApp, idp: &OidcIdp, jit: &str, client: &str) {
     super::write_atomic(
         &app.domains.join("contoso.toml"),
         &format!(
-            "account = \"contoso\"\nname = \"Contoso Ltd\"\ndomains = [\"contoso.com\"]\n\n[sso]\nprotocol = \"oidc\"\nbutton = \"Log In with Contoso\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\njit = \"{jit}\"\n",
+            "account = \"contoso\"\nname = \"Contoso Ltd\"\ndomains = [\"contoso.com\"]\n\n[sso]\nprotocol = \"oidc\"\nbutton = \"Log In with Contoso\"\nissuer = \"{}\"\n{client}jit = \"{jit}\"\n",
             idp.issuer
         ),
     );

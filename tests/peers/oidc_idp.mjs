@@ -8,7 +8,8 @@
 //
 // Environment: OIDC_PORT, OIDC_CERT, OIDC_KEY (PEM files), OIDC_CLIENT_ID,
 // OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, OIDC_READY_FILE (written with {"issuer"} once
-// listening). `POST /_test/rotate` replaces the signing key (a new `kid`; the old one is no
+// listening); optionally OIDC_KEY_CLIENT_JWK, the public JWK of a second client
+// (`${OIDC_CLIENT_ID}-key`) that authenticates with private_key_jwt. `POST /_test/rotate` replaces the signing key (a new `kid`; the old one is no
 // longer published) and answers {"kid"}: the key rotation of a real provider.
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -30,16 +31,28 @@ async function signingKey() {
   return { ...jwk, kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
+const clients = [{
+  client_id: env('OIDC_CLIENT_ID'),
+  client_secret: env('OIDC_CLIENT_SECRET'),
+  redirect_uris: [env('OIDC_REDIRECT_URI')],
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+}];
+if (process.env.OIDC_KEY_CLIENT_JWK) {
+  clients.push({
+    client_id: `${env('OIDC_CLIENT_ID')}-key`,
+    redirect_uris: [env('OIDC_REDIRECT_URI')],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [JSON.parse(process.env.OIDC_KEY_CLIENT_JWK)] },
+  });
+}
+
 function provider(key) {
   const p = new Provider(issuer, {
-    clients: [{
-      client_id: env('OIDC_CLIENT_ID'),
-      client_secret: env('OIDC_CLIENT_SECRET'),
-      redirect_uris: [env('OIDC_REDIRECT_URI')],
-      grant_types: ['authorization_code'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    clients,
     jwks: { keys: [key] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     // The ID token carries the claims (realmgate does not call userinfo).
