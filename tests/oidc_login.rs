@@ -242,3 +242,49 @@ async fn private_key_jwt_client_authentication() {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("token_exchange_failed"));
 }
+
+/// The account decision is SAML's: `waiting_room` parks a new user, and a user bound to
+/// another subject (`iss#sub`) is refused.
+#[tokio::test]
+async fn jit_waiting_room_and_subject_binding_apply() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    use_oidc_idp(&app, &idp, "waiting_room").await;
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "dave@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/waiting-room");
+    let dave = app
+        .state
+        .users
+        .by_subject("contoso", &format!("{}#dave@contoso.com", idp.issuer))
+        .await
+        .unwrap()
+        .expect("a waiting user bound to iss#sub");
+    assert_eq!(dave.status, realmgate::accounts::Status::Waiting);
+
+    // Erin exists, bound to another IdP subject: the provider's Erin is not her.
+    let erin = common::add_user(
+        &app,
+        "contoso",
+        "erin@contoso.com",
+        None,
+        false,
+        realmgate::accounts::Status::Active,
+    )
+    .await;
+    assert!(
+        app.state
+            .users
+            .bind_subject(erin.id, "https://other-idp.example#erin")
+            .await
+            .unwrap()
+    );
+    let gateway = app.client();
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "erin@contoso.com").await;
+    let res = gateway.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("subject_mismatch"));
+}

@@ -206,3 +206,92 @@ impl ClientKey {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openidconnect::core::{CoreJsonWebKeySet, CoreProviderMetadata};
+
+    fn provider() -> Provider {
+        let metadata: CoreProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://login.microsoftonline.com/tenantid/v2.0",
+            "authorization_endpoint": "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
+            "token_endpoint": "https://login.microsoftonline.com/organizations/oauth2/v2.0/token",
+            "jwks_uri": "https://login.microsoftonline.com/organizations/discovery/v2.0/keys",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }))
+        .unwrap();
+        Provider::new(
+            "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
+            metadata,
+            CoreJsonWebKeySet::new(Vec::new()),
+        )
+    }
+
+    /// The request carries PKCE S256 (never the verifier), our state and a fresh nonce,
+    /// the hints, and `openid` once whatever the tenant lists.
+    #[test]
+    fn the_authorization_request_carries_pkce_state_nonce_and_hints() {
+        let sso: SsoSettings = toml::from_str(
+            "protocol = \"oidc\"\nclient_id = \"c1\"\nclient_secret = \"s\"\nscopes = [\"openid\", \"email\"]\ndomain_hint = \"contoso.com\"\n",
+        )
+        .unwrap();
+        let redirect = Url::parse("https://login.example.com/auth/oidc/callback").unwrap();
+        let req = authorization_request(
+            &provider(),
+            &sso,
+            &redirect,
+            "st4te",
+            Some("alice@contoso.com"),
+        )
+        .unwrap();
+        let q: std::collections::HashMap<String, String> =
+            req.url.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "c1");
+        assert_eq!(q["redirect_uri"], redirect.as_str());
+        assert_eq!(q["state"], "st4te");
+        assert_eq!(q["nonce"], req.nonce);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_ne!(q["code_challenge"], req.pkce_verifier);
+        assert!(!req.url.as_str().contains(&req.pkce_verifier));
+        assert_eq!(q["scope"], "openid email");
+        assert_eq!(q["login_hint"], "alice@contoso.com");
+        assert_eq!(q["domain_hint"], "contoso.com");
+        let again = authorization_request(&provider(), &sso, &redirect, "st4te", None).unwrap();
+        assert_ne!(again.nonce, req.nonce);
+        assert!(!again.url.as_str().contains("login_hint"));
+    }
+
+    /// A private_key_jwt assertion names us, the token endpoint, and expires within a minute.
+    #[test]
+    fn a_client_assertion_is_short_lived_and_aimed_at_the_token_endpoint() {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.key");
+        std::fs::write(&path, rsa.private_key_to_pem().unwrap()).unwrap();
+        let key = ClientKey::load(&path).unwrap();
+        let now = Utc::now();
+        let jwt = key.assertion("c1", "https://idp/token", now).unwrap();
+        let decoding =
+            jsonwebtoken::DecodingKey::from_rsa_pem(&rsa.public_key_to_pem().unwrap()).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_audience(&["https://idp/token"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(&jwt, &decoding, &v)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["iss"], "c1");
+        assert_eq!(claims["sub"], "c1");
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            60
+        );
+        std::fs::write(&path, "not a key").unwrap();
+        assert!(matches!(
+            ClientKey::load(&path),
+            Err(OidcError::ClientKey { .. })
+        ));
+    }
+}

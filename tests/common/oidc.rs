@@ -177,10 +177,12 @@ pub async fn use_oidc_client(app: &super::TestApp, idp: &OidcIdp, jit: &str, cli
     );
     for _ in 0..100 {
         let tenant = app.state.discovery.directory.by_account("contoso").await;
+        let policy: realmgate::discovery::JitPolicy =
+            serde_json::from_value(serde_json::json!(jit)).unwrap();
         if tenant.ok().flatten().is_some_and(|t| {
-            t.sso
-                .as_ref()
-                .is_some_and(|s| s.issuer.as_deref() == Some(idp.issuer.as_str()))
+            t.sso.as_ref().is_some_and(|s| {
+                s.issuer.as_deref() == Some(idp.issuer.as_str()) && s.jit == policy
+            })
         }) {
             return;
         }
