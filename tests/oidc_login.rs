@@ -113,6 +113,26 @@ async fn a_callback_is_used_once_and_only_by_its_browser() {
         .await
         .unwrap();
     assert!(forged.text().await.unwrap().contains("no_pending_request"));
+    // An OpenID Connect state is no SAML RelayState.
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let acs = gateway
+        .post(app.at("/auth/saml/callback"))
+        .form(&[
+            ("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4="),
+            ("RelayState", &state),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acs.status(), 400);
+    assert!(acs.text().await.unwrap().contains("no_pending_request"));
 }
 
 #[tokio::test]

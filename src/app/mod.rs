@@ -164,7 +164,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
             crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
         )?)),
         oidc_redirect: url::Url::parse(&config.url(crate::web::oidc::CALLBACK)).map_err(|e| {
-            AppError::OidcClient(crate::oidc::OidcError::NotHttps(format!(
+            AppError::OidcClient(crate::oidc::OidcError::RedirectUri(format!(
                 "{}: {e}",
                 config.url(crate::web::oidc::CALLBACK)
             )))

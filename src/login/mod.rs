@@ -409,6 +409,10 @@ impl Login {
             Some(relay) => self.take_pending(relay, binding, account).await?,
             None => None,
         };
+        if pending.as_ref().is_some_and(|p| p.oidc.is_some()) {
+            // An OpenID Connect `state` presented as a RelayState.
+            return Err(LoginError::NoPendingRequest);
+        }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
         //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
         let (tenant, idp) = match &pending {

@@ -42,6 +42,9 @@ pub enum OidcError {
         /// Why.
         reason: String,
     },
+    /// Our redirect URI (`public_url` + the callback path) is not a URL.
+    #[error("redirect URI {0}")]
+    RedirectUri(String),
     /// The HTTP client could not be built.
     #[error("cannot build the HTTPS client: {0}")]
     Client(#[source] reqwest::Error),
@@ -121,6 +124,7 @@ impl OidcError {
             | OidcError::Document { .. }
             | OidcError::IssuerMismatch { .. }
             | OidcError::ClientKey { .. }
+            | OidcError::RedirectUri(_)
             | OidcError::Client(_) => "idp_metadata_unavailable",
             OidcError::IdpError { .. } => "idp_error",
             OidcError::NoCode => "no_code",
