@@ -308,3 +308,39 @@ async fn jit_waiting_room_and_subject_binding_apply() {
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("subject_mismatch"));
 }
+
+/// A provider whose configuration is due keeps serving logins from the cache while one
+/// background fetch renews it: no login waits on the provider's HTTP after the first.
+#[tokio::test]
+async fn a_due_provider_is_renewed_in_the_background() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    let client =
+        realmgate::oidc::http_client(realmgate::saml::http_client_builder(Some(&idp.ca)).unwrap())
+            .unwrap();
+    let providers = realmgate::oidc::Providers::with_ttl(client, Duration::ZERO);
+    let tenant = app
+        .state
+        .discovery
+        .directory
+        .by_account("contoso")
+        .await
+        .unwrap()
+        .unwrap();
+    let first = providers.for_tenant(&tenant).await.unwrap();
+    // Due at once (ttl 0): this call answers from the cache and starts the renewal.
+    let cached = providers.for_tenant(&tenant).await.unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &cached));
+    let mut renewed = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = providers.for_tenant(&tenant).await.unwrap();
+        if !std::sync::Arc::ptr_eq(&first, &now) {
+            renewed = Some(now);
+            break;
+        }
+    }
+    let renewed = renewed.expect("the provider was never renewed");
+    assert_eq!(renewed.issuer, idp.issuer);
+}

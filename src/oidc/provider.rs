@@ -1,6 +1,8 @@
 //! A tenant's OpenID Connect provider as we use it: its configuration document (endpoints,
 //! issuer) and its key set, fetched over HTTPS when first needed and cached per tenant
-//! ([`Providers`]). The key set is refreshed when a token names a key it does not hold (the
+//! ([`Providers`]); after [`CONFIG_TTL`] the next login still uses the cached provider
+//! while a background task fetches it again, so only a tenant's very first login waits on
+//! the provider's HTTP. The key set is refreshed when a token names a key it does not hold (the
 //! provider rotated), at most once per [`KEY_REFRESH_INTERVAL`]: a stream of tokens with
 //! invented `kid`s must not turn into a stream of fetches.
 
@@ -19,8 +21,12 @@ use crate::discovery::{Protocol, SsoSettings, Tenant, TenantMap};
 /// The least time between two key-set fetches of one provider.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How long a provider's configuration is trusted before it is fetched again.
+/// How long a provider's configuration is used before it is fetched again (in the
+/// background).
 pub const CONFIG_TTL: Duration = Duration::from_secs(3600);
+
+/// After a failed background fetch, how long the cached provider is used before the next try.
+const RENEW_RETRY: Duration = Duration::from_secs(60);
 
 /// Entra ID's multi-tenant issuer placeholder (`https://login.microsoftonline.com/{tenantid}/v2.0`):
 /// the token's `tid` claim fills it in.
@@ -38,6 +44,8 @@ pub struct Provider {
     fetched: Mutex<Option<Instant>>,
     /// Serialises refreshes, so concurrent logins with a new `kid` make one fetch.
     refreshing: tokio::sync::Mutex<()>,
+    /// When [`Providers`] fetches the whole configuration again; `None` until it caches it.
+    renew_at: Mutex<Option<Instant>>,
 }
 
 impl Provider {
@@ -49,6 +57,7 @@ impl Provider {
             keys: ArcSwap::from_pointee(keys),
             fetched: Mutex::new(Some(Instant::now())),
             refreshing: tokio::sync::Mutex::new(()),
+            renew_at: Mutex::new(None),
         }
     }
 
@@ -155,17 +164,25 @@ pub struct Providers {
     /// The provider client ([`super::http_client`]).
     pub client: reqwest::Client,
     cache: moka::future::Cache<(String, String), Arc<Provider>>,
+    ttl: Duration,
 }
 
 impl Providers {
-    /// An empty cache over `client`.
+    /// An empty cache over `client`, renewing each provider after [`CONFIG_TTL`].
     pub fn new(client: reqwest::Client) -> Self {
+        Self::with_ttl(client, CONFIG_TTL)
+    }
+
+    /// An empty cache renewing each provider after `ttl`.
+    pub fn with_ttl(client: reqwest::Client, ttl: Duration) -> Self {
         Self {
             client,
+            // Idle entries (a tenant gone or changed) leave after a day.
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(CONFIG_TTL)
+                .time_to_idle(Duration::from_secs(86_400))
                 .build(),
+            ttl,
         }
     }
 
@@ -178,9 +195,13 @@ impl Providers {
             .filter(|s| s.protocol == Protocol::Oidc)
             .ok_or_else(|| OidcError::NotOidc(tenant.account.clone()))?;
         let key = (tenant.account.clone(), config_url(sso)?.to_string());
-        self.cache
-            .try_get_with(key, async {
-                Provider::discover(&self.client, sso).await.map(Arc::new)
+        let ttl = self.ttl;
+        let provider = self
+            .cache
+            .try_get_with(key.clone(), async {
+                let p = Provider::discover(&self.client, sso).await?;
+                *lock(&p.renew_at) = Some(Instant::now() + ttl);
+                Ok::<_, OidcError>(Arc::new(p))
             })
             .await
             .map_err(|e| {
@@ -188,7 +209,39 @@ impl Providers {
                     url: config_url(sso).map(|u| u.to_string()).unwrap_or_default(),
                     reason: e.to_string(),
                 })
-            })
+            })?;
+        self.renew_if_due(&provider, key, sso);
+        Ok(provider)
+    }
+
+    /// Starts one background fetch of a provider whose configuration is due, leaving the
+    /// cached one in use until the new one is in (or for [`RENEW_RETRY`] after a failure).
+    fn renew_if_due(&self, provider: &Provider, key: (String, String), sso: &SsoSettings) {
+        let now = Instant::now();
+        {
+            let mut at = lock(&provider.renew_at);
+            if at.is_none_or(|t| t > now) {
+                return;
+            }
+            *at = Some(now + RENEW_RETRY);
+        }
+        let (client, cache, sso, ttl) = (
+            self.client.clone(),
+            self.cache.clone(),
+            sso.clone(),
+            self.ttl,
+        );
+        tokio::spawn(async move {
+            match Provider::discover(&client, &sso).await {
+                Ok(p) => {
+                    *lock(&p.renew_at) = Some(Instant::now() + ttl);
+                    cache.insert(key, Arc::new(p)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(account = %key.0, error = %e, "OpenID Connect provider not renewed; the cached configuration stays in use")
+                }
+            }
+        });
     }
 
     /// What `realmgate check` reports for the OpenID Connect tenants of `map`: each
