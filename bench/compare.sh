@@ -70,5 +70,5 @@ awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" 
   printf "%-40s %12.2f   (share of its time the RSA signature takes)\n", "pysaml2 signed redirect / raw RSA", ps / rsa
   printf "%-40s %12.0f   (target >= 2000)\n", "realmgate ACS validations/s/core", acs
   printf "%-40s %12.0f   (validate / this = %.2f)\n", "samael/xmlsec signature step alone", xs, acs / xs
-  printf "%-40s %12.0f   (OIDC / SAML ACS = %.2f)\n", "realmgate OIDC callbacks/s/core (ID token)", oidc, oidc / acs
+  printf "%-40s %12.0f   (OIDC / SAML ACS = %.2f)\n", "realmgate OIDC ID token checks/s/core", oidc, oidc / acs
 }' | tee "$out/compare_summary.txt"

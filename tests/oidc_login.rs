@@ -106,6 +106,25 @@ async fn a_callback_is_used_once_and_only_by_its_browser() {
     let again = gateway.get(&callback).send().await.unwrap();
     assert_eq!(again.status(), 400);
     assert!(again.text().await.unwrap().contains("no_pending_request"));
+    // RFC 9207: an answer naming another provider is refused (and uses up the login).
+    let callback = to_callback(&app, &gateway, &idp.browser(&app.url), "alice@contoso.com").await;
+    assert!(callback.contains("iss="), "{callback}");
+    let mut mixed = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = mixed
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "iss" {
+                "https://evil.example".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    mixed.query_pairs_mut().clear().extend_pairs(pairs);
+    let res = gateway.get(mixed.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("issuer_mismatch"));
     // A state we never issued.
     let forged = gateway
         .get(app.at("/auth/oidc/callback?code=x&state=never-issued"))

@@ -31,6 +31,8 @@ pub struct OidcCallback<'a> {
     pub error: Option<&'a str>,
     /// `error_description`.
     pub error_description: Option<&'a str>,
+    /// `iss` (RFC 9207), when the provider sends it.
+    pub iss: Option<&'a str>,
 }
 
 impl Login {
@@ -128,8 +130,20 @@ impl Login {
             .as_ref()
             .filter(|s| s.protocol == Protocol::Oidc)
             .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
-        // 3. The code, exchanged with our client authentication and the PKCE verifier.
         let provider = self.oidc.for_tenant(&tenant).await?;
+        // RFC 9207: a provider that names itself in the answer must be the one the login
+        // went to (a mix-up would send another provider's code to this one's token endpoint).
+        if let Some(iss) = callback.iss
+            && !provider.issuer.contains(oidc::provider::TENANT_PLACEHOLDER)
+            && iss.trim_end_matches('/') != provider.issuer.trim_end_matches('/')
+        {
+            return Err(OidcError::Issuer(format!(
+                "the authorization response names {iss:?}, the login went to {:?}",
+                provider.issuer
+            ))
+            .into());
+        }
+        // 3. The code, exchanged with our client authentication and the PKCE verifier.
         let id_token = oidc::flow::exchange_code(
             &self.oidc.client,
             &provider,

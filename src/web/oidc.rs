@@ -23,6 +23,7 @@ pub struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    iss: Option<String>,
 }
 
 /// `GET /auth/oidc/callback`.
@@ -40,6 +41,7 @@ pub async fn callback(
                 code: q.code.as_deref(),
                 error: q.error.as_deref(),
                 error_description: q.error_description.as_deref(),
+                iss: q.iss.as_deref(),
             },
             binding.as_deref(),
             Utc::now(),
