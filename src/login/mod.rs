@@ -203,9 +203,10 @@ pub struct Login {
     pub users: Arc<dyn UserStore>,
     /// Password attempt limits and lockouts.
     pub limiter: RateLimiter,
-    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
-    /// unbounded flood of POSTs must not grow the blocking pool without limit. Shared so a
-    /// permit can go with the work: a client that hangs up does not free it early.
+    /// Bounds concurrent SAML and ID token validations: each is CPU work on a blocking
+    /// thread, and an unbounded flood of POSTs must not grow the blocking pool without
+    /// limit. Shared so a permit can go with the work: a client that hangs up does not free
+    /// it early.
     pub saml_slots: Arc<tokio::sync::Semaphore>,
     /// Password hashing, off the async runtime.
     pub passwords: Passwords,
