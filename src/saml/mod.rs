@@ -42,7 +42,7 @@ pub mod xml;
 
 pub use error::SamlError;
 pub use facts::{CertificateFacts, ResponseFacts};
-pub use fetch::{FetchError, fetch_metadata, http_client};
+pub use fetch::{FetchError, fetch_metadata, http_client, http_client_builder};
 pub use keys::SpKeys;
 pub use metadata::{IdpCert, IdpMetadata};
 pub use registry::{IdpRegistry, UrlSource};

@@ -170,7 +170,7 @@ pub struct TenantBody {
 /// A tenant's `[sso]` table.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SsoBody {
-    /// `saml2`.
+    /// `saml2` or `oidc`.
     pub protocol: &'static str,
     /// The sign-in button's text.
     pub button: String,
@@ -194,6 +194,17 @@ pub struct SsoBody {
     pub login_hint: &'static str,
     /// Whether the account page goes straight to the IdP.
     pub auto_redirect: bool,
+    /// OpenID Connect: where the provider's configuration is, when not beside `issuer`.
+    pub discovery_url: Option<String>,
+    /// OpenID Connect: our client ID at the provider.
+    pub client_id: Option<String>,
+    /// OpenID Connect: `client_secret_basic` or `private_key_jwt` (the secret or key
+    /// itself is never shown).
+    pub client_auth: Option<&'static str>,
+    /// OpenID Connect: scopes requested besides `openid`.
+    pub scopes: Option<Vec<String>>,
+    /// OpenID Connect: Entra's `domain_hint`.
+    pub domain_hint: Option<String>,
 }
 
 fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
@@ -206,6 +217,7 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
         sso: t.sso.as_ref().map(|s| SsoBody {
             protocol: match s.protocol {
                 Protocol::Saml2 => "saml2",
+                Protocol::Oidc => "oidc",
             },
             button: s.button.clone(),
             issuer: s.issuer.clone(),
@@ -226,6 +238,15 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
                 LoginHint::None => "none",
             },
             auto_redirect: s.auto_redirect,
+            discovery_url: s.discovery_url.as_ref().map(ToString::to_string),
+            client_id: s.client_id.clone(),
+            client_auth: match (&s.client_secret, &s.client_key) {
+                (Some(_), _) => Some("client_secret_basic"),
+                (None, Some(_)) => Some("private_key_jwt"),
+                (None, None) => None,
+            },
+            scopes: (s.protocol == Protocol::Oidc).then(|| s.scopes.clone()),
+            domain_hint: s.domain_hint.clone(),
         }),
         source,
     }

@@ -14,6 +14,7 @@ pub mod device;
 pub mod discover;
 pub mod error;
 pub mod guard;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
@@ -65,6 +66,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/auth/saml/callback", post(sso::acs))
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
+        .route(oidc::CALLBACK, get(oidc::callback))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(device::device_login))
