@@ -6,6 +6,11 @@
 //!
 //! Every refusal is one `LoginError` variant with a stable code; the precise reason is
 //! logged (target `audit` for login events), the person sees only what they can act on.
+//!
+//! # Layout
+//! - this file: [`Login`], SSO and password login;
+//! - [`reset`]: "Forgot password?" and the set-password page of one-time links;
+//! - `waiting`: the notice to an account's admins when someone enters its Waiting Room.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,12 +20,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
+use crate::accounts::{
+    self, AccountsError, MIN_PASSWORD_CHARS, Outcome, Passwords, Refusal, Status, User, UserStore,
+};
 use crate::discovery::{DirectoryError, Discovery, Email, Route, Tenant};
 use crate::saml::{self, IdpRegistry, SamlError, Sp, request::SsoStart};
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
+
+pub mod reset;
+mod waiting;
+
+pub use reset::SET_PASSWORD_PATH;
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
@@ -86,6 +98,16 @@ pub enum LoginError {
     /// The bound on concurrent SAML work is closed (the gateway is stopping).
     #[error("backend unavailable: SAML slots: {0}")]
     Slots(#[from] tokio::sync::AcquireError),
+    /// A one-time link that is not (or no longer) valid: unknown, expired, used, issued
+    /// before the last password change, or of a user since disabled or removed.
+    #[error("one-time link not valid")]
+    LinkInvalid,
+    /// The two typed passwords differ.
+    #[error("the two passwords differ")]
+    PasswordMismatch,
+    /// The new password is shorter than the policy allows.
+    #[error("password shorter than {MIN_PASSWORD_CHARS} characters")]
+    WeakPassword,
 }
 
 impl From<RateLimitError> for LoginError {
@@ -137,6 +159,9 @@ impl LoginError {
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
             LoginError::NoIdp(_) => "idp_metadata_unavailable",
+            LoginError::LinkInvalid => "link_invalid",
+            LoginError::PasswordMismatch => "password_mismatch",
+            LoginError::WeakPassword => "weak_password",
             LoginError::Store(_)
             | LoginError::Accounts(_)
             | LoginError::Directory(_)
@@ -199,6 +224,13 @@ pub struct Login {
     pub passwords: Passwords,
     /// Allowed clock difference with IdPs (`clock_skew_seconds`).
     pub skew: Duration,
+    /// Mail to people: reset links, Waiting Room notices.
+    pub outreach: crate::mail::Outreach,
+    /// One-time links (password reset, invitation).
+    pub links: crate::session::Links,
+    /// Reset requests per typed address: stricter than password attempts, since each
+    /// one mails someone.
+    pub reset_limiter: RateLimiter,
 }
 
 /// What a completed SSO round trip gives.
@@ -485,6 +517,7 @@ impl Login {
             }
             Outcome::Waiting(user) => {
                 tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
+                self.notify_waiting(tenant.clone(), user.clone());
                 Ok(SsoOutcome::Waiting(user))
             }
             Outcome::Refused(r) => Err(LoginError::Refused(r)),
