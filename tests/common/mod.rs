@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod mail;
 pub mod saml;
 
 use std::net::SocketAddr;
