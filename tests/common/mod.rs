@@ -2,6 +2,7 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod axe;
 pub mod idp;
 pub mod mail;
 pub mod saml;
