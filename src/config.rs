@@ -145,6 +145,21 @@ pub struct Config {
     /// upstream keepalive and AWS ALB: 60 s), or a request they send just as the gateway
     /// closes an idle connection fails.
     pub http_timeout_seconds: u64,
+    /// The operator's name on every page title ("Sign in · Brand") and every mail.
+    pub brand_name: String,
+    /// A logo (PNG, SVG, JPEG or WebP file) shown on every page and linked from mail;
+    /// none: the name alone.
+    pub brand_logo: Option<PathBuf>,
+    /// The accent colour (`#rrggbb`) of buttons and links. The text on it is black or
+    /// white, whichever contrasts more ([`Config::brand_text_color`]), so any colour keeps
+    /// the WCAG AA 4.5:1 ratio.
+    pub brand_color: String,
+    /// `smtp://user:pass@host:587` (STARTTLS) or `smtps://user:pass@host:465` (TLS): mail
+    /// goes through that relay. None: each message is written to `data_dir/outbox/` and
+    /// logged, so a fresh start shows what would be sent.
+    pub smtp_url: Option<String>,
+    /// The `From:` of every mail.
+    pub mail_from: String,
 }
 
 impl Default for Config {
@@ -181,6 +196,11 @@ impl Default for Config {
             lockout_after_failures: 5,
             drain_seconds: 5,
             http_timeout_seconds: 75,
+            brand_name: "realmgate".into(),
+            brand_logo: None,
+            brand_color: "#2f5bd3".into(),
+            smtp_url: None,
+            mail_from: "realmgate <no-reply@localhost>".into(),
         }
     }
 }
@@ -352,6 +372,71 @@ impl Config {
                 "session_idle_seconds must be positive and not above session_max_seconds".into(),
             );
         }
+        self.validate_brand_and_mail(&mut push);
+    }
+
+    /// The branding and mail settings' checks.
+    fn validate_brand_and_mail(&self, push: &mut impl FnMut(&str, String)) {
+        if self.brand_name.trim().is_empty() || self.brand_name.chars().count() > 80 {
+            push(
+                "brand_name",
+                "brand_name must be 1 to 80 characters: it ends every page title".into(),
+            );
+        }
+        if parse_color(&self.brand_color).is_none() {
+            push(
+                "brand_color",
+                format!(
+                    "brand_color must be a colour like \"#2f5bd3\" (# and six hex digits), not {:?}",
+                    self.brand_color
+                ),
+            );
+        }
+        if let Some(logo) = &self.brand_logo
+            && logo_type(logo).is_none()
+        {
+            push(
+                "brand_logo",
+                format!(
+                    "brand_logo {} must be a .png, .svg, .jpg or .webp file",
+                    logo.display()
+                ),
+            );
+        }
+        if let Some(url) = &self.smtp_url {
+            match Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => {}
+                _ => push(
+                    "smtp_url",
+                    "smtp_url must be smtp://[user:password@]host[:port] (STARTTLS) or smtps://... (TLS)"
+                        .into(),
+                ),
+            }
+        }
+        if !self.mail_from.contains('@') {
+            push(
+                "mail_from",
+                format!(
+                    "mail_from must be an address like \"Acme <no-reply@example.com>\", not {:?}",
+                    self.mail_from
+                ),
+            );
+        }
+    }
+
+    /// The colour of text on `brand_color`: black or white, whichever contrasts more
+    /// (WCAG 2.1 relative luminance). Either reaches 4.5:1 on any colour.
+    pub fn brand_text_color(&self) -> &'static str {
+        let Some(rgb) = parse_color(&self.brand_color) else {
+            return "#ffffff";
+        };
+        let l = relative_luminance(rgb);
+        // Contrast with white: 1.05 / (l + 0.05); with black: (l + 0.05) / 0.05.
+        if 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 {
+            "#ffffff"
+        } else {
+            "#000000"
+        }
     }
 
     /// The SP entity ID the IdP administrator types in.
@@ -401,6 +486,41 @@ impl Config {
             )
         })
     }
+}
+
+/// `#rrggbb` as its three channels.
+pub fn parse_color(text: &str) -> Option<[u8; 3]> {
+    let hex = text.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([channel(0)?, channel(2)?, channel(4)?])
+}
+
+/// WCAG 2.1 relative luminance of an sRGB colour.
+pub fn relative_luminance(rgb: [u8; 3]) -> f64 {
+    let linear = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2])
+}
+
+/// The media type of a logo file, by its extension; none for a kind pages do not show.
+pub fn logo_type(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        _ => return None,
+    })
 }
 
 /// 1-based line number of a byte offset.
@@ -510,6 +630,45 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.0.len(), 1);
         assert_eq!(err.0[0].line, Some(2), "{}", err.0[0]);
+    }
+
+    #[test]
+    fn brand_and_mail_settings_are_checked() {
+        let err = load(
+            "brand_color = \"blue\"\nbrand_logo = \"logo.gif\"\nsmtp_url = \"http://mail\"\nmail_from = \"nobody\"\nbrand_name = \"\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let lines: Vec<_> = err.0.iter().map(|p| p.line).collect();
+        assert_eq!(err.0.len(), 5, "{err}");
+        assert!((1..=5).all(|l| lines.contains(&Some(l))), "{err}");
+        let c = load(
+            "smtp_url = \"smtps://u:p@mail.example.com:465\"\nbrand_color = \"#FFDD00\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.brand_text_color(), "#000000");
+        assert_eq!(Config::default().brand_text_color(), "#ffffff");
+    }
+
+    #[test]
+    fn the_text_on_the_brand_colour_always_reaches_aa() {
+        let contrast = |a: f64, b: f64| (a.max(b) + 0.05) / (a.min(b) + 0.05);
+        for rgb in [
+            [0x77, 0x77, 0x77],
+            [0x76, 0x76, 0x76],
+            [255, 0, 0],
+            [0, 0, 255],
+            [0, 255, 0],
+        ] {
+            let c = Config {
+                brand_color: format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]),
+                ..Config::default()
+            };
+            let text = parse_color(c.brand_text_color()).unwrap();
+            let ratio = contrast(relative_luminance(rgb), relative_luminance(text));
+            assert!(ratio >= 4.5, "{rgb:?}: {ratio}");
+        }
     }
 
     #[test]

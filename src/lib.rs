@@ -29,14 +29,19 @@
 //!   (`app::tenants`).
 //! - `telemetry`: logs and Prometheus metrics.
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
+//! - `i18n`: the message catalogs (Fluent, `locales/`), the language of a request, and the
+//!   templates that take their words from the catalogs (pages and mail).
+//! - `mail`: the messages sent to people (invitation, password reset, Waiting Room,
+//!   approval) and the `Mailer` that delivers them (SMTP, or the outbox directory).
 //!
 //! Dependencies point one way:
 //! `main → app → web → {login, oauth, admin, scim} → {saml, oidc, accounts, discovery,
-//! session, audit} → {config, telemetry, secrets}`. A module imports only from modules to its right
-//! (within a group, in one deliberate direction: `oauth → login`, `scim → admin`,
-//! `saml`/`oidc`/`accounts → discovery`, `audit → accounts` (its events live in the users'
-//! database), `telemetry`/`secrets → config`); only `web` and `app` name the application
-//! state or HTTP types. `tests/layers.rs` keeps this true.
+//! session, audit, mail} → {config, telemetry, secrets, i18n}`. A module imports only from
+//! modules to its right (within a group, in one deliberate direction: `oauth → login`,
+//! `scim → admin`, `saml`/`oidc`/`accounts → discovery`, `audit → accounts` (its events
+//! live in the users' database), `mail → discovery` (the `Email` it addresses),
+//! `telemetry`/`secrets → config`); only `web` and `app` name the application state or
+//! HTTP types. `tests/layers.rs` keeps this true.
 
 pub mod accounts;
 pub mod admin;
@@ -44,7 +49,9 @@ pub mod app;
 pub mod audit;
 pub mod config;
 pub mod discovery;
+pub mod i18n;
 pub mod login;
+pub mod mail;
 pub mod oauth;
 pub mod oidc;
 pub mod saml;

@@ -12,8 +12,8 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
     &["login", "oauth", "admin", "scim"],
-    &["saml", "oidc", "accounts", "discovery", "session", "audit"],
-    &["config", "telemetry", "secrets"],
+    &["saml", "oidc", "accounts", "discovery", "session", "audit", "mail"],
+    &["config", "telemetry", "secrets", "i18n"],
 ];
 
 /// Uses within one layer, each a deliberate direction (the reverse would be a cycle).
@@ -32,6 +32,8 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("telemetry", "config"),
     // The gateway secret's file and value come from the configuration.
     ("secrets", "config"),
+    // Mail is addressed with the validated `Email`.
+    ("mail", "discovery"),
 ];
 
 /// Crates whose types are HTTP serving; only `web` and `app` (which builds it) name them.

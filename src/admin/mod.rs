@@ -69,6 +69,9 @@ pub enum AdminError {
     /// The token or group tables failed (503).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The session store, which holds one-time links, failed (503).
+    #[error("{0}")]
+    Store(#[source] crate::session::StoreError),
 }
 
 /// The classes of [`AdminError`], one per HTTP answer.
@@ -94,9 +97,11 @@ impl AdminError {
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) | Self::UserConflict(_) => ErrorKind::Conflict,
-            Self::Accounts(_) | Self::Audit(_) | Self::Corrupt(_) | Self::Database(_) => {
-                ErrorKind::Unavailable
-            }
+            Self::Accounts(_)
+            | Self::Audit(_)
+            | Self::Corrupt(_)
+            | Self::Database(_)
+            | Self::Store(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -167,6 +172,16 @@ impl Admin {
             groups: Groups::new(pool, audit.clone()),
             audit,
         }
+    }
+
+    /// The same operations, mailing the people they concern (see [`Users::with_mail`]).
+    pub fn with_mail(
+        mut self,
+        outreach: crate::mail::Outreach,
+        links: crate::session::Links,
+    ) -> Self {
+        self.users = self.users.with_mail(outreach, links);
+        self
     }
 
     /// Opens (and migrates) the database of `database_url`: what start-up and the CLI call.

@@ -7,9 +7,14 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{Actor, AdminError, record};
-use crate::accounts::{self, ImportSummary, NewUser, Status, User, UserPage, UserQuery, UserStore};
+use crate::accounts::{
+    self, ImportSummary, NewUser, Origin, Status, User, UserPage, UserQuery, UserStore,
+};
 use crate::audit::AuditLog;
 use crate::discovery::{Email, Tenant};
+use crate::i18n::Lang;
+use crate::mail::{Invitation, Outreach};
+use crate::session::{LinkClaim, Links, Purpose, links::INVITE_TTL};
 
 /// Most users one [`Users::list`] page holds.
 pub const MAX_PAGE: u32 = 500;
@@ -45,12 +50,26 @@ fn snapshot(u: &User) -> serde_json::Value {
 pub struct Users {
     store: Arc<dyn UserStore>,
     audit: AuditLog,
+    /// Mail to the people concerned, and the one-time links of invitations. None where
+    /// nobody is to be mailed (the CLI's one-off commands); invitations then refuse.
+    mail: Option<(Outreach, Links)>,
 }
 
 impl Users {
     /// The operations over `store`, recording changes in `audit`.
     pub fn new(store: Arc<dyn UserStore>, audit: AuditLog) -> Self {
-        Self { store, audit }
+        Self {
+            store,
+            audit,
+            mail: None,
+        }
+    }
+
+    /// The same operations, mailing people through `outreach` (invitations, approvals,
+    /// denials) and issuing set-password links in `links`.
+    pub fn with_mail(mut self, outreach: Outreach, links: Links) -> Self {
+        self.mail = Some((outreach, links));
+        self
     }
 
     /// The store under the operations, for reads that are not management (logins).
@@ -197,7 +216,128 @@ impl Users {
             .await?;
         self.change(actor, "user_approved", Some(&before), &after)
             .await?;
+        if before.status == Status::Waiting
+            && let Some((outreach, _)) = &self.mail
+        {
+            let url = outreach.url(&format!("/{account}"));
+            outreach.send_later(
+                "approved",
+                outreach
+                    .letters
+                    .decision(&after.email, Lang::default(), account, Ok(&url)),
+            );
+        }
         Ok(after)
+    }
+
+    /// Turns a user of the Waiting Room away: the account is disabled (so the next SSO
+    /// login does not put them back in the queue), the reason is kept in the audit log
+    /// and mailed to them. Only a waiting user can be denied; others are disabled by a
+    /// patch, deliberately.
+    pub async fn deny(
+        &self,
+        actor: &Actor,
+        account: &str,
+        id: i64,
+        reason: Option<&str>,
+    ) -> Result<User, AdminError> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > 500) {
+            return Err(AdminError::Invalid(
+                "a reason has at most 500 characters".into(),
+            ));
+        }
+        let before = self.get(account, id).await?;
+        if before.status != Status::Waiting {
+            return Err(AdminError::Conflict(format!(
+                "{} is {}, not waiting; disable it instead",
+                before.email, before.status
+            )));
+        }
+        let after = self
+            .store
+            .set_status(account, &before.email, Status::Disabled)
+            .await?;
+        let mut after_snapshot = snapshot(&after);
+        after_snapshot["reason"] = json!(reason);
+        record(
+            &self.audit,
+            actor,
+            Some(account),
+            "user_denied",
+            after.email.as_str(),
+            Some(snapshot(&before)),
+            Some(after_snapshot),
+        )
+        .await?;
+        if let Some((outreach, _)) = &self.mail {
+            outreach.send_later(
+                "denied",
+                outreach
+                    .letters
+                    .decision(&after.email, Lang::default(), account, Err(reason)),
+            );
+        }
+        Ok(after)
+    }
+
+    /// Invites `email` to `tenant`: creates the user when there is none (active, without
+    /// a password) and mails the invitation in `lang`: where to sign in for an SSO tenant,
+    /// a one-time set-password link (7 days) for a password tenant. Inviting an existing
+    /// user sends a new invitation; a disabled one is refused.
+    pub async fn invite(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+        email: Email,
+        name: &str,
+        lang: Lang,
+    ) -> Result<User, AdminError> {
+        let Some((outreach, links)) = &self.mail else {
+            return Err(AdminError::Invalid(
+                "invitations are sent by the running gateway (API or console)".into(),
+            ));
+        };
+        let account = tenant.account.as_str();
+        let before = self.store.by_email(account, &email).await?;
+        let user = match &before {
+            Some(u) if u.status == Status::Disabled => {
+                return Err(AdminError::Conflict(format!(
+                    "{} is disabled; enable it before inviting it",
+                    u.email
+                )));
+            }
+            Some(u) => u.clone(),
+            None => {
+                let mut new = NewUser::new(account, email, Origin::Cli, Utc::now());
+                new.name = name.trim().to_string();
+                accounts::add_by_hand(self.store.as_ref(), tenant, new, None).await?
+            }
+        };
+        let invitation = if tenant.sso.is_some() {
+            Invitation::SignIn(outreach.url(&format!("/{account}")))
+        } else {
+            let claim = LinkClaim {
+                user_id: user.id,
+                account: account.to_string(),
+                purpose: Purpose::Invite,
+                issued_at: Utc::now(),
+            };
+            let token = links
+                .issue(&claim, INVITE_TTL)
+                .await
+                .map_err(AdminError::Store)?;
+            Invitation::SetPassword(outreach.url(&format!("/password/set?token={token}")))
+        };
+        self.change(actor, "user_invited", before.as_ref(), &user)
+            .await?;
+        outreach.send_later(
+            "invitation",
+            outreach
+                .letters
+                .invitation(&user.email, lang, &tenant.name, &invitation),
+        );
+        Ok(user)
     }
 
     /// Imports a CSV of users (columns email, name, admin, account): `owner` gives the

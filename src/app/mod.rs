@@ -19,11 +19,13 @@ use crate::config::{Config, Problem};
 use crate::discovery::{
     Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
 };
+use crate::i18n::Catalog;
 use crate::login::{Login, Traces};
+use crate::mail::{self, Letters, Outreach, Postman};
 use crate::oauth::device::Devices;
 use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
 use crate::secrets::{self, SecretsError};
-use crate::session::{self, RateLimitPolicy, RateLimiter, Sessions, StoreError};
+use crate::session::{self, Links, RateLimitPolicy, RateLimiter, Sessions, StoreError};
 use crate::telemetry;
 use crate::web::pages::Pages;
 use crate::web::state::{AppState, SharedState, Tenants};
@@ -42,9 +44,15 @@ pub enum AppError {
         /// The error.
         source: std::io::Error,
     },
-    /// A template does not compile.
-    #[error("template: {0}")]
-    Template(#[from] Box<handlebars::TemplateError>),
+    /// A page template or catalog does not load, or the brand logo cannot be read.
+    #[error("pages: {0}")]
+    Pages(#[from] crate::web::pages::PagesError),
+    /// A catalog, or a mail template, does not load.
+    #[error(transparent)]
+    I18n(#[from] crate::i18n::I18nError),
+    /// The mailer cannot be set up (`smtp_url`, `mail_from`).
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
     /// The gateway secret could not be read or generated.
     #[error(transparent)]
     Secret(#[from] SecretsError),
@@ -73,6 +81,17 @@ pub enum AppError {
     #[error(transparent)]
     Directory(#[from] DirectoryError),
 }
+
+/// Password-reset requests per typed address: 5 in 15 minutes, and lockouts never start
+/// (nothing is guessed here; the limit only keeps one mailbox from being flooded).
+const RESET_POLICY: RateLimitPolicy = RateLimitPolicy {
+    limit: 5,
+    window: Duration::from_secs(15 * 60),
+    lockout_after: u64::MAX,
+    failure_window: Duration::from_secs(60),
+    base_lockout: Duration::from_secs(1),
+    max_lockout: Duration::from_secs(1),
+};
 
 /// Builds the state from a configuration: loads tenants (refusing to start on any problem)
 /// or connects to their database, the gateway secret and the templates.
@@ -113,6 +132,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                 )
             }
         };
+    let catalog = Arc::new(Catalog::new()?);
     let keys = Arc::new(SpKeys::load_or_generate(&config)?);
     let sp = Arc::new(Sp::from_config(&config, keys));
     let users_db = accounts::open(&config.database_url()).await?;
@@ -147,6 +167,18 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
             ..RateLimitPolicy::default()
         },
     );
+    let pages = Arc::new(Pages::new(&config, catalog.clone())?);
+    let logo_url = pages
+        .brand_logo
+        .as_ref()
+        .map(|_| config.url(&format!("/static/{}", crate::web::pages::BRAND_LOGO)));
+    let outreach = Outreach::new(
+        Arc::new(Letters::new(&config, catalog, logo_url)?),
+        Postman::new(mail::open(&config)?),
+        config.public_url.as_str(),
+    );
+    let links = Links::new(store.clone(), sessions.clone());
+    let admin = admin.with_mail(outreach.clone(), links.clone());
     let login = Arc::new(Login {
         discovery: discovery.clone(),
         idps,
@@ -170,6 +202,9 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                 config.url(crate::web::oidc::CALLBACK)
             )))
         })?,
+        outreach,
+        links,
+        reset_limiter: RateLimiter::new(store.clone(), RESET_POLICY),
     });
     let devices = Devices {
         oauth: oauth.clone(),
@@ -179,7 +214,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     Ok(Arc::new(AppState {
         discovery,
         tenants,
-        pages: Arc::new(Pages::new().map_err(Box::new)?),
+        pages,
         metrics,
         users,
         admin,

@@ -28,6 +28,8 @@ pub const RESERVED_SLUGS: &[&str] = &[
     "waiting-room",
     "well-known",
     "favicon.ico",
+    "lang",
+    "password",
 ];
 
 /// What happens to a person the IdP vouches for but who has no account here yet.

@@ -8,6 +8,12 @@
 //! logged (target `audit` for login events), the person sees only what they can act on.
 //! Every SSO attempt of a known tenant is also kept in that tenant's [`traces`], with the
 //! reason, for its IdP administrator.
+//!
+//! # Layout
+//! - this file: [`Login`], SSO and password login;
+//! - [`reset`]: "Forgot password?" and the set-password page of one-time links;
+//! - `waiting`: the notice to an account's admins when someone enters its Waiting Room;
+//! - [`traces`]: each tenant's last SSO attempts.
 
 pub mod traces;
 
@@ -19,7 +25,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
+use crate::accounts::{
+    self, AccountsError, MIN_PASSWORD_CHARS, Outcome, Passwords, Refusal, Status, User, UserStore,
+};
 use crate::discovery::{DirectoryError, Discovery, Email, Protocol, Route, Tenant};
 use crate::oidc::{self, OidcError};
 use crate::saml::{self, IdpRegistry, ResponseFacts, SamlError, Sp, request::SsoStart};
@@ -27,6 +35,11 @@ use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
 pub use traces::{Trace, TraceResult, Traces};
+
+pub mod reset;
+mod waiting;
+
+pub use reset::SET_PASSWORD_PATH;
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
@@ -95,6 +108,16 @@ pub enum LoginError {
     /// The bound on concurrent SAML work is closed (the gateway is stopping).
     #[error("backend unavailable: SAML slots: {0}")]
     Slots(#[from] tokio::sync::AcquireError),
+    /// A one-time link that is not (or no longer) valid: unknown, expired, used, issued
+    /// before the last password change, or of a user since disabled or removed.
+    #[error("one-time link not valid")]
+    LinkInvalid,
+    /// The two typed passwords differ.
+    #[error("the two passwords differ")]
+    PasswordMismatch,
+    /// The new password is shorter than the policy allows.
+    #[error("password shorter than {MIN_PASSWORD_CHARS} characters")]
+    WeakPassword,
 }
 
 impl From<RateLimitError> for LoginError {
@@ -150,6 +173,9 @@ impl LoginError {
             LoginError::RateLimited(_) => "rate_limited",
             LoginError::UnknownAccount(_) => "not_found",
             LoginError::NoIdp(_) => "idp_metadata_unavailable",
+            LoginError::LinkInvalid => "link_invalid",
+            LoginError::PasswordMismatch => "password_mismatch",
+            LoginError::WeakPassword => "weak_password",
             LoginError::Store(_)
             | LoginError::Accounts(_)
             | LoginError::Directory(_)
@@ -223,6 +249,13 @@ pub struct Login {
     pub oidc: Arc<oidc::Providers>,
     /// Our OpenID Connect redirect URI (`public_url` + `/auth/oidc/callback`).
     pub oidc_redirect: url::Url,
+    /// Mail to people: reset links, Waiting Room notices.
+    pub outreach: crate::mail::Outreach,
+    /// One-time links (password reset, invitation).
+    pub links: crate::session::Links,
+    /// Reset requests per typed address: stricter than password attempts, since each
+    /// one mails someone.
+    pub reset_limiter: RateLimiter,
 }
 
 /// What is known of an SSO attempt as it goes: the tenant once found, the response's claims
@@ -580,6 +613,7 @@ impl Login {
             }
             Outcome::Waiting(user) => {
                 tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
+                self.notify_waiting(tenant.clone(), user.clone());
                 Ok(SsoOutcome::Waiting(user))
             }
             Outcome::Refused(r) => Err(LoginError::Refused(r)),

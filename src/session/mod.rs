@@ -11,7 +11,9 @@
 //! - [`redis`]: Redis-backed store shared by every instance.
 //! - [`sessions`]: login sessions (new random id at every login, idle and absolute timeouts).
 //! - [`rate_limit`]: fixed-window counters plus growing lockouts after failures.
+//! - [`links`]: one-time links mailed to people (password reset, invitation).
 
+pub mod links;
 pub mod memory;
 pub mod rate_limit;
 pub mod redis;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use links::{LinkClaim, Links, Purpose};
 pub use memory::MemoryStore;
 pub use rate_limit::{RateLimitError, RateLimitPolicy, RateLimiter, RetryAfter};
 pub use redis::RedisStore;

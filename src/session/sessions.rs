@@ -138,6 +138,26 @@ impl Sessions {
         Ok(())
     }
 
+    /// Ends every session of `user_id` opened up to `now` (a password reset): records the
+    /// moment, which [`Sessions::ended_at`] reports to whoever admits a session, a refresh
+    /// token or a one-time link. Kept as long as a session can live, after which no
+    /// session from before it can exist anyway.
+    pub async fn end_all(&self, user_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(&now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.put(&ended_key(user_id), bytes, self.max).await
+    }
+
+    /// When the sessions of `user_id` were last ended by [`Sessions::end_all`], if within
+    /// a session's lifetime.
+    pub async fn ended_at(&self, user_id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self.store.get(&ended_key(user_id)).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
     async fn save(&self, session: &Session, ttl: Duration) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(session).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.store.put(&record_key(&session.id), bytes, ttl).await
@@ -155,6 +175,10 @@ fn well_formed(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn ended_key(user_id: i64) -> String {
+    format!("sessions-ended:{user_id}")
 }
 
 fn record_key(id: &str) -> String {

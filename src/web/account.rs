@@ -81,7 +81,7 @@ pub async fn password(
                 "password",
                 &json!({
                     "csrf": csrf,
-                    "error": if status == StatusCode::TOO_MANY_REQUESTS { "Too many attempts. Wait a few minutes and try again." } else { "The email or password is incorrect." },
+                    "error": if status == StatusCode::TOO_MANY_REQUESTS { "password-too-many" } else { "password-incorrect" },
                     "invalid": status == StatusCode::UNAUTHORIZED,
                     "return_to": return_to.as_ref().map(|u| u.as_str()),
                     "account": no_sso,
@@ -151,7 +151,8 @@ pub async fn no_sso_page(
                     "csrf": csrf,
                     "account": account,
                     "no_sso": true,
-                    "notice": format!("Administrator fail-safe sign-in for {}. Everyone else signs in with single sign-on.", t.name),
+                    "notice": "no-sso-notice",
+                    "tenant_name": t.name,
                     "back_url": "/",
                 }),
             );
@@ -189,23 +190,40 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
         return Ok(None);
     };
     let users = state.users.clone();
+    let sessions = state.sessions.clone();
     let user_id = session.user_id;
-    let active = state
+    let gate = state
         .active_users
         .try_get_with(user_id, async move {
-            users
+            let active = users
                 .by_id(user_id)
                 .await
                 .map(|u| u.is_some_and(|u| u.status == crate::accounts::Status::Active))
+                .map_err(|e| WebError::Accounts(std::sync::Arc::new(e)))?;
+            let ended_at = sessions.ended_at(user_id).await?;
+            Ok::<_, WebError>(UserGate { active, ended_at })
         })
         .await
-        .map_err(WebError::Accounts)?;
-    if !active {
-        tracing::info!(target: "audit", event = "session_ended", reason = "user no longer active", user_id, account = %session.account);
-        state.sessions.destroy(&id).await?;
-        return Ok(None);
-    }
-    Ok(Some(session))
+        .map_err(WebError::SessionCheck)?;
+    let reason = if !gate.active {
+        "user no longer active"
+    } else if gate.ended_at.is_some_and(|t| session.created_at <= t) {
+        "the user's sessions were ended (password reset)"
+    } else {
+        return Ok(Some(session));
+    };
+    tracing::info!(target: "audit", event = "session_ended", reason, user_id, account = %session.account);
+    state.sessions.destroy(&id).await?;
+    Ok(None)
+}
+
+/// What admits a user's sessions, cached per user for at most 30 s (`active_users`).
+#[derive(Debug, Clone, Copy)]
+pub struct UserGate {
+    /// The user exists and is active.
+    pub active: bool,
+    /// Sessions opened up to then were ended (`Sessions::end_all`).
+    pub ended_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// `GET /me`: who is signed in.
@@ -218,7 +236,7 @@ pub async fn me(State(state): State<SharedState>, headers: HeaderMap) -> Respons
             };
             let body = state.pages.render(
                 "message",
-                &json!({"title": "Signed in", "message": format!("You are signed in as {}.", s.name), "email": s.email, "signed_in": true, "csrf": csrf}),
+                &json!({"title": "signed-in-title", "message": "signed-in-as", "name": s.name, "email": s.email, "signed_in": true, "csrf": csrf}),
             );
             with_cookie(StatusCode::OK, set_cookie, body)
         }
@@ -256,21 +274,18 @@ impl WaitingVia {
         }
     }
 
-    /// What the Waiting Room tells the person this sign-in sent there.
+    /// The catalog key of what the Waiting Room tells the person this sign-in sent there.
     fn message(self) -> &'static str {
         match self {
-            WaitingVia::Sso => {
-                "Your organisation signed you in, and your account was created. An administrator must approve it before you can continue; try again once they have."
-            }
-            WaitingVia::Password => {
-                "Your account is waiting: an administrator must approve it before you can continue; try again once they have."
-            }
+            WaitingVia::Sso => "waiting-sso",
+            WaitingVia::Password => "waiting-password",
         }
     }
 }
 
-/// The Waiting Room's text for a visitor no sign-in sent there: nothing about them.
-const WAITING_GENERIC: &str = "Some organisations approve each new account before it can be used. If yours is waiting, sign in again once an administrator has approved it.";
+/// The Waiting Room's text (its catalog key) for a visitor no sign-in sent there: nothing
+/// about them.
+const WAITING_GENERIC: &str = "waiting-generic";
 
 /// Sends the browser of a sign-in whose account awaits approval to the Waiting Room,
 /// with the cookie that page reads.
@@ -302,7 +317,7 @@ pub async fn waiting_room(State(state): State<SharedState>, headers: HeaderMap) 
         .pages
         .render(
             "message",
-            &json!({"title": "Waiting for approval", "message": message}),
+            &json!({"title": "waiting-title", "message": message}),
         )
         .into_response()
 }

@@ -28,8 +28,8 @@ fn error_page(state: &AppState, e: &OAuthError) -> Response {
     let body = state.pages.render(
         "error",
         &json!({
-            "title": "Sign-in problem",
-            "message": "The app asked to sign you in with a request this service cannot accept. Go back to the app and try again.",
+            "title": "error-title-sign-in",
+            "message": "error-oauth-request",
             "code": e.code(),
         }),
     );

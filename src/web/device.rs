@@ -216,7 +216,7 @@ pub async fn device_page(
                 &state,
                 &headers,
                 StatusCode::BAD_REQUEST,
-                json!({"error": "That code is not valid or has expired. Check the code on your device.", "user_code": typed}),
+                json!({"error": "device-code-invalid", "user_code": typed}),
             );
         }
         Err(e) => return device_refusal(&state, e),
@@ -337,30 +337,24 @@ pub async fn device_decide(
         Ok(request) => {
             tracing::info!(target: "audit", event = if approve { "device_approved" } else { "device_denied" }, client_id = %request.client_id, user_id = session.user_id);
             let message = if approve {
-                "Your device is signed in. You can close this page."
+                "device-approved"
             } else {
-                "The device was not signed in. You can close this page."
+                "device-denied"
             };
             state
                 .pages
                 .render(
                     "message",
-                    &json!({"title": if approve { "Device approved" } else { "Device denied" }, "message": message}),
+                    &json!({"title": if approve { "device-approved-title" } else { "device-denied-title" }, "message": message}),
                 )
                 .into_response()
         }
         Err(DeviceError::OAuth(e)) => {
             tracing::info!(code = e.code(), reason = %e, "device decision refused");
             let message = match e {
-                OAuthError::AccessDenied(_) => {
-                    "This device asked for another account than the one you are signed in with."
-                }
-                OAuthError::Server(_) => {
-                    "Sign-in is temporarily unavailable. Please try again in a minute."
-                }
-                _ => {
-                    "That code is not valid, has expired or was already used. Start again on your device."
-                }
+                OAuthError::AccessDenied(_) => "device-other-account",
+                OAuthError::Server(_) => "error-unavailable",
+                _ => "device-code-used",
             };
             device_form(
                 &state,

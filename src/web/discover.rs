@@ -73,7 +73,7 @@ fn email_form(
     status: StatusCode,
     email: Option<&str>,
     return_to: Option<Url>,
-    error: Option<String>,
+    error: Option<&'static str>,
 ) -> Response {
     let (csrf, set_cookie) = match guard::csrf_token(&state.config, headers) {
         Ok(t) => t,
@@ -112,7 +112,7 @@ pub async fn discover_form(
                 StatusCode::BAD_REQUEST,
                 Some(form.email.trim()),
                 return_to,
-                Some(e.to_string()),
+                Some(super::error::email_error_key(&e)),
             );
         }
     };

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::accounts::AccountsError;
 use crate::discovery::{DirectoryError, EmailError};
+use crate::i18n::{Catalog, Lang};
 use crate::login::LoginError;
 use crate::oauth::device::DeviceError;
 use crate::saml::SamlError;
@@ -43,6 +44,10 @@ pub enum WebError {
     /// The user database is down (the active-user check of a session).
     #[error("backend unavailable: {0}")]
     Accounts(#[source] std::sync::Arc<AccountsError>),
+    /// The check that admits a session failed (one of the two above, shared by the
+    /// requests that waited for the same check).
+    #[error("{0}")]
+    SessionCheck(#[source] std::sync::Arc<WebError>),
     /// A `Set-Cookie` header could not be built.
     #[error("Set-Cookie of cookie {name:?}: {source}")]
     SetCookie {
@@ -75,6 +80,7 @@ impl WebError {
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
+            | WebError::SessionCheck(_)
             | WebError::SetCookie { .. }
             | WebError::Device(_) => true,
             WebError::Login(e) => e.is_unavailable(),
@@ -93,6 +99,7 @@ impl WebError {
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
+            | WebError::SessionCheck(_)
             | WebError::SetCookie { .. }
             | WebError::Device(_) => "temporarily_unavailable",
             WebError::Login(e) => e.code(),
@@ -112,6 +119,7 @@ impl WebError {
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
+            | WebError::SessionCheck(_)
             | WebError::SetCookie { .. }
             | WebError::Device(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Login(e) => match e {
@@ -128,26 +136,36 @@ impl WebError {
         }
     }
 
-    /// What a person or a program is told.
-    pub fn public_message(&self) -> String {
-        match self {
-            WebError::InvalidEmail(e) => e.to_string(),
-            WebError::Csrf => {
-                "Your sign-in form expired. Go back, reload the page and try again.".into()
+    /// What a person or a program is told: a catalog key, and the seconds to wait when
+    /// the message names them.
+    pub fn message_key(&self) -> (&'static str, Option<u64>) {
+        let key = match self {
+            WebError::InvalidEmail(e) => email_error_key(e),
+            WebError::Csrf => "error-csrf",
+            WebError::ReturnTo(_) => "error-return-to",
+            WebError::BadRequest(_) => "error-bad-request",
+            WebError::NotFound => "error-not-found",
+            WebError::Unauthenticated => "error-unauthenticated",
+            WebError::Login(LoginError::RateLimited(r)) => {
+                return ("error-rate-limited", Some(r.seconds()));
             }
-            WebError::ReturnTo(_) => {
-                "The link you followed asks to send you to a site this sign-in service does not serve.".into()
-            }
-            WebError::BadRequest(_) => "The request could not be understood.".into(),
-            WebError::NotFound => "There is nothing here.".into(),
-            WebError::Unauthenticated => "Sign in to continue.".into(),
             WebError::Login(e) => login_message(e),
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
+            | WebError::SessionCheck(_)
             | WebError::SetCookie { .. }
-            | WebError::Device(_) => UNAVAILABLE.into(),
-        }
+            | WebError::Device(_) => UNAVAILABLE,
+        };
+        (key, None)
+    }
+
+    /// What a program is told, in English (the API's language).
+    pub fn public_message(&self) -> String {
+        let (key, seconds) = self.message_key();
+        let args: Vec<(&str, fluent_bundle::FluentValue<'_>)> =
+            seconds.map(|s| ("seconds", s.into())).into_iter().collect();
+        Catalog::shared().message(Lang::En, key, &args)
     }
 
     /// Logs the refusal and counts refused logins. `account`, once the tenant is known, goes
@@ -174,59 +192,54 @@ impl WebError {
 }
 
 /// What a person is told when a backend failed.
-const UNAVAILABLE: &str = "Sign-in is temporarily unavailable. Please try again in a minute.";
+const UNAVAILABLE: &str = "error-unavailable";
 
-/// What a person is told about a refused login: enough to act on, nothing an attacker
-/// could use (the log has the precise reason).
-fn login_message(e: &LoginError) -> String {
+/// The catalog key of what a person is told about an address that is not one.
+pub fn email_error_key(e: &EmailError) -> &'static str {
+    match e {
+        EmailError::Empty => "email-empty",
+        EmailError::TooLong => "email-too-long",
+        EmailError::At => "email-at",
+        EmailError::Whitespace => "email-whitespace",
+        EmailError::Noncharacter => "email-noncharacter",
+        EmailError::LocalPart => "email-local-part",
+        EmailError::Domain => "email-domain",
+    }
+}
+
+/// What a person is told about a refused login (its catalog key): enough to act on,
+/// nothing an attacker could use (the log has the precise reason).
+fn login_message(e: &LoginError) -> &'static str {
     use crate::accounts::Refusal;
     match e {
-        LoginError::Saml(SamlError::StatusNotSuccess { .. }) => {
-            "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
-        }
-        LoginError::Oidc(crate::oidc::OidcError::IdpError { .. }) => {
-            "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
-        }
-        LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE.into(),
+        LoginError::Saml(SamlError::StatusNotSuccess { .. })
+        | LoginError::Oidc(crate::oidc::OidcError::IdpError { .. }) => "error-idp-status",
+        LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE,
         LoginError::Saml(_)
         | LoginError::Oidc(_)
         | LoginError::Replay(_)
-        | LoginError::Unsolicited(_) => {
-            "Authentication failed. Start again from the sign-in page.".into()
-        }
-        LoginError::NoPendingRequest | LoginError::OtherBrowser => {
-            "This sign-in was not started in this browser, or it took too long. Start again from the sign-in page.".into()
-        }
-        LoginError::Refused(Refusal::NotProvisioned) => {
-            "Your organisation has not given you access to this service yet. Ask your administrator.".into()
-        }
-        LoginError::Refused(Refusal::Disabled) | LoginError::Disabled => {
-            "Your account is disabled. Ask your administrator.".into()
-        }
+        | LoginError::Unsolicited(_) => "error-authentication",
+        LoginError::NoPendingRequest | LoginError::OtherBrowser => "error-other-browser",
+        LoginError::Refused(Refusal::NotProvisioned) => "error-not-provisioned",
+        LoginError::Refused(Refusal::Disabled) | LoginError::Disabled => "error-disabled",
         LoginError::Refused(Refusal::ForeignDomain) | LoginError::BadAssertedEmail(_) => {
-            "Your organisation's sign-in service vouched for an email address that does not belong to it.".into()
+            "error-foreign-email"
         }
-        LoginError::Refused(_) => {
-            "Your sign-in could not be matched to your account. Ask your administrator.".into()
-        }
-        LoginError::BadCredentials(_) => "The email or password is incorrect.".into(),
-        LoginError::SsoRequired => {
-            "Your organisation signs you in with single sign-on. Go back and use its button.".into()
-        }
-        LoginError::RateLimited(r) => format!(
-            "Too many attempts. Try again in {} seconds.",
-            r.seconds()
-        ),
-        LoginError::UnknownAccount(_) => "There is nothing here.".into(),
-        LoginError::NoIdp(_) => {
-            "Single sign-on for your organisation is unavailable: this service has no usable metadata from your organisation's sign-in service (identity provider). If this lasts, tell your administrator the error code below.".into()
-        }
+        LoginError::Refused(_) => "error-unmatched",
+        LoginError::BadCredentials(_) => "password-incorrect",
+        LoginError::SsoRequired => "error-sso-required",
+        LoginError::RateLimited(_) => "error-rate-limited",
+        LoginError::UnknownAccount(_) => "error-not-found",
+        LoginError::NoIdp(_) => "error-no-idp",
+        LoginError::LinkInvalid => "link-invalid",
+        LoginError::PasswordMismatch => "set-password-mismatch",
+        LoginError::WeakPassword => "set-password-weak",
         LoginError::Store(_)
         | LoginError::Accounts(_)
         | LoginError::Directory(_)
         | LoginError::Pending(_)
         | LoginError::Worker(_)
-        | LoginError::Slots(_) => UNAVAILABLE.into(),
+        | LoginError::Slots(_) => UNAVAILABLE,
     }
 }
 
@@ -252,13 +265,14 @@ impl IntoResponse for PageError {
 fn page(err: WebError, pages: &Pages, account: Option<&str>) -> Response {
     err.log(account);
     let title = match err.status() {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
-        _ => "Sign-in problem",
+        StatusCode::NOT_FOUND => "error-title-not-found",
+        StatusCode::SERVICE_UNAVAILABLE => "error-title-unavailable",
+        _ => "error-title-sign-in",
     };
+    let (message, seconds) = err.message_key();
     let body = pages.render(
         "error",
-        &json!({"title": title, "message": err.public_message(), "code": err.code()}),
+        &json!({"title": title, "message": message, "seconds": seconds, "code": err.code()}),
     );
     with_retry_after(&err, (err.status(), body).into_response())
 }

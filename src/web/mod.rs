@@ -14,11 +14,13 @@ pub mod device;
 pub mod discover;
 pub mod error;
 pub mod guard;
+pub mod lang;
 pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod qr;
+pub mod reset;
 pub mod scim;
 pub mod sso;
 pub mod state;
@@ -154,6 +156,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/static/{file}", get(ops::static_file))
+        .route("/lang/{tag}", get(lang::switch))
+        .route(
+            "/password/forgot",
+            get(reset::forgot_page).post(reset::forgot),
+        )
+        .route("/password/set", get(reset::set_page).post(reset::set))
         .route("/{account}", get(discover::account_page))
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
@@ -189,9 +197,15 @@ async fn envelope(
     );
     let method = method_label(req.method());
     let is_static = req.uri().path().starts_with("/static/");
+    let context = lang::page_context(&state, req.method(), req.uri(), req.headers());
     let start = Instant::now();
-    let mut res = next.run(req).await;
+    let mut res = pages::with_context(context, next.run(req)).await;
     guard::security_headers(res.headers_mut(), is_static);
+    // Pages differ by language: caches must not hand one person's language to another.
+    res.headers_mut().append(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("Accept-Language, Cookie"),
+    );
     if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
         res.headers_mut().insert(
             axum::http::header::CONNECTION,

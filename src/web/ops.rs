@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use super::state::SharedState;
 
 use super::error::{PageError, WebError};
-use super::pages::STATIC;
+use super::pages::{BRAND_CSS, BRAND_LOGO, STATIC};
 
 /// Liveness: the process answers.
 pub async fn healthz() -> &'static str {
@@ -55,6 +55,35 @@ pub async fn metrics(State(state): State<SharedState>) -> Response {
 
 /// Compiled-in static files.
 pub async fn static_file(Path(file): Path<String>, State(state): State<SharedState>) -> Response {
+    let cached = |mime: &str, body: Vec<u8>| {
+        (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(mime)
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
+            ],
+            body,
+        )
+            .into_response()
+    };
+    // The brand's files come from the configuration, not the binary.
+    if file == BRAND_CSS {
+        return cached(
+            "text/css; charset=utf-8",
+            state.pages.brand_css.clone().into_bytes(),
+        );
+    }
+    if file == BRAND_LOGO
+        && let Some((mime, bytes)) = &state.pages.brand_logo
+    {
+        return cached(mime, bytes.clone());
+    }
     match STATIC.iter().find(|(name, _, _)| *name == file) {
         Some((_, mime, body)) => (
             [

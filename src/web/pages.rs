@@ -1,11 +1,19 @@
 //! The HTML pages: handlebars templates compiled into the binary, so a deployment is one
 //! file and a template typo fails at start-up (and in tests), not on a user's request.
+//! Their words come from the catalog (`i18n`), in the language of the request being
+//! answered ([`lang`]), and every page carries the operator's brand.
+
+use std::sync::Arc;
 
 use axum::response::Html;
-use handlebars::Handlebars;
 use serde::Serialize;
+use serde_json::json;
 
-const TEMPLATES: &[(&str, &str)] = &[
+use crate::config::Config;
+use crate::i18n::{Catalog, Escape, I18nError, Lang, Templates};
+
+/// The page templates, by name.
+pub const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/layout.hbs")),
     ("email", include_str!("../../templates/email.hbs")),
     ("sso", include_str!("../../templates/sso.hbs")),
@@ -16,6 +24,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "post_binding",
         include_str!("../../templates/post_binding.hbs"),
+    ),
+    ("reset", include_str!("../../templates/reset.hbs")),
+    (
+        "set_password",
+        include_str!("../../templates/set_password.hbs"),
     ),
 ];
 
@@ -38,26 +51,102 @@ pub const STATIC: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Where the brand's stylesheet and logo are served (`ops::static_file`).
+pub const BRAND_CSS: &str = "brand.css";
+/// The logo's name under `/static/`.
+pub const BRAND_LOGO: &str = "brand-logo";
+
+/// What a page needs of the request it answers.
+#[derive(Debug, Clone, Default)]
+pub struct PageContext {
+    /// The request's language ([`Lang::negotiate`]).
+    pub lang: Lang,
+    /// Where the language switch returns to, percent-encoded: the page itself for a GET,
+    /// the sign-on page after a form.
+    pub back: String,
+}
+
+tokio::task_local! {
+    /// The request being answered, set once by the envelope layer, so every page (error
+    /// pages built far from the request's headers included) renders in its language
+    /// without each path carrying it along.
+    static REQUEST: PageContext;
+}
+
+/// Runs `f` (a request's handling) with `context` for its pages.
+pub async fn with_context<F: std::future::Future>(context: PageContext, f: F) -> F::Output {
+    REQUEST.scope(context, f).await
+}
+
+/// The language of the request being answered; English outside of one.
+pub fn lang() -> Lang {
+    REQUEST.try_with(|c| c.lang).unwrap_or_default()
+}
+
 /// The compiled templates.
 pub struct Pages {
-    registry: Handlebars<'static>,
+    templates: Templates,
+    /// The stylesheet of the brand colour (the CSP allows no inline style).
+    pub brand_css: String,
+    /// The logo file's media type and bytes, read at start-up.
+    pub brand_logo: Option<(&'static str, Vec<u8>)>,
 }
 
 impl Pages {
-    /// Compiles every template; an error names the template.
-    pub fn new() -> Result<Self, handlebars::TemplateError> {
-        let mut registry = Handlebars::new();
-        // Strict mode turns a misspelt variable into an error instead of an empty string.
-        registry.set_strict_mode(false);
-        for (name, source) in TEMPLATES {
-            registry.register_template_string(name, *source)?;
-        }
-        Ok(Self { registry })
+    /// Compiles every template over `catalog`, with `config`'s brand; the logo file is
+    /// read here, once.
+    pub fn new(config: &Config, catalog: Arc<Catalog>) -> Result<Self, PagesError> {
+        let brand_logo = match &config.brand_logo {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|source| PagesError::Logo {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                crate::config::logo_type(path).map(|t| (t, bytes))
+            }
+            None => None,
+        };
+        let mut globals = serde_json::Map::new();
+        globals.insert(
+            "brand".into(),
+            json!({
+                "name": config.brand_name,
+                "logo": brand_logo.as_ref().map(|_| format!("/static/{BRAND_LOGO}")),
+            }),
+        );
+        globals.insert(
+            "languages".into(),
+            json!(
+                Lang::ALL
+                    .iter()
+                    .map(|l| json!({"tag": l.tag(), "key": format!("language-{}", l.tag())}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        Ok(Self {
+            templates: Templates::new(catalog, TEMPLATES, Escape::Html, globals)?,
+            brand_css: format!(
+                ":root {{ --accent: {}; --on-accent: {}; }}\n",
+                config.brand_color,
+                config.brand_text_color()
+            ),
+            brand_logo,
+        })
     }
 
-    /// Renders `name` with `data` (HTML-escaped by handlebars).
+    /// Renders `name` with `data` (HTML-escaped by handlebars) in the request's language.
     pub fn render(&self, name: &str, data: &impl Serialize) -> Html<String> {
-        match self.registry.render(name, data) {
+        let context = REQUEST.try_with(Clone::clone).unwrap_or_default();
+        let mut data = serde_json::to_value(data).unwrap_or_default();
+        if let Some(map) = data.as_object_mut() {
+            let back = if context.back.is_empty() {
+                "%2F".to_string()
+            } else {
+                context.back
+            };
+            map.entry("back").or_insert(back.into());
+        }
+        match self.templates.render(name, context.lang, &data) {
             Ok(html) => Html(html),
             Err(e) => {
                 // Templates are compiled in and covered by tests; this is a programming error,
@@ -67,4 +156,20 @@ impl Pages {
             }
         }
     }
+}
+
+/// Why the pages could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PagesError {
+    /// A template or catalog does not load.
+    #[error(transparent)]
+    I18n(#[from] I18nError),
+    /// `brand_logo` cannot be read.
+    #[error("brand_logo {path}: {source}")]
+    Logo {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }

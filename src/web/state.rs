@@ -52,7 +52,8 @@ pub struct AppState {
     /// Whether a user is still active, by id, for at most 30 s: a session of a user that
     /// was disabled (by the CLI, possibly in another process) stops working within that
     /// time, without a database query on every forward-auth request.
-    pub active_users: moka::future::Cache<i64, bool>,
+    /// It also holds when the user's sessions were last ended (a password reset).
+    pub active_users: moka::future::Cache<i64, super::account::UserGate>,
     /// The OAuth authorization server for native apps and device connectors.
     pub oauth: Arc<OAuth>,
     /// Password and SSO login: what the sign-on pages and the ACS call.

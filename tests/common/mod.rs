@@ -2,7 +2,9 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod axe;
 pub mod idp;
+pub mod mail;
 pub mod oidc;
 pub mod saml;
 
