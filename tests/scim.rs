@@ -125,6 +125,14 @@ async fn entra_user_lifecycle() {
     assert_eq!(user["active"], true);
     assert_eq!(user["displayName"], "givenName familyName");
     assert_eq!(status_of(&app, &id).await, Some(Status::Active));
+    let stored = app
+        .state
+        .users
+        .by_id(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.origin, Origin::Scim, "a SCIM user is not the CLI's");
 
     // Entra's matching query, in another case, and by externalId.
     for filter in [

@@ -145,6 +145,7 @@ contract!(
     jit_concurrent_first_logins,
     csv_import,
     ping_answers,
+    every_origin_is_stored,
 );
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -855,4 +856,31 @@ async fn open_refuses_unknown_urls() {
         1,
         "one in-memory database for the pool"
     );
+}
+
+/// Every origin a user can have is stored and read back as itself (migration 0005 let the
+/// `api` and `scim` origins into the column's CHECK), and ids of deleted users are not
+/// handed out again.
+async fn every_origin_is_stored(store: Arc<dyn UserStore>) {
+    let mut last = 0;
+    for (i, origin) in [
+        Origin::Cli,
+        Origin::Import,
+        Origin::Jit,
+        Origin::Api,
+        Origin::Scim,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let new = NewUser::new("contoso", email(&format!("o{i}@contoso.com")), origin, t(0));
+        let user = store.add(new).await.unwrap();
+        assert_eq!(user.origin, origin);
+        assert_eq!(store.by_id(user.id).await.unwrap().unwrap().origin, origin);
+        assert!(user.id > last);
+        last = user.id;
+    }
+    assert!(store.delete(last).await.unwrap());
+    let again = NewUser::new("contoso", email("again@contoso.com"), Origin::Scim, t(0));
+    assert!(store.add(again).await.unwrap().id > last);
 }

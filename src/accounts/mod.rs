@@ -126,6 +126,10 @@ pub enum Origin {
     Import,
     /// Just-in-time at an SSO login.
     Jit,
+    /// The management API (`POST /api/v1/tenants/{account}/users`).
+    Api,
+    /// SCIM provisioning (`POST /scim/v2/{account}/Users`).
+    Scim,
 }
 
 macro_rules! text_enum {
@@ -159,7 +163,7 @@ macro_rules! text_enum {
 }
 
 text_enum!(Status { Active => "active", Waiting => "waiting", Disabled => "disabled" });
-text_enum!(Origin { Cli => "cli", Import => "import", Jit => "jit" });
+text_enum!(Origin { Cli => "cli", Import => "import", Jit => "jit", Api => "api", Scim => "scim" });
 
 /// A user of one tenant (account).
 #[derive(Clone, PartialEq, Eq)]

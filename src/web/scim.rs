@@ -380,7 +380,7 @@ pub async fn create_user(
     if let Some(external_id) = &change.external_id {
         external_id_free(&state, account, external_id, None).await?;
     }
-    let mut new = NewUser::new(account, user_name(&change.email)?, Origin::Cli, Utc::now());
+    let mut new = NewUser::new(account, user_name(&change.email)?, Origin::Scim, Utc::now());
     new.name = change.name;
     if !change.active {
         new.status = Status::Disabled;
