@@ -557,16 +557,15 @@ async fn write_user(
     target: ScimUser,
 ) -> Result<Response, ScimFailure> {
     let change = target.facts_change();
-    if !change.email.eq_ignore_ascii_case(before.email.as_str()) {
-        return Err(ScimError::Mutability(
-            "userName is the login address and cannot change: delete the user and create one"
-                .into(),
-        )
-        .into());
-    }
     let users = &state.admin.users;
     let actor = who.caller.actor();
     let account = &who.tenant.account;
+    let email = user_name(&change.email)?;
+    let before = if email.as_str() == before.email.as_str() {
+        before
+    } else {
+        users.rename(&actor, &who.tenant, before.id, &email).await?
+    };
     let mut patch = UserPatch::default();
     if change.name != before.name {
         patch.name = Some(change.name);
