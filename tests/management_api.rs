@@ -530,6 +530,8 @@ async fn the_api_works_over_postgresql() {
     )
     .await;
     assert_eq!(got, created);
+    // Stored as made through the API (migration 0005 allows it on PostgreSQL too).
+    assert_eq!(created["origin"], "api");
     let res = call(
         &app,
         Method::POST,

@@ -145,6 +145,8 @@ contract!(
     jit_concurrent_first_logins,
     csv_import,
     ping_answers,
+    every_origin_is_stored,
+    set_email_renames_within_the_account,
 );
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -855,4 +857,76 @@ async fn open_refuses_unknown_urls() {
         1,
         "one in-memory database for the pool"
     );
+}
+
+/// Every origin a user can have is stored and read back as itself (migration 0005 let the
+/// `api` and `scim` origins into the column's CHECK), and ids of deleted users are not
+/// handed out again.
+async fn every_origin_is_stored(store: Arc<dyn UserStore>) {
+    let mut last = 0;
+    for (i, origin) in [
+        Origin::Cli,
+        Origin::Import,
+        Origin::Jit,
+        Origin::Api,
+        Origin::Scim,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let new = NewUser::new("contoso", email(&format!("o{i}@contoso.com")), origin, t(0));
+        let user = store.add(new).await.unwrap();
+        assert_eq!(user.origin, origin);
+        assert_eq!(store.by_id(user.id).await.unwrap().unwrap().origin, origin);
+        assert!(user.id > last);
+        last = user.id;
+    }
+    assert!(store.delete(last).await.unwrap());
+    let again = NewUser::new("contoso", email("again@contoso.com"), Origin::Scim, t(0));
+    assert!(store.add(again).await.unwrap().id > last);
+}
+
+/// A rename changes the address and its case-insensitive key, keeps the bound subject,
+/// and refuses an address another user of the account has (in any case); another
+/// account's user of that address is no obstacle.
+async fn set_email_renames_within_the_account(store: Arc<dyn UserStore>) {
+    let ann = add(store.as_ref(), "contoso", "ann@contoso.com", Status::Active).await;
+    add(store.as_ref(), "contoso", "bob@contoso.com", Status::Active).await;
+    add(
+        store.as_ref(),
+        "fabrikam",
+        "lee@contoso.com",
+        Status::Active,
+    )
+    .await;
+    assert!(store.bind_subject(ann.id, "s-ann").await.unwrap());
+    store
+        .set_email(ann.id, &email("Lee@contoso.com"))
+        .await
+        .unwrap();
+    let found = store
+        .by_email("contoso", &email("lee@CONTOSO.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id, found.email.as_str()),
+        (ann.id, "Lee@contoso.com")
+    );
+    assert_eq!(found.subject.as_deref(), Some("s-ann"));
+    assert!(
+        store
+            .by_email("contoso", &email("ann@contoso.com"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.set_email(ann.id, &email("BOB@contoso.com")).await,
+        Err(AccountsError::Exists { .. })
+    ));
+    assert!(matches!(
+        store.set_email(i64::MAX, &email("x@contoso.com")).await,
+        Err(AccountsError::NotFound(_))
+    ));
 }

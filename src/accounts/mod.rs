@@ -24,7 +24,7 @@ use crate::discovery::Email;
 pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
 pub use password::Passwords;
-pub use provision::{MIN_PASSWORD_CHARS, add_by_hand};
+pub use provision::{MIN_PASSWORD_CHARS, add_by_hand, rename};
 pub use sql::{Pool, SqlUserStore, open};
 
 /// Errors of the accounts module. Messages are for operators (CLI and logs); the web edge
@@ -126,6 +126,10 @@ pub enum Origin {
     Import,
     /// Just-in-time at an SSO login.
     Jit,
+    /// The management API (`POST /api/v1/tenants/{account}/users`).
+    Api,
+    /// SCIM provisioning (`POST /scim/v2/{account}/Users`).
+    Scim,
 }
 
 macro_rules! text_enum {
@@ -159,7 +163,7 @@ macro_rules! text_enum {
 }
 
 text_enum!(Status { Active => "active", Waiting => "waiting", Disabled => "disabled" });
-text_enum!(Origin { Cli => "cli", Import => "import", Jit => "jit" });
+text_enum!(Origin { Cli => "cli", Import => "import", Jit => "jit", Api => "api", Scim => "scim" });
 
 /// A user of one tenant (account).
 #[derive(Clone, PartialEq, Eq)]
@@ -320,6 +324,10 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// One page of `account`'s users matching `query`, with the total count.
     async fn page(&self, account: &str, query: &UserQuery) -> Result<UserPage, AccountsError>;
+
+    /// Changes the login address (a SCIM rename); [`AccountsError::Exists`] when another
+    /// user of the account has it. The bound IdP subject stays: the person is the same.
+    async fn set_email(&self, id: i64, email: &Email) -> Result<(), AccountsError>;
 
     /// Sets or (with `None`) clears the provisioning id; [`AccountsError::ExternalIdInUse`]
     /// when another user of the account has it.

@@ -80,6 +80,7 @@ const SELECT_PAGE: &str = concat!(
 const COUNT_PAGE: &str = concat!("SELECT COUNT(*)", page_filter!());
 const UPDATE_EXTERNAL_ID: &str = "UPDATE users SET external_id = $1 WHERE id = $2";
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
+const UPDATE_EMAIL: &str = "UPDATE users SET email = $1, email_lower = $2 WHERE id = $3";
 const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = $3";
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
@@ -407,6 +408,28 @@ impl UserStore for SqlUserStore {
                 .collect::<Result<_, _>>()?,
             total: u64::try_from(total).unwrap_or(0),
         })
+    }
+
+    async fn set_email(&self, id: i64, email: &Email) -> Result<(), AccountsError> {
+        let done: Result<u64, sqlx::Error> = with_pool!(self, p => sqlx::query(UPDATE_EMAIL)
+            .bind(email.as_str())
+            .bind(email_key(email))
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()));
+        match done {
+            Ok(0) => Err(AccountsError::NotFound(format!("user id {id}"))),
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                let account = self.by_id(id).await?.map(|u| u.account).unwrap_or_default();
+                Err(AccountsError::Exists {
+                    account,
+                    email: email.to_string(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn set_external_id(

@@ -116,6 +116,24 @@ impl Users {
         Ok(user)
     }
 
+    /// Gives the user `id` of `tenant` the login address `email` (of the tenant's domains,
+    /// not another user's). The IdP subject the user is bound to stays, so their next SSO
+    /// login under the new address is still theirs.
+    pub async fn rename(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+        id: i64,
+        email: &Email,
+    ) -> Result<User, AdminError> {
+        let before = self.get(&tenant.account, id).await?;
+        accounts::rename(self.store.as_ref(), tenant, id, email).await?;
+        let after = self.get(&tenant.account, id).await?;
+        self.change(actor, "user_renamed", Some(&before), &after)
+            .await?;
+        Ok(after)
+    }
+
     /// The user `id` of `account`.
     pub async fn get(&self, account: &str, id: i64) -> Result<User, AdminError> {
         self.store

@@ -13,6 +13,7 @@
 //!   checks, and the mapping to realmgate's users (`UserFacts`, `UserChange`).
 //! - [`filter`]: `Filter::parse`, `matches`, and `lookup` for index-answerable filters.
 //! - [`patch`]: `Patch::parse`, `apply_user`, `apply_group`, with Entra's request shapes.
+//! - [`search`]: `SearchRequest`, the body of `POST /.search`.
 //! - [`documents`]: `ServiceProviderConfig`, `ResourceTypes`, `Schemas`.
 
 pub mod documents;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod filter;
 pub mod patch;
 pub mod resource;
+pub mod search;
 
 pub use error::ScimError;
 pub use filter::{Filter, Lookup};

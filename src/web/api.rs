@@ -341,7 +341,8 @@ pub struct UserBody {
     pub status: &'static str,
     /// Administrator of the account.
     pub admin: bool,
-    /// `cli`, `import` or `jit`.
+    /// How the user was made: `cli`, `import`, `jit` (at a first SSO login), `api` or
+    /// `scim`.
     pub origin: &'static str,
     /// The provisioning id, if any.
     pub external_id: Option<String>,
@@ -495,12 +496,10 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserBody>), MgmtError> {
     let tenant = caller.tenant(&state, &account).await?;
     let body = json_body(body)?;
-    // `cli` is the origin of every user made by hand: the stored origins are a closed set,
-    // and the audit event names the token that made it.
     let mut new = NewUser::new(
         &tenant.account,
         email(&body.email)?,
-        Origin::Cli,
+        Origin::Api,
         Utc::now(),
     );
     new.name = body.name;

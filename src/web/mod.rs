@@ -133,6 +133,12 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/scim/v2/{account}/Schemas", get(scim::schemas))
         .route("/scim/v2/{account}/Schemas/{id}", get(scim::schema))
+        .route("/scim/v2/{account}/.search", post(scim::search_all))
+        .route("/scim/v2/{account}/Users/.search", post(scim::search_users))
+        .route(
+            "/scim/v2/{account}/Groups/.search",
+            post(scim::search_groups),
+        )
         .route("/scim/v2/{account}/{*rest}", any(scim::unknown))
         .route(
             "/oauth2/device_authorization",

@@ -34,6 +34,7 @@ use crate::discovery::{Email, Tenant};
 use crate::scim::documents::{self, MAX_RESULTS};
 use crate::scim::error::{ERROR_SCHEMA, ErrorBody};
 use crate::scim::resource::{self, GROUP_SCHEMA};
+use crate::scim::search::SearchRequest;
 use crate::scim::{Filter, Lookup, Page, Patch, ScimError, ScimGroup, ScimUser, UserFacts};
 use crate::session::rate_limit::RateLimitError;
 
@@ -199,6 +200,20 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The query a `/.search` body asks (RFC 7644 §3.4.3): the same parameters as `GET`,
+    /// attribute lists as arrays.
+    fn searched(body: &[u8]) -> Result<Self, ScimFailure> {
+        let r = SearchRequest::parse(body)?;
+        let list = |names: Vec<String>| (!names.is_empty()).then(|| names.join(","));
+        Ok(Self {
+            filter: r.filter,
+            start_index: r.start_index,
+            count: r.count,
+            attributes: list(r.attributes),
+            excluded_attributes: list(r.excluded_attributes),
+        })
+    }
+
     /// `resource` with only the attributes asked for (RFC 7644 §3.4.2.5): `attributes`
     /// keeps the named ones, `excludedAttributes` drops them; `id` and `schemas` are
     /// always returned. Names are case-insensitive; `name.givenName` selects within
@@ -309,11 +324,25 @@ pub async fn list_users(
     who: Provisioner,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ScimFailure> {
-    let q = list_query(q)?;
+    users_listing(&state, &who, list_query(q)?).await
+}
+
+/// `POST /Users/.search`: the same query, from a SearchRequest body.
+pub async fn search_users(
+    State(state): State<SharedState>,
+    who: Provisioner,
+    body: Bytes,
+) -> Result<Response, ScimFailure> {
+    users_listing(&state, &who, ListQuery::searched(&body)?).await
+}
+
+async fn users_listing(
+    state: &SharedState,
+    who: &Provisioner,
+    q: ListQuery,
+) -> Result<Response, ScimFailure> {
     let page = Page::new(q.start_index, q.count, MAX_RESULTS);
     let filter = q.filter.as_deref().map(Filter::parse).transpose()?;
-    let users = &state.admin.users;
-    let account = &who.tenant.account;
     let mut query = UserQuery {
         limit: page.count.try_into().unwrap_or(u32::MAX),
         offset: (page.start_index - 1).try_into().unwrap_or(u64::MAX),
@@ -326,44 +355,84 @@ pub async fn list_users(
         },
         Some((_, Some(Lookup::ExternalId(id)))) => query.external_id = Some(id.to_string()),
         Some((f, None)) => {
-            let mut matches = Vec::new();
-            let mut scan = UserQuery {
-                limit: admin::users::MAX_PAGE,
-                ..UserQuery::default()
-            };
-            loop {
-                let found = users.list(account, &scan).await?;
-                if found.total > MAX_SCAN {
-                    return Err(ScimError::TooMany(format!(
-                        "this filter is evaluated over every user and the account has more \
-                         than {MAX_SCAN}: filter by userName eq or externalId eq"
-                    ))
-                    .into());
-                }
-                let n = found.users.len() as u64;
-                matches.extend(
-                    found
-                        .users
-                        .iter()
-                        .map(|u| user_view(u, &who.base))
-                        .filter(|v| serde_json::to_value(v).is_ok_and(|j| f.matches(&j))),
-                );
-                scan.offset += n;
-                if n == 0 || scan.offset >= found.total {
-                    break;
-                }
-            }
+            let matches = scan_users(state, who, Some(f)).await?;
             return Ok(q.listed(page.list(&matches)));
         }
         None => {}
     }
-    let found = users.list(account, &query).await?;
+    let found = state.admin.users.list(&who.tenant.account, &query).await?;
     let views = found
         .users
         .iter()
         .map(|u| user_view(u, &who.base))
         .collect();
     Ok(q.listed(page.envelope(found.total.try_into().unwrap_or(usize::MAX), views)))
+}
+
+/// Every user of the account that `filter` matches (all without one), by a scan of at most
+/// [`MAX_SCAN`] users.
+async fn scan_users(
+    state: &SharedState,
+    who: &Provisioner,
+    filter: Option<&Filter>,
+) -> Result<Vec<ScimUser>, ScimFailure> {
+    let mut matches = Vec::new();
+    let mut scan = UserQuery {
+        limit: admin::users::MAX_PAGE,
+        ..UserQuery::default()
+    };
+    loop {
+        let found = state.admin.users.list(&who.tenant.account, &scan).await?;
+        if found.total > MAX_SCAN {
+            return Err(ScimError::TooMany(format!(
+                "this filter is evaluated over every user and the account has more \
+                 than {MAX_SCAN}: filter by userName eq or externalId eq"
+            ))
+            .into());
+        }
+        let n = found.users.len() as u64;
+        matches.extend(
+            found
+                .users
+                .iter()
+                .map(|u| user_view(u, &who.base))
+                .filter(|v| matched(filter, v)),
+        );
+        scan.offset += n;
+        if n == 0 || scan.offset >= found.total {
+            break;
+        }
+    }
+    Ok(matches)
+}
+
+/// Whether `filter` (none: everything) matches the JSON of `resource`.
+fn matched<T: Serialize>(filter: Option<&Filter>, resource: &T) -> bool {
+    filter.is_none_or(|f| serde_json::to_value(resource).is_ok_and(|j| f.matches(&j)))
+}
+
+/// `POST /.search` at the SCIM root: users and groups alike (RFC 7644 §3.4.3), users first,
+/// each type scanned as its filtered `GET` would be.
+pub async fn search_all(
+    State(state): State<SharedState>,
+    who: Provisioner,
+    body: Bytes,
+) -> Result<Response, ScimFailure> {
+    let q = ListQuery::searched(&body)?;
+    let page = Page::new(q.start_index, q.count, MAX_RESULTS);
+    let filter = q.filter.as_deref().map(Filter::parse).transpose()?;
+    let users = scan_users(&state, &who, filter.as_ref()).await?;
+    let groups = scan_groups(&state, &who, filter.as_ref()).await?;
+    let all: Vec<Value> = users
+        .iter()
+        .map(|u| serde_json::to_value(u).unwrap_or(Value::Null))
+        .chain(
+            groups
+                .iter()
+                .map(|g| serde_json::to_value(g).unwrap_or(Value::Null)),
+        )
+        .collect();
+    Ok(q.listed(page.list(&all)))
 }
 
 /// `POST /Users`: a pre-provisioned user, who is bound to the IdP subject at their first
@@ -380,7 +449,7 @@ pub async fn create_user(
     if let Some(external_id) = &change.external_id {
         external_id_free(&state, account, external_id, None).await?;
     }
-    let mut new = NewUser::new(account, user_name(&change.email)?, Origin::Cli, Utc::now());
+    let mut new = NewUser::new(account, user_name(&change.email)?, Origin::Scim, Utc::now());
     new.name = change.name;
     if !change.active {
         new.status = Status::Disabled;
@@ -488,16 +557,15 @@ async fn write_user(
     target: ScimUser,
 ) -> Result<Response, ScimFailure> {
     let change = target.facts_change();
-    if !change.email.eq_ignore_ascii_case(before.email.as_str()) {
-        return Err(ScimError::Mutability(
-            "userName is the login address and cannot change: delete the user and create one"
-                .into(),
-        )
-        .into());
-    }
     let users = &state.admin.users;
     let actor = who.caller.actor();
     let account = &who.tenant.account;
+    let email = user_name(&change.email)?;
+    let before = if email.as_str() == before.email.as_str() {
+        before
+    } else {
+        users.rename(&actor, &who.tenant, before.id, &email).await?
+    };
     let mut patch = UserPatch::default();
     if change.name != before.name {
         patch.name = Some(change.name);
@@ -579,14 +647,30 @@ pub async fn list_groups(
     who: Provisioner,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ScimFailure> {
-    let q = list_query(q)?;
+    groups_listing(&state, &who, list_query(q)?).await
+}
+
+/// `POST /Groups/.search`: the same query, from a SearchRequest body.
+pub async fn search_groups(
+    State(state): State<SharedState>,
+    who: Provisioner,
+    body: Bytes,
+) -> Result<Response, ScimFailure> {
+    groups_listing(&state, &who, ListQuery::searched(&body)?).await
+}
+
+async fn groups_listing(
+    state: &SharedState,
+    who: &Provisioner,
+    q: ListQuery,
+) -> Result<Response, ScimFailure> {
     let page = Page::new(q.start_index, q.count, MAX_RESULTS);
-    let groups = &state.admin.groups;
-    let account = &who.tenant.account;
     let Some(filter) = q.filter.as_deref().map(Filter::parse).transpose()? else {
-        let (found, total) = groups
+        let (found, total) = state
+            .admin
+            .groups
             .list(
-                account,
+                &who.tenant.account,
                 None,
                 page.count.try_into().unwrap_or(u32::MAX),
                 (page.start_index - 1).try_into().unwrap_or(u64::MAX),
@@ -595,11 +679,24 @@ pub async fn list_groups(
         let views = found.iter().map(|g| group_view(g, &who.base)).collect();
         return Ok(q.listed(page.envelope(total.try_into().unwrap_or(usize::MAX), views)));
     };
+    let matches = scan_groups(state, who, Some(&filter)).await?;
+    Ok(q.listed(page.list(&matches)))
+}
+
+/// Every group of the account that `filter` matches (all without one), by a scan of at
+/// most [`MAX_SCAN`] groups.
+async fn scan_groups(
+    state: &SharedState,
+    who: &Provisioner,
+    filter: Option<&Filter>,
+) -> Result<Vec<ScimGroup>, ScimFailure> {
     let mut matches = Vec::new();
     let mut offset = 0;
     loop {
-        let (found, total) = groups
-            .list(account, None, admin::groups::MAX_PAGE, offset)
+        let (found, total) = state
+            .admin
+            .groups
+            .list(&who.tenant.account, None, admin::groups::MAX_PAGE, offset)
             .await?;
         if total > MAX_SCAN {
             return Err(ScimError::TooMany(format!(
@@ -612,14 +709,14 @@ pub async fn list_groups(
             found
                 .iter()
                 .map(|g| group_view(g, &who.base))
-                .filter(|v| serde_json::to_value(v).is_ok_and(|j| filter.matches(&j))),
+                .filter(|v| matched(filter, v)),
         );
         offset += n;
         if n == 0 || offset >= total {
             break;
         }
     }
-    Ok(q.listed(page.list(&matches)))
+    Ok(matches)
 }
 
 /// `POST /Groups`.
@@ -758,7 +855,7 @@ pub async fn schema(
     Ok(answer(StatusCode::OK, &doc))
 }
 
-/// Any other path under a tenant's SCIM root (`/.search`, `/Bulk`, `/Me`): a SCIM 404
+/// Any other path under a tenant's SCIM root (`/Bulk`, `/Me`): a SCIM 404
 /// after the same token check, so a client reads why in its log.
 pub async fn unknown(_: Provisioner, Path((_, rest)): Path<(String, String)>) -> ScimFailure {
     ScimError::NotFound(format!("{rest} is not served")).into()
