@@ -8,6 +8,9 @@
 //!   SSO identity → user decision (JIT, Waiting Room), CSV import.
 //! - `saml`: the SAML 2.0 SP protocol core: SP keys and metadata, IdP metadata, AuthnRequest,
 //!   and `response::validate`, which runs every check of a valid login in spec order.
+//! - `wsfed`: the WS-Federation passive requestor and WS-Trust 1.3 client core (AD FS):
+//!   sign-in and sign-out URLs, and `validate` of an RSTR's SAML 1.1 or 2.0 token, built
+//!   from `saml`'s parser, wrapping defences, signature checks and assertion rules.
 //! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
@@ -28,10 +31,10 @@
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth, admin, scim} → {saml, accounts, discovery, session,
-//! audit} → {config, telemetry, secrets}`. A module imports only from modules to its right
-//! (within a group, in one deliberate direction: `oauth → login`, `scim → admin`,
-//! `saml`/`accounts → discovery`, `audit → accounts` (its events live in the users'
+//! `main → app → web → {login, oauth, admin, scim} → {wsfed, saml, accounts, discovery,
+//! session, audit} → {config, telemetry, secrets}`. A module imports only from modules to its
+//! right (within a group, in one deliberate direction: `oauth → login`, `scim → admin`,
+//! `wsfed → saml`, `wsfed`/`saml`/`accounts → discovery`, `audit → accounts` (its events live in the users'
 //! database), `telemetry`/`secrets → config`); only `web` and `app` name the application
 //! state or HTTP types. `tests/layers.rs` keeps this true.
 
@@ -49,3 +52,4 @@ pub mod secrets;
 pub mod session;
 pub mod telemetry;
 pub mod web;
+pub mod wsfed;
