@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
+use crate::discovery::Protocol;
 use crate::discovery::{DirectoryError, Discovery, Email, Route, Tenant};
-use crate::saml::{self, IdpRegistry, SamlError, Sp, request::SsoStart};
+use crate::saml::{self, IdpRegistry, SamlError, Sp, VerifiedAssertion, request::SsoStart};
+use crate::wsfed::{self, WsFedError};
+
+mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
@@ -31,6 +35,16 @@ pub enum LoginError {
     /// The SAML Response failed a check.
     #[error("SAML response refused: {0}")]
     Saml(#[from] SamlError),
+    /// The WS-Federation answer (or the WS-Trust exchange) failed a check.
+    #[error("WS-Federation token refused: {0}")]
+    WsFed(#[from] WsFedError),
+    /// An answer of one protocol for a tenant (a pending login) of another: a SAML
+    /// Response posted with the handle of a WS-Federation sign-in, or the reverse.
+    #[error("a {found} answer for a tenant of another protocol")]
+    WrongProtocol {
+        /// The protocol of the answer.
+        found: &'static str,
+    },
     /// No pending request matches the RelayState (expired, used, or never issued).
     #[error("no pending SSO request for this RelayState")]
     NoPendingRequest,
@@ -116,6 +130,8 @@ impl LoginError {
     pub fn code(&self) -> &'static str {
         match self {
             LoginError::Saml(e) => e.code(),
+            LoginError::WsFed(e) => e.code(),
+            LoginError::WrongProtocol { .. } => "wrong_protocol",
             LoginError::NoPendingRequest => "no_pending_request",
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
@@ -147,9 +163,12 @@ impl LoginError {
     }
 }
 
-/// A login in progress at the IdP, stored under its RelayState.
+/// A login in progress at the IdP, stored under its RelayState (SAML) or `wctx`
+/// (WS-Federation).
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
+    /// The AuthnRequest ID; empty for WS-Federation, which has none (the `wctx` handle
+    /// itself binds the answer to this entry).
     request_id: String,
     account: String,
     return_to: Option<String>,
@@ -277,6 +296,26 @@ impl Login {
             .for_tenant(tenant)
             .await
             .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
+        if sso.protocol == Protocol::Wsfed {
+            let wctx = self
+                .remember_pending("", &tenant.account, return_to, binding)
+                .await?;
+            let acs = self.sp.acs_urls();
+            let url = wsfed::request::signin_url(
+                &idp,
+                &wsfed::request::SignIn {
+                    realm: &self.sp.entity_id,
+                    reply: &acs[0],
+                    wctx: &wctx,
+                    login_hint: login_hint.map(Email::as_str),
+                    sso,
+                    now,
+                },
+            )?;
+            metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
+                .increment(1);
+            return Ok(SsoStart::Redirect(url));
+        }
         let request_id = saml::request::new_request_id();
         let relay = self
             .remember_pending(&request_id, &tenant.account, return_to, binding)
@@ -344,34 +383,9 @@ impl Login {
         account: &mut Option<String>,
     ) -> Result<SsoOutcome, LoginError> {
         // 1. Which login is this? The pending request named by RelayState, only from the
-        //    browser that started it, and taken once (a second POST of the same form finds
-        //    nothing). The binding is compared on a read before the take: a RelayState posted
-        //    from another browser must not consume, and so cancel, its owner's login. The entry
-        //    is written once under a fresh random RelayState, so what is taken is what was read.
-        let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
-            Some(relay) => match self.store.get(&pending_key(relay)).await? {
-                Some(bytes) => {
-                    let p =
-                        serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
-                    *account = Some(p.account.clone());
-                    let same = binding.is_some_and(|b| {
-                        subtle::ConstantTimeEq::ct_eq(
-                            sha256_hex(b).as_bytes(),
-                            p.binding.as_bytes(),
-                        )
-                        .into()
-                    });
-                    if !same {
-                        return Err(LoginError::OtherBrowser);
-                    }
-                    if self.store.take(&pending_key(relay)).await?.is_none() {
-                        // Taken by a concurrent POST of the same form between the read and now.
-                        return Err(LoginError::NoPendingRequest);
-                    }
-                    Some(p)
-                }
-                None => None,
-            },
+        //    browser that started it, and taken once.
+        let pending = match relay_state.filter(|r| !r.is_empty()) {
+            Some(relay) => self.take_pending(relay, binding, account).await?,
             None => None,
         };
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
@@ -405,6 +419,9 @@ impl Login {
             .sso
             .as_ref()
             .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+        if sso.protocol != Protocol::Saml2 {
+            return Err(LoginError::WrongProtocol { found: "SAML" });
+        }
         // 3. Validate every SAML rule.
         let assertion = {
             let sp = self.sp.clone();
@@ -430,6 +447,59 @@ impl Login {
             })
             .await??
         };
+        self.admit(
+            &tenant,
+            assertion,
+            "saml2",
+            pending.and_then(|p| p.return_to),
+            now,
+        )
+        .await
+    }
+
+    /// The pending login `relay` names, read, checked against this browser's binding, then
+    /// taken once (a second POST of the same form finds nothing). The binding is compared on a
+    /// read before the take: a handle posted from another browser must not consume, and so
+    /// cancel, its owner's login. The entry is written once under a fresh random handle, so
+    /// what is taken is what was read. `None` when no such entry exists (expired, used, or
+    /// never issued); `account` is set as soon as the entry names it.
+    async fn take_pending(
+        &self,
+        relay: &str,
+        binding: Option<&str>,
+        account: &mut Option<String>,
+    ) -> Result<Option<Pending>, LoginError> {
+        if relay.len() > 80 {
+            return Ok(None);
+        }
+        let Some(bytes) = self.store.get(&pending_key(relay)).await? else {
+            return Ok(None);
+        };
+        let p = serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
+        *account = Some(p.account.clone());
+        let same = binding.is_some_and(|b| {
+            subtle::ConstantTimeEq::ct_eq(sha256_hex(b).as_bytes(), p.binding.as_bytes()).into()
+        });
+        if !same {
+            return Err(LoginError::OtherBrowser);
+        }
+        if self.store.take(&pending_key(relay)).await?.is_none() {
+            // Taken by a concurrent POST of the same form between the read and now.
+            return Err(LoginError::NoPendingRequest);
+        }
+        Ok(Some(p))
+    }
+
+    /// What a verified assertion of `tenant`'s IdP leads to, whatever the protocol carried
+    /// it: the replay cache, the tenant's domains, then the account decision and a session.
+    async fn admit(
+        &self,
+        tenant: &Arc<Tenant>,
+        assertion: VerifiedAssertion,
+        method: &'static str,
+        return_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoOutcome, LoginError> {
         // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
         //    for as long as the assertion could still be valid.
         let ttl = (assertion.not_on_or_after - now)
@@ -468,7 +538,7 @@ impl Login {
         let name = display_name(&assertion.attributes);
         let outcome = accounts::resolve(
             self.users.as_ref(),
-            &tenant,
+            tenant,
             &email,
             &assertion.name_id,
             name.as_deref(),
@@ -477,11 +547,8 @@ impl Login {
         .await?;
         match outcome {
             Outcome::Admitted(user) => {
-                let session = self.open_session(&user, "saml2", now).await?;
-                Ok(SsoOutcome::SignedIn {
-                    session,
-                    return_to: pending.and_then(|p| p.return_to),
-                })
+                let session = self.open_session(&user, method, now).await?;
+                Ok(SsoOutcome::SignedIn { session, return_to })
             }
             Outcome::Waiting(user) => {
                 tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);

@@ -62,6 +62,12 @@ pub enum WebError {
     Unauthenticated,
 }
 
+impl From<crate::wsfed::WsFedError> for WebError {
+    fn from(e: crate::wsfed::WsFedError) -> Self {
+        WebError::Login(LoginError::WsFed(e))
+    }
+}
+
 impl From<SamlError> for WebError {
     fn from(e: SamlError) -> Self {
         WebError::Login(LoginError::Saml(e))
@@ -184,7 +190,11 @@ fn login_message(e: &LoginError) -> String {
         LoginError::Saml(SamlError::StatusNotSuccess { .. }) => {
             "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
         }
-        LoginError::Saml(_) | LoginError::Replay(_) | LoginError::Unsolicited(_) => {
+        LoginError::Saml(_)
+        | LoginError::WsFed(_)
+        | LoginError::WrongProtocol { .. }
+        | LoginError::Replay(_)
+        | LoginError::Unsolicited(_) => {
             "Authentication failed. Start again from the sign-in page.".into()
         }
         LoginError::NoPendingRequest | LoginError::OtherBrowser => {
