@@ -260,3 +260,30 @@ async fn sign_in_redirects_to_the_sts_and_the_acs_tells_the_protocols_apart() {
         );
     }
 }
+
+/// Logout of a WS-Federation tenant's session goes on to the STS's `wsignout1.0`; other
+/// tenants' sessions end here only.
+#[tokio::test]
+async fn sign_out_goes_to_the_sts_only_for_a_wsfed_tenant() {
+    let app = app("create").await;
+    let url = app
+        .state
+        .login
+        .wsfed_signout("contoso", "https://login.example.com/")
+        .await
+        .expect("a wsignout1.0 URL");
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.host_str(), Some("adfs.contoso.com"));
+    assert_eq!(q["wa"], "wsignout1.0");
+    assert_eq!(q["wtrealm"], "https://login.example.com/");
+    assert_eq!(q["wreply"], "https://login.example.com/");
+    for other in ["fabrikam", "nobody"] {
+        assert!(
+            app.state
+                .login
+                .wsfed_signout(other, "https://login.example.com/")
+                .await
+                .is_none()
+        );
+    }
+}
