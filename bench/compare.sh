@@ -54,12 +54,13 @@ unsigned=$(val "$out/saml_bench.txt" redirect_unsigned)
 acs=$(val "$out/saml_bench.txt" acs_validate_8k)
 xmlsec=$(val "$out/saml_bench.txt" xmlsec_verify_8k)
 oidc=$(val "$out/saml_bench.txt" oidc_validate_rs256)
+wsfed=$(val "$out/saml_bench.txt" wsfed_acs_saml11)
 py_acs=$(val "$out/pysaml2.txt" pysaml2_acs_8k)
 py_unsigned=$(val "$out/pysaml2.txt" pysaml2_start_unsigned)
 py_signed=$(val "$out/pysaml2.txt" pysaml2_start_signed)
 
 echo
-awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" \
+awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" -v wf="$wsfed" \
     -v pa="$py_acs" -v pu="$py_unsigned" -v ps="$py_signed" -v oidc="$oidc" 'BEGIN {
   printf "%-40s %12s %12s %9s\n", "operation (one core, ops/s)", "realmgate", "pysaml2", "ratio"
   printf "%-40s %12.1f %12.1f %8.1fx   (target >= 10)\n", "start login, unsigned Redirect", u, pu, u / pu
@@ -69,6 +70,7 @@ awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" 
   printf "%-40s %12.2f   (target >= 0.80)\n", "realmgate signed redirect / raw RSA", s / rsa
   printf "%-40s %12.2f   (share of its time the RSA signature takes)\n", "pysaml2 signed redirect / raw RSA", ps / rsa
   printf "%-40s %12.0f   (target >= 2000)\n", "realmgate ACS validations/s/core", acs
+  printf "%-40s %12.0f   (SAML ACS / this = %.2f)\n", "WS-Fed ACS validations/s/core (SAML 1.1)", wf, acs / wf
   printf "%-40s %12.0f   (validate / this = %.2f)\n", "samael/xmlsec signature step alone", xs, acs / xs
   printf "%-40s %12.0f   (OIDC / SAML ACS = %.2f)\n", "realmgate OIDC ID token checks/s/core", oidc, oidc / acs
 }' | tee "$out/compare_summary.txt"

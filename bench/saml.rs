@@ -12,7 +12,9 @@
 //! - `xmlsec_verify_8k`: only the signature step inside it, samael's
 //!   `reduce_xml_to_signed` (libxml2 parse, xmlsec key from the certificate, C14N, digest,
 //!   RSA verify): the ceiling the library puts on `validate`, and what the gateway's own
-//!   checks cost on top of it.
+//!   checks cost on top of it;
+//! - `wsfed_acs_saml11`: `wsfed::validate` of AD FS's default token (a SAML 1.1 assertion in
+//!   an RSTR, tests/testdata/wsfed/valid_saml11.xml), the WS-Federation ACS's work.
 //!
 //! `cargo run --release --example saml_bench -- [seconds per measurement] [data dir] [names]`
 //! (defaults: 3 s, bench/data, all; `names` is a comma-separated subset of the six, e.g.
@@ -240,6 +242,31 @@ fn main() {
             black_box(v);
         },
     );
+    // WS-Federation: AD FS's default token (SAML 1.1 in a February 2005 RSTR), from the
+    // generated corpus of tests/wsfed_attacks.rs, through the same parser and xmlsec.
+    let wsfed_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/wsfed");
+    let sts_bytes = std::fs::read(wsfed_dir.join("sts-metadata.xml"))
+        .unwrap_or_else(|e| die(format!("read sts-metadata.xml: {e}")));
+    let sts = IdpMetadata::parse_for(&sts_bytes, realmgate::discovery::Protocol::Wsfed)
+        .unwrap_or_else(|e| die(format!("sts-metadata.xml: {e}")));
+    let wresult = std::fs::read_to_string(wsfed_dir.join("valid_saml11.xml"))
+        .unwrap_or_else(|e| die(format!("read valid_saml11.xml: {e}")));
+    let wsfed_acs = ["https://login.example.com/auth/saml/callback".to_string()];
+    let wsfed_expected = realmgate::wsfed::Expected {
+        sts: &sts,
+        realm: "https://login.example.com/",
+        acs_urls: &wsfed_acs,
+        skew: Duration::from_secs(60),
+        email_claim: Some(&p.email_claim),
+    };
+    let wsfed_now = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:01:00Z")
+        .unwrap_or_else(|e| die(format!("time: {e}")))
+        .with_timezone(&chrono::Utc);
+    measure("wsfed_acs_saml11", secs, wanted("wsfed_acs_saml11"), || {
+        let v = realmgate::wsfed::validate(black_box(&wresult), &wsfed_expected, wsfed_now)
+            .unwrap_or_else(|e| die(format!("wsfed validate: {e}")));
+        black_box(v);
+    });
     let certs = idp.certificate_ders();
     let text = String::from_utf8(xml.clone()).unwrap_or_else(|e| die(format!("UTF-8: {e}")));
     let xmlsec = measure("xmlsec_verify_8k", secs, wanted("xmlsec_verify_8k"), || {

@@ -738,3 +738,81 @@ pub fn scim_request(data: &[u8]) {
         Err(e) => refused(&e),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// wsfed_wresult
+
+/// The `wresult`s the test STS signed (tests/testdata/wsfed/generate.py) that validate.
+const WSFED_ACCEPTED: &[&[u8]] = &[
+    include_bytes!("../tests/testdata/wsfed/valid_saml11.xml"),
+    include_bytes!("../tests/testdata/wsfed/valid_saml2.xml"),
+    include_bytes!("../tests/testdata/wsfed/valid_saml11_no_applies_to.xml"),
+    include_bytes!("../tests/testdata/wsfed/valid_trust13_collection.xml"),
+    include_bytes!("../tests/testdata/wsfed/email_outside_tenant.xml"),
+];
+
+struct WsFedFixture {
+    sts: IdpMetadata,
+    acs: Vec<String>,
+    now: DateTime<Utc>,
+    known: Vec<VerifiedAssertion>,
+}
+
+impl WsFedFixture {
+    fn validate(&self, wresult: &str) -> Result<VerifiedAssertion, realmgate::wsfed::WsFedError> {
+        let expected = realmgate::wsfed::Expected {
+            sts: &self.sts,
+            realm: SP_ENTITY,
+            acs_urls: &self.acs,
+            skew: Duration::from_secs(120),
+            email_claim: Some(EMAIL_CLAIM),
+        };
+        realmgate::wsfed::validate(wresult, &expected, self.now)
+    }
+}
+
+fn wsfed_fixture() -> &'static WsFedFixture {
+    static FIXTURE: OnceLock<WsFedFixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let mut f = WsFedFixture {
+            sts: IdpMetadata::parse_for(
+                include_bytes!("../tests/testdata/wsfed/sts-metadata.xml"),
+                realmgate::discovery::Protocol::Wsfed,
+            )
+            .expect("test STS metadata"),
+            acs: vec![ACS.into()],
+            now: DateTime::parse_from_rfc3339(NOW)
+                .expect("NOW")
+                .with_timezone(&Utc),
+            known: Vec::new(),
+        };
+        let known = WSFED_ACCEPTED
+            .iter()
+            .map(|xml| {
+                f.validate(std::str::from_utf8(xml).expect("UTF-8 test token"))
+                    .expect("a known-good test token is refused")
+            })
+            .collect();
+        f.known = known;
+        f
+    })
+}
+
+/// `wsfed::validate` of the input as a `wresult` form value (the RSTR parser, the envelope,
+/// the wrapping and signature checks, both SAML versions' rules), with the test STS's
+/// metadata at a fixed clock.
+///
+/// Invariants: never a panic; every refusal has a code and a reason; an accepted token
+/// carries exactly the facts of one the test STS signed (anything else accepted would be a
+/// forgery: the STS key is not available to the fuzzer).
+pub fn wsfed_wresult(data: &[u8]) {
+    let f = wsfed_fixture();
+    let wresult = String::from_utf8_lossy(data);
+    match f.validate(&wresult) {
+        Ok(a) => assert!(
+            f.known.contains(&a),
+            "accepted a token the STS never signed: {a:#?}"
+        ),
+        Err(e) => assert!(!e.code().is_empty() && !e.to_string().is_empty()),
+    }
+}

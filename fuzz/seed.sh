@@ -6,6 +6,7 @@
 #                   and crewjam response vectors (../shared/testvectors beside the repository)
 #   redirect_query  fuzz/seeds/redirect_query + tests/data/open_redirects.txt as return_to
 #   scim_request    fuzz/seeds/scim_request (filters, PATCH paths and bodies)
+#   wsfed_wresult   fuzz/seeds/wsfed_wresult + tests/testdata/wsfed/*.xml
 #   xml_document    fuzz/seeds/xml_document + the saml_response corpus + domains/*.xml + the
 #                   python3-saml and crewjam metadata vectors
 # Files are named by content hash, as libFuzzer names what it adds, so reruns add nothing.
@@ -31,13 +32,14 @@ add_text() { # add_text TARGET: each stdin line becomes one corpus entry
   rm -f "$tmp"
 }
 
-for t in email tenant_file saml_response redirect_query xml_document scim_request; do
+for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult; do
   add "$t" fuzz/seeds/"$t"/* fuzz/regressions/"$t"/*
 done
 
 grep -ohE '"[^" ]*@[^" ]*"' tests/*.rs src/discovery/*.rs | tr -d '"' | sort -u | add_text email
 add tenant_file domains/*.toml
 add saml_response tests/testdata/saml/*.xml
+add wsfed_wresult tests/testdata/wsfed/*.xml
 if [ -d "$vectors" ]; then
   add saml_response "$vectors"/python3-saml/responses/*.xml* "$vectors"/python3-saml/responses/*/*.xml* \
     "$vectors"/crewjam-saml/*_response "$vectors"/crewjam-saml/*Response*
@@ -52,6 +54,6 @@ grep -v '^#' tests/data/open_redirects.txt | grep -v '^$' \
   | python3 -c 'import sys, urllib.parse as u; [print("return_to=" + u.quote(l.rstrip("\n"), safe="")) for l in sys.stdin]' \
   | add_text redirect_query
 
-for t in email tenant_file saml_response redirect_query xml_document scim_request; do
+for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult; do
   echo "seed: $t $(find "fuzz/corpus/$t" -type f | wc -l) inputs"
 done

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-read -r -a targets <<< "${TARGETS:-email tenant_file saml_response redirect_query xml_document scim_request}"
+read -r -a targets <<< "${TARGETS:-email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult}"
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v cargo-fuzz >/dev/null; then

@@ -11,6 +11,9 @@
 //! - `oidc`: the OpenID Connect relying-party core towards a tenant's IdP: provider
 //!   configuration and key set (cached, refreshed on an unknown `kid`), the authorization
 //!   request and code exchange, and `token::validate` over the `openidconnect` crate.
+//! - `wsfed`: the WS-Federation passive requestor and WS-Trust 1.3 client core (AD FS):
+//!   sign-in and sign-out URLs, and `validate` of an RSTR's SAML 1.1 or 2.0 token, built
+//!   from `saml`'s parser, wrapping defences, signature checks and assertion rules.
 //! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
@@ -35,13 +38,13 @@
 //!   approval) and the `Mailer` that delivers them (SMTP, or the outbox directory).
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth, admin, scim} → {saml, oidc, accounts, discovery,
-//! session, audit, mail} → {config, telemetry, secrets, i18n}`. A module imports only from
-//! modules to its right (within a group, in one deliberate direction: `oauth → login`,
-//! `scim → admin`, `saml`/`oidc`/`accounts → discovery`, `audit → accounts` (its events
-//! live in the users' database), `mail → discovery` (the `Email` it addresses),
-//! `telemetry`/`secrets → config`); only `web` and `app` name the application state or
-//! HTTP types. `tests/layers.rs` keeps this true.
+//! `main → app → web → {login, oauth, admin, scim} → {wsfed, saml, oidc, accounts,
+//! discovery, session, audit, mail} → {config, telemetry, secrets, i18n}`. A module imports
+//! only from modules to its right (within a group, in one deliberate direction:
+//! `oauth → login`, `scim → admin`, `wsfed → saml`, `wsfed`/`saml`/`oidc`/`accounts →
+//! discovery`, `audit → accounts` (its events live in the users' database), `mail →
+//! discovery` (the `Email` it addresses), `telemetry`/`secrets → config`); only `web` and
+//! `app` name the application state or HTTP types. `tests/layers.rs` keeps this true.
 
 pub mod accounts;
 pub mod admin;
@@ -60,3 +63,4 @@ pub mod secrets;
 pub mod session;
 pub mod telemetry;
 pub mod web;
+pub mod wsfed;

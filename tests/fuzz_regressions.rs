@@ -54,6 +54,17 @@ fn saml_response() {
 }
 
 #[test]
+fn wsfed_wresult() {
+    assert!(
+        replay(
+            "wsfed_wresult",
+            &["tests/testdata/wsfed"],
+            checks::wsfed_wresult
+        ) > 10
+    );
+}
+
+#[test]
 fn xml_document() {
     assert!(
         replay(

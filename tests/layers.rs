@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
     &["login", "oauth", "admin", "scim"],
-    &["saml", "oidc", "accounts", "discovery", "session", "audit", "mail"],
+    &["wsfed", "saml", "oidc", "accounts", "discovery", "session", "audit", "mail"],
     &["config", "telemetry", "secrets", "i18n"],
 ];
 
@@ -28,6 +28,10 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("audit", "accounts"),
     // SCIM is a protocol over the management operations, not a second set of them.
     ("scim", "admin"),
+    // WS-Federation tokens pass SAML's parser, signature checks and assertion rules, and
+    // its STS comes from the tenant's settings.
+    ("wsfed", "saml"),
+    ("wsfed", "discovery"),
     // Logs and metrics are configured (format, listen address) by the configuration.
     ("telemetry", "config"),
     // The gateway secret's file and value come from the configuration.

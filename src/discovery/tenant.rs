@@ -68,13 +68,15 @@ pub enum Protocol {
     Saml2,
     /// OpenID Connect authorization code flow with PKCE (`oidc` module).
     Oidc,
+    /// WS-Federation passive requestor (AD FS), with WS-Trust for devices (`wstrust_url`).
+    Wsfed,
 }
 
 /// The `[sso]` table of a tenant file, as written.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SsoSettings {
-    /// Protocol; only `saml2` today.
+    /// Protocol: `saml2` or `wsfed`.
     #[serde(default)]
     pub protocol: Protocol,
     /// Label of the button, e.g. "Log In with Microsoft".
@@ -107,6 +109,12 @@ pub struct SsoSettings {
     pub login_hint: LoginHint,
     /// AD FS home-realm hint (`whr` query parameter).
     pub whr: Option<String>,
+    /// Inline WS-Federation passive requestor endpoint (with `issuer` and `certificate`), for
+    /// `protocol = "wsfed"` in place of `sso_url`.
+    pub wsfed_url: Option<Url>,
+    /// AD FS's WS-Trust 1.3 `usernamemixed` endpoint: device login with email and password
+    /// for this SSO tenant (`wsfed` only).
+    pub wstrust_url: Option<Url>,
     /// Ask the IdP to authenticate again even with a session (`ForceAuthn`).
     #[serde(default)]
     pub force_authn: bool,
@@ -265,6 +273,16 @@ impl Tenant {
     }
 }
 
+/// Whether a URL names this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(u: &Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
 /// Checks a parsed file, returning the tenant or every problem as (key, message).
 pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static str, String)>> {
     let mut problems = Vec::new();
@@ -316,27 +334,69 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
     if let Some(sso) = file.sso.as_ref().filter(|s| s.protocol == Protocol::Oidc) {
         problems.extend(validate_oidc(sso));
     } else if let Some(sso) = &file.sso {
+        // The inline IdP's sign-in URL: `sso_url` for SAML, `wsfed_url` for WS-Federation.
+        let (url_key, inline_url, other_url) = match sso.protocol {
+            Protocol::Wsfed => ("wsfed_url", sso.wsfed_url.is_some(), sso.sso_url.is_some()),
+            Protocol::Saml2 | Protocol::Oidc => {
+                ("sso_url", sso.sso_url.is_some(), sso.wsfed_url.is_some())
+            }
+        };
         let sources = usize::from(sso.idp_metadata.is_some())
             + usize::from(sso.idp_metadata_url.is_some())
-            + usize::from(
-                sso.issuer.is_some() || sso.sso_url.is_some() || !sso.certificate.is_empty(),
-            );
+            + usize::from(sso.issuer.is_some() || inline_url || !sso.certificate.is_empty());
         if sources != 1 {
             problems.push((
                 "sso",
-                "give exactly one of idp_metadata, idp_metadata_url, or issuer + sso_url + certificate"
-                    .into(),
+                format!(
+                    "give exactly one of idp_metadata, idp_metadata_url, or issuer + {url_key} + certificate"
+                ),
             ));
         }
-        let inline_any =
-            sso.issuer.is_some() || sso.sso_url.is_some() || !sso.certificate.is_empty();
-        let inline_all =
-            sso.issuer.is_some() && sso.sso_url.is_some() && !sso.certificate.is_empty();
+        let inline_any = sso.issuer.is_some() || inline_url || !sso.certificate.is_empty();
+        let inline_all = sso.issuer.is_some() && inline_url && !sso.certificate.is_empty();
         if inline_any && !inline_all {
             problems.push((
                 "sso",
-                "inline IdP settings need all of issuer, sso_url and certificate".into(),
+                format!("inline IdP settings need all of issuer, {url_key} and certificate"),
             ));
+        }
+        if other_url {
+            let other = if url_key == "sso_url" {
+                "wsfed_url"
+            } else {
+                "sso_url"
+            };
+            problems.push((
+                other,
+                format!(
+                    "{other} does not apply to protocol {:?}; use {url_key}",
+                    sso.protocol
+                ),
+            ));
+        }
+        if sso.protocol == Protocol::Wsfed && sso.idp_metadata_url.is_some() {
+            // The refreshers fetch and parse SAML IdP roles only; an STS role fetched as one
+            // would have no keys. Refused rather than half-supported.
+            problems.push((
+                "idp_metadata_url",
+                "protocol \"wsfed\" reads idp_metadata (the saved FederationMetadata.xml) or issuer + wsfed_url + certificate, not idp_metadata_url"
+                    .into(),
+            ));
+        }
+        if let Some(u) = &sso.wstrust_url {
+            if sso.protocol != Protocol::Wsfed {
+                problems.push((
+                    "wstrust_url",
+                    "wstrust_url needs protocol = \"wsfed\" (AD FS)".into(),
+                ));
+            }
+            // The password travels to this URL: only TLS, or the loopback of a test STS.
+            if u.scheme() != "https" && !(u.scheme() == "http" && is_loopback(u)) {
+                problems.push((
+                    "wstrust_url",
+                    "wstrust_url must be https: the user's password is sent to it".into(),
+                ));
+            }
         }
         if let Some(u) = &sso.idp_metadata_url
             && u.scheme() != "https"
@@ -438,6 +498,8 @@ fn validate_oidc(sso: &SsoSettings) -> Vec<(&'static str, String)> {
         ("idp_metadata", sso.idp_metadata.is_some()),
         ("idp_metadata_url", sso.idp_metadata_url.is_some()),
         ("sso_url", sso.sso_url.is_some()),
+        ("wsfed_url", sso.wsfed_url.is_some()),
+        ("wstrust_url", sso.wstrust_url.is_some()),
         ("certificate", !sso.certificate.is_empty()),
         ("whr", sso.whr.is_some()),
         ("allow_idp_initiated", sso.allow_idp_initiated),
@@ -450,7 +512,7 @@ fn validate_oidc(sso: &SsoSettings) -> Vec<(&'static str, String)> {
         if set {
             problems.push((
                 "sso",
-                format!("{key} is a SAML setting; an oidc IdP does not use it"),
+                format!("{key} is a SAML or WS-Federation setting; an oidc IdP does not use it"),
             ));
         }
     }
@@ -498,6 +560,55 @@ mod tests {
             toml::from_str("account = \"contoso\"\ndomains = [\"contoso.com\"]\n").unwrap();
         let t = validate(file, Path::new("x.toml")).unwrap();
         assert!(!t.owns_domain("eu.contoso.com"));
+    }
+
+    #[test]
+    fn wsfed_settings_are_checked() {
+        let check = |sso: &str| {
+            let file: TenantFile = toml::from_str(&format!(
+                "account = \"contoso\"\ndomains = [\"contoso.com\"]\n[sso]\nprotocol = \"wsfed\"\n{sso}"
+            ))
+            .unwrap();
+            validate(file, Path::new("x.toml"))
+                .map(|_| ())
+                .map_err(|p| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+        };
+        let inline = "issuer = \"http://adfs/trust\"\ncertificate = \"MIIB\"\n";
+        assert_eq!(
+            check(&format!(
+                "{inline}wsfed_url = \"https://adfs.contoso.com/adfs/ls/\""
+            )),
+            Ok(())
+        );
+        assert_eq!(
+            check("idp_metadata = \"m.xml\"\nwstrust_url = \"http://127.0.0.1:9/trust\""),
+            Ok(()),
+            "plain HTTP to a loopback test STS"
+        );
+        // The password would cross the network in clear.
+        assert_eq!(
+            check("idp_metadata = \"m.xml\"\nwstrust_url = \"http://adfs.contoso.com/trust\""),
+            Err(vec!["wstrust_url"])
+        );
+        // SAML's sign-in URL is not WS-Federation's: the inline IdP is then incomplete.
+        assert_eq!(
+            check(&format!(
+                "{inline}sso_url = \"https://adfs.contoso.com/adfs/ls/\""
+            )),
+            Err(vec!["sso", "sso_url"])
+        );
+        assert_eq!(
+            check("idp_metadata_url = \"https://adfs.contoso.com/FederationMetadata.xml\""),
+            Err(vec!["idp_metadata_url"])
+        );
+        let saml: TenantFile = toml::from_str(
+            "account = \"c\"\ndomains = [\"c.com\"]\n[sso]\nidp_metadata = \"m.xml\"\nwstrust_url = \"https://adfs/trust\"",
+        )
+        .unwrap();
+        assert!(
+            validate(saml, Path::new("x.toml")).is_err(),
+            "wstrust_url needs wsfed"
+        );
     }
 }
 

@@ -30,7 +30,12 @@ use crate::accounts::{
 };
 use crate::discovery::{DirectoryError, Discovery, Email, Protocol, Route, Tenant};
 use crate::oidc::{self, OidcError};
-use crate::saml::{self, IdpRegistry, ResponseFacts, SamlError, Sp, request::SsoStart};
+use crate::saml::{
+    self, IdpRegistry, ResponseFacts, SamlError, Sp, VerifiedAssertion, request::SsoStart,
+};
+use crate::wsfed::{self, WsFedError};
+
+mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
@@ -53,6 +58,16 @@ pub enum LoginError {
     /// The OpenID Connect round trip failed a check (or its provider is unreachable).
     #[error("OpenID Connect login refused: {0}")]
     Oidc(#[from] OidcError),
+    /// The WS-Federation answer (or the WS-Trust exchange) failed a check.
+    #[error("WS-Federation token refused: {0}")]
+    WsFed(#[from] WsFedError),
+    /// An answer of one protocol for a tenant (a pending login) of another: a SAML
+    /// Response posted with the handle of a WS-Federation sign-in, or the reverse.
+    #[error("a {found} answer for a tenant of another protocol")]
+    WrongProtocol {
+        /// The protocol of the answer.
+        found: &'static str,
+    },
     /// No pending request matches the RelayState (expired, used, or never issued).
     #[error("no pending SSO request for this RelayState")]
     NoPendingRequest,
@@ -152,6 +167,8 @@ impl LoginError {
         match self {
             LoginError::Saml(e) => e.code(),
             LoginError::Oidc(e) => e.code(),
+            LoginError::WsFed(e) => e.code(),
+            LoginError::WrongProtocol { .. } => "wrong_protocol",
             LoginError::NoPendingRequest => "no_pending_request",
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
@@ -186,9 +203,12 @@ impl LoginError {
     }
 }
 
-/// A login in progress at the IdP, stored under its RelayState.
+/// A login in progress at the IdP, stored under its RelayState (SAML) or `wctx`
+/// (WS-Federation).
 #[derive(Debug, Serialize, Deserialize)]
 struct Pending {
+    /// The AuthnRequest ID; empty for WS-Federation, which has none (the `wctx` handle
+    /// itself binds the answer to this entry).
     request_id: String,
     account: String,
     return_to: Option<String>,
@@ -348,6 +368,26 @@ impl Login {
             .for_tenant(tenant)
             .await
             .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
+        if sso.protocol == Protocol::Wsfed {
+            let wctx = self
+                .remember_pending("", &tenant.account, return_to, binding)
+                .await?;
+            let acs = self.sp.acs_urls();
+            let url = wsfed::request::signin_url(
+                &idp,
+                &wsfed::request::SignIn {
+                    realm: &self.sp.entity_id,
+                    reply: &acs[0],
+                    wctx: &wctx,
+                    login_hint: login_hint.map(Email::as_str),
+                    sso,
+                    now,
+                },
+            )?;
+            metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
+                .increment(1);
+            return Ok(SsoStart::Redirect(url));
+        }
         let request_id = saml::request::new_request_id();
         let relay = self
             .remember_pending(&request_id, &tenant.account, return_to, binding)
@@ -505,6 +545,9 @@ impl Login {
             .sso
             .as_ref()
             .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+        if sso.protocol != Protocol::Saml2 {
+            return Err(LoginError::WrongProtocol { found: "SAML" });
+        }
         // 3. Validate every SAML rule.
         let assertion = {
             let sp = self.sp.clone();
@@ -542,6 +585,26 @@ impl Login {
             attempt.facts = Some(facts);
             traced.result?
         };
+        self.admit_assertion(
+            &tenant,
+            assertion,
+            "saml2",
+            pending.and_then(|p| p.return_to),
+            now,
+        )
+        .await
+    }
+
+    /// What a verified SAML assertion of `tenant`'s IdP leads to, whether a SAML Response or
+    /// a WS-Federation RSTR carried it: the replay cache, then [`Self::admit`].
+    async fn admit_assertion(
+        &self,
+        tenant: &Arc<Tenant>,
+        assertion: VerifiedAssertion,
+        method: &'static str,
+        return_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoOutcome, LoginError> {
         // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
         //    for as long as the assertion could still be valid.
         let ttl = (assertion.not_on_or_after - now)
@@ -565,12 +628,12 @@ impl Login {
         }
         let name = display_name(&assertion.attributes);
         self.admit(
-            &tenant,
+            tenant,
             &assertion.email,
             &assertion.name_id,
             name.as_deref(),
-            "saml2",
-            pending.and_then(|p| p.return_to),
+            method,
+            return_to,
             now,
         )
         .await

@@ -14,7 +14,13 @@ use url::Url;
 
 use super::error::SamlError;
 use super::xml::{self, NS_DSIG, NS_METADATA, NS_PROTOCOL};
-use crate::discovery::{SsoSettings, Tenant};
+use crate::discovery::{Protocol, SsoSettings, Tenant};
+
+/// WS-Federation 1.2 namespace (`fed:`), of the STS role and its endpoints.
+pub const NS_FED: &str = "http://docs.oasis-open.org/wsfed/federation/200706";
+/// WS-Addressing 1.0 namespace, of endpoint references.
+pub const NS_WSA: &str = "http://www.w3.org/2005/08/addressing";
+const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// SAML HTTP-Redirect binding URI.
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -64,6 +70,24 @@ impl IdpMetadata {
     /// Like [`IdpMetadata::parse`], but picks the IdP entity `entity_id` out of an
     /// aggregate that lists several.
     pub fn parse_entity(bytes: &[u8], entity_id: Option<&str>) -> Result<Self, SamlError> {
+        Self::parse_role(bytes, entity_id, Protocol::Saml2)
+    }
+
+    /// The IdP as a tenant of `protocol` sees it in a Federation Metadata document: for
+    /// `saml2` the `IDPSSODescriptor`, for `wsfed` the `RoleDescriptor` of type
+    /// `fed:SecurityTokenServiceType` (AD FS and Entra publish both in one document, each
+    /// with its own signing keys), whose `PassiveRequestorEndpoint` becomes `sso_redirect`:
+    /// it is where the browser is sent to sign in. Only that role's keys are kept, so a
+    /// key published for one protocol never verifies the other's tokens.
+    pub fn parse_for(bytes: &[u8], protocol: Protocol) -> Result<Self, SamlError> {
+        Self::parse_role(bytes, None, protocol)
+    }
+
+    fn parse_role(
+        bytes: &[u8],
+        entity_id: Option<&str>,
+        protocol: Protocol,
+    ) -> Result<Self, SamlError> {
         if bytes.len() > MAX_METADATA_BYTES {
             return Err(SamlError::TooLarge(bytes.len()));
         }
@@ -91,15 +115,7 @@ impl IdpMetadata {
             .filter(|e| {
                 entity_id.is_none_or(|want| e.get_attribute("entityID").as_deref() == Some(want))
             })
-            .filter_map(|e| {
-                xml::children(&e, NS_METADATA, "IDPSSODescriptor")
-                    .into_iter()
-                    .find(|d| {
-                        d.get_attribute("protocolSupportEnumeration")
-                            .is_some_and(|p| p.split_whitespace().any(|p| p == NS_PROTOCOL))
-                    })
-                    .map(|d| (e, d))
-            })
+            .filter_map(|e| role_of(&e, protocol).map(|d| (e, d)))
             .collect();
         let (entity, idp) = match idps.len() {
             1 => idps
@@ -107,9 +123,15 @@ impl IdpMetadata {
                 .next()
                 .ok_or_else(|| SamlError::Metadata("no IdP".into()))?,
             0 => {
-                return Err(SamlError::Metadata(
-                    "no EntityDescriptor with a SAML 2.0 IDPSSODescriptor".into(),
-                ));
+                return Err(SamlError::Metadata(match protocol {
+                    Protocol::Saml2 => "no EntityDescriptor with a SAML 2.0 IDPSSODescriptor",
+                    Protocol::Wsfed => {
+                        "no EntityDescriptor with a RoleDescriptor of type fed:SecurityTokenServiceType"
+                    }
+                    // `role_of` finds no role for it: an OpenID Connect tenant has no metadata.
+                    Protocol::Oidc => "an oidc tenant's IdP publishes no SAML metadata",
+                }
+                .into()));
             }
             n => {
                 return Err(SamlError::Metadata(format!(
@@ -157,6 +179,19 @@ impl IdpMetadata {
         }
         let mut sso_redirect = None;
         let mut sso_post = None;
+        if protocol == Protocol::Wsfed {
+            let address = xml::child(&idp, NS_FED, "PassiveRequestorEndpoint")
+                .and_then(|e| xml::child(&e, NS_WSA, "EndpointReference"))
+                .and_then(|e| xml::child(&e, NS_WSA, "Address"))
+                .and_then(|a| xml::trimmed_text(&a))
+                .ok_or_else(|| {
+                    SamlError::Metadata(
+                        "the SecurityTokenServiceType role has no PassiveRequestorEndpoint address"
+                            .into(),
+                    )
+                })?;
+            sso_redirect = Some(parse_sso_url(&address)?);
+        }
         for s in xml::children(&idp, NS_METADATA, "SingleSignOnService") {
             let binding = s.get_attribute("Binding").unwrap_or_default();
             let Some(loc) = s.get_attribute("Location") else {
@@ -218,9 +253,18 @@ impl IdpMetadata {
         if let Some(path) = &sso.idp_metadata {
             let bytes = std::fs::read(path)
                 .map_err(|e| SamlError::Metadata(format!("cannot read {}: {e}", path.display())))?;
-            return Self::parse(&bytes);
+            return Self::parse_for(&bytes, sso.protocol);
         }
-        match (&sso.issuer, &sso.sso_url) {
+        let sign_in_url = match sso.protocol {
+            Protocol::Saml2 => &sso.sso_url,
+            Protocol::Wsfed => &sso.wsfed_url,
+            Protocol::Oidc => {
+                return Err(SamlError::Metadata(
+                    "an oidc tenant's IdP publishes no SAML metadata".into(),
+                ));
+            }
+        };
+        match (&sso.issuer, sign_in_url) {
             (Some(issuer), Some(url)) => Self::from_inline(issuer, url, &sso.certificate),
             _ if sso.idp_metadata_url.is_some() => Err(SamlError::Metadata(
                 "metadata URL: fetched by the refresher, not read from settings".into(),
@@ -235,7 +279,7 @@ impl IdpMetadata {
     /// [`IdpMetadata::from_settings`].
     pub fn for_stored_or_settings(tenant: &Tenant, sso: &SsoSettings) -> Result<Self, SamlError> {
         match (&tenant.stored_idp_metadata, &sso.idp_metadata) {
-            (Some(document), Some(_)) => Self::parse(document),
+            (Some(document), Some(_)) => Self::parse_for(document, sso.protocol),
             _ => Self::from_settings(sso),
         }
     }
@@ -257,6 +301,30 @@ impl IdpMetadata {
             d = d.min(left);
         }
         d.clamp(Duration::from_secs(60), Duration::from_secs(24 * 3600))
+    }
+}
+
+/// The role of `entity` a tenant of `protocol` signs in through, if it has one.
+fn role_of(entity: &libxml::tree::Node, protocol: Protocol) -> Option<libxml::tree::Node> {
+    match protocol {
+        Protocol::Saml2 => xml::children(entity, NS_METADATA, "IDPSSODescriptor")
+            .into_iter()
+            .find(|d| {
+                d.get_attribute("protocolSupportEnumeration")
+                    .is_some_and(|p| p.split_whitespace().any(|p| p == NS_PROTOCOL))
+            }),
+        // `xsi:type` is a QName: its prefix is resolved in the element's scope, so
+        // `x:SecurityTokenServiceType` with `x` bound to another namespace is not an STS.
+        Protocol::Oidc => None,
+        Protocol::Wsfed => xml::children(entity, NS_METADATA, "RoleDescriptor")
+            .into_iter()
+            .find(|d| {
+                d.get_attribute_ns("type", NS_XSI).is_some_and(|t| {
+                    let (prefix, local) = t.trim().split_once(':').unwrap_or(("", t.trim()));
+                    local == "SecurityTokenServiceType"
+                        && d.lookup_namespace_uri(prefix).as_deref() == Some(NS_FED)
+                })
+            }),
     }
 }
 

@@ -20,11 +20,13 @@
 //!   order, `validate_traced` (the same, with the response's claims), and `peek_issuer`.
 //! - [`facts`]: `ResponseFacts`, what a response claims (Issuer, Destination, NameID,
 //!   signing certificate), unverified, for the login traces.
-//! - `signature`: the XML-DSig wrapping defences (one assertion, unique IDs, signature
-//!   shape and algorithms) and xmlsec verification with metadata keys only.
+//! - [`signature`]: the XML-DSig wrapping defences (one assertion, unique IDs, signature
+//!   shape and algorithms) and xmlsec verification with metadata keys only; public because
+//!   the WS-Federation core runs the same defences on its tokens.
 //! - `decrypt`: XML Encryption of an EncryptedAssertion (RSA-OAEP, AES-GCM).
-//! - `profile`: Status and the Web SSO profile rules on verified nodes (Issuer,
-//!   Destination, InResponseTo, bearer confirmation, Conditions, Audience, NameID, email).
+//! - [`profile`]: Status and the Web SSO profile rules on verified nodes (Issuer,
+//!   Destination, InResponseTo, bearer confirmation, Conditions, Audience, NameID, email),
+//!   and the same assertion rules for a bare assertion (a WS-Federation token).
 
 mod decrypt;
 pub mod error;
@@ -32,11 +34,11 @@ pub mod facts;
 pub mod fetch;
 pub mod keys;
 pub mod metadata;
-mod profile;
+pub mod profile;
 pub mod registry;
 pub mod request;
 pub mod response;
-mod signature;
+pub mod signature;
 pub mod sp;
 pub mod xml;
 

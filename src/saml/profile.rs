@@ -67,9 +67,35 @@ pub struct VerifiedAssertion {
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 
-/// The protocol rules (SAML core 2.x, profiles 4.1.4.3), on verified nodes.
+/// The rules of a SAML 2.0 assertion that arrives without a `samlp:Response` around it: the
+/// token of a WS-Federation `RequestSecurityTokenResponse` or a WS-Trust answer. Every
+/// assertion rule of the Web SSO profile applies (Issuer, bearer confirmation and its end,
+/// Conditions times, Audience, AuthnStatement, NameID, attributes, email); there is no
+/// envelope (Destination, the Response's `InResponseTo`) and no request ID: the caller binds
+/// the token to the browser (`wctx`) or to the request it just sent, so a bearer
+/// confirmation naming some request is refused. A bearer `Recipient` is optional (AD FS
+/// sends none in WS-Federation; the Audience binds the token to us) but must be one of our
+/// ACS URLs when given.
+pub fn check_bare_assertion(
+    assertion: &Node,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, SamlError> {
+    if !xml::is(assertion, NS_ASSERTION, "Assertion") {
+        return Err(malformed("the token is not a SAML 2.0 Assertion"));
+    }
+    let bare = Expected {
+        request_id: None,
+        allow_unsolicited: true,
+        ..*expected
+    };
+    check_protocol(None, false, assertion, &bare, now)
+}
+
+/// The protocol rules (SAML core 2.x, profiles 4.1.4.3), on verified nodes. `response` is
+/// `None` for a bare assertion ([`check_bare_assertion`]).
 pub(super) fn check_protocol(
-    response: &Node,
+    response: Option<&Node>,
     response_signed: bool,
     assertion: &Node,
     expected: &Expected<'_>,
@@ -84,7 +110,7 @@ pub(super) fn check_protocol(
 
     // Issuer: the tenant's IdP, on the Response (when present) and on the Assertion. A
     // response from another IdP, even validly signed by it, is not this tenant's login.
-    if let Some(found) = issuer_of(response)
+    if let Some(found) = response.and_then(issuer_of)
         && &found != idp
     {
         return Err(SamlError::IssuerMismatch {
@@ -102,7 +128,7 @@ pub(super) fn check_protocol(
 
     // Destination: a response meant for another SP (or another of its endpoints) must not
     // be replayable here. Required when the Response is signed (bindings 3.5.5.2).
-    match response.get_attribute("Destination") {
+    match response.and_then(|r| r.get_attribute("Destination")) {
         Some(d) if expected.acs_urls.iter().any(|u| u == &d) => {}
         Some(d) => return Err(SamlError::DestinationMismatch(d)),
         None if response_signed => {
@@ -116,7 +142,7 @@ pub(super) fn check_protocol(
     // InResponseTo: bound to the request this browser started (login CSRF, and a response
     // stolen from another user's flow); unsolicited only when the tenant allows it. The
     // Response's value is only compared; the bearer confirmation's own must name the request.
-    let response_irt = response.get_attribute("InResponseTo");
+    let response_irt = response.and_then(|r| r.get_attribute("InResponseTo"));
     match expected.request_id {
         Some(rid) => {
             if let Some(found) = &response_irt
@@ -150,7 +176,7 @@ pub(super) fn check_protocol(
         if sc.get_attribute("Method").as_deref() != Some(CM_BEARER) {
             continue;
         }
-        match check_bearer(&sc, expected, now, skew) {
+        match check_bearer(&sc, expected, response.is_none(), now, skew) {
             Ok(c) => {
                 confirmed = Some(c);
                 break;
@@ -228,38 +254,10 @@ pub(super) fn check_protocol(
             let Some(name) = a.get_attribute("Name") else {
                 continue;
             };
-            let values = attributes.entry(name.clone()).or_default();
-            for v in xml::children(&a, NS_ASSERTION, "AttributeValue") {
-                if let Some(t) = xml::trimmed_text(&v) {
-                    if has_unicode_space(&t) {
-                        return Err(SamlError::UnicodeSpace(format!("attribute {name:?}")));
-                    }
-                    values.push(t);
-                }
-            }
+            add_attribute(&mut attributes, name, &a, NS_ASSERTION)?;
         }
     }
-
-    let email = match expected.email_claim {
-        Some(claim) => {
-            let values: Vec<&String> = attributes
-                .get(claim)
-                .map(|v| v.iter().filter(|s| !s.is_empty()).collect())
-                .unwrap_or_default();
-            match values.as_slice() {
-                [one] => (*one).clone(),
-                [] => return Err(SamlError::EmailMissing(format!("no attribute {claim:?}"))),
-                // Several emails: which one the person is would be a guess.
-                many => {
-                    return Err(SamlError::EmailMissing(format!(
-                        "attribute {claim:?} has {} values",
-                        many.len()
-                    )));
-                }
-            }
-        }
-        None => name_id.clone(),
-    };
+    let email = email_of(&attributes, expected.email_claim, &name_id)?;
 
     let assertion_id = assertion
         .get_attribute("ID")
@@ -285,14 +283,16 @@ pub(super) fn check_protocol(
 fn check_bearer(
     sc: &Node,
     expected: &Expected<'_>,
+    bare: bool,
     now: DateTime<Utc>,
     skew: chrono::Duration,
 ) -> Result<(DateTime<Utc>, Option<String>), SamlError> {
     let data = xml::child(sc, NS_ASSERTION, "SubjectConfirmationData")
         .ok_or(SamlError::SubjectConfirmationMissing)?;
-    let recipient = data.get_attribute("Recipient").unwrap_or_default();
-    if !expected.acs_urls.iter().any(|u| u == &recipient) {
-        return Err(SamlError::RecipientMismatch(recipient));
+    match data.get_attribute("Recipient") {
+        Some(r) if expected.acs_urls.iter().any(|u| u == &r) => {}
+        None if bare => {}
+        recipient => return Err(SamlError::RecipientMismatch(recipient.unwrap_or_default())),
     }
     // A bearer assertion without an end is a forever-valid login token.
     let noa = time_attr(&data, "NotOnOrAfter")?
@@ -342,7 +342,53 @@ pub(super) fn check_status(response: &Node) -> Result<(), SamlError> {
     })
 }
 
-fn time_attr(node: &Node, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
+/// Appends the whole-text values (`AttributeValue` in namespace `ns`) of one attribute
+/// element under `name`, refusing values with non-XML spaces. Shared with SAML 1.1 tokens.
+pub fn add_attribute(
+    attributes: &mut BTreeMap<String, Vec<String>>,
+    name: String,
+    attribute: &Node,
+    ns: &str,
+) -> Result<(), SamlError> {
+    let mut found = Vec::new();
+    for v in xml::children(attribute, ns, "AttributeValue") {
+        if let Some(t) = xml::trimmed_text(&v) {
+            if has_unicode_space(&t) {
+                return Err(SamlError::UnicodeSpace(format!("attribute {name:?}")));
+            }
+            found.push(t);
+        }
+    }
+    attributes.entry(name).or_default().extend(found);
+    Ok(())
+}
+
+/// The asserted email: the one non-empty value of `claim`, else the subject's name.
+pub fn email_of(
+    attributes: &BTreeMap<String, Vec<String>>,
+    claim: Option<&str>,
+    name_id: &str,
+) -> Result<String, SamlError> {
+    let Some(claim) = claim else {
+        return Ok(name_id.to_string());
+    };
+    let values: Vec<&String> = attributes
+        .get(claim)
+        .map(|v| v.iter().filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    match values.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(SamlError::EmailMissing(format!("no attribute {claim:?}"))),
+        // Several emails: which one the person is would be a guess.
+        many => Err(SamlError::EmailMissing(format!(
+            "attribute {claim:?} has {} values",
+            many.len()
+        ))),
+    }
+}
+
+/// An `xs:dateTime` attribute, when present.
+pub fn time_attr(node: &Node, name: &str) -> Result<Option<DateTime<Utc>>, SamlError> {
     node.get_attribute(name)
         .map(|v| {
             DateTime::parse_from_rfc3339(v.trim())
@@ -359,7 +405,7 @@ fn issuer_of(node: &Node) -> Option<String> {
 /// Whether a value holds a space XML does not trim (NBSP, U+3000, zero-width...). Such a
 /// NameID or attribute value is refused: `alice@contoso.com\u{a0}` is not
 /// `alice@contoso.com`, yet a reader that trims Unicode spaces (Rust's `trim`) says it is.
-fn has_unicode_space(value: &str) -> bool {
+pub fn has_unicode_space(value: &str) -> bool {
     value
         .chars()
         .any(|c| crate::discovery::email::is_space(c) && !matches!(c, ' ' | '\t' | '\r' | '\n'))

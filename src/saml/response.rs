@@ -22,7 +22,7 @@
 //!
 //! Replay (assertion ID seen before) and the tenant's email domains are the caller's job.
 //! CPU-heavy: callers run this in `spawn_blocking`. libxml types are `!Send`, so none
-//! escapes `validate`: the files it calls are private to `saml`.
+//! escapes `validate` (nor the WS-Federation core's `validate`, which reuses these files).
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -280,5 +280,5 @@ fn run(
     let _keep_alive = (&decrypted_doc, &verified_inner, &verified_doc);
 
     // 7. Protocol rules.
-    check_protocol(&response, response_signed, &assertion, expected, now)
+    check_protocol(Some(&response), response_signed, &assertion, expected, now)
 }

@@ -14,7 +14,7 @@ use samael::crypto::{AllowedSignatureAlgorithm, CryptoProvider, ReduceMode, XmlS
 
 use super::error::{SamlError, malformed};
 use super::metadata::IdpMetadata;
-use super::xml::{self, NS_ASSERTION, NS_DSIG};
+use super::xml::{self, NS_ASSERTION, NS_ASSERTION_1, NS_DSIG};
 
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
@@ -46,17 +46,20 @@ const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::EcdsaSha512,
 ];
 
-/// What one walk over a tree finds: every Assertion or EncryptedAssertion below the root,
-/// every signature (the root's own included), and the first ID two elements share. One
-/// pass answers all three questions; this runs on every ACS POST.
-pub(super) struct Scan {
+/// What one walk over a tree finds: every Assertion or EncryptedAssertion below the root
+/// (SAML 2.0, and SAML 1.1 ones, which WS-Federation carries), every signature (the root's
+/// own included), and the first ID two elements share. One pass answers all three
+/// questions; this runs on every ACS POST.
+pub struct Scan {
     assertions: Vec<Node>,
-    pub(super) signatures: Vec<Node>,
+    /// Every `ds:Signature` of the tree, in document order.
+    pub signatures: Vec<Node>,
     duplicate_id: Option<String>,
 }
 
 impl Scan {
-    pub(super) fn of(root: &Node) -> Scan {
+    /// Walks `root` and everything below it once.
+    pub fn of(root: &Node) -> Scan {
         let mut scan = Scan {
             assertions: Vec::new(),
             signatures: Vec::new(),
@@ -65,8 +68,13 @@ impl Scan {
         let mut ids = HashSet::new();
         for n in std::iter::once(root.clone()).chain(xml::descendants(root)) {
             if scan.duplicate_id.is_none() {
-                // xml:id counts: libxml2 treats it as an ID too.
-                let values = [n.get_attribute("ID"), n.get_attribute_ns("id", XML_NS)];
+                // xml:id counts: libxml2 treats it as an ID too; so does SAML 1.1's
+                // AssertionID, which a reference can name.
+                let values = [
+                    n.get_attribute("ID"),
+                    n.get_attribute_ns("id", XML_NS),
+                    n.get_attribute("AssertionID"),
+                ];
                 scan.duplicate_id = values
                     .into_iter()
                     .flatten()
@@ -79,6 +87,7 @@ impl Scan {
             match (ns.as_str(), name.as_str()) {
                 (NS_DSIG, "Signature") => scan.signatures.push(n),
                 (NS_ASSERTION, "Assertion" | "EncryptedAssertion")
+                | (NS_ASSERTION_1, "Assertion")
                     if n.node_ptr() != root.node_ptr() =>
                 {
                     scan.assertions.push(n)
@@ -93,14 +102,15 @@ impl Scan {
     /// be a direct child of `root`. Wrapping attacks (XSW 1-8) add a second, unsigned
     /// assertion anywhere (Extensions, Object, inside the signed one) and rely on the
     /// reader picking a different one than the verifier.
-    pub(super) fn single_assertion(&self, root: &Node) -> Result<Node, SamlError> {
+    pub fn single_assertion(&self, root: &Node) -> Result<Node, SamlError> {
         match self.assertions.as_slice() {
             [] => Err(SamlError::NoAssertion),
             [a] => {
                 if a.get_parent().map(|p| p.node_ptr()) != Some(root.node_ptr()) {
-                    return Err(malformed(
-                        "the assertion is not a direct child of the Response",
-                    ));
+                    return Err(malformed(format!(
+                        "the assertion is not a direct child of the {}",
+                        root.get_name()
+                    )));
                 }
                 Ok(a.clone())
             }
@@ -110,7 +120,7 @@ impl Scan {
 
     /// Duplicate IDs would let a reference resolve to a different element than the one
     /// read (XSW).
-    pub(super) fn unique_ids(&self) -> Result<(), SamlError> {
+    pub fn unique_ids(&self) -> Result<(), SamlError> {
         match &self.duplicate_id {
             Some(id) => Err(SamlError::DuplicateId(id.clone())),
             None => Ok(()),
@@ -125,10 +135,7 @@ fn shape(msg: impl Into<String>) -> SamlError {
 /// Checks one `ds:Signature` before any crypto (xml-crypto CVE-2025-29774, XSLT
 /// CVE-2022-34169, XSW): placement, one SignedInfo, one Reference to the parent's unique
 /// ID, only enveloped-signature and exclusive C14N, SHA-2 algorithms, no `ds:Object`.
-pub(super) fn check_signature_shape(
-    sig: &Node,
-    allowed_parents: &[&Node],
-) -> Result<(), SamlError> {
+pub fn check_signature_shape(sig: &Node, allowed_parents: &[&Node]) -> Result<(), SamlError> {
     // Placement: a signature elsewhere (in Extensions, in an Object, in a wrapper) is the
     // XSW pattern of signing one element and showing another.
     let parent = sig
@@ -138,9 +145,14 @@ pub(super) fn check_signature_shape(
         .iter()
         .any(|p| p.node_ptr() == parent.node_ptr())
     {
-        return Err(shape(
-            "signature is not a direct child of the Response or the Assertion",
-        ));
+        return Err(shape(format!(
+            "signature is not a direct child of the {}",
+            allowed_parents
+                .iter()
+                .map(|p| p.get_name())
+                .collect::<Vec<_>>()
+                .join(" or the ")
+        )));
     }
     let mut signed_info = Vec::new();
     let mut signature_value = 0;
@@ -207,8 +219,7 @@ pub(super) fn check_signature_shape(
         )));
     }
     let reference = &references[0];
-    let parent_id = parent
-        .get_attribute("ID")
+    let parent_id = signed_id(&parent)
         .filter(|id| !id.is_empty())
         .ok_or_else(|| shape("the signed element has no ID"))?;
     // URI="" (whole document) or an ID elsewhere is how a signature is made to cover
@@ -279,7 +290,7 @@ fn check_c14n(node: &Node, what: &str) -> Result<(), SamlError> {
 /// xmlsec verification of every signature in `text` with the IdP's certificates (KeyInfo
 /// in the message is never used: samael sets the key on the context, xmlsec then skips
 /// KeyInfo; xml-crypto CVE-2024-32962). Returns the canonical bytes that were digested.
-pub(super) fn verify(text: &str, idp: &IdpMetadata) -> Result<String, SamlError> {
+pub fn verify(text: &str, idp: &IdpMetadata) -> Result<String, SamlError> {
     quiet_xmlsec();
     let certs = idp.certificate_ders();
     if certs.is_empty() {
@@ -291,16 +302,54 @@ pub(super) fn verify(text: &str, idp: &IdpMetadata) -> Result<String, SamlError>
         ReduceMode::PreDigest,
         Some(&ALLOWED),
     )
-    .map_err(|e| {
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
-            src = s.source();
+    .map_err(invalid)
+}
+
+/// The ID a signature's Reference must name on the element it signs: SAML 1.1's
+/// `AssertionID` on a SAML 1.1 Assertion, `ID` everywhere else.
+fn signed_id(node: &Node) -> Option<String> {
+    if xml::is(node, NS_ASSERTION_1, "Assertion") {
+        node.get_attribute("AssertionID")
+    } else {
+        node.get_attribute("ID")
+    }
+}
+
+/// xmlsec verification of the one signature of a SAML 1.1 token (WS-Federation), whose
+/// reference names an `AssertionID`: samael's reducer registers `ID` attributes only, so
+/// this asks xmlsec to verify the document's signature with `AssertionID` registered, with
+/// each metadata certificate in turn (KeyInfo is never used, as in [`verify`]).
+///
+/// It returns no digested bytes, so the caller must have made the tree read afterwards the
+/// one verified: exactly one signature in the document, shape-checked as the direct child
+/// of the one assertion, referencing that assertion's unique ID with only the enveloped and
+/// exclusive C14N transforms (nothing filtered out), and no DTD (no entity can change what
+/// the parser reads). Then the assertion the reader walks is the element xmlsec digested.
+pub fn verify_saml11(text: &str, idp: &IdpMetadata) -> Result<(), SamlError> {
+    quiet_xmlsec();
+    let certs = idp.certificate_ders();
+    if certs.is_empty() {
+        return Err(SamlError::NoCertificate);
+    }
+    let mut last = None;
+    for cert in &certs {
+        match XmlSec::verify_signed_xml(text, cert, Some("AssertionID")) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(invalid(e)),
         }
-        SamlError::SignatureInvalid(msg)
-    })
+    }
+    Err(last.unwrap_or(SamlError::NoCertificate))
+}
+
+fn invalid(e: samael::crypto::CryptoError) -> SamlError {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    SamlError::SignatureInvalid(msg)
 }
 
 unsafe extern "C" {

@@ -29,6 +29,8 @@ pub(super) fn b64_engine() -> GeneralPurpose {
 
 /// SAML 2.0 assertion namespace.
 pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+/// SAML 1.0/1.1 assertion namespace (the tokens of WS-Federation and AD FS).
+pub const NS_ASSERTION_1: &str = "urn:oasis:names:tc:SAML:1.0:assertion";
 /// SAML 2.0 protocol namespace.
 pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 /// SAML 2.0 metadata namespace.

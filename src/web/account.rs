@@ -339,9 +339,15 @@ pub async fn logout(
         return PageError(e, state.pages.clone()).into_response();
     }
     let name = guard::cookie_name(&state.config, SESSION_COOKIE);
+    let mut to = None;
     if let Some(id) = guard::cookie(&headers, &name) {
         if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
             tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
+            let reply = format!(
+                "{}/",
+                state.config.public_url.as_str().trim_end_matches('/')
+            );
+            to = state.login.wsfed_signout(&s.account, &reply).await;
         }
         if let Err(e) = state.sessions.destroy(&id).await {
             return PageError(e.into(), state.pages.clone()).into_response();
@@ -349,7 +355,7 @@ pub async fn logout(
     }
     match guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0)) {
         Ok(expired) => {
-            let mut res = Redirect::to("/").into_response();
+            let mut res = Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response();
             res.headers_mut().append(header::SET_COOKIE, expired);
             res
         }

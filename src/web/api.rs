@@ -170,7 +170,7 @@ pub struct TenantBody {
 /// A tenant's `[sso]` table.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SsoBody {
-    /// `saml2` or `oidc`.
+    /// `saml2`, `wsfed` or `oidc`.
     pub protocol: &'static str,
     /// The sign-in button's text.
     pub button: String,
@@ -180,6 +180,10 @@ pub struct SsoBody {
     pub sso_url: Option<String>,
     /// Signing certificates (PEM or base64), when given by hand.
     pub certificate: Vec<String>,
+    /// The WS-Federation sign-in URL, when given by hand (`wsfed`).
+    pub wsfed_url: Option<String>,
+    /// The AD FS WS-Trust endpoint devices sign in through (`wsfed`).
+    pub wstrust_url: Option<String>,
     /// Where the metadata is fetched from.
     pub idp_metadata_url: Option<String>,
     /// Whether AuthnRequests are signed.
@@ -218,11 +222,14 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
             protocol: match s.protocol {
                 Protocol::Saml2 => "saml2",
                 Protocol::Oidc => "oidc",
+                Protocol::Wsfed => "wsfed",
             },
             button: s.button.clone(),
             issuer: s.issuer.clone(),
             sso_url: s.sso_url.as_ref().map(ToString::to_string),
             certificate: s.certificate.clone(),
+            wsfed_url: s.wsfed_url.as_ref().map(ToString::to_string),
+            wstrust_url: s.wstrust_url.as_ref().map(ToString::to_string),
             idp_metadata_url: s.idp_metadata_url.as_ref().map(ToString::to_string),
             sign_requests: s.sign_requests,
             allow_idp_initiated: s.allow_idp_initiated,

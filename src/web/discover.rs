@@ -256,6 +256,7 @@ fn method_of(t: &crate::discovery::Tenant) -> &'static str {
     match t.sso.as_ref().map(|s| s.protocol) {
         Some(crate::discovery::Protocol::Saml2) => "saml2",
         Some(crate::discovery::Protocol::Oidc) => "oidc",
+        Some(crate::discovery::Protocol::Wsfed) => "wsfed",
         None => "password",
     }
 }

@@ -67,6 +67,12 @@ pub enum WebError {
     Unauthenticated,
 }
 
+impl From<crate::wsfed::WsFedError> for WebError {
+    fn from(e: crate::wsfed::WsFedError) -> Self {
+        WebError::Login(LoginError::WsFed(e))
+    }
+}
+
 impl From<SamlError> for WebError {
     fn from(e: SamlError) -> Self {
         WebError::Login(LoginError::Saml(e))
@@ -217,6 +223,8 @@ fn login_message(e: &LoginError) -> &'static str {
         LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE,
         LoginError::Saml(_)
         | LoginError::Oidc(_)
+        | LoginError::WsFed(_)
+        | LoginError::WrongProtocol { .. }
         | LoginError::Replay(_)
         | LoginError::Unsolicited(_) => "error-authentication",
         LoginError::NoPendingRequest | LoginError::OtherBrowser => "error-other-browser",

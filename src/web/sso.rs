@@ -1,5 +1,6 @@
 //! SAML endpoints: SSO start (`/sso/{account}/start`), the ACS (`/auth/saml/callback`,
-//! alias `/saml2/idpresponse`) and SP metadata.
+//! alias `/saml2/idpresponse`) and SP metadata. The ACS also takes a WS-Federation STS's
+//! answer (`wa=wsignin1.0&wresult=...&wctx=...`), told apart by its form fields.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -13,6 +14,7 @@ use super::state::SharedState;
 use crate::discovery::{Email, Route};
 use crate::login::{self, SsoOutcome};
 use crate::saml::{self, request::SsoStart};
+use crate::wsfed::{self, WsFedError};
 
 use super::discover::{EntryQuery, account_tenant, checked_return_to};
 use super::error::{PageError, WebError};
@@ -87,7 +89,7 @@ pub async fn start(
     }
 }
 
-/// The IdP's POST (HTTP-POST binding).
+/// The IdP's POST (SAML HTTP-POST binding, or a WS-Federation `wsignin1.0` answer).
 #[derive(Debug, Deserialize)]
 pub struct AcsForm {
     /// Base64 SAML Response.
@@ -96,6 +98,13 @@ pub struct AcsForm {
     /// Our opaque handle of the pending request.
     #[serde(rename = "RelayState")]
     pub relay_state: Option<String>,
+    /// WS-Federation action: `wsignin1.0` with a `wresult`.
+    pub wa: Option<String>,
+    /// WS-Federation: the STS's `RequestSecurityTokenResponse`, as XML text.
+    #[serde(default)]
+    pub wresult: String,
+    /// WS-Federation: our opaque handle of the pending sign-in, echoed by the STS.
+    pub wctx: Option<String>,
 }
 
 /// `POST /auth/saml/callback`: consume the response, open a session.
@@ -105,23 +114,41 @@ pub async fn acs(
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let pages = state.pages.clone();
-    let Some(Form(form)) = form.ok().filter(|f| !f.saml_response.is_empty()) else {
-        return PageError(
-            WebError::BadRequest("POST without a SAMLResponse".into()),
-            pages,
-        )
-        .into_response();
+    let bad = |why: &str| PageError(WebError::BadRequest(why.into()), pages.clone());
+    let Ok(Form(form)) = form else {
+        return bad("POST without a SAMLResponse or wresult").into_response();
     };
     let binding = guard::cookie(&headers, &guard::cookie_name(&state.config, BINDING_COOKIE));
-    let outcome = state
-        .login
-        .complete_sso(
-            &form.saml_response,
-            form.relay_state.as_deref(),
-            binding.as_deref(),
-            Utc::now(),
-        )
-        .await;
+    let outcome = match (form.saml_response.is_empty(), form.wresult.is_empty()) {
+        (false, true) => {
+            state
+                .login
+                .complete_sso(
+                    &form.saml_response,
+                    form.relay_state.as_deref(),
+                    binding.as_deref(),
+                    Utc::now(),
+                )
+                .await
+        }
+        (true, false) if form.wa.as_deref() == Some(wsfed::request::WA_SIGNIN) => {
+            state
+                .login
+                .complete_wsfed(
+                    &form.wresult,
+                    form.wctx.as_deref(),
+                    binding.as_deref(),
+                    Utc::now(),
+                )
+                .await
+        }
+        (true, false) => {
+            let wa = form.wa.unwrap_or_default();
+            return PageError(WsFedError::Action(wa).into(), pages).into_response();
+        }
+        // Both, or neither: which protocol answered would be a guess.
+        _ => return bad("POST needs exactly one of SAMLResponse and wresult").into_response(),
+    };
     finish(&state, outcome)
 }
 
