@@ -468,3 +468,53 @@ async fn tenants_through_the_api_on_postgresql() {
     drop(app);
     schema.drop().await;
 }
+
+/// Two gateways on one PostgreSQL users' database: a tenant created through one is
+/// served by the other within 2 s (the NOTIFY of its write), and so is its deletion.
+#[tokio::test]
+async fn a_second_instance_sees_a_change_within_two_seconds() {
+    let Some(schema) = common::pg_schema().await else {
+        return;
+    };
+    let (u1, u2) = (schema.url.clone(), schema.url.clone());
+    let one = spawn_app(move |c| c.database_url = Some(u1)).await;
+    let two = spawn_app(move |c| c.database_url = Some(u2)).await;
+    // Cache a miss on the second first: the notification must make it forget it.
+    assert_eq!(discover(&two, "x@shared.test").await.1, None);
+    let op = token(&one, "ops", None).await;
+    let res = call(
+        &one,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "shared", "domains": ["shared.test"]})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let seen = |want: Option<&'static str>| {
+        let two = &two;
+        async move {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(2) {
+                if discover(two, "x@shared.test").await.1.as_deref() == want {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(seen(Some("shared")).await, "not seen within 2 s");
+    let res = call(
+        &one,
+        Method::DELETE,
+        "/api/v1/tenants/shared",
+        Some(&op),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(seen(None).await, "deletion not seen within 2 s");
+    drop((one, two));
+    schema.drop().await;
+}
