@@ -220,3 +220,87 @@ async fn cli_prints_the_outcome() {
         "{out}"
     );
 }
+
+/// A tenant created through the management API routes a domain to SSO only once that
+/// domain's proof held, even with `require_verified_domains` off: otherwise any API client
+/// could list another company's domain and capture its logins.
+#[tokio::test]
+async fn an_api_domain_goes_to_sso_only_after_verify() {
+    let good = token("acme", "acme.example");
+    let Some(dns) = start_dns(&[("_realmgate.acme.example", &good)]) else {
+        return;
+    };
+    let addr = dns.addr;
+    let app = common::spawn_app(move |c| {
+        c.dns_server = Some(addr);
+        c.secret = Some(SECRET.into());
+    })
+    .await;
+    let (_, op) = app
+        .state
+        .admin
+        .tokens
+        .create(
+            &realmgate::admin::Actor::Cli,
+            "ops",
+            None,
+            realmgate::admin::Scope::Admin,
+        )
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let res = client
+        .post(app.at("/api/v1/tenants"))
+        .bearer_auth(&op)
+        .json(&json!({"account": "acme", "domains": ["acme.example", "other.example"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = client
+        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
+        .bearer_auth(&op)
+        .body(common::example_idp_metadata())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let method = |email: &'static str| {
+        let (client, url) = (client.clone(), app.at("/api/v1/discover"));
+        async move {
+            let body: Value = client
+                .post(url)
+                .json(&json!({ "email": email }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["method"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(method("a@acme.example").await, "password");
+    let verify = |domain: &'static str| {
+        let (client, url, op) = (
+            client.clone(),
+            app.at(&format!("/api/v1/tenants/acme/domains/{domain}/verify")),
+            op.clone(),
+        );
+        async move {
+            let res = client.post(url).bearer_auth(op).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let missing = verify("other.example").await;
+    assert_eq!(missing["outcome"], "missing");
+    assert_eq!(missing["verified"], false);
+    assert_eq!(method("a@acme.example").await, "password");
+    let proven = verify("acme.example").await;
+    assert_eq!(proven["outcome"], "verified", "{proven}");
+    assert_eq!(proven["verified"], true);
+    assert_eq!(proven["record_value"].as_str().unwrap(), good);
+    assert_eq!(method("a@acme.example").await, "saml2");
+    assert_eq!(method("a@other.example").await, "password");
+}

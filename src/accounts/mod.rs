@@ -12,6 +12,7 @@ pub mod jit;
 pub mod password;
 pub mod provision;
 pub mod sql;
+pub mod tenants;
 
 use std::fmt;
 use std::str::FromStr;
@@ -85,6 +86,16 @@ pub enum AccountsError {
     /// A stored row holds a value this version cannot read.
     #[error("corrupt user row: {0}")]
     Corrupt(String),
+    /// The account or a domain of a tenant being written is another tenant's (the message
+    /// never names that tenant).
+    #[error("{0}")]
+    TenantTaken(String),
+    /// A stored tenant no longer passes the tenant file check.
+    #[error("stored tenant: {0}")]
+    BadTenant(crate::config::Problem),
+    /// The change notice to the other gateways could not be queued.
+    #[error("tenant change notice: {0}")]
+    Announce(#[source] crate::discovery::DirectoryError),
     /// Hashing failed (never carries the password).
     #[error("password hashing failed: {0}")]
     Password(String),

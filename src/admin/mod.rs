@@ -15,9 +15,11 @@
 //! # Layout
 //! - [`tokens`]: API tokens (`rg_…`), kept as SHA-256;
 //! - [`users`]: the user operations over [`UserStore`];
-//! - [`groups`]: SCIM groups, accepted and listed only.
+//! - [`groups`]: SCIM groups, accepted and listed only;
+//! - [`tenants`]: the tenants of the management API, their IdP metadata and domains.
 
 pub mod groups;
+pub mod tenants;
 pub mod tokens;
 pub mod users;
 
@@ -31,6 +33,7 @@ use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::discovery::Email;
 
 pub use groups::{Group, GroupPatch, Groups, Member};
+pub use tenants::{DomainStatus, MetadataReport, TenantAdmin, TenantAdminParts};
 pub use tokens::{ApiToken, Scope, Tokens};
 pub use users::{UserPatch, Users};
 
@@ -63,6 +66,21 @@ pub enum AdminError {
     /// The audit log failed; the change it was to record may have been made (503).
     #[error("{0}")]
     Audit(#[from] AuditError),
+    /// A tenant that does not pass the tenant file check (400 `invalid`), every problem
+    /// in `check`'s words.
+    #[error("the tenant has {} problem(s)", .0.len())]
+    InvalidTenant(Vec<String>),
+    /// An account or domains another tenant holds (409 `conflict`), each listed, never
+    /// naming that tenant.
+    #[error("{}", .0.join("; "))]
+    Taken(Vec<String>),
+    /// A tenant of the operator's files (or `tenant import`): read-only here (409
+    /// `managed_in_file`); names the file.
+    #[error("the tenant is managed in {0}; change it there")]
+    ManagedInFile(String),
+    /// The tenant source could not answer (503).
+    #[error(transparent)]
+    Directory(#[from] crate::discovery::DirectoryError),
     /// A stored token or group row this version cannot read (503).
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -85,6 +103,8 @@ pub enum ErrorKind {
     NotFound,
     /// 409 `conflict`.
     Conflict,
+    /// 409 `managed_in_file`.
+    ManagedInFile,
     /// 503: the database, not the request.
     Unavailable,
 }
@@ -93,15 +113,26 @@ impl AdminError {
     /// The class the web edge answers with.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) | Self::InvalidUser(_) => ErrorKind::Invalid,
+            Self::Invalid(_) | Self::InvalidUser(_) | Self::InvalidTenant(_) => ErrorKind::Invalid,
+            Self::ManagedInFile(_) => ErrorKind::ManagedInFile,
             Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::NotFound(_) => ErrorKind::NotFound,
-            Self::Conflict(_) | Self::UserConflict(_) => ErrorKind::Conflict,
+            Self::Conflict(_) | Self::UserConflict(_) | Self::Taken(_) => ErrorKind::Conflict,
             Self::Accounts(_)
             | Self::Audit(_)
             | Self::Corrupt(_)
             | Self::Database(_)
-            | Self::Store(_) => ErrorKind::Unavailable,
+            | Self::Store(_)
+            | Self::Directory(_) => ErrorKind::Unavailable,
+        }
+    }
+
+    /// The problems an answer lists: each of a tenant's, else the one message of a
+    /// refused request.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            Self::InvalidTenant(list) | Self::Taken(list) => list.clone(),
+            e => vec![e.to_string()],
         }
     }
 }

@@ -13,11 +13,12 @@ pub use tenants::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::accounts::{self, AccountsError, Passwords, UserStore};
-use crate::admin::Admin;
+use crate::accounts::tenants::TenantStore;
+use crate::accounts::{self, AccountsError, Passwords, Pool, UserStore};
+use crate::admin::{Admin, TenantAdmin, TenantAdminParts};
 use crate::config::{Config, Problem};
 use crate::discovery::{
-    Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
+    Directory, DirectoryError, Discovery, DomainProof, FileSource, Layered, PgSource, TenantSource,
 };
 use crate::i18n::Catalog;
 use crate::login::{Login, Traces};
@@ -107,7 +108,9 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     } else {
         None
     };
-    let (tenants, source, idps, proof): (Tenants, Arc<dyn TenantSource>, _, _) =
+    let users_db = accounts::open(&config.database_url()).await?;
+    let users_pool = users_db.pool();
+    let (tenants, source, idps, proof, memory): (Tenants, Arc<dyn TenantSource>, _, _, _) =
         match config.tenant_database() {
             None => {
                 let (map, configured) = tenants::first_files(&config).map_err(AppError::Tenants)?;
@@ -119,7 +122,18 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                     proof.refresh(&map).await;
                 }
                 let files = Arc::new(FileSource::new(map));
-                (Tenants::Files(files.clone()), files, idps, proof)
+                let (database, memory, listener) = tenants::database_tenants(&users_pool).await?;
+                let layered = Arc::new(Layered {
+                    files: files.clone(),
+                    database,
+                });
+                (
+                    Tenants::Files(files, Mutex::new(listener)),
+                    layered,
+                    idps,
+                    proof,
+                    memory,
+                )
             }
             Some(url) => {
                 let pg = Arc::new(PgSource::open(url).await?);
@@ -129,14 +143,17 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                     pg,
                     Arc::new(IdpRegistry::on_demand(client)),
                     proof.map(|p| Arc::new(p.on_demand())),
+                    None,
                 )
             }
         };
     let catalog = Arc::new(Catalog::new()?);
     let keys = Arc::new(SpKeys::load_or_generate(&config)?);
     let sp = Arc::new(Sp::from_config(&config, keys));
-    let users_db = accounts::open(&config.database_url()).await?;
-    let users_pool = users_db.pool();
+    let tenant_pool = match &tenants {
+        Tenants::Postgres(pg, _) => Pool::Postgres(pg.pool().clone()),
+        Tenants::Files(..) => users_pool.clone(),
+    };
     let users: Arc<dyn UserStore> = Arc::new(users_db);
     // Over the same store handle, so the API's changes and the logins' reads are one pool.
     let admin = Admin::over(users.clone(), users_pool);
@@ -206,6 +223,22 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         links,
         reset_limiter: RateLimiter::new(store.clone(), RESET_POLICY),
     });
+    let tenant_admin = Arc::new(TenantAdmin::new(TenantAdminParts {
+        store: TenantStore::new(tenant_pool),
+        files: match &tenants {
+            Tenants::Files(files, _) => Some(files.clone()),
+            Tenants::Postgres(..) => None,
+        },
+        memory,
+        discovery: discovery.clone(),
+        idps: login.idps.clone(),
+        proof: match &discovery.proof {
+            Some(p) => p.clone(),
+            None => Arc::new(DomainProof::new(config.dns_server, &secret)?),
+        },
+        config: config.clone(),
+        audit: admin.audit.clone(),
+    }));
     let devices = Devices {
         oauth: oauth.clone(),
         login: login.clone(),
@@ -218,6 +251,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         metrics,
         users,
         admin,
+        tenant_admin,
         sessions,
         limiter,
         store,

@@ -6,9 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::accounts::Pool;
+use crate::accounts::tenants::TenantStore;
 use crate::config::{Config, Problem};
-use crate::discovery::pg::{ImportSummary, ImportTenant};
-use crate::discovery::{Change, PgSource, TenantMap, map};
+use crate::discovery::pg::{ImportSummary, ImportTenant, Listener};
+use crate::discovery::{Change, FileSource, PgSource, TenantMap, TenantSource, map};
 use crate::saml::{IdpMetadata, IdpRegistry};
 
 use super::AppError;
@@ -151,7 +153,7 @@ pub async fn import_tenants(url: &str, dir: &Path) -> Result<ImportSummary, AppE
 /// Reloads `domains/`. On any problem the last good map stays in service and the problems
 /// are returned (and logged by the caller).
 pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
-    let Tenants::Files(files) = &state.tenants else {
+    let Tenants::Files(files, _) = &state.tenants else {
         return Err(vec![Problem {
             source: "reload".into(),
             line: None,
@@ -191,11 +193,8 @@ pub async fn reload(state: &AppState) -> Result<usize, Vec<Problem>> {
 /// Forgets what the caches hold about changed tenants: cached lookups, IdPs and DNS
 /// verdicts loaded on demand.
 pub fn forget(state: &AppState, change: &Change) {
-    state.discovery.directory.forget(change);
+    state.discovery.forget(change);
     state.login.idps.forget(change);
-    if let Some(proof) = &state.discovery.proof {
-        proof.forget(change);
-    }
 }
 
 /// Follows tenant changes: for the file source, reloads on SIGHUP and whenever a file of
@@ -204,20 +203,17 @@ pub fn forget(state: &AppState, change: &Change) {
 /// on SIGHUP.
 pub fn spawn_reloader(state: SharedState) -> Result<(), notify::Error> {
     match &state.tenants {
-        Tenants::Files(_) => spawn_file_reloader(state),
+        Tenants::Files(_, database) => {
+            let taken = database.lock().map(|mut l| l.take()).unwrap_or(None);
+            if let Some((source, listener)) = taken {
+                follow(&state, source, listener);
+            }
+            spawn_file_reloader(state)
+        }
         Tenants::Postgres(source, listener) => {
             let taken = listener.lock().map(|mut l| l.take()).unwrap_or(None);
             if let Some(listener) = taken {
-                let source = source.clone();
-                let weak = Arc::downgrade(&state);
-                tokio::spawn(listener.run(source, move |change| {
-                    let Some(state) = weak.upgrade() else {
-                        return false;
-                    };
-                    tracing::info!(?change, "tenants changed in PostgreSQL");
-                    forget(&state, change);
-                    true
-                }));
+                follow(&state, source.clone(), listener);
             }
             #[cfg(unix)]
             {
@@ -234,6 +230,49 @@ pub fn spawn_reloader(state: SharedState) -> Result<(), notify::Error> {
                 });
             }
             Ok(())
+        }
+    }
+}
+
+/// Forgets what each notification of `source` names, for as long as the gateway lives.
+fn follow(state: &SharedState, source: Arc<PgSource>, listener: Listener) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(listener.run(source, move |change| {
+        let Some(state) = weak.upgrade() else {
+            return false;
+        };
+        tracing::info!(?change, "tenants changed in PostgreSQL");
+        forget(&state, change);
+        true
+    }));
+}
+
+/// The management API's tenants beside the `domains/` files, in the users' database:
+/// PostgreSQL is queried live through a [`PgSource`] over the same pool (and followed by
+/// its notifications, so every gateway sees a change within a notification's delay);
+/// SQLite, one gateway per file, is held as a map the tenant operations swap after each
+/// write. Gives the source, that map, and the subscription to run.
+pub(super) async fn database_tenants(
+    pool: &Pool,
+) -> Result<
+    (
+        Arc<dyn TenantSource>,
+        Option<Arc<FileSource>>,
+        Option<(Arc<PgSource>, Listener)>,
+    ),
+    AppError,
+> {
+    match pool {
+        Pool::Postgres(pg) => {
+            let source = Arc::new(PgSource::over(pg.clone()).await?);
+            let listener = source.listen().await?;
+            Ok((source.clone(), None, Some((source, listener))))
+        }
+        Pool::Sqlite(_) => {
+            let stored = TenantStore::new(pool.clone()).all().await?;
+            let map = TenantMap::build(stored).map_err(AppError::Tenants)?;
+            let memory = Arc::new(FileSource::new(map));
+            Ok((memory.clone(), Some(memory), None))
         }
     }
 }

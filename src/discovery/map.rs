@@ -229,18 +229,25 @@ pub fn load_dir_all(dir: &Path) -> (TenantMap, Vec<Problem>) {
 
 /// Parses and checks one tenant file.
 pub fn load_file(path: &Path) -> Result<Tenant, Vec<Problem>> {
-    let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![Problem {
-            source: source.clone(),
+            source: path.display().to_string(),
             line: None,
             message: format!("cannot read the file: {e}"),
         }]
     })?;
-    let file: TenantFile = toml::from_str(&text).map_err(|e| {
+    load_text(path, &text)
+}
+
+/// Parses and checks the text of a tenant file named `path`: the one check of a tenant,
+/// for `domains/` files, stored rows and the management API alike (same problems, same
+/// words, each with its line).
+pub fn load_text(path: &Path, text: &str) -> Result<Tenant, Vec<Problem>> {
+    let source = path.display().to_string();
+    let file: TenantFile = toml::from_str(text).map_err(|e| {
         vec![Problem {
             source: source.clone(),
-            line: e.span().map(|s| line_of(&text, s.start)),
+            line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().trim().to_string(),
         }]
     })?;
@@ -248,11 +255,39 @@ pub fn load_file(path: &Path) -> Result<Tenant, Vec<Problem>> {
         list.into_iter()
             .map(|(key, message)| Problem {
                 source: source.clone(),
-                line: key_line(&text, key),
+                line: key_line(text, key),
                 message,
             })
             .collect()
     })
+}
+
+/// A tenant as stored in a database (its file's text, and its IdP metadata document),
+/// through [`load_text`]; a row that no longer passes (rules tightened by an upgrade) is
+/// one problem naming the account, never served half-checked.
+pub fn load_stored(
+    account: &str,
+    file_name: &str,
+    content: &str,
+    idp_metadata: Option<Vec<u8>>,
+) -> Result<Tenant, Problem> {
+    let problem = |message: String| Problem {
+        source: format!("tenant {account:?} ({file_name})"),
+        line: None,
+        message,
+    };
+    let mut t = load_text(Path::new(file_name), content).map_err(|list| {
+        let messages: Vec<String> = list.into_iter().map(|p| p.message).collect();
+        problem(messages.join("; "))
+    })?;
+    if t.account != account {
+        return Err(problem(format!(
+            "the stored file declares account {:?}",
+            t.account
+        )));
+    }
+    t.stored_idp_metadata = idp_metadata.map(Arc::from);
+    Ok(t)
 }
 
 #[cfg(test)]

@@ -7,12 +7,14 @@ pub mod tenant;
 
 pub use email::{Email, EmailError};
 pub use map::TenantMap;
-pub use tenant::{JitPolicy, LoginHint, Protocol, SsoSettings, Tenant};
+pub use tenant::{JitPolicy, LoginHint, Protocol, SsoSettings, Tenant, TenantOrigin};
 pub mod directory;
+pub mod layered;
 pub mod pg;
 pub mod proof;
 
 pub use directory::{Change, Directory, DirectoryError, FileSource, TenantSource};
+pub use layered::Layered;
 pub use pg::PgSource;
 pub use proof::DomainProof;
 
@@ -122,16 +124,31 @@ impl Discovery {
     }
 
     /// The route for a known tenant (the `/{account}` Sign-on URL), checking the DNS proof
-    /// of `domain` when given, else of any of the tenant's domains.
+    /// of `domain` when given, else of any of the tenant's domains. A tenant of the
+    /// management API needs its stored proof ([`Tenant::proven`]) whatever
+    /// `require_verified_domains` says; the ACS asks this too, so an unproven domain can
+    /// neither be sent to the tenant's IdP nor be asserted by it.
     pub async fn route_for_tenant(&self, tenant: Arc<Tenant>, domain: Option<&str>) -> Route {
         if tenant.sso.is_none() {
             return Route::Password(Some(tenant));
         }
-        if let Some(proof) = &self.proof
+        if tenant.origin == tenant::TenantOrigin::Api {
+            if !tenant.proven(domain) {
+                return Route::Password(Some(tenant));
+            }
+        } else if let Some(proof) = &self.proof
             && !proof.is_verified(&tenant, domain).await
         {
             return Route::Password(Some(tenant));
         }
         Route::Sso(tenant)
+    }
+
+    /// Forgets what the directory and the DNS verdicts hold about changed tenants.
+    pub fn forget(&self, change: &Change) {
+        self.directory.forget(change);
+        if let Some(proof) = &self.proof {
+            proof.forget(change);
+        }
     }
 }

@@ -7,7 +7,6 @@
 //! row read back goes through the same `validate` as a `domains/` file.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +17,8 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use super::directory::{Change, DirectoryError, TenantSource};
-use super::map::TenantMap;
-use super::tenant::{self, Tenant, TenantFile};
+use super::map::{self, TenantMap};
+use super::tenant::{Tenant, TenantOrigin};
 use crate::config::Problem;
 
 /// The same set as the user store's, so the two agree on `_sqlx_migrations` when tenants
@@ -53,13 +52,21 @@ const BY_DOMAIN: &str = "SELECT t.account, t.digest \
      WHERE d.domain = ANY($1) AND (d.domain = $2 OR t.include_subdomains) \
      ORDER BY length(d.domain) DESC LIMIT 1";
 const DIGEST_OF: &str = "SELECT account, digest FROM tenants WHERE account = $1";
-const BY_ACCOUNT: &str =
-    "SELECT account, file_name, content, idp_metadata, digest FROM tenants WHERE account = $1";
-const IDP_INITIATED: &str = "SELECT account, file_name, content, idp_metadata, digest \
-     FROM tenants WHERE allow_idp_initiated AND (idp_entity_id = $1 OR idp_entity_id IS NULL) \
-     ORDER BY account";
-const ALL_TENANTS: &str =
-    "SELECT account, file_name, content, idp_metadata, digest FROM tenants ORDER BY account";
+/// The columns of [`Row`], verified domains included, for `FROM tenants t`.
+macro_rules! row_columns {
+    () => {
+        "SELECT t.account, t.file_name, t.content, t.idp_metadata, t.digest, t.origin, \
+         ARRAY(SELECT v.domain FROM tenant_domains v WHERE v.account = t.account \
+         AND v.verified_at IS NOT NULL ORDER BY v.domain) AS verified FROM tenants t "
+    };
+}
+const BY_ACCOUNT: &str = concat!(row_columns!(), "WHERE t.account = $1");
+const IDP_INITIATED: &str = concat!(
+    row_columns!(),
+    "WHERE t.allow_idp_initiated AND (t.idp_entity_id = $1 OR t.idp_entity_id IS NULL) \
+     ORDER BY t.account"
+);
+const ALL_TENANTS: &str = concat!(row_columns!(), "ORDER BY t.account");
 const DOMAINS_OF: &str = "SELECT domain FROM tenant_domains WHERE account = ANY($1)";
 const UPSERT_TENANTS: &str = "INSERT INTO tenants (account, file_name, content, idp_metadata, \
      idp_entity_id, allow_idp_initiated, include_subdomains, digest) \
@@ -82,6 +89,30 @@ struct Notice {
     accounts: Option<Vec<String>>,
 }
 
+/// Tells every gateway on the database that `accounts` of `schema` changed: delivered when
+/// `tx` commits, and only if it does. The one sender, for imports and the management API.
+pub async fn notify(
+    tx: &mut sqlx::PgConnection,
+    schema: &str,
+    accounts: Vec<String>,
+) -> Result<(), DirectoryError> {
+    let mut notice = Notice {
+        schema: schema.to_string(),
+        accounts: Some(accounts),
+    };
+    let mut payload = serde_json::to_string(&notice)?;
+    if payload.len() > MAX_PAYLOAD {
+        notice.accounts = None;
+        payload = serde_json::to_string(&notice)?;
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(payload)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// A stored tenant, before it is checked again.
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -90,30 +121,28 @@ struct Row {
     content: String,
     idp_metadata: Option<Vec<u8>>,
     digest: String,
+    /// `import` or `api` (migrations/postgres/0004).
+    origin: String,
+    /// The domains whose DNS proof held (API tenants).
+    verified: Vec<String>,
 }
 
 impl Row {
-    /// The tenant, through the same parser and `validate` as a file; a row that no longer
-    /// passes (say, rules tightened by an upgrade) is reported, never served half-checked.
+    /// The tenant, through the same parser and `validate` as a file
+    /// ([`super::map::load_stored`]).
     fn tenant(self) -> Result<Tenant, Problem> {
-        let problem = |message: String| Problem {
-            source: format!("tenant {:?} ({})", self.account, self.file_name),
-            line: None,
-            message,
-        };
-        let file: TenantFile =
-            toml::from_str(&self.content).map_err(|e| problem(e.message().trim().to_string()))?;
-        let mut t = tenant::validate(file, Path::new(&self.file_name)).map_err(|list| {
-            let messages: Vec<String> = list.into_iter().map(|(_, m)| m).collect();
-            problem(messages.join("; "))
-        })?;
-        if t.account != self.account {
-            return Err(problem(format!(
-                "the stored file declares account {:?}",
-                t.account
-            )));
+        let mut t = map::load_stored(
+            &self.account,
+            &self.file_name,
+            &self.content,
+            self.idp_metadata,
+        )?;
+        if self.origin == TenantOrigin::Api.as_str() {
+            t.origin = TenantOrigin::Api;
+            t.verified_domains = self.verified;
+        } else {
+            t.origin = TenantOrigin::Import;
         }
-        t.stored_idp_metadata = self.idp_metadata.map(Arc::from);
         Ok(t)
     }
 }
@@ -163,6 +192,8 @@ impl ImportTenant {
             content: content.clone(),
             idp_metadata: None,
             digest: String::new(),
+            origin: TenantOrigin::Import.as_str().into(),
+            verified: Vec::new(),
         }
         .tenant()?;
         if again.domains != tenant.domains {
@@ -235,6 +266,13 @@ impl PgSource {
             .connect_with(options)
             .await?;
         MIGRATIONS.run(&pool).await?;
+        Self::over(pool).await
+    }
+
+    /// A source over `pool`, already migrated (the users' database of `accounts::open`,
+    /// which runs the same migrations): the tenants of the management API kept beside the
+    /// `domains/` files.
+    pub async fn over(pool: PgPool) -> Result<Self, DirectoryError> {
         let schema = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&pool)
             .await?;
@@ -243,6 +281,16 @@ impl PgSource {
             schema,
             parsed: moka::future::Cache::new(PARSED_TENANTS),
         })
+    }
+
+    /// The schema the tables live in, named in notifications.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The pool, for the management API's writes into the same tables.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Subscribes to import notifications now, so none is missed between start-up and
@@ -285,11 +333,14 @@ impl PgSource {
         sqlx::query("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
-        let stored: HashMap<String, String> = sqlx::query_as("SELECT account, digest FROM tenants")
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+        // Only the rows an import wrote: tenants of the management API are not the
+        // directory's to remove, and a domain one of them holds makes the import fail.
+        let stored: HashMap<String, String> =
+            sqlx::query_as("SELECT account, digest FROM tenants WHERE origin = 'import'")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
         let mut summary = ImportSummary {
             domains: tenants.iter().map(|t| t.domains.len()).sum(),
             ..ImportSummary::default()
@@ -372,21 +423,7 @@ impl PgSource {
         }
         let accounts: Vec<String> = changed_accounts.into_iter().chain(removed).collect();
         if !accounts.is_empty() {
-            let mut notice = Notice {
-                schema: self.schema.clone(),
-                accounts: Some(accounts),
-            };
-            let mut payload = serde_json::to_string(&notice)?;
-            if payload.len() > MAX_PAYLOAD {
-                notice.accounts = None;
-                payload = serde_json::to_string(&notice)?;
-            }
-            // Delivered at commit, and only if the transaction commits.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
+            notify(&mut tx, &self.schema, accounts).await?;
         }
         tx.commit().await?;
         Ok(summary)

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::email::normalize_domain;
@@ -33,7 +33,7 @@ pub const RESERVED_SLUGS: &[&str] = &[
 ];
 
 /// What happens to a person the IdP vouches for but who has no account here yet.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum JitPolicy {
     /// Refuse with a clear page.
@@ -46,7 +46,7 @@ pub enum JitPolicy {
 }
 
 /// How the typed email reaches the IdP so the person need not type it again.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginHint {
     /// `login_hint` query parameter on the IdP's SSO URL (Entra ID honours it; it rejects a
@@ -60,7 +60,7 @@ pub enum LoginHint {
 }
 
 /// Federation protocol of a tenant's IdP.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// SAML 2.0 Web Browser SSO profile.
@@ -72,8 +72,9 @@ pub enum Protocol {
     Wsfed,
 }
 
-/// The `[sso]` table of a tenant file, as written.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// The `[sso]` table of a tenant file, as written (and, for a tenant of the management
+/// API, as stored: serialised back to this text and read again like a file).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SsoSettings {
     /// Protocol: `saml2` or `wsfed`.
@@ -83,12 +84,16 @@ pub struct SsoSettings {
     #[serde(default = "default_button")]
     pub button: String,
     /// IdP metadata file; relative paths are resolved beside the tenant file.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idp_metadata: Option<PathBuf>,
     /// IdP metadata URL, fetched over HTTPS and refreshed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idp_metadata_url: Option<Url>,
     /// Inline IdP entity ID (with `sso_url` and `certificate`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// Inline IdP single sign-on URL (HTTP-Redirect binding).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sso_url: Option<Url>,
     /// Inline IdP signing certificate(s), Base64 DER or PEM; several during rollover.
     #[serde(default, deserialize_with = "one_or_many")]
@@ -103,11 +108,13 @@ pub struct SsoSettings {
     #[serde(default)]
     pub jit: JitPolicy,
     /// Attribute holding the email; the NameID when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_claim: Option<String>,
     /// How the typed email is passed to the IdP.
     #[serde(default)]
     pub login_hint: LoginHint,
     /// AD FS home-realm hint (`whr` query parameter).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub whr: Option<String>,
     /// Inline WS-Federation passive requestor endpoint (with `issuer` and `certificate`), for
     /// `protocol = "wsfed"` in place of `sso_url`.
@@ -143,6 +150,37 @@ fn default_scopes() -> Vec<String> {
     vec!["email".into(), "profile".into()]
 }
 
+impl Default for SsoSettings {
+    /// The `[sso]` table of a file that gives only its IdP: the same defaults serde applies.
+    fn default() -> Self {
+        Self {
+            protocol: Protocol::default(),
+            button: default_button(),
+            idp_metadata: None,
+            idp_metadata_url: None,
+            issuer: None,
+            sso_url: None,
+            certificate: Vec::new(),
+            sign_requests: yes(),
+            allow_idp_initiated: false,
+            jit: JitPolicy::default(),
+            email_claim: None,
+            login_hint: LoginHint::default(),
+            whr: None,
+            wsfed_url: None,
+            wstrust_url: None,
+            force_authn: false,
+            auto_redirect: false,
+            discovery_url: None,
+            client_id: None,
+            client_secret: None,
+            client_key: None,
+            scopes: default_scopes(),
+            domain_hint: None,
+        }
+    }
+}
+
 fn default_button() -> String {
     "Log In with SSO".into()
 }
@@ -165,12 +203,13 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// A tenant file, as written.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantFile {
     /// URL slug.
     pub account: String,
     /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Email domains this tenant owns.
     pub domains: Vec<String>,
@@ -178,11 +217,13 @@ pub struct TenantFile {
     #[serde(default)]
     pub include_subdomains: bool,
     /// Region this tenant lives in; this gateway's when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Addresses (CIDR) device connectors may call from; anywhere when empty.
     #[serde(default)]
     pub device_allowlist: Vec<String>,
     /// Single sign-on; password login when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sso: Option<SsoSettings>,
 }
 
@@ -253,6 +294,35 @@ pub struct Tenant {
     /// The `idp_metadata` document itself, for a tenant read from the database: gateways
     /// of the PostgreSQL source have no `domains/` directory to read it from.
     pub stored_idp_metadata: Option<Arc<[u8]>>,
+    /// Who manages the tenant, and so which rules route its domains.
+    pub origin: TenantOrigin,
+    /// The domains whose DNS proof held (API tenants only: their other domains never route
+    /// to SSO).
+    pub verified_domains: Vec<String>,
+}
+
+/// Where a tenant is managed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantOrigin {
+    /// A `domains/` file: the operator's.
+    File,
+    /// Written by `realmgate tenant import` into PostgreSQL: the operator's too.
+    Import,
+    /// Created through the management API (or the console). Its domains route to SSO only
+    /// once their DNS proof held, whatever `require_verified_domains` says: otherwise any
+    /// API client could list another company's domain and capture its logins.
+    Api,
+}
+
+impl TenantOrigin {
+    /// The name stored in the `origin` column (`file` is never stored).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Import => "import",
+            Self::Api => "api",
+        }
+    }
 }
 
 impl Tenant {
@@ -264,6 +334,18 @@ impl Tenant {
                     && domain
                         .strip_suffix(d.as_str())
                         .is_some_and(|rest| rest.ends_with('.')))
+        })
+    }
+
+    /// Whether the domain of its list that `domain` matches (exactly, or as a parent when
+    /// subdomains are included) has a held DNS proof; without a domain, whether any has.
+    pub fn proven(&self, domain: Option<&str>) -> bool {
+        self.verified_domains.iter().any(|v| {
+            domain.is_none_or(|d| {
+                d == v
+                    || (self.include_subdomains
+                        && d.strip_suffix(v.as_str()).is_some_and(|r| r.ends_with('.')))
+            })
         })
     }
 
@@ -452,6 +534,8 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
         sso,
         file: path.to_path_buf(),
         stored_idp_metadata: None,
+        origin: TenantOrigin::File,
+        verified_domains: Vec::new(),
     })
 }
 

@@ -13,7 +13,7 @@ use url::Url;
 use super::fetch::{FETCH_TIMEOUT, FetchError, fetch_metadata};
 use super::metadata::{DEFAULT_REFRESH, IdpMetadata};
 use crate::config::Problem;
-use crate::discovery::{Change, Protocol, Tenant, TenantMap};
+use crate::discovery::{Change, Protocol, Tenant, TenantMap, TenantOrigin};
 
 /// Retry interval after a failed fetch; the last good copy, if any, stays in use meanwhile.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
@@ -62,16 +62,14 @@ impl IdpRegistry {
     }
 
     /// A registry for a whole tenant map (file source), filled by [`IdpRegistry::replace`],
-    /// that fetches metadata URLs with `client`.
+    /// that fetches metadata URLs with `client`; the tenants of the management API beside
+    /// the files are loaded on demand.
     pub fn fetching(client: reqwest::Client) -> Self {
-        Self {
-            client: Some(client),
-            ..Self::default()
-        }
+        Self::on_demand(client)
     }
 
-    /// A registry that loads each tenant's IdP when first needed, fetching metadata URLs
-    /// with `client`.
+    /// A registry that loads each database tenant's IdP when first needed, fetching
+    /// metadata URLs with `client`.
     pub fn on_demand(client: reqwest::Client) -> Self {
         Self {
             on_demand: Some(
@@ -93,6 +91,9 @@ impl IdpRegistry {
         let (Some(on_demand), Some(client)) = (&self.on_demand, &self.client) else {
             return self.get(&tenant.account);
         };
+        if tenant.origin == TenantOrigin::File {
+            return self.get(&tenant.account);
+        }
         if let Some(idp) = on_demand.get(&tenant.account).await {
             return Some(idp);
         }
@@ -157,43 +158,12 @@ impl IdpRegistry {
         let mut list: Vec<_> = tenants.tenants().collect();
         list.sort_by(|a, b| a.account.cmp(&b.account));
         for t in list {
-            // An OpenID Connect tenant's keys come from its provider (`oidc`), not metadata.
-            let Some(sso) = t.sso.as_ref().filter(|s| s.protocol != Protocol::Oidc) else {
-                continue;
-            };
-            if sso.idp_metadata.is_none() && sso.issuer.is_none() && sso.idp_metadata_url.is_some()
-            {
-                if sso
-                    .idp_metadata_url
-                    .as_ref()
-                    .is_some_and(|u| u.scheme() != "https")
-                {
-                    problems.push(Problem {
-                        source: t.file.display().to_string(),
-                        line: None,
-                        message: "idp_metadata_url must be an https URL".into(),
-                    });
-                }
-                continue;
-            }
-            match IdpMetadata::for_stored_or_settings(t, sso) {
-                Ok(m) => {
+            match Self::check_tenant(t) {
+                Ok(Some(m)) => {
                     map.insert(t.account.clone(), Arc::new(m));
                 }
-                Err(e) => {
-                    let key = if sso.idp_metadata.is_some() {
-                        "idp_metadata"
-                    } else {
-                        "certificate"
-                    };
-                    problems.push(Problem {
-                        source: t.file.display().to_string(),
-                        line: std::fs::read_to_string(&t.file)
-                            .ok()
-                            .and_then(|text| crate::discovery::map::key_line(&text, key)),
-                        message: format!("identity provider: {e}"),
-                    })
-                }
+                Ok(None) => {}
+                Err(p) => problems.push(p),
             }
         }
         if problems.is_empty() {
@@ -201,6 +171,47 @@ impl IdpRegistry {
         } else {
             Err(problems)
         }
+    }
+
+    /// The IdP of one tenant as [`IdpRegistry::build`] reads it (its file, stored document
+    /// or inline settings), or the problem, naming the tenant's file; `None` for a password
+    /// tenant and one whose metadata comes from a URL (fetched, not read). Also the check
+    /// of the management API's tenants, so both report the same words.
+    pub fn check_tenant(t: &Tenant) -> Result<Option<IdpMetadata>, Problem> {
+        // An OpenID Connect tenant's keys come from its provider (`oidc`), not metadata.
+        let Some(sso) = t.sso.as_ref().filter(|s| s.protocol != Protocol::Oidc) else {
+            return Ok(None);
+        };
+        if sso.idp_metadata.is_none() && sso.issuer.is_none() && sso.idp_metadata_url.is_some() {
+            if sso
+                .idp_metadata_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() != "https")
+            {
+                return Err(Problem {
+                    source: t.file.display().to_string(),
+                    line: None,
+                    message: "idp_metadata_url must be an https URL".into(),
+                });
+            }
+            return Ok(None);
+        }
+        IdpMetadata::for_stored_or_settings(t, sso)
+            .map(Some)
+            .map_err(|e| {
+                let key = if sso.idp_metadata.is_some() {
+                    "idp_metadata"
+                } else {
+                    "certificate"
+                };
+                Problem {
+                    source: t.file.display().to_string(),
+                    line: std::fs::read_to_string(&t.file)
+                        .ok()
+                        .and_then(|text| crate::discovery::map::key_line(&text, key)),
+                    message: format!("identity provider: {e}"),
+                }
+            })
     }
 
     /// Fetches every metadata URL of `tenants`, 16 at a time, each within `timeout`, for

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::bearer::Caller;
-use super::state::{SharedState, Tenants};
+use super::state::SharedState;
 use crate::accounts::{AccountsError, NewUser, Origin, Status, User, UserQuery};
 use crate::admin::{AdminError, ErrorKind, UserPatch};
 use crate::audit::AuditEvent;
-use crate::discovery::tenant::{JitPolicy, LoginHint, Protocol};
+use crate::discovery::tenant::{JitPolicy, LoginHint, Protocol, TenantOrigin};
 use crate::discovery::{DirectoryError, Email, Tenant};
 use crate::login::traces::{MAX_TRACES, Trace};
 use crate::session::StoreError;
@@ -78,6 +78,7 @@ impl MgmtError {
                 ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 ErrorKind::Conflict => (StatusCode::CONFLICT, "conflict"),
+                ErrorKind::ManagedInFile => (StatusCode::CONFLICT, "managed_in_file"),
                 ErrorKind::Unavailable => UNAVAILABLE,
             },
             Self::Limited(RateLimitError::Limited(_)) => {
@@ -106,10 +107,12 @@ impl IntoResponse for MgmtError {
         } else {
             tracing::info!(code, reason = %self, "management request refused");
             let message = self.to_string();
-            let problems = if status == StatusCode::BAD_REQUEST {
-                vec![message.clone()]
-            } else {
-                vec![]
+            let problems = match &self {
+                Self::Admin(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::Conflict) => {
+                    e.problems()
+                }
+                _ if status == StatusCode::BAD_REQUEST => vec![message.clone()],
+                _ => vec![],
             };
             (message, problems)
         };
@@ -138,7 +141,7 @@ impl IntoResponse for MgmtError {
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, MgmtError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, MgmtError> {
     body.map(|Json(b)| b)
         .map_err(|e| MgmtError::BadRequest(e.body_text()))
 }
@@ -211,7 +214,7 @@ pub struct SsoBody {
     pub domain_hint: Option<String>,
 }
 
-fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
+pub(super) fn tenant_body(t: &Tenant) -> TenantBody {
     TenantBody {
         account: t.account.clone(),
         name: t.name.clone(),
@@ -255,15 +258,10 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
             scopes: (s.protocol == Protocol::Oidc).then(|| s.scopes.clone()),
             domain_hint: s.domain_hint.clone(),
         }),
-        source,
-    }
-}
-
-/// Where this gateway's tenants live, as the API's `source` names it.
-fn source_of(state: &SharedState) -> &'static str {
-    match state.tenants {
-        Tenants::Files(_) => "file",
-        Tenants::Postgres(..) => "database",
+        source: match t.origin {
+            TenantOrigin::File => "file",
+            TenantOrigin::Import | TenantOrigin::Api => "database",
+        },
     }
 }
 
@@ -292,21 +290,14 @@ pub async fn list_tenants(
     State(state): State<SharedState>,
     caller: Caller,
 ) -> Result<Json<TenantList>, MgmtError> {
-    let map = match &state.tenants {
-        Tenants::Files(files) => files.snapshot(),
-        Tenants::Postgres(pg, _) => std::sync::Arc::new(
-            pg.load_map()
-                .await?
-                .map_err(|problems| MgmtError::Tenants(problems.len()))?,
-        ),
-    };
-    let source = source_of(&state);
-    let mut tenants: Vec<TenantBody> = map
-        .tenants()
+    let tenants = state
+        .tenant_admin
+        .list()
+        .await?
+        .iter()
         .filter(|t| caller.reaches(&t.account))
-        .map(|t| tenant_body(t, source))
+        .map(|t| tenant_body(t))
         .collect();
-    tenants.sort_by(|a, b| a.account.cmp(&b.account));
     Ok(Json(TenantList { tenants }))
 }
 
@@ -330,7 +321,7 @@ pub async fn get_tenant(
     Path(account): Path<String>,
 ) -> Result<Json<TenantBody>, MgmtError> {
     let tenant = caller.tenant(&state, &account).await?;
-    Ok(Json(tenant_body(&tenant, source_of(&state))))
+    Ok(Json(tenant_body(&tenant)))
 }
 
 /// A user as the API shows it: never a password hash.
@@ -808,7 +799,9 @@ pub async fn audit(
     let filter = query(filter)?;
     let account = match (&caller.0.account, filter.account) {
         (Some(own), None) => Some(own.clone()),
-        (_, Some(asked)) => Some(caller.tenant(&state, &asked).await?.account.clone()),
+        // The operator's token reads the events of any account, deleted ones included.
+        (None, Some(asked)) => Some(asked),
+        (Some(_), Some(asked)) => Some(caller.tenant(&state, &asked).await?.account.clone()),
         (None, None) => None,
     };
     let since = filter

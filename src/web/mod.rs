@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod api;
+pub mod api_tenants;
 pub mod authorize;
 pub mod bearer;
 pub mod device;
@@ -36,7 +37,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use metrics::{Counter, Histogram};
 use tower_http::timeout::TimeoutLayer;
 
@@ -72,8 +73,28 @@ pub fn router(state: SharedState) -> Router {
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(device::device_login))
-        .route("/api/v1/tenants", get(api::list_tenants))
-        .route("/api/v1/tenants/{account}", get(api::get_tenant))
+        .route(
+            "/api/v1/tenants",
+            get(api::list_tenants).post(api_tenants::create_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{account}",
+            get(api::get_tenant)
+                .patch(api_tenants::patch_tenant)
+                .delete(api_tenants::delete_tenant),
+        )
+        .route(
+            "/api/v1/tenants/{account}/idp-metadata",
+            put(api_tenants::put_metadata),
+        )
+        .route(
+            "/api/v1/tenants/{account}/domains",
+            get(api_tenants::list_domains),
+        )
+        .route(
+            "/api/v1/tenants/{account}/domains/{domain}/verify",
+            post(api_tenants::verify_domain),
+        )
         .route(
             "/api/v1/tenants/{account}/users",
             get(api::list_users).post(api::create_user),

@@ -15,6 +15,7 @@ use super::api::{
     AuditBody, AuditList, ImportReport, MgmtErrorBody, NewUserBody, SsoBody, StatusParam,
     TenantBody, TenantList, UserBody, UserList, UserPatchBody,
 };
+use super::api_tenants::{DomainBody, DomainList, MetadataAnswer, SsoInput, TenantInput};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
@@ -53,6 +54,12 @@ use crate::saml::CertificateFacts;
         super::api::import_users,
         super::api::audit,
         super::api::login_traces,
+        super::api_tenants::create_tenant,
+        super::api_tenants::patch_tenant,
+        super::api_tenants::delete_tenant,
+        super::api_tenants::put_metadata,
+        super::api_tenants::list_domains,
+        super::api_tenants::verify_domain,
     ),
     components(schemas(
         DiscoverRequest,
@@ -88,13 +95,18 @@ use crate::saml::CertificateFacts;
         Trace,
         TraceResult,
         CertificateFacts,
+        TenantInput,
+        SsoInput,
+        MetadataAnswer,
+        DomainList,
+        DomainBody,
     )),
     modifiers(&BearerScheme),
     tags(
         (name = "discovery", description = "Which sign-in an email address uses"),
         (name = "device", description = "MFP connectors: password login and the device authorization grant"),
         (name = "oauth", description = "OAuth 2.0 for native apps (RFC 6749, 7636, 8252, 7009, 8414)"),
-        (name = "management", description = "The management API: tenants (read-only), users and the audit log, with a bearer API token of scope admin"),
+        (name = "management", description = "The management API: tenants (files read-only, database tenants read-write), their IdP metadata and domains, users and the audit log, with a bearer API token of scope admin"),
     )
 )]
 pub struct ApiDoc;

@@ -83,6 +83,7 @@ impl ScimFailure {
                 ErrorKind::Forbidden => (StatusCode::FORBIDDEN, None),
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, None),
                 ErrorKind::Conflict => (StatusCode::CONFLICT, Some("uniqueness")),
+                ErrorKind::ManagedInFile => (StatusCode::CONFLICT, None),
                 ErrorKind::Unavailable => unavailable,
             },
             Self::Mgmt(MgmtError::Limited(RateLimitError::Limited(_))) => {

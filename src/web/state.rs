@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::UserStore;
-use crate::admin::Admin;
+use crate::admin::{Admin, TenantAdmin};
 use crate::config::Config;
 use crate::discovery::pg::Listener;
 use crate::discovery::{Discovery, FileSource, PgSource};
@@ -21,8 +21,10 @@ use super::pages::Pages;
 /// Where tenants come from (`tenant_source`), chosen once at start-up; handlers see only
 /// the `Directory` and `IdpRegistry` in front of it.
 pub enum Tenants {
-    /// The `domains/` files, swapped whole on reload.
-    Files(Arc<FileSource>),
+    /// The `domains/` files, swapped whole on reload (the management API's tenants beside
+    /// them are in the users' database), and, when that database is PostgreSQL, its
+    /// notification subscription until `spawn_reloader` runs it.
+    Files(Arc<FileSource>, Mutex<Option<(Arc<PgSource>, Listener)>>),
     /// PostgreSQL, and its notification subscription until `spawn_reloader` runs it.
     Postgres(Arc<PgSource>, Mutex<Option<Listener>>),
 }
@@ -43,6 +45,8 @@ pub struct AppState {
     pub users: Arc<dyn UserStore>,
     /// The management operations over the users' database: what the management API calls.
     pub admin: Admin,
+    /// The tenant operations (API and console).
+    pub tenant_admin: Arc<TenantAdmin>,
     /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
     pub store: Arc<dyn Store>,
     /// Login sessions on top of `store`.

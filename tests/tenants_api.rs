@@ -1,0 +1,520 @@
+//! Tenants through the management API against the real gateway, on SQLite and PostgreSQL:
+//! creation, change and deletion in force at once; the refusals (no token, another
+//! account's token, a file tenant, a domain another tenant holds, bad metadata) with their
+//! codes, problems listed and nothing changed; and the audit events of each change.
+
+mod common;
+
+use common::{TestApp, example_idp_metadata, spawn_app};
+use realmgate::admin::{Actor, Scope};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn token(app: &TestApp, name: &str, account: Option<&str>) -> String {
+    app.state
+        .admin
+        .tokens
+        .create(&Actor::Cli, name, account, Scope::Admin)
+        .await
+        .unwrap()
+        .1
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new().request(method, app.at(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+/// Where `email` signs in, by the discovery API: `saml2` or `password`, and the account.
+async fn discover(app: &TestApp, email: &str) -> (String, Option<String>) {
+    let body = json_of(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/discover",
+            None,
+            Some(json!({ "email": email })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    (
+        body["method"].as_str().unwrap().to_string(),
+        body["account"].as_str().map(str::to_string),
+    )
+}
+
+async fn audit_actions(app: &TestApp, op: &str, account: &str) -> Vec<String> {
+    let body = json_of(
+        call(
+            app,
+            Method::GET,
+            &format!("/api/v1/audit?account={account}"),
+            Some(op),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The whole tenant life cycle and its refusals, on whichever database `app` uses.
+async fn life_cycle(app: &TestApp) {
+    let op = token(app, "ops", None).await;
+    let fabrikam = token(app, "fabrikam-admin", Some("fabrikam")).await;
+
+    // No token: 401 on every new route.
+    for (method, path) in [
+        (Method::POST, "/api/v1/tenants"),
+        (Method::PATCH, "/api/v1/tenants/acme"),
+        (Method::DELETE, "/api/v1/tenants/acme"),
+        (Method::PUT, "/api/v1/tenants/acme/idp-metadata"),
+        (Method::GET, "/api/v1/tenants/acme/domains"),
+        (
+            Method::POST,
+            "/api/v1/tenants/acme/domains/acme.test/verify",
+        ),
+    ] {
+        let res = call(app, method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+
+    // An account token may not create tenants.
+    let new = json!({"account": "acme", "name": "Acme", "domains": ["acme.test"]});
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&fabrikam),
+        Some(new.clone()),
+    )
+    .await;
+    assert_eq!(
+        json_of(res, StatusCode::FORBIDDEN).await["error"],
+        "forbidden"
+    );
+
+    let created = json_of(
+        call(
+            app,
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&op),
+            Some(new.clone()),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["source"], "database");
+    assert_eq!(created["domains"], json!(["acme.test"]));
+    // In force at once: discovery routes the domain to the tenant's password step.
+    assert_eq!(
+        discover(app, "x@acme.test").await,
+        ("password".to_string(), Some("acme".to_string()))
+    );
+    let listed = json_of(
+        call(app, Method::GET, "/api/v1/tenants", Some(&op), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let sources: Vec<(String, String)> = listed["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["account"].as_str().unwrap().into(),
+                t["source"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(sources.contains(&("acme".into(), "database".into())));
+    assert!(sources.contains(&("contoso".into(), "file".into())));
+
+    // The same account again, a file's account, a file's domain: refused, nothing changed.
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(new.clone()),
+    )
+    .await;
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "contoso", "domains": ["other.test"]})),
+    )
+    .await;
+    let body = json_of(res, StatusCode::CONFLICT).await;
+    assert_eq!(body["error"], "managed_in_file");
+    assert!(
+        body["message"].as_str().unwrap().contains("contoso.toml"),
+        "{body}"
+    );
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "thief", "domains": ["thief.test", "fabrikam.com", "acme.test"]})),
+    )
+    .await;
+    let body = json_of(res, StatusCode::CONFLICT).await;
+    assert_eq!(body["error"], "conflict");
+    let problems = body["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{body}");
+    let text = body.to_string();
+    assert!(
+        !text.contains("\"fabrikam\"") && !text.contains("acme\\\""),
+        "names the holder: {text}"
+    );
+    assert_eq!(discover(app, "x@thief.test").await.1, None);
+
+    // The check `check` runs: every problem, in its words, nothing written.
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "Bad Slug", "domains": ["not a domain"], "sso": {"button": ""}})),
+    )
+    .await;
+    let body = json_of(res, StatusCode::BAD_REQUEST).await;
+    let problems: Vec<&str> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems.iter().any(|p| p.contains("URL slug")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("is not a valid domain name")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("exactly one of")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("button label")),
+        "{problems:?}"
+    );
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "typo", "domain": ["typo.test"]})),
+    )
+    .await;
+    let body = json_of(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `domain`"),
+        "{body}"
+    );
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "sneaky", "domains": ["sneaky.test"], "sso": {"idp_metadata": "/etc/passwd"}})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = call(app, Method::GET, "/api/v1/tenants/sneaky", Some(&op), None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Another account's token: the same 404 as an absent account, on every route.
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/tenants/acme", None),
+        (
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(json!({"name": "x"})),
+        ),
+        (Method::DELETE, "/api/v1/tenants/acme", None),
+        (Method::GET, "/api/v1/tenants/acme/domains", None),
+        (
+            Method::POST,
+            "/api/v1/tenants/acme/domains/acme.test/verify",
+            None,
+        ),
+    ] {
+        let theirs = call(app, method.clone(), path, Some(&fabrikam), body.clone()).await;
+        let absent = call(
+            app,
+            method.clone(),
+            &path.replace("acme", "nobody"),
+            Some(&fabrikam),
+            body,
+        )
+        .await;
+        assert_eq!(theirs.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(
+            theirs.json::<Value>().await.unwrap()["error"],
+            absent.json::<Value>().await.unwrap()["error"]
+        );
+    }
+    let res = reqwest::Client::new()
+        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
+        .bearer_auth(&fabrikam)
+        .body(example_idp_metadata())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // File tenants are the operator's.
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            "/api/v1/tenants/fabrikam",
+            Some(json!({"name": "x"})),
+        ),
+        (Method::DELETE, "/api/v1/tenants/fabrikam", None),
+        (
+            Method::POST,
+            "/api/v1/tenants/fabrikam/domains/fabrikam.com/verify",
+            None,
+        ),
+    ] {
+        let body = json_of(
+            call(app, method.clone(), path, Some(&fabrikam), body).await,
+            StatusCode::CONFLICT,
+        )
+        .await;
+        assert_eq!(body["error"], "managed_in_file", "{method} {path}");
+        assert!(body["message"].as_str().unwrap().contains("fabrikam.toml"));
+    }
+    let res = reqwest::Client::new()
+        .put(app.at("/api/v1/tenants/fabrikam/idp-metadata"))
+        .bearer_auth(&fabrikam)
+        .body(example_idp_metadata())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "managed_in_file"
+    );
+
+    // Bad metadata: 400 with the parser's problem; the tenant stays a password tenant.
+    let res = reqwest::Client::new()
+        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
+        .bearer_auth(&op)
+        .body("<EntityDescriptor>not metadata")
+        .send()
+        .await
+        .unwrap();
+    let body = json_of(res, StatusCode::BAD_REQUEST).await;
+    assert!(
+        body["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("identity provider:"),
+        "{body}"
+    );
+    let got = json_of(
+        call(app, Method::GET, "/api/v1/tenants/acme", Some(&op), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(got["sso"], Value::Null);
+
+    // Good metadata: an SSO tenant, but its unproven domain stays on the password step.
+    let res = reqwest::Client::new()
+        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
+        .bearer_auth(&op)
+        .body(example_idp_metadata())
+        .send()
+        .await
+        .unwrap();
+    let body = json_of(res, StatusCode::OK).await;
+    assert!(
+        body["entity_id"].as_str().unwrap().starts_with("https://"),
+        "{body}"
+    );
+    assert_eq!(body["tenant"]["sso"]["button"], "Log In with SSO");
+    assert_eq!(discover(app, "x@acme.test").await.0, "password");
+    let domains = json_of(
+        call(
+            app,
+            Method::GET,
+            "/api/v1/tenants/acme/domains",
+            Some(&op),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(domains["domains"][0]["domain"], "acme.test");
+    assert_eq!(domains["domains"][0]["verified"], false);
+    assert_eq!(domains["domains"][0]["record_name"], "_realmgate.acme.test");
+    assert!(
+        domains["domains"][0]["record_value"]
+            .as_str()
+            .unwrap()
+            .starts_with("realmgate-verification=")
+    );
+
+    // PATCH: a merge patch; a domain of another tenant refused and nothing changed.
+    let res = call(
+        app,
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(&op),
+        Some(json!({"domains": ["acme.test", "contoso.com"], "name": "Acme 2"})),
+    )
+    .await;
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
+    let patched = json_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/tenants/acme",
+            Some(&op),
+            Some(json!({"domains": ["acme.test", "acme.example"], "name": "Acme 2", "sso": {"button": "Acme SSO"}})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["name"], "Acme 2");
+    assert_eq!(patched["sso"]["button"], "Acme SSO");
+    assert_eq!(
+        discover(app, "y@acme.example").await.1.as_deref(),
+        Some("acme")
+    );
+
+    // DELETE: gone at once, its domains free again.
+    let res = call(app, Method::DELETE, "/api/v1/tenants/acme", Some(&op), None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(discover(app, "x@acme.test").await.1, None);
+    let res = call(app, Method::GET, "/api/v1/tenants/acme", Some(&op), None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    assert_eq!(
+        audit_actions(app, &op, "acme").await,
+        [
+            "tenant_added",
+            "tenant_metadata_changed",
+            "tenant_changed",
+            "tenant_deleted"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn tenants_through_the_api_on_sqlite() {
+    let app = spawn_app(|_| {}).await;
+    life_cycle(&app).await;
+}
+
+#[tokio::test]
+async fn tenants_through_the_api_on_postgresql() {
+    let Some(schema) = common::pg_schema().await else {
+        return;
+    };
+    let url = schema.url.clone();
+    let app = spawn_app(move |c| c.database_url = Some(url)).await;
+    life_cycle(&app).await;
+    drop(app);
+    schema.drop().await;
+}
+
+/// Two gateways on one PostgreSQL users' database: a tenant created through one is
+/// served by the other within 2 s (the NOTIFY of its write), and so is its deletion.
+#[tokio::test]
+async fn a_second_instance_sees_a_change_within_two_seconds() {
+    let Some(schema) = common::pg_schema().await else {
+        return;
+    };
+    let (u1, u2) = (schema.url.clone(), schema.url.clone());
+    let one = spawn_app(move |c| c.database_url = Some(u1)).await;
+    let two = spawn_app(move |c| c.database_url = Some(u2)).await;
+    // Cache a miss on the second first: the notification must make it forget it.
+    assert_eq!(discover(&two, "x@shared.test").await.1, None);
+    let op = token(&one, "ops", None).await;
+    let res = call(
+        &one,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "shared", "domains": ["shared.test"]})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let seen = |want: Option<&'static str>| {
+        let two = &two;
+        async move {
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_secs(2) {
+                if discover(two, "x@shared.test").await.1.as_deref() == want {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(seen(Some("shared")).await, "not seen within 2 s");
+    let res = call(
+        &one,
+        Method::DELETE,
+        "/api/v1/tenants/shared",
+        Some(&op),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert!(seen(None).await, "deletion not seen within 2 s");
+    drop((one, two));
+    schema.drop().await;
+}
