@@ -26,7 +26,7 @@ use crate::saml::{self, IdpRegistry, ResponseFacts, SamlError, Sp, request::SsoS
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
-pub use traces::{Trace, TraceResult, Traces};
+pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
