@@ -363,3 +363,57 @@ async fn a_due_provider_is_renewed_in_the_background() {
     let renewed = renewed.expect("the provider was never renewed");
     assert_eq!(renewed.issuer, idp.issuer);
 }
+
+/// OpenID Connect callbacks land in the tenant's login traces like SAML responses: result,
+/// stable code, reason, issuer, email and subject, and the SAML-only fields named as not
+/// applicable instead of filled.
+#[tokio::test]
+async fn oidc_attempts_are_traced_with_issuer_email_and_subject() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    for login in [
+        "alice@contoso.com",
+        "mallory@evil.example",
+        "unverified.carol@contoso.com",
+    ] {
+        let gateway = app.client();
+        let callback = to_callback(&app, &gateway, &idp.browser(&app.url), login).await;
+        gateway.get(&callback).send().await.unwrap();
+    }
+    let traces = app
+        .state
+        .login
+        .traces
+        .list("contoso", 10, chrono::Utc::now())
+        .await
+        .unwrap();
+    let json: Vec<serde_json::Value> = traces
+        .iter()
+        .map(|t| serde_json::to_value(t).unwrap())
+        .collect();
+    assert_eq!(json.len(), 3, "{json:?}");
+    let (carol, mallory, alice) = (&json[0], &json[1], &json[2]);
+    for t in [carol, mallory, alice] {
+        assert_eq!(t["protocol"], "oidc", "{t}");
+        assert_eq!(t["issuer"], idp.issuer.as_str(), "{t}");
+        assert_eq!(
+            t["not_applicable"],
+            serde_json::json!(["destination", "in_response_to", "signing_certificate"])
+        );
+        assert!(t["signing_certificate"].is_null() && t["destination"].is_null());
+    }
+    assert_eq!(alice["result"], "success");
+    assert_eq!(alice["code"], "signed_in");
+    assert_eq!(alice["email"], "alice@contoso.com");
+    assert_eq!(alice["subject"], "alice@contoso.com");
+    assert!(alice["reason"].is_null());
+    assert_eq!(mallory["result"], "refused");
+    assert_eq!(mallory["code"], "email_outside_tenant");
+    assert_eq!(mallory["email"], "mallory@evil.example");
+    assert!(!mallory["reason"].as_str().unwrap().is_empty(), "{mallory}");
+    // Refused inside token validation: no validated email or subject to show.
+    assert_eq!(carol["code"], "email_unverified");
+    assert!(carol["reason"].as_str().unwrap().contains("carol"));
+    assert!(carol["subject"].is_null() && carol["email"].is_null());
+}

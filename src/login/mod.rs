@@ -39,7 +39,7 @@ mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
-pub use traces::{Trace, TraceResult, Traces};
+pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 pub mod reset;
 mod waiting;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::traces::{OidcFacts, Trace};
 use super::{Login, LoginError, Pending, SsoOutcome, SsoRefusal, sha256_hex};
 use crate::discovery::{Email, Protocol, SsoSettings, Tenant};
 use crate::oidc::{self, OidcError};
@@ -78,18 +79,32 @@ impl Login {
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, SsoRefusal> {
         let mut account = None;
+        let mut facts = OidcFacts {
+            issuer: callback.iss.map(str::to_string),
+            ..OidcFacts::default()
+        };
         let outcome = self
-            .consume_callback(callback, binding, now, &mut account)
+            .consume_callback(callback, binding, now, &mut account, &mut facts)
             .await;
+        if let Some(account) = &account {
+            let trace = Trace::of_oidc(now, outcome.as_ref(), &facts);
+            // As for SAML: the login's answer does not wait on, nor fail with, its trace.
+            if let Err(e) = self.traces.record(account, &trace).await {
+                tracing::warn!(account, reason = %e, "login trace not recorded");
+            }
+        }
         outcome.map_err(|error| SsoRefusal { account, error })
     }
 
+    /// [`complete_oidc`](Self::complete_oidc)'s steps; `account` is set once the pending
+    /// login is read, `facts` once the ID token is validated.
     async fn consume_callback(
         &self,
         callback: OidcCallback<'_>,
         binding: Option<&str>,
         now: DateTime<Utc>,
         account: &mut Option<String>,
+        facts: &mut OidcFacts,
     ) -> Result<SsoOutcome, LoginError> {
         // 1. Which login is this? The pending one named by `state`, from this browser only,
         //    taken once: a replayed callback finds nothing.
@@ -165,6 +180,11 @@ impl Login {
                     .await??
             }
             other => other?,
+        };
+        *facts = OidcFacts {
+            issuer: Some(identity.issuer.clone()),
+            email: Some(identity.email.clone()),
+            subject: Some(identity.subject.clone()),
         };
         // 5-6. The tenant owns the email; the account decision; the session.
         self.admit(

@@ -3,7 +3,9 @@
 //! administrator needs to fix their side (Polis calls them SSO traces): the result, the
 //! stable code and the precise reason of the log line, and what the response claimed
 //! (Issuer, Destination, InResponseTo, NameID, email, the signing certificate and whether
-//! our metadata has it).
+//! our metadata has it). An OpenID Connect callback is traced in the same list with what
+//! it has of these: the issuer, the email and the subject (`sub`); the SAML-only fields
+//! are named in the trace's `not_applicable`, never filled with look-alikes.
 //!
 //! A trace never holds a secret: no assertion or response text, no RelayState, no
 //! cookie, no session or token. Its response fields are the response's own unverified
@@ -48,12 +50,43 @@ pub enum TraceResult {
     Unavailable,
 }
 
+/// The protocol of an attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceProtocol {
+    /// A SAML response at the ACS (also every trace written before this field existed).
+    #[default]
+    Saml,
+    /// An OpenID Connect callback.
+    Oidc,
+}
+
+/// The fields an OpenID Connect trace cannot have: there is no `Destination` or
+/// `InResponseTo` in a callback, and the ID token is signed by a key of the provider's
+/// published key set, not by a certificate of our configuration.
+const NOT_IN_OIDC: [&str; 3] = ["destination", "in_response_to", "signing_certificate"];
+
+/// What an OpenID Connect callback told, as far as it got: the issuer it named (`iss`,
+/// replaced by the ID token's once validated), the email and subject of a validated token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OidcFacts {
+    /// The issuer.
+    pub issuer: Option<String>,
+    /// The email claim.
+    pub email: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+}
+
 /// One SSO attempt of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Trace {
     /// When the response arrived.
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
+    /// The protocol of the attempt.
+    #[serde(default)]
+    pub protocol: TraceProtocol,
     /// How it ended.
     pub result: TraceResult,
     /// Stable code: `signed_in`, `waiting_room`, or the refusal's code (as on the error
@@ -71,8 +104,14 @@ pub struct Trace {
     pub name_id: Option<String>,
     /// The asserted email.
     pub email: Option<String>,
+    /// The OpenID Connect subject (`sub`); a SAML subject is its `name_id`.
+    #[serde(default)]
+    pub subject: Option<String>,
     /// The certificate the response's signature carries, if any.
     pub signing_certificate: Option<CertificateFacts>,
+    /// The fields that do not exist in this protocol (empty for SAML).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<String>,
 }
 
 impl Trace {
@@ -83,6 +122,40 @@ impl Trace {
         outcome: Result<&SsoOutcome, &LoginError>,
         facts: Option<&ResponseFacts>,
     ) -> Trace {
+        let field = |f: Option<&String>| f.map(|s| cut(s, MAX_FIELD));
+        Trace {
+            issuer: field(facts.and_then(|f| f.issuer.as_ref())),
+            destination: field(facts.and_then(|f| f.destination.as_ref())),
+            in_response_to: field(facts.and_then(|f| f.in_response_to.as_ref())),
+            name_id: field(facts.and_then(|f| f.name_id.as_ref())),
+            email: field(facts.and_then(|f| f.email.as_ref())),
+            signing_certificate: facts.and_then(|f| f.signing_certificate.clone()),
+            ..Trace::ended(at, TraceProtocol::Saml, outcome)
+        }
+    }
+
+    /// The trace of one OpenID Connect callback.
+    pub fn of_oidc(
+        at: DateTime<Utc>,
+        outcome: Result<&SsoOutcome, &LoginError>,
+        facts: &OidcFacts,
+    ) -> Trace {
+        let field = |f: &Option<String>| f.as_deref().map(|s| cut(s, MAX_FIELD));
+        Trace {
+            issuer: field(&facts.issuer),
+            email: field(&facts.email),
+            subject: field(&facts.subject),
+            not_applicable: NOT_IN_OIDC.iter().map(|f| f.to_string()).collect(),
+            ..Trace::ended(at, TraceProtocol::Oidc, outcome)
+        }
+    }
+
+    /// A trace with how the attempt ended and no claims yet.
+    fn ended(
+        at: DateTime<Utc>,
+        protocol: TraceProtocol,
+        outcome: Result<&SsoOutcome, &LoginError>,
+    ) -> Trace {
         let (result, code, reason) = match outcome {
             Ok(SsoOutcome::SignedIn { .. }) => (TraceResult::Success, "signed_in", None),
             Ok(SsoOutcome::Waiting(_)) => (TraceResult::Success, "waiting_room", None),
@@ -91,18 +164,20 @@ impl Trace {
             }
             Err(e) => (TraceResult::Refused, e.code(), Some(e.to_string())),
         };
-        let field = |f: Option<&String>| f.map(|s| cut(s, MAX_FIELD));
         Trace {
             at,
+            protocol,
             result,
             code: code.to_string(),
             reason: reason.map(|r| cut(&r, MAX_REASON)),
-            issuer: field(facts.and_then(|f| f.issuer.as_ref())),
-            destination: field(facts.and_then(|f| f.destination.as_ref())),
-            in_response_to: field(facts.and_then(|f| f.in_response_to.as_ref())),
-            name_id: field(facts.and_then(|f| f.name_id.as_ref())),
-            email: field(facts.and_then(|f| f.email.as_ref())),
-            signing_certificate: facts.and_then(|f| f.signing_certificate.clone()),
+            issuer: None,
+            destination: None,
+            in_response_to: None,
+            name_id: None,
+            email: None,
+            subject: None,
+            signing_certificate: None,
+            not_applicable: Vec::new(),
         }
     }
 }
@@ -246,5 +321,19 @@ mod tests {
         assert_eq!(t.destination.as_deref(), Some("https://sp/acs"));
         assert_eq!(cut("é€x", 2), "é€…");
         assert_eq!(cut("é€", 2), "é€");
+    }
+
+    /// A trace written before the protocol existed still reads, as SAML, and a SAML trace
+    /// names nothing as not applicable.
+    #[test]
+    fn older_traces_read_as_saml() {
+        let mut json = serde_json::to_value(refused(at(0), &ResponseFacts::default())).unwrap();
+        assert!(json.get("not_applicable").is_none());
+        let map = json.as_object_mut().unwrap();
+        map.remove("protocol");
+        map.remove("subject");
+        let back: Trace = serde_json::from_value(json).unwrap();
+        assert_eq!(back.protocol, TraceProtocol::Saml);
+        assert_eq!(back, refused(at(0), &ResponseFacts::default()));
     }
 }

@@ -20,7 +20,7 @@ use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
 use super::token::OAuthErrorBody;
-use crate::login::{Trace, TraceResult};
+use crate::login::{Trace, TraceProtocol, TraceResult};
 use crate::oauth::TokenResponse;
 use crate::oauth::device_flow::DeviceAuthorization;
 use crate::oauth::keys::{Jwk, Jwks};
@@ -94,6 +94,7 @@ use crate::saml::CertificateFacts;
         TraceList,
         Trace,
         TraceResult,
+        TraceProtocol,
         CertificateFacts,
         TenantInput,
         SsoInput,
