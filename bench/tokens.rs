@@ -25,6 +25,7 @@ use realmgate::accounts::{NewUser, Origin};
 use realmgate::app;
 use realmgate::config::{Config, OAuthClient};
 use realmgate::discovery::Email;
+use realmgate::oauth::id_token::SignIn;
 use realmgate::oauth::{AuthRequest, Grant, Subject, sha256_base64url};
 
 const CLIENT: &str = "com.example.app";
@@ -57,15 +58,18 @@ async fn mint_code(state: &realmgate::web::state::AppState, subject: &Subject) -
     let request = AuthRequest {
         client_id: CLIENT.into(),
         redirect_uri: REDIRECT.into(),
-        code_challenge: sha256_base64url(VERIFIER),
+        code_challenge: Some(sha256_base64url(VERIFIER)),
         state: None,
         login_hint: None,
         binding: sha256_base64url(&binding),
+        openid: false,
+        nonce: None,
+        auth_after: None,
     };
     let id = state.oauth.begin(&request).await.unwrap();
     state
         .oauth
-        .issue_code(&id, Some(&binding), subject.clone())
+        .issue_code(&id, Some(&binding), subject.clone(), sign_in())
         .await
         .unwrap()
         .1
@@ -75,7 +79,17 @@ fn exchange(code: String) -> Grant {
     Grant::AuthorizationCode {
         code,
         redirect_uri: REDIRECT.into(),
-        code_verifier: VERIFIER.into(),
+        code_verifier: Some(VERIFIER.into()),
+    }
+}
+
+/// The sign-in a code comes from, as `/oauth2/resume` reads it from the session.
+fn sign_in() -> SignIn {
+    SignIn {
+        sid: "bench-session".into(),
+        auth_time: Utc::now().timestamp(),
+        amr: "pwd".into(),
+        acr: None,
     }
 }
 
@@ -104,8 +118,10 @@ async fn main() {
     config.oauth_clients = vec![OAuthClient {
         client_id: CLIENT.into(),
         redirect_uris: vec![REDIRECT.into()],
+        ..Default::default()
     }];
     let state = app::build(config).await.unwrap();
+    let client = state.oauth.clients.get(CLIENT).unwrap().clone();
     let email = Email::parse("carol@fabrikam.com").unwrap();
     let user = state
         .users
@@ -161,7 +177,7 @@ async fn main() {
         for code in codes {
             std::hint::black_box(
                 oauth
-                    .token(CLIENT, exchange(code), Utc::now())
+                    .token(&client, exchange(code), Utc::now())
                     .await
                     .unwrap(),
             );

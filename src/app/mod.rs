@@ -135,7 +135,10 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         store.clone(),
         Duration::from_secs(config.session_idle_seconds),
         Duration::from_secs(config.session_max_seconds),
-    );
+    )
+    .notifying(Arc::new(crate::oauth::logout::BackChannel::new(
+        oauth.clone(),
+    )));
     let limiter = RateLimiter::new(
         store.clone(),
         RateLimitPolicy {

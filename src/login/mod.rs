@@ -477,7 +477,9 @@ impl Login {
         .await?;
         match outcome {
             Outcome::Admitted(user) => {
-                let session = self.open_session(&user, "saml2", now).await?;
+                let session = self
+                    .open_session(&user, "saml2", assertion.authn_context.clone(), now)
+                    .await?;
                 Ok(SsoOutcome::SignedIn {
                     session,
                     return_to: pending.and_then(|p| p.return_to),
@@ -528,12 +530,19 @@ impl Login {
     }
 
     /// Opens a session with a fresh id (never reusing one the browser brought: no fixation).
+    /// `method` is the login's kind for the log and metrics; the session's `amr` is `pwd`
+    /// for the password kinds and the protocol otherwise. `acr` is what the IdP reported.
     async fn open_session(
         &self,
         user: &User,
         method: &'static str,
+        acr: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Session, LoginError> {
+        let amr = match method {
+            "password" | "no_sso" => "pwd",
+            protocol => protocol,
+        };
         let session = self
             .sessions
             .create(
@@ -542,6 +551,8 @@ impl Login {
                     account: user.account.clone(),
                     email: user.email.to_string(),
                     name: user.name.clone(),
+                    amr: amr.to_string(),
+                    acr,
                 },
                 now,
             )
@@ -639,7 +650,7 @@ impl Login {
             "password"
         };
         Ok(PasswordOutcome::SignedIn(
-            self.open_session(user, method, now).await?,
+            self.open_session(user, method, None, now).await?,
         ))
     }
 

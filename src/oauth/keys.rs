@@ -1,4 +1,4 @@
-//! The access-token signer: one ECDSA P-256 key (ES256, RFC 7518 §3.4), generated once into
+//! The token signer (access, ID and logout tokens) and verifier of its own tokens: one ECDSA P-256 key (ES256, RFC 7518 §3.4), generated once into
 //! `data_dir/oauth-signing-key.pem` (PKCS#8, owner-only) so every restart and every
 //! instance sharing `data_dir` signs with the same key and resource servers keep trusting
 //! the JWKS. Signing is done by `jsonwebtoken` on aws-lc-rs: no hand-written crypto.
@@ -8,7 +8,7 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -28,11 +28,12 @@ pub const ACCESS_TTL_SECS: i64 = 600;
 pub struct AccessClaims {
     /// This gateway's public URL.
     pub iss: String,
-    /// The user's id.
+    /// The user's id, or a service client's id.
     pub sub: String,
-    /// The user's email.
-    pub email: String,
-    /// The user's tenant.
+    /// The user's email; none in a service client's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The user's tenant, or the one a service client acts for.
     pub account: String,
     /// The client the token was issued to.
     pub aud: String,
@@ -49,6 +50,7 @@ pub struct AccessClaims {
 /// The signing key and its public half.
 pub struct TokenKeys {
     encoding: EncodingKey,
+    decoding: DecodingKey,
     /// RFC 7638 thumbprint of the public key: the `kid`.
     kid: String,
     x: String,
@@ -92,8 +94,10 @@ impl TokenKeys {
         let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
         let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
         let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| e.to_string())?;
         Ok(Self {
             encoding,
+            decoding,
             kid,
             x,
             y,
@@ -114,23 +118,79 @@ impl TokenKeys {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {
-        let claims = AccessClaims {
+        self.sign_access(AccessClaims {
             iss: issuer.to_string(),
             sub: subject.user_id.to_string(),
-            email: subject.email.clone(),
+            email: Some(subject.email.clone()),
             account: subject.account.clone(),
             aud: client_id.to_string(),
             client_id: client_id.to_string(),
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TTL_SECS,
             jti: crate::secrets::random_token(),
-        };
+        })
+    }
+
+    /// Signs a service client's access token: `sub` is the client itself (RFC 9068 §2.2
+    /// for `client_credentials`), with the account it acts for and no person.
+    pub fn service_token(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        self.sign_access(AccessClaims {
+            iss: issuer.to_string(),
+            sub: client_id.to_string(),
+            email: None,
+            account: account.to_string(),
+            aud: client_id.to_string(),
+            client_id: client_id.to_string(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + ACCESS_TTL_SECS,
+            jti: crate::secrets::random_token(),
+        })
+    }
+
+    fn sign_access(&self, claims: AccessClaims) -> Result<String, OAuthError> {
+        // RFC 9068 §2.1: a type that keeps an access token from being taken for an ID token.
+        self.sign("at+jwt", &claims)
+    }
+
+    /// Signs `claims` with header `typ`: every token kind carries its own type so none can
+    /// be replayed as another (RFC 8725 §3.11).
+    pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, OAuthError> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
-        // RFC 9068 §2.1: a type that keeps an access token from being taken for an ID token.
-        header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| OAuthError::Server(format!("signing: {e}")))
+    }
+
+    /// The claims of a token this server signed with type `typ` and issuer `issuer`.
+    /// `check_exp` is false only for an `id_token_hint`, which may have expired (OpenID
+    /// Connect RP-Initiated Logout §2): its signature still proves we issued it.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        check_exp: bool,
+    ) -> Result<T, &'static str> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "not a JWT")?;
+        if header.typ.as_deref() != Some(typ) {
+            return Err("wrong token type");
+        }
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_issuer(&[issuer]);
+        v.validate_aud = false;
+        v.validate_exp = check_exp;
+        v.leeway = 0;
+        v.set_required_spec_claims(&["iss", "sub", "exp"]);
+        jsonwebtoken::decode::<T>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|_| "bad signature, issuer or expiry")
     }
 
     /// The JWK Set (RFC 7517) resource servers verify tokens with.

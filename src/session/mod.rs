@@ -11,7 +11,9 @@
 //! - [`redis`]: Redis-backed store shared by every instance.
 //! - [`sessions`]: login sessions (new random id at every login, idle and absolute timeouts).
 //! - [`rate_limit`]: fixed-window counters plus growing lockouts after failures.
+//! - [`ended`]: the one "sessions ended" hook (back-channel logout listens to it).
 
+pub mod ended;
 pub mod memory;
 pub mod rate_limit;
 pub mod redis;

@@ -323,16 +323,7 @@ pub async fn logout(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, state.pages.clone()).into_response();
     }
-    let name = guard::cookie_name(&state.config, SESSION_COOKIE);
-    if let Some(id) = guard::cookie(&headers, &name) {
-        if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
-            tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
-        }
-        if let Err(e) = state.sessions.destroy(&id).await {
-            return PageError(e.into(), state.pages.clone()).into_response();
-        }
-    }
-    match guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0)) {
+    match sign_out(&state, &headers).await {
         Ok(expired) => {
             let mut res = Redirect::to("/").into_response();
             res.headers_mut().append(header::SET_COOKIE, expired);
@@ -340,6 +331,23 @@ pub async fn logout(
         }
         Err(e) => PageError(e, state.pages.clone()).into_response(),
     }
+}
+
+/// Ends this browser's session (through `Sessions::destroy`, so the apps it signed in to
+/// are told) and answers the cookie that clears it: `/logout` and the end-session
+/// endpoint both sign out this way.
+pub(super) async fn sign_out(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<HeaderValue, WebError> {
+    let name = guard::cookie_name(&state.config, SESSION_COOKIE);
+    if let Some(id) = guard::cookie(headers, &name) {
+        if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
+            tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
+        }
+        state.sessions.destroy(&id).await?;
+    }
+    guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0))
 }
 
 /// `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy

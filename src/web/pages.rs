@@ -14,6 +14,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("message", include_str!("../../templates/message.hbs")),
     ("device", include_str!("../../templates/device.hbs")),
     (
+        "end_session",
+        include_str!("../../templates/end_session.hbs"),
+    ),
+    (
         "post_binding",
         include_str!("../../templates/post_binding.hbs"),
     ),
