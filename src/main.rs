@@ -12,6 +12,7 @@ use realmgate::admin::{Actor, Admin, Scope, UserPatch};
 use realmgate::config::{Config, Problem};
 use realmgate::discovery::{DomainProof, Email, TenantMap, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
+use realmgate::session::ended::Ended;
 use realmgate::telemetry::{self, LogTo};
 use realmgate::{app, secrets};
 
@@ -67,6 +68,18 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// OAuth / OpenID Connect clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Print a new client secret, once, and the `client_secret_hash` to register: only
+    /// the hash is kept, in `[[oauth_clients]]`.
+    Secret,
 }
 
 #[derive(Subcommand)]
@@ -197,6 +210,17 @@ fn main() -> ExitCode {
             Command::Tenant {
                 command: TenantCommand::Import { dir },
             } => import_tenants(&config, &dir).await,
+            Command::Client {
+                command: ClientCommand::Secret,
+            } => {
+                let secret = secrets::random_token();
+                println!("client_secret = {secret}");
+                println!(
+                    "client_secret_hash = \"{}\"",
+                    realmgate::oauth::client_auth::secret_hash(&secret)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -382,6 +406,13 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
                 .patch(&Actor::Cli, &account, found.id, &disable)
                 .await?;
             println!("disabled {} ({})", user.email, user.account);
+            // The apps it signed in to end their sessions too (through the shared store:
+            // with `session_store = "memory"` the serving process tells them when the
+            // user's session next comes back).
+            app::backchannel(config, ops.users.store())
+                .await?
+                .deliver(Ended::User { user_id: user.id })
+                .await;
         }
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)

@@ -186,6 +186,7 @@ fn user_key(user_id: i64, client_id: &str) -> String {
 }
 
 /// The back-channel logout sender: the listener of the "sessions ended" hook.
+#[derive(Clone)]
 pub struct BackChannel {
     oauth: Arc<OAuth>,
     http: reqwest::Client,
@@ -229,9 +230,11 @@ impl BackChannel {
     }
 }
 
-#[async_trait]
-impl SessionsEnded for BackChannel {
-    async fn ended(&self, what: Ended) {
+impl BackChannel {
+    /// Tells every app concerned that `what` ended, and waits for the answers (each bounded
+    /// by [`DELIVERY_TIMEOUT`]): what the CLI calls, as it exits when it returns.
+    pub async fn deliver(&self, what: Ended) {
+        let mut sends = tokio::task::JoinSet::new();
         for (client_id, uri, user_id, sid) in self.recipients(&what).await {
             let token = match self.oauth.logout_token(&client_id, user_id, sid.as_deref()) {
                 Ok(t) => t,
@@ -241,9 +244,7 @@ impl SessionsEnded for BackChannel {
                 }
             };
             let http = self.http.clone();
-            // Delivered beside the request that ended the session: a slow or dead app never
-            // delays a logout (the answer to the browser does not wait for it).
-            tokio::spawn(async move {
+            sends.spawn(async move {
                 let sent = http
                     .post(&uri)
                     .form(&[("logout_token", token.as_str())])
@@ -254,12 +255,7 @@ impl SessionsEnded for BackChannel {
                         tracing::info!(target: "audit", event = "backchannel_logout", client_id, user_id, "the app was told the session ended");
                     }
                     Ok(r) => {
-                        tracing::warn!(
-                            client_id,
-                            user_id,
-                            status = r.status().as_u16(),
-                            "back-channel logout refused by the app"
-                        );
+                        tracing::warn!(client_id, user_id, status = r.status().as_u16(), "back-channel logout refused by the app");
                     }
                     Err(e) => {
                         tracing::warn!(client_id, user_id, error = %e, "back-channel logout not delivered");
@@ -267,5 +263,16 @@ impl SessionsEnded for BackChannel {
                 }
             });
         }
+        while sends.join_next().await.is_some() {}
+    }
+}
+
+#[async_trait]
+impl SessionsEnded for BackChannel {
+    /// Delivered beside the request that ended the session: a slow or dead app never
+    /// delays a logout (the answer to the browser does not wait for it).
+    async fn ended(&self, what: Ended) {
+        let me = self.clone();
+        tokio::spawn(async move { me.deliver(what).await });
     }
 }
