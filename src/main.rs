@@ -73,6 +73,19 @@ enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// The token signing keys in data_dir.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// One rotation step: publish a next key in the JWKS; run again (after at least a
+    /// minute, once every instance publishes it) to make it sign and retire the old one,
+    /// which stays published for the longest token lifetime.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -210,6 +223,20 @@ fn main() -> ExitCode {
             Command::Tenant {
                 command: TenantCommand::Import { dir },
             } => import_tenants(&config, &dir).await,
+            Command::Keys {
+                command: KeysCommand::Rotate,
+            } => {
+                use realmgate::oauth::keys::{Rotation, rotate};
+                match rotate(&config.data_dir, std::time::SystemTime::now())? {
+                    Rotation::Published { kid } => println!(
+                        "published next key {kid} in the JWKS; run `realmgate keys rotate` again in a minute or more to sign with it"
+                    ),
+                    Rotation::Promoted { kid } => println!(
+                        "key {kid} now signs (every instance within 30 s); the old key stays published for 11 minutes"
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Client {
                 command: ClientCommand::Secret,
             } => {
@@ -236,6 +263,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let listeners = app::Listeners::bind(&config).await?;
     let state = app::build(config).await?;
     app::spawn_reloader(state.clone()).context("watching the tenant directory")?;
+    app::spawn_key_reloader(&state);
     tracing::info!(listen = %state.config.listen, public_url = %state.config.public_url, tls = listeners.tls.is_some(), "realmgate listening");
     app::run(listeners, state.clone(), app::shutdown_signal(state)).await?;
     tracing::info!("stopped");

@@ -182,6 +182,24 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     }))
 }
 
+/// Re-reads the token signing keys every [`RELOAD_EVERY`](crate::oauth::keys::RELOAD_EVERY),
+/// so a `keys rotate` (by the CLI, on the shared `data_dir`) reaches this instance: the
+/// next key is published here before any instance signs with it.
+pub fn spawn_key_reloader(state: &SharedState) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::oauth::keys::RELOAD_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            if let Err(e) = state.oauth.keys.reload() {
+                tracing::error!(error = %e, "token signing keys not reloaded; the ones in use stay");
+            }
+        }
+    });
+}
+
 /// The OAuth server of `config` over the shared `store` and the `users`.
 fn oauth_server(
     config: &Config,
