@@ -9,7 +9,10 @@
 //!   beforehand (outside the timing) through `begin` + `issue_code`, as `/oauth2/resume`
 //!   does;
 //! - `http_token_c{N}`: the same exchange over HTTP, `POST /oauth2/token` on a gateway
-//!   served in this process (loopback, HTTP/1.1 keep-alive) by N concurrent clients.
+//!   served in this process (loopback, HTTP/1.1 keep-alive) by N concurrent clients;
+//! - `http_oidc_code_c{N}`: the OpenID Connect exchange over HTTP: a confidential client
+//!   (`client_secret_basic`), `scope=openid`, so an ID token is signed too;
+//! - `http_client_credentials_c{N}`: a service client's `client_credentials` over HTTP.
 //!
 //! `cargo run --release --example tokens_bench -- [seconds per measurement] [concurrency]`
 //! (defaults: 3 s, 16). `sign`/`verify`/`code_exchange` run on one thread; the HTTP figure
@@ -25,10 +28,14 @@ use realmgate::accounts::{NewUser, Origin};
 use realmgate::app;
 use realmgate::config::{Config, OAuthClient};
 use realmgate::discovery::Email;
+use realmgate::oauth::id_token::SignIn;
 use realmgate::oauth::{AuthRequest, Grant, Subject, sha256_base64url};
 
 const CLIENT: &str = "com.example.app";
 const REDIRECT: &str = "com.example.app:/cb";
+const WEB: &str = "web-app";
+const SERVICE: &str = "mfp-shared";
+const SECRET: &str = "bench-client-secret-0123456789-0123456789-01";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1qcWHRdQ5Mg35hkYXFJiU3Kz8w4Qx9fEnRb2tWQ1a";
 
 fn report(name: &str, ops: u64, elapsed: Duration) -> f64 {
@@ -51,21 +58,30 @@ fn measure(name: &str, secs: f64, mut op: impl FnMut()) -> f64 {
     report(name, n, start.elapsed())
 }
 
-/// One fresh authorization code for `subject`, as `/oauth2/resume` issues it.
-async fn mint_code(state: &realmgate::web::state::AppState, subject: &Subject) -> String {
+/// One fresh authorization code for `subject`, as `/oauth2/resume` issues it: for the
+/// native client, or with `openid` for the confidential web client (an ID token too).
+async fn mint_code(
+    state: &realmgate::web::state::AppState,
+    subject: &Subject,
+    openid: bool,
+) -> String {
     let binding = realmgate::secrets::random_token();
     let request = AuthRequest {
-        client_id: CLIENT.into(),
+        client_id: if openid { WEB } else { CLIENT }.into(),
         redirect_uri: REDIRECT.into(),
-        code_challenge: sha256_base64url(VERIFIER),
+        // The confidential client goes without PKCE, as it may.
+        code_challenge: (!openid).then(|| sha256_base64url(VERIFIER)),
         state: None,
         login_hint: None,
         binding: sha256_base64url(&binding),
+        openid,
+        nonce: openid.then(|| "n".to_string()),
+        auth_after: None,
     };
     let id = state.oauth.begin(&request).await.unwrap();
     state
         .oauth
-        .issue_code(&id, Some(&binding), subject.clone())
+        .issue_code(&id, Some(&binding), subject.clone(), sign_in())
         .await
         .unwrap()
         .1
@@ -75,7 +91,17 @@ fn exchange(code: String) -> Grant {
     Grant::AuthorizationCode {
         code,
         redirect_uri: REDIRECT.into(),
-        code_verifier: VERIFIER.into(),
+        code_verifier: Some(VERIFIER.into()),
+    }
+}
+
+/// The sign-in a code comes from, as `/oauth2/resume` reads it from the session.
+fn sign_in() -> SignIn {
+    SignIn {
+        sid: "bench-session".into(),
+        auth_time: Utc::now().timestamp(),
+        amr: "pwd".into(),
+        acr: None,
     }
 }
 
@@ -101,11 +127,29 @@ async fn main() {
     config.public_url = format!("http://{addr}").parse().unwrap();
     config.domains_dir = domains;
     config.data_dir = dirs.path().join("data");
-    config.oauth_clients = vec![OAuthClient {
-        client_id: CLIENT.into(),
-        redirect_uris: vec![REDIRECT.into()],
-    }];
+    let hash = realmgate::oauth::client_auth::secret_hash(SECRET);
+    config.oauth_clients = vec![
+        OAuthClient {
+            client_id: CLIENT.into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
+        },
+        OAuthClient {
+            client_id: WEB.into(),
+            redirect_uris: vec![REDIRECT.into()],
+            client_secret_hash: Some(hash.clone()),
+            ..Default::default()
+        },
+        OAuthClient {
+            client_id: SERVICE.into(),
+            client_secret_hash: Some(hash),
+            grant_types: vec!["client_credentials".into()],
+            account: Some("fabrikam".into()),
+            ..Default::default()
+        },
+    ];
     let state = app::build(config).await.unwrap();
+    let client = state.oauth.clients.get(CLIENT).unwrap().clone();
     let email = Email::parse("carol@fabrikam.com").unwrap();
     let user = state
         .users
@@ -155,13 +199,13 @@ async fn main() {
     while spent.as_secs_f64() < secs {
         let mut codes = Vec::with_capacity(batch);
         for _ in 0..batch {
-            codes.push(mint_code(&state, &subject).await);
+            codes.push(mint_code(&state, &subject, false).await);
         }
         let start = Instant::now();
         for code in codes {
             std::hint::black_box(
                 oauth
-                    .token(CLIENT, exchange(code), Utc::now())
+                    .token(&client, exchange(code), Utc::now())
                     .await
                     .unwrap(),
             );
@@ -183,37 +227,91 @@ async fn main() {
             .await
             .unwrap()
     });
+    let url = format!("http://{addr}/oauth2/token");
     let total = ((secs * 3000.0) as usize).max(concurrency * 50);
+    // The native app's exchange (PKCE, no ID token), as before.
     let mut codes = Vec::with_capacity(total);
     for _ in 0..total {
-        codes.push(mint_code(&state, &subject).await);
+        codes.push(mint_code(&state, &subject, false).await);
     }
-    let queue = Arc::new(std::sync::Mutex::new(codes));
+    http_run(
+        &format!("http_token_c{concurrency}"),
+        &url,
+        secs,
+        concurrency,
+        codes,
+        |req, code| {
+            req.form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", CLIENT),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+        },
+    )
+    .await;
+    // OpenID Connect: the confidential web client (client_secret_basic), scope=openid, so
+    // each answer also signs an ID token.
+    let mut codes = Vec::with_capacity(total);
+    for _ in 0..total {
+        codes.push(mint_code(&state, &subject, true).await);
+    }
+    http_run(
+        &format!("http_oidc_code_c{concurrency}"),
+        &url,
+        secs,
+        concurrency,
+        codes,
+        |req, code| {
+            req.basic_auth(WEB, Some(SECRET)).form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+            ])
+        },
+    )
+    .await;
+    // A service client: client_credentials (secret check, tenant allow-list, one signature).
+    let tickets = vec![String::new(); total * 4];
+    http_run(
+        &format!("http_client_credentials_c{concurrency}"),
+        &url,
+        secs,
+        concurrency,
+        tickets,
+        |req, _| {
+            req.basic_auth(SERVICE, Some(SECRET))
+                .form(&[("grant_type", "client_credentials")])
+        },
+    )
+    .await;
+}
+
+/// `concurrency` clients POST to `url` for `secs`, each request built by `build` from one
+/// item of `items` (a pre-minted code, as codes are one-time); prints ops/s.
+async fn http_run(
+    name: &str,
+    url: &str,
+    secs: f64,
+    concurrency: usize,
+    items: Vec<String>,
+    build: fn(reqwest::RequestBuilder, &str) -> reqwest::RequestBuilder,
+) {
+    let queue = Arc::new(std::sync::Mutex::new(items));
     let ok = Arc::new(AtomicU64::new(0));
-    let url = format!("http://{addr}/oauth2/token");
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (queue, ok, url) = (queue.clone(), ok.clone(), url.clone());
+        let (queue, ok, url) = (queue.clone(), ok.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             while Instant::now() < deadline {
-                let Some(code) = queue.lock().unwrap().pop() else {
+                let Some(item) = queue.lock().unwrap().pop() else {
                     break;
                 };
-                let res = client
-                    .post(&url)
-                    .form(&[
-                        ("grant_type", "authorization_code"),
-                        ("client_id", CLIENT),
-                        ("code", code.as_str()),
-                        ("redirect_uri", REDIRECT),
-                        ("code_verifier", VERIFIER),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
+                let res = build(client.post(&url), &item).send().await.unwrap();
                 assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
                 res.bytes().await.unwrap();
                 ok.fetch_add(1, Ordering::Relaxed);
@@ -223,9 +321,5 @@ async fn main() {
     for t in tasks {
         t.await.unwrap();
     }
-    report(
-        &format!("http_token_c{concurrency}"),
-        ok.load(Ordering::Relaxed),
-        start.elapsed(),
-    );
+    report(name, ok.load(Ordering::Relaxed), start.elapsed());
 }

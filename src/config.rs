@@ -51,14 +51,124 @@ pub enum LogFormat {
     Json,
 }
 
-/// A native (mobile or desktop) OAuth client, registered by the operator.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// An OAuth client registered by the operator: a native app (public: no secret, PKCE), a
+/// confidential web app signing people in with OpenID Connect (`client_secret_hash` or
+/// `jwks`), or a service client (an MFP in shared-account mode, a back-end job) using
+/// `client_credentials` on behalf of one `account`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthClient {
     /// The `client_id` the app sends.
     pub client_id: String,
     /// Exact redirect URIs; loopback URIs match on any port (RFC 8252 section 7.3).
     pub redirect_uris: Vec<String>,
+    /// Hex SHA-256 of the client secret (`realmgate client secret` prints both): the
+    /// client authenticates with `client_secret_basic` or `client_secret_post`.
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    /// Public keys of a `private_key_jwt` client (RFC 7523): it signs its assertion with
+    /// one of them.
+    #[serde(default)]
+    pub jwks: Option<jsonwebtoken::jwk::JwkSet>,
+    /// Grants the client may use; when empty, those of a native app and device connector
+    /// (`authorization_code`, `refresh_token`, the device code). `client_credentials` is
+    /// never implied.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Where `end_session_endpoint` may send the browser after logout, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Back-Channel Logout 1.0: where a logout token is POSTed when a session the
+    /// client got an ID token from ends.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The tenant a `client_credentials` client acts for: its tokens carry this account and
+    /// the tenant's `device_allowlist` applies to it.
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// The grants a client may list in `grant_types`.
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:device_code",
+];
+
+impl OAuthClient {
+    /// Whether the client authenticates at the token endpoint (a secret or a key): only
+    /// such a client may hold `client_credentials`, and PKCE becomes optional for it.
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret_hash.is_some() || self.jwks.is_some()
+    }
+
+    /// Whether the client may use `grant`: what it lists, or without a list what a native
+    /// app and a device connector use. `client_credentials` only when listed.
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        if self.grant_types.is_empty() {
+            grant != "client_credentials"
+        } else {
+            self.grant_types.iter().any(|g| g == grant)
+        }
+    }
+
+    /// What is wrong with this registration, each as a sentence naming the client: for
+    /// `validate` and for clients created through the management API.
+    pub fn problems(&self) -> Vec<String> {
+        let id = &self.client_id;
+        let mut out = Vec::new();
+        if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+            out.push(format!(
+                "client_id {id:?} must be 1 to 200 printable characters"
+            ));
+        }
+        if let Some(h) = &self.client_secret_hash
+            && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            out.push(format!(
+                "client {id:?}: client_secret_hash must be the 64 hex digits `realmgate client secret` prints"
+            ));
+        }
+        if self.client_secret_hash.is_some() && self.jwks.is_some() {
+            out.push(format!(
+                "client {id:?}: set client_secret_hash or jwks, not both (one authentication method)"
+            ));
+        }
+        for g in &self.grant_types {
+            if !GRANT_TYPES.contains(&g.as_str()) {
+                out.push(format!(
+                    "client {id:?}: unknown grant type {g:?}; use one of {GRANT_TYPES:?}"
+                ));
+            }
+        }
+        if self.allows_grant("client_credentials") {
+            if !self.is_confidential() {
+                out.push(format!(
+                    "client {id:?}: client_credentials needs client_secret_hash or jwks: a public client cannot prove it is itself"
+                ));
+            }
+            if self.account.is_none() {
+                out.push(format!(
+                    "client {id:?}: client_credentials needs the account the client acts for (account = \"contoso\")"
+                ));
+            }
+        }
+        let absolute = |u: &String| Url::parse(u).is_ok_and(|u| u.fragment().is_none());
+        for u in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+            .chain(&self.backchannel_logout_uri)
+        {
+            if !absolute(u) {
+                out.push(format!(
+                    "client {id:?}: {u:?} must be an absolute URI without a fragment"
+                ));
+            }
+        }
+        out
+    }
 }
 
 /// The whole configuration. Field names are the TOML keys and, upper-cased after
@@ -371,6 +481,20 @@ impl Config {
                 "session_idle_seconds",
                 "session_idle_seconds must be positive and not above session_max_seconds".into(),
             );
+        }
+        for (i, c) in self.oauth_clients.iter().enumerate() {
+            if self.oauth_clients[..i]
+                .iter()
+                .any(|o| o.client_id == c.client_id)
+            {
+                push(
+                    "client_id",
+                    format!("client_id {:?} is registered twice", c.client_id),
+                );
+            }
+            for message in c.problems() {
+                push("client_id", message);
+            }
         }
         self.validate_brand_and_mail(&mut push);
     }

@@ -12,6 +12,7 @@ use realmgate::admin::{Actor, Admin, Scope, UserPatch};
 use realmgate::config::{Config, Problem};
 use realmgate::discovery::{DomainProof, Email, TenantMap, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
+use realmgate::session::ended::Ended;
 use realmgate::telemetry::{self, LogTo};
 use realmgate::{app, secrets};
 
@@ -67,6 +68,31 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// OAuth / OpenID Connect clients.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// The token signing keys in data_dir.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// One rotation step: publish a next key in the JWKS; run again (after at least a
+    /// minute, once every instance publishes it) to make it sign and retire the old one,
+    /// which stays published for the longest token lifetime.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Print a new client secret, once, and the `client_secret_hash` to register: only
+    /// the hash is kept, in `[[oauth_clients]]`.
+    Secret,
 }
 
 #[derive(Subcommand)]
@@ -197,6 +223,31 @@ fn main() -> ExitCode {
             Command::Tenant {
                 command: TenantCommand::Import { dir },
             } => import_tenants(&config, &dir).await,
+            Command::Keys {
+                command: KeysCommand::Rotate,
+            } => {
+                use realmgate::oauth::keys::{Rotation, rotate};
+                match rotate(&config.data_dir, std::time::SystemTime::now())? {
+                    Rotation::Published { kid } => println!(
+                        "published next key {kid} in the JWKS; run `realmgate keys rotate` again in a minute or more to sign with it"
+                    ),
+                    Rotation::Promoted { kid } => println!(
+                        "key {kid} now signs (every instance within 30 s); the old key stays published for 11 minutes"
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Client {
+                command: ClientCommand::Secret,
+            } => {
+                let secret = secrets::random_token();
+                println!("client_secret = {secret}");
+                println!(
+                    "client_secret_hash = \"{}\"",
+                    realmgate::oauth::client_auth::secret_hash(&secret)
+                );
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
     match result {
@@ -212,6 +263,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let listeners = app::Listeners::bind(&config).await?;
     let state = app::build(config).await?;
     app::spawn_reloader(state.clone()).context("watching the tenant directory")?;
+    app::spawn_key_reloader(&state);
     tracing::info!(listen = %state.config.listen, public_url = %state.config.public_url, tls = listeners.tls.is_some(), "realmgate listening");
     app::run(listeners, state.clone(), app::shutdown_signal(state)).await?;
     tracing::info!("stopped");
@@ -388,6 +440,13 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
                 .patch(&Actor::Cli, &account, found.id, &disable)
                 .await?;
             println!("disabled {} ({})", user.email, user.account);
+            // The apps it signed in to end their sessions too (through the shared store:
+            // with `session_store = "memory"` the serving process tells them when the
+            // user's session next comes back).
+            app::backchannel(config, ops.users.store())
+                .await?
+                .deliver(Ended::User { user_id: user.id })
+                .await;
         }
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)

@@ -18,6 +18,7 @@ async fn device_flow_with_sso_in_chromium() {
         c.oauth_clients = vec![OAuthClient {
             client_id: "mfp".into(),
             redirect_uris: vec![],
+            ..Default::default()
         }];
     })
     .await;

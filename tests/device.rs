@@ -31,6 +31,7 @@ async fn app() -> TestApp {
             c.oauth_clients = vec![OAuthClient {
                 client_id: "mfp".into(),
                 redirect_uris: vec![],
+                ..Default::default()
             }];
         },
     )
@@ -132,6 +133,7 @@ async fn device_logins_share_the_password_page_rate_limits() {
         c.oauth_clients = vec![OAuthClient {
             client_id: "mfp".into(),
             redirect_uris: vec![],
+            ..Default::default()
         }];
         c.lockout_after_failures = 2;
     })
@@ -715,6 +717,7 @@ async fn proxied_app() -> TestApp {
         c.oauth_clients = vec![OAuthClient {
             client_id: "mfp".into(),
             redirect_uris: vec![],
+            ..Default::default()
         }];
         c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })

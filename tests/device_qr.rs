@@ -15,6 +15,7 @@ async fn approval_page_shows_the_qr_code_of_the_complete_verification_uri() {
         c.oauth_clients = vec![OAuthClient {
             client_id: "mfp".into(),
             redirect_uris: vec![],
+            ..Default::default()
         }];
     })
     .await;

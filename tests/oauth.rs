@@ -27,10 +27,12 @@ async fn app() -> TestApp {
             OAuthClient {
                 client_id: "mobile".into(),
                 redirect_uris: vec![CUSTOM.into(), LOOPBACK.into()],
+                ..Default::default()
             },
             OAuthClient {
                 client_id: "other".into(),
                 redirect_uris: vec![CUSTOM.into()],
+                ..Default::default()
             },
         ];
     })
@@ -689,9 +691,8 @@ async fn refresh_tokens_belong_to_their_client_and_their_active_user() {
     refresh_is_refused(&oauth, &rt).await;
 }
 
-/// The metadata advertises what is served, and only that is granted: `openid` and
-/// `profile` ask for an ID token and name claims, which do not exist yet, so a client asking
-/// for them is told so (`invalid_scope`) instead of waiting for an ID token that never comes.
+/// The metadata advertises what is served, and only that is granted: a scope nobody serves
+/// is refused (`invalid_scope`) instead of granted and silently not honoured.
 #[tokio::test]
 async fn only_served_scopes_are_advertised_and_granted() {
     let app = app().await;
@@ -703,14 +704,15 @@ async fn only_served_scopes_are_advertised_and_granted() {
         .unwrap();
     assert_eq!(
         m["scopes_supported"],
-        serde_json::json!(["email", "offline_access"])
+        serde_json::json!(["openid", "profile", "email", "offline_access"])
     );
     let browser = app.client();
     for (scope, refused) in [
         ("email offline_access", false),
-        ("openid", true),
-        ("openid email", true),
-        ("profile", true),
+        ("openid", false),
+        ("openid email profile", false),
+        ("admin", true),
+        ("openid phone", true),
     ] {
         let params = [
             ("client_id", "mobile"),

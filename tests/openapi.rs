@@ -24,6 +24,7 @@ async fn app() -> TestApp {
         c.oauth_clients = vec![OAuthClient {
             client_id: "mfp".into(),
             redirect_uris: vec![],
+            ..Default::default()
         }];
     })
     .await

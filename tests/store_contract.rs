@@ -339,6 +339,8 @@ fn alice() -> SessionUser {
         account: "contoso".into(),
         email: "alice@contoso.com".into(),
         name: "Alice".into(),
+        amr: "pwd".into(),
+        acr: None,
     }
 }
 

@@ -26,7 +26,7 @@ use crate::mail::{self, Letters, Outreach, Postman};
 use crate::oauth::device::Devices;
 use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
 use crate::secrets::{self, SecretsError};
-use crate::session::{self, Links, RateLimitPolicy, RateLimiter, Sessions, StoreError};
+use crate::session::{self, Links, RateLimitPolicy, RateLimiter, Sessions, Store, StoreError};
 use crate::telemetry;
 use crate::web::pages::Pages;
 use crate::web::state::{AppState, SharedState, Tenants};
@@ -158,13 +158,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     // Over the same store handle, so the API's changes and the logins' reads are one pool.
     let admin = Admin::over(users.clone(), users_pool);
     let store = session::open(&config.session_store).await?;
-    let oauth = Arc::new(crate::oauth::OAuth::new(
-        crate::oauth::Clients::new(config.oauth_clients.clone()),
-        crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
-        config.public_url.as_str().trim_end_matches('/').to_string(),
-        store.clone(),
-        users.clone(),
-    ));
+    let oauth = oauth_server(&config, store.clone(), users.clone())?;
     let discovery = Arc::new(Discovery {
         directory: Directory::new(source, 1_000_000, Duration::from_secs(300)),
         proof,
@@ -175,7 +169,10 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         store.clone(),
         Duration::from_secs(config.session_idle_seconds),
         Duration::from_secs(config.session_max_seconds),
-    );
+    )
+    .notifying(Arc::new(crate::oauth::logout::BackChannel::new(
+        oauth.clone(),
+    )));
     let limiter = RateLimiter::new(
         store.clone(),
         RateLimitPolicy {
@@ -265,6 +262,53 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         draining: std::sync::atomic::AtomicBool::new(false),
         config,
     }))
+}
+
+/// Re-reads the token signing keys every [`RELOAD_EVERY`](crate::oauth::keys::RELOAD_EVERY),
+/// so a `keys rotate` (by the CLI, on the shared `data_dir`) reaches this instance: the
+/// next key is published here before any instance signs with it.
+pub fn spawn_key_reloader(state: &SharedState) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::oauth::keys::RELOAD_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            if let Err(e) = state.oauth.keys.reload() {
+                tracing::error!(error = %e, "token signing keys not reloaded; the ones in use stay");
+            }
+        }
+    });
+}
+
+/// The OAuth server of `config` over the shared `store` and the `users`.
+fn oauth_server(
+    config: &Config,
+    store: Arc<dyn Store>,
+    users: Arc<dyn UserStore>,
+) -> Result<Arc<crate::oauth::OAuth>, AppError> {
+    Ok(Arc::new(crate::oauth::OAuth::new(
+        crate::oauth::Clients::new(config.oauth_clients.clone()),
+        crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
+        config.public_url.as_str().trim_end_matches('/').to_string(),
+        store,
+        users,
+    )))
+}
+
+/// The back-channel logout sender of `config`, for a command (`user disable`) that ends
+/// sessions outside the serving process: it reads the same shared store.
+pub async fn backchannel(
+    config: &Config,
+    users: &Arc<dyn UserStore>,
+) -> Result<crate::oauth::logout::BackChannel, AppError> {
+    let store = session::open(&config.session_store).await?;
+    Ok(crate::oauth::logout::BackChannel::new(oauth_server(
+        config,
+        store,
+        users.clone(),
+    )?))
 }
 
 /// Selects aws-lc-rs as rustls' process-wide provider. Both it and ring are compiled in

@@ -632,6 +632,7 @@ impl Login {
             &assertion.email,
             &assertion.name_id,
             name.as_deref(),
+            assertion.authn_context.clone(),
             method,
             return_to,
             now,
@@ -649,6 +650,7 @@ impl Login {
         asserted_email: &str,
         subject: &str,
         name: Option<&str>,
+        acr: Option<String>,
         method: &'static str,
         return_to: Option<String>,
         now: DateTime<Utc>,
@@ -671,7 +673,7 @@ impl Login {
             accounts::resolve(self.users.as_ref(), tenant, &email, subject, name, now).await?;
         match outcome {
             Outcome::Admitted(user) => {
-                let session = self.open_session(&user, method, now).await?;
+                let session = self.open_session(&user, method, acr, now).await?;
                 Ok(SsoOutcome::SignedIn { session, return_to })
             }
             Outcome::Waiting(user) => {
@@ -720,12 +722,19 @@ impl Login {
     }
 
     /// Opens a session with a fresh id (never reusing one the browser brought: no fixation).
+    /// `method` is the login's kind for the log and metrics; the session's `amr` is `pwd`
+    /// for the password kinds and the protocol otherwise. `acr` is what the IdP reported.
     async fn open_session(
         &self,
         user: &User,
         method: &'static str,
+        acr: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Session, LoginError> {
+        let amr = match method {
+            "password" | "no_sso" => "pwd",
+            protocol => protocol,
+        };
         let session = self
             .sessions
             .create(
@@ -734,6 +743,8 @@ impl Login {
                     account: user.account.clone(),
                     email: user.email.to_string(),
                     name: user.name.clone(),
+                    amr: amr.to_string(),
+                    acr,
                 },
                 now,
             )
@@ -831,7 +842,7 @@ impl Login {
             "password"
         };
         Ok(PasswordOutcome::SignedIn(
-            self.open_session(user, method, now).await?,
+            self.open_session(user, method, None, now).await?,
         ))
     }
 

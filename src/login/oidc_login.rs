@@ -192,6 +192,7 @@ impl Login {
             &identity.email,
             &identity.bound_subject(),
             identity.name.as_deref(),
+            identity.acr.clone(),
             "oidc",
             pending.return_to,
             now,

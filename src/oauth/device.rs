@@ -132,7 +132,10 @@ impl Devices {
                     email: session.email,
                     account: session.account,
                 };
-                Ok(self.oauth.tokens(subject, client_id, None, now).await?)
+                Ok(self
+                    .oauth
+                    .tokens(subject, client_id, None, None, now)
+                    .await?)
             }
             PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
         }
@@ -199,7 +202,10 @@ impl Devices {
             check_allowlist(&t, client_ip)?;
         }
         tracing::info!(target: "audit", event = "device_grant", client_id, user_id = subject.user_id, account = %subject.account);
-        Ok(self.oauth.tokens(subject, client_id, None, now).await?)
+        Ok(self
+            .oauth
+            .tokens(subject, client_id, None, None, now)
+            .await?)
     }
 
     /// The flow of a user code typed on `/device` or posted to `/device/decide`. Every lookup

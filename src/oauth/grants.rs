@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::{Status, UserStore};
 use crate::session::Store;
 
+use super::id_token::{self, OpenIdLogin, SignIn};
 use super::subject::Subject;
 use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
+use crate::config::OAuthClient;
 
 /// How long a person may take to sign in between `/oauth2/authorize` and the code.
 pub const REQUEST_TTL: Duration = Duration::from_secs(15 * 60);
@@ -25,10 +27,10 @@ pub const CODE_TTL: Duration = Duration::from_secs(60);
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Scopes a client may ask for (none is needed), and what the server metadata advertises:
-/// what is served, the email in the access token and refresh tokens. `openid` and
-/// `profile` ask for an ID token and name claims, which come with OpenID Connect; until
-/// then they are refused (`invalid_scope`) rather than granted and silently not honoured.
-pub const SCOPES: &[&str] = &["email", "offline_access"];
+/// `openid` for an ID token (with `profile` and `email`, whose claims every ID token and
+/// userinfo answer carry), and refresh tokens. Anything else is refused (`invalid_scope`)
+/// rather than granted and silently not honoured.
+pub const SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// A validated authorization request waiting for the person to sign in (see
 /// [`AuthorizeRequest::pending`](super::request::AuthorizeRequest::pending)).
@@ -38,16 +40,33 @@ pub struct AuthRequest {
     pub client_id: String,
     /// The redirect URI, already checked against the registration.
     pub redirect_uri: String,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
+    /// PKCE S256 challenge; optional for confidential clients only.
+    pub code_challenge: Option<String>,
     /// Echoed back to the client.
     pub state: Option<String>,
     /// The email the app passed, if any.
     pub login_hint: Option<String>,
+    /// `scope=openid` was asked: the code also yields an ID token.
+    #[serde(default)]
+    pub openid: bool,
+    /// The OpenID Connect `nonce`, put in the ID token.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// The sign-in must have happened at or after this (from `prompt=login` or `max_age`).
+    #[serde(default)]
+    pub auth_after: Option<DateTime<Utc>>,
     /// SHA-256 of the browser-binding cookie: only the browser that started the request
     /// can turn it into a code, so a link to `/oauth2/resume` sent to a signed-in victim
     /// mints nothing.
     pub binding: String,
+}
+
+impl AuthRequest {
+    /// Whether a session signed in at `auth_time` satisfies the request's `prompt=login`
+    /// or `max_age`.
+    pub fn accepts_sign_in(&self, auth_time: DateTime<Utc>) -> bool {
+        self.auth_after.is_none_or(|after| auth_time >= after)
+    }
 }
 
 /// A one-time authorization code's record.
@@ -55,8 +74,11 @@ pub struct AuthRequest {
 struct CodeRecord {
     client_id: String,
     redirect_uri: String,
-    code_challenge: String,
+    code_challenge: Option<String>,
     subject: Subject,
+    /// Present when the request asked for `openid`.
+    #[serde(default)]
+    openid: Option<OpenIdLogin>,
 }
 
 /// A refresh token's record.
@@ -76,8 +98,12 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds the access token lives.
     pub expires_in: i64,
-    /// The next refresh token of the family.
-    pub refresh_token: String,
+    /// The next refresh token of the family; none for `client_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The OpenID Connect ID token, for a code granted with `scope=openid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// A token request at `/oauth2/token`.
@@ -89,8 +115,8 @@ pub enum Grant {
         code: String,
         /// Must equal the one of the authorization request.
         redirect_uri: String,
-        /// PKCE verifier.
-        code_verifier: String,
+        /// PKCE verifier; a confidential client may go without when it sent no challenge.
+        code_verifier: Option<String>,
     },
     /// `refresh_token` (RFC 6749 §6).
     RefreshToken {
@@ -108,7 +134,7 @@ pub struct OAuth {
     /// `iss` of every token: the public URL.
     pub issuer: String,
     pub(crate) store: Arc<dyn Store>,
-    users: Arc<dyn UserStore>,
+    pub(crate) users: Arc<dyn UserStore>,
 }
 
 impl OAuth {
@@ -158,6 +184,7 @@ impl OAuth {
         id: &str,
         binding: Option<&str>,
         subject: Subject,
+        sign_in: SignIn,
     ) -> Result<(AuthRequest, String), OAuthError> {
         let pending = self
             .pending(id)
@@ -185,6 +212,10 @@ impl OAuth {
             redirect_uri: pending.redirect_uri.clone(),
             code_challenge: pending.code_challenge.clone(),
             subject,
+            openid: pending.openid.then(|| OpenIdLogin {
+                sign_in,
+                nonce: pending.nonce.clone(),
+            }),
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| OAuthError::Server(e.to_string()))?;
         self.store
@@ -193,14 +224,15 @@ impl OAuth {
         Ok((pending, code))
     }
 
-    /// The token endpoint for public clients identified by `client_id`.
+    /// The token endpoint for `client`, already authenticated
+    /// ([`authenticate`](Self::authenticate)).
     pub async fn token(
         &self,
-        client_id: &str,
+        client: &OAuthClient,
         grant: Grant,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
-        self.clients.get(client_id)?;
+        let client_id = client.client_id.as_str();
         match grant {
             Grant::AuthorizationCode {
                 code,
@@ -222,8 +254,24 @@ impl OAuth {
                 if record.redirect_uri != redirect_uri {
                     return Err(OAuthError::InvalidGrant("redirect_uri differs"));
                 }
-                super::verify_pkce(&code_verifier, &record.code_challenge)?;
-                self.tokens(record.subject, client_id, None, now).await
+                match (&record.code_challenge, code_verifier) {
+                    (Some(challenge), Some(verifier)) => super::verify_pkce(&verifier, challenge)?,
+                    (Some(_), None) => {
+                        return Err(OAuthError::InvalidRequest(
+                            "code_verifier is required (PKCE)".into(),
+                        ));
+                    }
+                    // RFC 9700 §2.1.1: a verifier for a request that had no challenge is a
+                    // downgrade attempt, refused.
+                    (None, Some(_)) => {
+                        return Err(OAuthError::InvalidGrant(
+                            "code_verifier for a request without code_challenge",
+                        ));
+                    }
+                    (None, None) => {}
+                }
+                self.tokens(record.subject, client_id, None, record.openid, now)
+                    .await
             }
             Grant::RefreshToken { refresh_token } => {
                 self.refresh(client_id, &refresh_token, now).await
@@ -233,17 +281,19 @@ impl OAuth {
 
     /// Tokens for `subject` (a new refresh-token family unless `family` continues one).
     /// Re-reads the user: a disabled user's family gets nothing more.
+    /// With `openid`, the answer also carries the ID token of that sign-in.
     pub async fn tokens(
         &self,
         subject: Subject,
         client_id: &str,
         family: Option<String>,
+        openid: Option<OpenIdLogin>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
         let user = self.users.by_id(subject.user_id).await?;
-        if !user.is_some_and(|u| u.status == Status::Active) {
+        let Some(user) = user.filter(|u| u.status == Status::Active) else {
             return Err(OAuthError::InvalidGrant("user no longer active"));
-        }
+        };
         let family = match family {
             Some(f) => f,
             None => {
@@ -264,13 +314,30 @@ impl OAuth {
         self.store
             .put(&hashed("rt", &refresh_token), bytes, REFRESH_TTL)
             .await?;
+        let access_token = self
+            .keys
+            .access_token(&self.issuer, &subject, client_id, now)?;
+        let id_token = match &openid {
+            Some(login) => {
+                self.remember_rp(login, &user, client_id).await?;
+                Some(id_token::mint(
+                    &self.keys,
+                    &self.issuer,
+                    client_id,
+                    &user,
+                    login,
+                    &access_token,
+                    now,
+                )?)
+            }
+            None => None,
+        };
         Ok(TokenResponse {
-            access_token: self
-                .keys
-                .access_token(&self.issuer, &subject, client_id, now)?,
+            access_token,
             token_type: "Bearer".into(),
             expires_in: ACCESS_TTL_SECS,
-            refresh_token,
+            refresh_token: Some(refresh_token),
+            id_token,
         })
     }
 
@@ -324,7 +391,7 @@ impl OAuth {
                 REFRESH_TTL,
             )
             .await?;
-        self.tokens(record.subject, client_id, Some(record.family), now)
+        self.tokens(record.subject, client_id, Some(record.family), None, now)
             .await
     }
 

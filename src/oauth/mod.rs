@@ -1,6 +1,8 @@
 //! OAuth 2.0 for native apps (RFC 6749, RFC 8252) with PKCE (RFC 7636): registered public
 //! clients, pending authorization requests bound to a browser, one-time authorization
-//! codes, ES256 access tokens and rotating refresh tokens with reuse detection.
+//! codes, ES256 access tokens and rotating refresh tokens with reuse detection; and the
+//! OpenID Connect provider on top of it for web apps: ID tokens, userinfo, confidential
+//! and service clients, RP-initiated and back-channel logout.
 //!
 //! The protocol decisions live here; `web::{authorize, token, device}` parse requests and
 //! render answers.
@@ -17,12 +19,22 @@
 //! - [`grants`]: pending authorization requests, codes, refresh-token families.
 //! - [`device_flow`]: the device authorization grant (RFC 8628).
 //! - [`device`]: the MFP email + password API and the per-tenant device IP allow-list.
+//! - [`service`]: `client_credentials` for service clients bound to one account.
+//! - [`client_auth`]: client authentication (secrets, `private_key_jwt`).
+//! - [`id_token`]: OpenID Connect ID tokens and userinfo claims.
+//! - [`discovery_doc`]: the OpenID Provider metadata.
+//! - [`logout`]: RP-initiated logout and back-channel logout tokens.
 
+pub mod client_auth;
 pub mod device;
 pub mod device_flow;
+pub mod discovery_doc;
 pub mod grants;
+pub mod id_token;
 pub mod keys;
+pub mod logout;
 pub mod request;
+pub mod service;
 pub mod subject;
 
 use base64::Engine;
@@ -79,6 +91,12 @@ pub enum OAuthError {
     /// Device grant: the device code expired (RFC 8628 §3.5).
     #[error("device code expired")]
     ExpiredToken,
+    /// `prompt=none` and no (fresh enough) session (OpenID Connect Core §3.1.2.6).
+    #[error("login required")]
+    LoginRequired,
+    /// A bearer token that is not a live access token of ours (RFC 6750 §3.1).
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
     /// A backend (store, database, signer) failed.
     #[error("server error: {0}")]
     Server(String),
@@ -111,6 +129,8 @@ impl OAuthError {
             OAuthError::AuthorizationPending => "authorization_pending",
             OAuthError::SlowDown => "slow_down",
             OAuthError::ExpiredToken => "expired_token",
+            OAuthError::LoginRequired => "login_required",
+            OAuthError::InvalidToken(_) => "invalid_token",
             OAuthError::Server(_) => "server_error",
         }
     }
@@ -119,7 +139,7 @@ impl OAuthError {
     /// our own, 400 for the rest (RFC 6749 §5.2).
     pub fn status(&self) -> u16 {
         match self {
-            OAuthError::InvalidClient => 401,
+            OAuthError::InvalidClient | OAuthError::InvalidToken(_) => 401,
             OAuthError::Server(_) => 500,
             _ => 400,
         }
@@ -142,6 +162,11 @@ impl Clients {
             .iter()
             .find(|c| c.client_id == client_id)
             .ok_or(OAuthError::InvalidClient)
+    }
+
+    /// The clients that registered a back-channel logout URI.
+    pub fn with_backchannel(&self) -> impl Iterator<Item = &OAuthClient> {
+        self.0.iter().filter(|c| c.backchannel_logout_uri.is_some())
     }
 }
 
@@ -244,6 +269,7 @@ mod tests {
                 "http://127.0.0.1/callback".into(),
                 "https://app.example.com/cb".into(),
             ],
+            ..Default::default()
         }
     }
 

@@ -6,8 +6,12 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
+use crate::config::OAuthClient;
 use crate::discovery::Email;
 
+use super::client_auth::ClientCredentials;
 use super::{AuthRequest, Clients, Grant, OAuthError, grants, sha256_base64url};
 
 /// The device authorization grant type (RFC 8628 §3.4).
@@ -44,6 +48,19 @@ impl AuthorizeError {
     }
 }
 
+/// What the app asked of the sign-in step (OpenID Connect Core §3.1.2.1 `prompt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prompt {
+    /// Use a live session, else sign in.
+    #[default]
+    Default,
+    /// Never show a page: a live session, or `login_required` to the app.
+    None,
+    /// Sign in again even with a live session (`login`, and `select_account`: a new
+    /// sign-in is how one picks another account here).
+    Login,
+}
+
 /// An authorization request that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizeRequest {
@@ -51,14 +68,25 @@ pub struct AuthorizeRequest {
     pub client_id: String,
     /// One of that client's redirect URIs.
     pub redirect_uri: String,
-    /// A well-formed PKCE S256 challenge.
-    pub code_challenge: String,
+    /// A well-formed PKCE S256 challenge; only a confidential client may go without.
+    pub code_challenge: Option<String>,
     /// Echoed back to the client.
     pub state: Option<String>,
     /// The email the app passed, when it is an address (anything else is ignored, as a
     /// hint is only a convenience).
     pub login_hint: Option<Email>,
+    /// `scope` has `openid`: an OpenID Connect request.
+    pub openid: bool,
+    /// The OpenID Connect `nonce`.
+    pub nonce: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age`: the sign-in may be at most this many seconds old.
+    pub max_age: Option<i64>,
 }
+
+/// The longest `nonce` kept (it is stored with the request and copied into the token).
+const MAX_NONCE: usize = 512;
 
 impl AuthorizeRequest {
     /// Checks the query of `/oauth2/authorize`. Client and redirect URI first: until both
@@ -87,27 +115,64 @@ impl AuthorizeRequest {
                 )));
             }
         }
-        let challenge = get("code_challenge").unwrap_or_default();
-        super::check_challenge(challenge, get("code_challenge_method")).map_err(refuse)?;
-        if let Some(scope) = get("scope")
-            && let Some(bad) = scope
-                .split(' ')
-                .find(|s| !s.is_empty() && !grants::SCOPES.contains(s))
-        {
-            return Err(refuse(OAuthError::InvalidScope(bad.into())));
+        // PKCE: required of public clients (RFC 8252 §8.1); a confidential client may use
+        // it, and if it sends a challenge the challenge must be good.
+        let challenge = get("code_challenge");
+        if challenge.is_some() || !client.is_confidential() {
+            super::check_challenge(challenge.unwrap_or_default(), get("code_challenge_method"))
+                .map_err(refuse)?;
         }
+        let scopes: Vec<&str> = get("scope")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(bad) = scopes.iter().find(|s| !grants::SCOPES.contains(s)) {
+            return Err(refuse(OAuthError::InvalidScope((*bad).into())));
+        }
+        let nonce = get("nonce");
+        if nonce.is_some_and(|n| n.len() > MAX_NONCE) {
+            return Err(refuse(OAuthError::InvalidRequest(format!(
+                "nonce longer than {MAX_NONCE} characters"
+            ))));
+        }
+        let prompt = parse_prompt(get("prompt")).map_err(refuse)?;
+        let max_age = match get("max_age") {
+            Some(m) => Some(
+                m.parse::<u32>()
+                    .map_err(|_| {
+                        refuse(OAuthError::InvalidRequest(
+                            "max_age must be a number of seconds".into(),
+                        ))
+                    })?
+                    .into(),
+            ),
+            None => None,
+        };
         Ok(Self {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.into(),
-            code_challenge: challenge.into(),
+            code_challenge: challenge.map(Into::into),
             state: state.map(Into::into),
             login_hint: get("login_hint").and_then(|h| Email::parse(h).ok()),
+            openid: scopes.contains(&"openid"),
+            nonce: nonce.map(Into::into),
+            prompt,
+            max_age,
         })
+    }
+
+    /// The earliest sign-in this request accepts, asked at `now`: `prompt=login` wants one
+    /// made after the request, `max_age` one at most that old.
+    pub fn auth_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let login = (self.prompt == Prompt::Login).then_some(now);
+        let aged = self.max_age.map(|m| now - chrono::Duration::seconds(m));
+        login.max(aged)
     }
 
     /// The request as it waits for the person to sign in, bound to the browser whose
     /// binding cookie is `binding` (only its SHA-256 is stored).
-    pub fn pending(&self, binding: &str) -> AuthRequest {
+    pub fn pending(&self, binding: &str, now: DateTime<Utc>) -> AuthRequest {
         AuthRequest {
             client_id: self.client_id.clone(),
             redirect_uri: self.redirect_uri.clone(),
@@ -115,8 +180,40 @@ impl AuthorizeRequest {
             state: self.state.clone(),
             login_hint: self.login_hint.as_ref().map(Email::to_string),
             binding: sha256_base64url(binding),
+            openid: self.openid,
+            nonce: self.nonce.clone(),
+            auth_after: self.auth_after(now),
         }
     }
+}
+
+/// `prompt`: a space-separated list (Core §3.1.2.1) in which `none` stands alone.
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::Default;
+    let values: Vec<&str> = value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .collect();
+    for v in &values {
+        match *v {
+            "none" if values.len() == 1 => prompt = Prompt::None,
+            "none" => {
+                return Err(OAuthError::InvalidRequest(
+                    "prompt=none cannot be combined with other values".into(),
+                ));
+            }
+            "login" | "select_account" => prompt = Prompt::Login,
+            // No consent screen: the apps behind realmgate are the operator's own.
+            "consent" => {}
+            other => {
+                return Err(OAuthError::InvalidRequest(format!(
+                    "unknown prompt {other:?}"
+                )));
+            }
+        }
+    }
+    Ok(prompt)
 }
 
 /// Query parameters, refusing any given twice (RFC 6749 §3.1: "parameters MUST NOT be
@@ -138,49 +235,74 @@ pub enum TokenGrant {
     Grant(Grant),
     /// A device's poll (RFC 8628 §3.4), which also needs the tenant's device allow-list.
     DeviceCode(String),
+    /// `client_credentials` (RFC 6749 §4.4): a service client for itself, which also
+    /// needs its tenant's device allow-list.
+    ClientCredentials,
+}
+
+impl TokenGrant {
+    /// The `grant_type` value, as `grant_types` lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TokenGrant::Grant(Grant::AuthorizationCode { .. }) => "authorization_code",
+            TokenGrant::Grant(Grant::RefreshToken { .. }) => "refresh_token",
+            TokenGrant::DeviceCode(_) => DEVICE_GRANT,
+            TokenGrant::ClientCredentials => "client_credentials",
+        }
+    }
+
+    /// Refuses a grant the (authenticated) client is not registered for
+    /// (`unauthorized_client`, RFC 6749 §5.2).
+    pub fn check_allowed(&self, client: &OAuthClient) -> Result<(), OAuthError> {
+        if client.allows_grant(self.name()) {
+            Ok(())
+        } else {
+            Err(OAuthError::UnauthorizedClient(
+                "the grant type is not among the client's grant_types",
+            ))
+        }
+    }
 }
 
 /// A token request that passed the checks made before any store is read.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
-    /// The public client's id (not yet known to be registered).
-    pub client_id: String,
+    /// How the client says who it is (not yet checked).
+    pub credentials: ClientCredentials,
     /// The grant.
     pub grant: TokenGrant,
 }
 
 impl TokenRequest {
-    /// Checks the form of `POST /oauth2/token`: a client id, then a grant type this server
-    /// implements, and a PKCE verifier with every authorization code (a code without one
-    /// would be redeemable by whoever intercepted it).
-    pub fn parse(p: &HashMap<String, String>) -> Result<Self, OAuthError> {
+    /// Checks the form of `POST /oauth2/token` and its `Authorization` header: client
+    /// credentials, then a grant type this server implements.
+    pub fn parse(
+        p: &HashMap<String, String>,
+        authorization: Option<&str>,
+    ) -> Result<Self, OAuthError> {
         let get = |k: &str| p.get(k).cloned().unwrap_or_default();
-        let Some(client_id) = p.get("client_id").filter(|c| !c.is_empty()) else {
-            return Err(OAuthError::InvalidClient);
-        };
+        let credentials = ClientCredentials::parse(p, authorization)?;
         let grant = match get("grant_type").as_str() {
-            "authorization_code" => {
-                if p.get("code_verifier").is_none_or(String::is_empty) {
-                    return Err(OAuthError::InvalidRequest(
-                        "code_verifier is required (PKCE)".into(),
-                    ));
-                }
-                TokenGrant::Grant(Grant::AuthorizationCode {
-                    code: get("code"),
-                    redirect_uri: get("redirect_uri"),
-                    code_verifier: get("code_verifier"),
-                })
-            }
+            "authorization_code" => TokenGrant::Grant(Grant::AuthorizationCode {
+                code: get("code"),
+                redirect_uri: get("redirect_uri"),
+                code_verifier: p.get("code_verifier").filter(|v| !v.is_empty()).cloned(),
+            }),
             "refresh_token" => TokenGrant::Grant(Grant::RefreshToken {
                 refresh_token: get("refresh_token"),
             }),
             DEVICE_GRANT => TokenGrant::DeviceCode(get("device_code")),
+            "client_credentials" => {
+                // Service tokens carry no scope of their own; asking for a person's scopes
+                // (an ID token, refresh tokens) is refused rather than ignored.
+                if p.get("scope").is_some_and(|s| !s.trim().is_empty()) {
+                    return Err(OAuthError::InvalidScope(get("scope")));
+                }
+                TokenGrant::ClientCredentials
+            }
             other => return Err(OAuthError::UnsupportedGrantType(other.into())),
         };
-        Ok(Self {
-            client_id: client_id.clone(),
-            grant,
-        })
+        Ok(Self { credentials, grant })
     }
 }
 
@@ -197,6 +319,7 @@ mod tests {
         Clients::new(vec![OAuthClient {
             client_id: "app".into(),
             redirect_uris: vec![REDIRECT.into()],
+            ..Default::default()
         }])
     }
 
@@ -257,7 +380,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.client_id, "app");
         assert_eq!(r.redirect_uri, REDIRECT);
-        assert_eq!(r.code_challenge, CHALLENGE);
+        assert_eq!(r.code_challenge.as_deref(), Some(CHALLENGE));
         assert_eq!(r.state.as_deref(), Some("xyz"));
         assert_eq!(r.login_hint.unwrap().domain(), "fabrikam.com");
         // A hint that is not an address is dropped, not refused.
@@ -328,8 +451,50 @@ mod tests {
     }
 
     #[test]
+    fn openid_parameters_are_read_and_checked() {
+        let r = authorize(&[
+            ("scope", "openid email profile"),
+            ("nonce", "n-1"),
+            ("prompt", "login"),
+            ("max_age", "60"),
+        ])
+        .unwrap();
+        assert!(r.openid && r.nonce.as_deref() == Some("n-1"));
+        assert_eq!(r.prompt, Prompt::Login);
+        let now = Utc::now();
+        // prompt=login is stricter than max_age here: a sign-in after the request.
+        assert_eq!(r.auth_after(now), Some(now));
+        let aged = authorize(&[("max_age", "60")]).unwrap();
+        assert_eq!(
+            aged.auth_after(now),
+            Some(now - chrono::Duration::seconds(60))
+        );
+        assert_eq!(authorize(&[]).unwrap().auth_after(now), None);
+        assert_eq!(
+            authorize(&[("prompt", "none")]).unwrap().prompt,
+            Prompt::None
+        );
+        assert_eq!(
+            to_client(authorize(&[("prompt", "none login")])),
+            "invalid_request"
+        );
+        assert_eq!(
+            to_client(authorize(&[("prompt", "bogus")])),
+            "invalid_request"
+        );
+        assert_eq!(
+            to_client(authorize(&[("max_age", "-1")])),
+            "invalid_request"
+        );
+        assert_eq!(
+            to_client(authorize(&[("nonce", &"n".repeat(513))])),
+            "invalid_request"
+        );
+    }
+
+    #[test]
     fn the_pending_request_stores_the_binding_digest_only() {
-        let pending = authorize(&[]).unwrap().pending("cookie-value");
+        let pending = authorize(&[]).unwrap().pending("cookie-value", Utc::now());
         assert_eq!(pending.binding, sha256_base64url("cookie-value"));
         assert_ne!(pending.binding, "cookie-value");
     }
@@ -339,18 +504,26 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        TokenRequest::parse(&p)
+        TokenRequest::parse(&p, None)
     }
 
     #[test]
-    fn token_requests_need_a_client_a_known_grant_and_pkce_with_a_code() {
+    fn token_requests_need_a_client_and_a_known_grant() {
         let code = [
             ("client_id", "app"),
             ("grant_type", "authorization_code"),
             ("code", "c"),
             ("redirect_uri", REDIRECT),
         ];
-        assert_eq!(token(&code).unwrap_err().code(), "invalid_request");
+        // Whether a verifier is needed depends on the code's request (PKCE is checked
+        // against it at redemption), so its absence is not refused here.
+        assert!(matches!(
+            token(&code).unwrap().grant,
+            TokenGrant::Grant(Grant::AuthorizationCode {
+                code_verifier: None,
+                ..
+            })
+        ));
         let with_verifier = [&code[..], &[("code_verifier", "v")]].concat();
         assert!(matches!(
             token(&with_verifier).unwrap().grant,
@@ -378,7 +551,23 @@ mod tests {
             ("device_code", "d"),
         ])
         .unwrap();
-        assert_eq!(device.client_id, "app");
+        assert_eq!(device.credentials.client_id(), "app");
+        assert!(matches!(
+            token(&[("client_id", "app"), ("grant_type", "client_credentials")])
+                .unwrap()
+                .grant,
+            TokenGrant::ClientCredentials
+        ));
+        assert_eq!(
+            token(&[
+                ("client_id", "app"),
+                ("grant_type", "client_credentials"),
+                ("scope", "openid")
+            ])
+            .unwrap_err()
+            .code(),
+            "invalid_scope"
+        );
         assert!(matches!(device.grant, TokenGrant::DeviceCode(d) if d == "d"));
     }
 }

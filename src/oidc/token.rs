@@ -84,6 +84,8 @@ pub struct Identity {
     pub name: Option<String>,
     /// `exp`.
     pub expires: DateTime<Utc>,
+    /// `acr`, when sent: passed on in our own ID tokens.
+    pub acr: Option<String>,
 }
 
 impl Identity {
@@ -180,6 +182,7 @@ pub fn validate(
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string()),
         expires: claims.expiration(),
+        acr: claims.auth_context_ref().map(|a| a.as_str().to_string()),
     })
 }
 

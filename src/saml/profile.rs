@@ -57,6 +57,9 @@ pub struct VerifiedAssertion {
     pub attributes: BTreeMap<String, Vec<String>>,
     /// `AuthnStatement/@SessionIndex`, for logout.
     pub session_index: Option<String>,
+    /// `AuthnStatement/AuthnContext/AuthnContextClassRef`: how the IdP authenticated the
+    /// person (password, MFA…), passed on to apps as the ID token's `acr`.
+    pub authn_context: Option<String>,
     /// Earliest end of validity: the replay-cache entry must live at least until then.
     pub not_on_or_after: DateTime<Utc>,
     /// The request this answers (the accepted bearer confirmation's own `InResponseTo`),
@@ -264,6 +267,10 @@ pub(super) fn check_protocol(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| malformed("the assertion has no ID"))?;
     let session_index = authn.get_attribute("SessionIndex");
+    let authn_context = xml::child(&authn, NS_ASSERTION, "AuthnContext")
+        .and_then(|c| xml::child(&c, NS_ASSERTION, "AuthnContextClassRef"))
+        .and_then(|r| xml::trimmed_text(&r))
+        .filter(|r| !r.is_empty());
     Ok(VerifiedAssertion {
         assertion_id,
         issuer: idp.clone(),
@@ -272,6 +279,7 @@ pub(super) fn check_protocol(
         email,
         attributes,
         session_index,
+        authn_context,
         not_on_or_after,
         in_response_to,
     })

@@ -12,7 +12,9 @@
 //! - [`sessions`]: login sessions (new random id at every login, idle and absolute timeouts).
 //! - [`rate_limit`]: fixed-window counters plus growing lockouts after failures.
 //! - [`links`]: one-time links mailed to people (password reset, invitation).
+//! - [`ended`]: the one "sessions ended" hook (back-channel logout listens to it).
 
+pub mod ended;
 pub mod links;
 pub mod memory;
 pub mod rate_limit;

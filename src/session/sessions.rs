@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::ended::{Ended, SessionsEnded};
 use super::{Store, StoreError};
 
 /// Bytes of randomness in a session id: 256 bits, beyond any guessing.
@@ -32,6 +33,11 @@ pub struct SessionUser {
     pub email: String,
     /// Display name.
     pub name: String,
+    /// How the person proved who they are (RFC 8176 `amr` values: `pwd`, or the IdP
+    /// protocol such as `saml2`), for the ID tokens minted from this session.
+    pub amr: String,
+    /// The authentication context class the IdP reported, if any (an ID token's `acr`).
+    pub acr: Option<String>,
 }
 
 /// A live session.
@@ -48,10 +54,25 @@ pub struct Session {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// Login time; the absolute timeout counts from here.
+    /// See [`SessionUser::amr`]; empty in records written before it existed.
+    #[serde(default)]
+    pub amr: String,
+    /// See [`SessionUser::acr`].
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// Login time (an ID token's `auth_time`); the absolute timeout counts from here.
     pub created_at: DateTime<Utc>,
     /// Last request seen (to the refresh granularity); the idle timeout counts from here.
     pub last_seen: DateTime<Utc>,
+}
+
+impl Session {
+    /// The session's public identifier (OpenID Connect `sid`): derived from the secret id
+    /// so that nothing more is stored, and one-way so that an app holding it (in an ID token
+    /// or a logout token) cannot turn it into the cookie.
+    pub fn sid(&self) -> String {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(format!("sid:{}", self.id).as_bytes()))
+    }
 }
 
 /// Creates, loads and destroys sessions.
@@ -60,6 +81,8 @@ pub struct Sessions {
     store: Arc<dyn Store>,
     idle: Duration,
     max: Duration,
+    /// Told whenever sessions end (see [`ended`](super::ended)).
+    listener: Option<Arc<dyn SessionsEnded>>,
 }
 
 impl Sessions {
@@ -70,7 +93,14 @@ impl Sessions {
             store,
             idle,
             max: max.max(idle),
+            listener: None,
         }
+    }
+
+    /// The same sessions, telling `listener` when they end.
+    pub fn notifying(mut self, listener: Arc<dyn SessionsEnded>) -> Self {
+        self.listener = Some(listener);
+        self
     }
 
     /// Opens a session for `user` with a fresh random id. Called at every login, never
@@ -86,6 +116,8 @@ impl Sessions {
             account: user.account.clone(),
             email: user.email.clone(),
             name: user.name.clone(),
+            amr: user.amr.clone(),
+            acr: user.acr.clone(),
             created_at: now,
             last_seen: now,
         };
@@ -132,8 +164,23 @@ impl Sessions {
 
     /// Ends the session (logout). Unknown ids are not an error.
     pub async fn destroy(&self, id: &str) -> Result<(), StoreError> {
-        if well_formed(id) {
-            self.store.delete(&record_key(id)).await?;
+        if !well_formed(id) {
+            return Ok(());
+        }
+        let key = record_key(id);
+        let Some(bytes) = self.store.take(&key).await? else {
+            return Ok(());
+        };
+        if let (Some(listener), Ok(mut session)) =
+            (&self.listener, serde_json::from_slice::<Session>(&bytes))
+        {
+            session.id = id.to_string();
+            listener
+                .ended(Ended::Session {
+                    sid: session.sid(),
+                    user_id: session.user_id,
+                })
+                .await;
         }
         Ok(())
     }
@@ -144,7 +191,10 @@ impl Sessions {
     /// session from before it can exist anyway.
     pub async fn end_all(&self, user_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(&now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.store.put(&ended_key(user_id), bytes, self.max).await
+        self.store.put(&ended_key(user_id), bytes, self.max).await?;
+        // The apps the user signed in to end theirs too (back-channel logout).
+        self.end_user(user_id).await;
+        Ok(())
     }
 
     /// When the sessions of `user_id` were last ended by [`Sessions::end_all`], if within
@@ -155,6 +205,15 @@ impl Sessions {
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(e.to_string())),
             None => Ok(None),
+        }
+    }
+
+    /// Every session of `user_id` ends (the user was disabled, deleted or deprovisioned).
+    /// Sessions are not indexed by user: each is refused at its next request (the caller
+    /// forgets the user's cached status), and the listener is told now.
+    pub async fn end_user(&self, user_id: i64) {
+        if let Some(listener) = &self.listener {
+            listener.ended(Ended::User { user_id }).await;
         }
     }
 

@@ -338,29 +338,43 @@ pub async fn logout(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, state.pages.clone()).into_response();
     }
-    let name = guard::cookie_name(&state.config, SESSION_COOKIE);
-    let mut to = None;
-    if let Some(id) = guard::cookie(&headers, &name) {
-        if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
-            tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
+    match sign_out(&state, &headers).await {
+        Ok((expired, ended)) => {
+            // A WS-Federation tenant's session also ends at its STS (`wsignout1.0`).
             let reply = format!(
                 "{}/",
                 state.config.public_url.as_str().trim_end_matches('/')
             );
-            to = state.login.wsfed_signout(&s.account, &reply).await;
-        }
-        if let Err(e) = state.sessions.destroy(&id).await {
-            return PageError(e.into(), state.pages.clone()).into_response();
-        }
-    }
-    match guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0)) {
-        Ok(expired) => {
+            let to = match ended {
+                Some(s) => state.login.wsfed_signout(&s.account, &reply).await,
+                None => None,
+            };
             let mut res = Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response();
             res.headers_mut().append(header::SET_COOKIE, expired);
             res
         }
         Err(e) => PageError(e, state.pages.clone()).into_response(),
     }
+}
+
+/// Ends this browser's session (through `Sessions::destroy`, so the apps it signed in to
+/// are told) and answers the cookie that clears it, with the session that ended, if one
+/// was open: `/logout` and the end-session endpoint both sign out this way.
+pub(super) async fn sign_out(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(HeaderValue, Option<Session>), WebError> {
+    let name = guard::cookie_name(&state.config, SESSION_COOKIE);
+    let mut ended = None;
+    if let Some(id) = guard::cookie(headers, &name) {
+        if let Ok(Some(s)) = state.sessions.load(&id, Utc::now()).await {
+            tracing::info!(target: "audit", event = "logout", account = %s.account, email = %s.email, user_id = s.user_id);
+            ended = Some(s);
+        }
+        state.sessions.destroy(&id).await?;
+    }
+    let expired = guard::set_cookie(&state.config, &name, "", cookie::SameSite::Lax, Some(0))?;
+    Ok((expired, ended))
 }
 
 /// `GET /auth/verify`: forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy

@@ -11,7 +11,8 @@ use url::Url;
 
 use super::state::{AppState, SharedState};
 use crate::discovery::{Email, Route};
-use crate::oauth::request::{AuthorizeError, AuthorizeRequest};
+use crate::oauth::id_token::SignIn;
+use crate::oauth::request::{AuthorizeError, AuthorizeRequest, Prompt};
 use crate::oauth::{OAuthError, Subject, grants};
 
 use super::discover::{checked_return_to, encode, password_step, sso_start_path};
@@ -103,7 +104,32 @@ pub async fn authorize(
         Ok(b) => b,
         Err(e) => return PageError(e, state.pages.clone()).into_response(),
     };
-    let id = match state.oauth.begin(&request.pending(&binding)).await {
+    let now = chrono::Utc::now();
+    let pending = request.pending(&binding, now);
+    // prompt=none (Core §3.1.2.6): no page at all; without a live session that is fresh
+    // enough (and is the hinted user's), `login_required` goes straight back to the app.
+    if request.prompt == Prompt::None {
+        let session = match super::account::current(&state, &headers).await {
+            Ok(s) => s,
+            Err(e) => return PageError(e, state.pages.clone()).into_response(),
+        };
+        let usable = session.is_some_and(|s| {
+            pending.accepts_sign_in(s.created_at)
+                && request
+                    .login_hint
+                    .as_ref()
+                    .is_none_or(|h| h.as_str().eq_ignore_ascii_case(&s.email))
+        });
+        if !usable {
+            let e = AuthorizeError::ToClient {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                error: OAuthError::LoginRequired,
+            };
+            return refusal(&state, &e);
+        }
+    }
+    let id = match state.oauth.begin(&pending).await {
         Ok(id) => id,
         Err(error) => {
             let e = AuthorizeError::ToClient {
@@ -115,7 +141,15 @@ pub async fn authorize(
         }
     };
     let resume = format!("/oauth2/resume?request={id}");
-    let mut res = next_step(&state, &headers, request.login_hint.as_ref(), &resume).await;
+    let fresh = request.prompt == Prompt::Login;
+    let mut res = next_step(
+        &state,
+        &headers,
+        request.login_hint.as_ref(),
+        &resume,
+        fresh,
+    )
+    .await;
     if let Some(c) = binding_cookie {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -123,14 +157,15 @@ pub async fn authorize(
 }
 
 /// The sign-in step for a pending request (an app's or a device's): straight back when
-/// this browser is already signed in (as the hinted user, if any); with a hint, discovery
-/// at once (SSO tenant to its IdP, password tenant to the password step); otherwise the
-/// email page.
+/// this browser is already signed in (as the hinted user, if any) unless `fresh` asks for
+/// a new sign-in; with a hint, discovery at once (SSO tenant to its IdP, password tenant
+/// to the password step); otherwise the email page.
 pub(super) async fn next_step(
     state: &AppState,
     headers: &HeaderMap,
     hint: Option<&Email>,
     resume: &str,
+    fresh: bool,
 ) -> Response {
     let pages = state.pages.clone();
     let page = |e: WebError| PageError(e, pages.clone()).into_response();
@@ -138,7 +173,8 @@ pub(super) async fn next_step(
         Ok(s) => s,
         Err(e) => return page(e),
     };
-    if let Some(s) = session
+    if !fresh
+        && let Some(s) = session
         && hint.is_none_or(|h| h.as_str().eq_ignore_ascii_case(&s.email))
     {
         return Redirect::to(resume).into_response();
@@ -196,12 +232,22 @@ pub async fn resume(
         Err(e) => return PageError(e, state.pages.clone()).into_response(),
     };
     let resume = format!("/oauth2/resume?request={}", q.request);
+    let hint = pending
+        .login_hint
+        .as_deref()
+        .and_then(|h| Email::parse(h).ok());
     let Some(session) = session else {
-        let hint = pending
-            .login_hint
-            .as_deref()
-            .and_then(|h| Email::parse(h).ok());
-        return next_step(&state, &headers, hint.as_ref(), &resume).await;
+        return next_step(&state, &headers, hint.as_ref(), &resume, false).await;
+    };
+    // prompt=login or max_age: a session older than the request allows signs in again.
+    if !pending.accepts_sign_in(session.created_at) {
+        return next_step(&state, &headers, hint.as_ref(), &resume, true).await;
+    }
+    let sign_in = SignIn {
+        sid: session.sid(),
+        auth_time: session.created_at.timestamp(),
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
     };
     let binding = guard::cookie(&headers, &guard::cookie_name(&state.config, BINDING_COOKIE));
     let subject = Subject {
@@ -211,7 +257,7 @@ pub async fn resume(
     };
     match state
         .oauth
-        .issue_code(&q.request, binding.as_deref(), subject)
+        .issue_code(&q.request, binding.as_deref(), subject, sign_in)
         .await
     {
         Ok((request, code)) => {

@@ -248,7 +248,7 @@ pub async fn device_page(
         }
         _ => {
             let back = format!("/device?user_code={}", encode(&request.user_code));
-            next_step(&state, &headers, hint.as_ref(), &back).await
+            next_step(&state, &headers, hint.as_ref(), &back, false).await
         }
     }
 }

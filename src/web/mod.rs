@@ -18,6 +18,7 @@ pub mod guard;
 pub mod lang;
 pub mod oidc;
 pub mod openapi;
+pub mod openid;
 pub mod ops;
 pub mod pages;
 pub mod qr;
@@ -180,6 +181,18 @@ pub fn router(state: SharedState) -> Router {
             get(token::metadata),
         )
         .route("/.well-known/webfinger", get(webfinger::webfinger))
+        .route(
+            "/.well-known/openid-configuration",
+            get(openid::configuration),
+        )
+        .route(
+            "/oauth2/userinfo",
+            get(openid::userinfo).post(openid::userinfo),
+        )
+        .route(
+            "/oauth2/logout",
+            get(openid::end_session_get).post(openid::end_session_post),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/static/{file}", get(ops::static_file))

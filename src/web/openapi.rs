@@ -23,6 +23,7 @@ use super::token::OAuthErrorBody;
 use crate::login::{Trace, TraceProtocol, TraceResult};
 use crate::oauth::TokenResponse;
 use crate::oauth::device_flow::DeviceAuthorization;
+use crate::oauth::id_token::UserInfo;
 use crate::oauth::keys::{Jwk, Jwks};
 use crate::saml::CertificateFacts;
 
@@ -43,6 +44,8 @@ use crate::saml::CertificateFacts;
         super::webfinger::webfinger,
         super::token::jwks,
         super::token::metadata,
+        super::openid::configuration,
+        super::openid::userinfo,
         super::api::list_tenants,
         super::api::get_tenant,
         super::api::list_users,
@@ -78,6 +81,7 @@ use crate::saml::CertificateFacts;
         DeviceAuthorization,
         Jwks,
         Jwk,
+        UserInfo,
         JrdError,
         MgmtErrorBody,
         TenantList,
@@ -209,6 +213,8 @@ pub enum OAuthErrorCode {
     SlowDown,
     /// Device flow: the device code expired.
     ExpiredToken,
+    /// Userinfo: the bearer token is not a live access token (RFC 6750 §3.1).
+    InvalidToken,
     /// The server failed.
     ServerError,
 }
@@ -230,16 +236,22 @@ pub enum DeviceRefusal {
 #[derive(ToSchema)]
 #[allow(dead_code)] // a schema: never constructed, only described
 pub struct TokenRequest {
-    /// `authorization_code`, `refresh_token` or
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
     /// `urn:ietf:params:oauth:grant-type:device_code`.
     grant_type: String,
-    /// The public client's id.
-    client_id: String,
+    /// The client's id (or in `Authorization: Basic`, or the assertion's `sub`).
+    client_id: Option<String>,
+    /// `client_secret_post`: the client secret.
+    client_secret: Option<String>,
+    /// `private_key_jwt`: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    client_assertion_type: Option<String>,
+    /// `private_key_jwt`: the signed assertion (RFC 7523).
+    client_assertion: Option<String>,
     /// `authorization_code`: the code.
     code: Option<String>,
     /// `authorization_code`: the redirect URI of the authorization request.
     redirect_uri: Option<String>,
-    /// `authorization_code`: the PKCE verifier (required).
+    /// `authorization_code`: the PKCE verifier (required of public clients).
     code_verifier: Option<String>,
     /// `refresh_token`: the current refresh token.
     refresh_token: Option<String>,
@@ -253,7 +265,7 @@ pub struct TokenRequest {
 pub struct RevokeRequest {
     /// The refresh token to revoke.
     token: String,
-    /// The public client's id.
+    /// The client's id (confidential clients authenticate as at the token endpoint).
     client_id: Option<String>,
     /// `refresh_token` or `access_token`.
     token_type_hint: Option<String>,

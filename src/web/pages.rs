@@ -22,6 +22,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("message", include_str!("../../templates/message.hbs")),
     ("device", include_str!("../../templates/device.hbs")),
     (
+        "end_session",
+        include_str!("../../templates/end_session.hbs"),
+    ),
+    (
         "post_binding",
         include_str!("../../templates/post_binding.hbs"),
     ),

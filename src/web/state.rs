@@ -72,9 +72,17 @@ pub struct AppState {
 impl AppState {
     /// A user's status changed or the user is gone (API, SCIM, next the console): this
     /// instance stops trusting its cached "still active" at once, so the user's sessions end
-    /// here now and on other instances when their entry expires (30 s).
+    /// here now and on other instances when their entry expires (30 s). A user no longer
+    /// active has their sessions ended through the one hook, which tells the apps.
     pub async fn forget_user_status(&self, user_id: i64) {
         self.active_users.invalidate(&user_id).await;
+        match self.users.by_id(user_id).await {
+            Ok(Some(u)) if u.status == crate::accounts::Status::Active => {}
+            Ok(_) => self.sessions.end_user(user_id).await,
+            Err(e) => {
+                tracing::warn!(user_id, error = %e, "could not re-read a changed user; the apps are not told now");
+            }
+        }
     }
 }
 

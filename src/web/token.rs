@@ -13,8 +13,9 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::state::SharedState;
-use crate::oauth::request::{DEVICE_GRANT, TokenGrant, TokenRequest};
-use crate::oauth::{Grant, OAuthError, grants};
+use crate::oauth::client_auth::ClientCredentials;
+use crate::oauth::request::{TokenGrant, TokenRequest};
+use crate::oauth::{OAuthError, discovery_doc};
 
 use super::device::device_error;
 
@@ -83,38 +84,46 @@ pub async fn token(
             "expected an application/x-www-form-urlencoded body".into(),
         ));
     };
-    let TokenRequest { client_id, grant } = match TokenRequest::parse(&p) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let TokenRequest { credentials, grant } = match TokenRequest::parse(&p, authorization) {
         Ok(r) => r,
         Err(e) => return oauth_error(&e),
     };
-    let grant = match grant {
-        TokenGrant::Grant(g) => g,
-        TokenGrant::DeviceCode(device_code) => {
-            let ip = super::account::client_ip(&state, peer, &headers);
-            return match state
-                .devices
-                .poll(&client_id, &device_code, ip, Utc::now())
-                .await
-            {
-                Ok(t) => {
-                    metrics::counter!("realmgate_oauth_tokens_total", "grant" => "device_code")
-                        .increment(1);
-                    no_store(StatusCode::OK, json!(t))
-                }
-                Err(e) => device_error(&state, e),
-            };
-        }
+    let now = Utc::now();
+    let client = match state.oauth.authenticate(&credentials, now).await {
+        Ok(c) => c,
+        Err(e) => return oauth_error(&e),
     };
-    let kind = match grant {
-        Grant::AuthorizationCode { .. } => "authorization_code",
-        Grant::RefreshToken { .. } => "refresh_token",
+    if let Err(e) = grant.check_allowed(client) {
+        return oauth_error(&e);
+    }
+    let kind = grant.name();
+    let ip = super::account::client_ip(&state, peer, &headers);
+    let answer = match grant {
+        TokenGrant::Grant(g) => state
+            .oauth
+            .token(client, g, now)
+            .await
+            .map_err(|e| oauth_error(&e)),
+        TokenGrant::DeviceCode(device_code) => state
+            .devices
+            .poll(&client.client_id, &device_code, ip, now)
+            .await
+            .map_err(|e| device_error(&state, e)),
+        TokenGrant::ClientCredentials => state
+            .devices
+            .service_token(client, ip, now)
+            .await
+            .map_err(|e| device_error(&state, e)),
     };
-    match state.oauth.token(&client_id, grant, Utc::now()).await {
+    match answer {
         Ok(t) => {
             metrics::counter!("realmgate_oauth_tokens_total", "grant" => kind).increment(1);
             no_store(StatusCode::OK, json!(t))
         }
-        Err(e) => oauth_error(&e),
+        Err(res) => res,
     }
 }
 
@@ -133,6 +142,7 @@ pub async fn token(
 )]
 pub async fn revoke(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(p)) = form else {
@@ -141,7 +151,17 @@ pub async fn revoke(
     let Some(token) = p.get("token").filter(|t| !t.is_empty()) else {
         return oauth_error(&OAuthError::InvalidRequest("token is required".into()));
     };
-    let client_id = p.get("client_id").map(String::as_str).unwrap_or_default();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let client = match ClientCredentials::parse(&p, authorization) {
+        Ok(c) => state.oauth.authenticate(&c, Utc::now()).await,
+        Err(e) => Err(e),
+    };
+    let client_id = match client {
+        Ok(c) => c.client_id.as_str(),
+        Err(e) => return oauth_error(&e),
+    };
     match state.oauth.revoke(client_id, token).await {
         Ok(()) => no_store(StatusCode::OK, json!({})),
         Err(e) => oauth_error(&e),
@@ -159,7 +179,8 @@ pub async fn jwks(State(state): State<SharedState>) -> Response {
     Json(state.oauth.keys.jwks()).into_response()
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414): the same document as
+/// `/.well-known/openid-configuration`.
 #[utoipa::path(
     get,
     path = "/.well-known/oauth-authorization-server",
@@ -167,21 +188,5 @@ pub async fn jwks(State(state): State<SharedState>) -> Response {
     responses((status = 200, description = "RFC 8414 authorization server metadata", body = Object))
 )]
 pub async fn metadata(State(state): State<SharedState>) -> Response {
-    let c = &state.config;
-    Json(json!({
-        "issuer": state.oauth.issuer,
-        "authorization_endpoint": c.url("/oauth2/authorize"),
-        "token_endpoint": c.url("/oauth2/token"),
-        "revocation_endpoint": c.url("/oauth2/revoke"),
-        "jwks_uri": c.url("/.well-known/jwks.json"),
-        "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
-        "device_authorization_endpoint": c.url("/oauth2/device_authorization"),
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "revocation_endpoint_auth_methods_supported": ["none"],
-        "scopes_supported": grants::SCOPES,
-        "authorization_response_iss_parameter_supported": true,
-    }))
-    .into_response()
+    Json(discovery_doc::document(&state.oauth.issuer)).into_response()
 }

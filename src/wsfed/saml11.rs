@@ -112,6 +112,10 @@ pub(super) fn check(
         session_index: None,
         not_on_or_after,
         in_response_to: None,
+        // SAML 1.1's counterpart of an AuthnContextClassRef.
+        authn_context: authn
+            .get_attribute("AuthenticationMethod")
+            .filter(|m| !m.is_empty()),
     })
 }
 
