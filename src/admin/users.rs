@@ -1,5 +1,11 @@
 //! The user operations. Every one names the account it acts in and treats a user of
 //! another account as absent; creation keeps `accounts::add_by_hand`'s domain rule.
+//!
+//! An account keeps an administrator who can sign in: no change through the API, SCIM or
+//! the console may take the admin flag from, disable or delete the last active admin
+//! (409), and a signed-in administrator cannot do any of that to themselves (403), so a
+//! slip in the console cannot lock them out. The operator's CLI is exempt: it is how an
+//! account without a reachable admin is repaired.
 
 use std::sync::Arc;
 
@@ -13,6 +19,9 @@ use crate::discovery::{Email, Tenant};
 
 /// Most users one [`Users::list`] page holds.
 pub const MAX_PAGE: u32 = 500;
+
+/// Longest reason a Waiting Room denial keeps (it goes into the audit log).
+pub const MAX_REASON_CHARS: usize = 500;
 
 /// A change of one user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +65,43 @@ impl Users {
     /// The store under the operations, for reads that are not management (logins).
     pub fn store(&self) -> &Arc<dyn UserStore> {
         &self.store
+    }
+
+    /// Refuses a change that leaves `before` (an active admin until now) without active
+    /// admin rights when `actor` is that admin, or when no other active admin remains.
+    async fn keep_an_admin(
+        &self,
+        actor: &Actor,
+        before: &User,
+        keeps_rights: bool,
+    ) -> Result<(), AdminError> {
+        if keeps_rights || !before.admin || before.status != Status::Active {
+            return Ok(());
+        }
+        match actor {
+            Actor::Cli => return Ok(()),
+            Actor::User(me) if accounts::email_key(me) == accounts::email_key(&before.email) => {
+                return Err(AdminError::Forbidden(format!(
+                    "{me} cannot remove their own administrator rights, disable or delete \
+                     themselves; another administrator can"
+                )));
+            }
+            Actor::User(_) | Actor::Token(_) => {}
+        }
+        let admins = UserQuery {
+            status: Some(Status::Active),
+            admin: Some(true),
+            limit: 2,
+            ..UserQuery::default()
+        };
+        if self.store.page(&before.account, &admins).await?.total <= 1 {
+            return Err(AdminError::Conflict(format!(
+                "{} is the last administrator of account {}; make another user an \
+                 administrator first",
+                before.email, before.account
+            )));
+        }
+        Ok(())
     }
 
     async fn change(
@@ -135,6 +181,9 @@ impl Users {
             ));
         }
         let before = self.get(account, id).await?;
+        let keeps_rights = patch.admin.unwrap_or(before.admin)
+            && patch.status.unwrap_or(before.status) == Status::Active;
+        self.keep_an_admin(actor, &before, keeps_rights).await?;
         if patch.name.is_some() || patch.admin.is_some() {
             let name = patch.name.as_deref().unwrap_or(&before.name);
             self.store
@@ -163,6 +212,7 @@ impl Users {
     /// Removes the user `id` of `account`.
     pub async fn delete(&self, actor: &Actor, account: &str, id: i64) -> Result<(), AdminError> {
         let before = self.get(account, id).await?;
+        self.keep_an_admin(actor, &before, false).await?;
         if !self.store.delete(id).await? {
             return Err(AdminError::NotFound(format!(
                 "user {id} in account {account}"
@@ -197,6 +247,50 @@ impl Users {
             .await?;
         self.change(actor, "user_approved", Some(&before), &after)
             .await?;
+        Ok(after)
+    }
+
+    /// Turns a user of the Waiting Room away: they are disabled (so their next sign-in is
+    /// refused rather than queued again), and `reason`, if any, is kept in the audit log.
+    /// Only a waiting user can be denied: an active one is disabled by a patch.
+    pub async fn deny(
+        &self,
+        actor: &Actor,
+        account: &str,
+        id: i64,
+        reason: &str,
+    ) -> Result<User, AdminError> {
+        let reason = reason.trim();
+        if reason.chars().count() > MAX_REASON_CHARS {
+            return Err(AdminError::Invalid(format!(
+                "the reason has more than {MAX_REASON_CHARS} characters"
+            )));
+        }
+        let before = self.get(account, id).await?;
+        if before.status != Status::Waiting {
+            return Err(AdminError::Conflict(format!(
+                "{} is {}, not waiting",
+                before.email, before.status
+            )));
+        }
+        let after = self
+            .store
+            .set_status(account, &before.email, Status::Disabled)
+            .await?;
+        let mut recorded = snapshot(&after);
+        if !reason.is_empty() {
+            recorded["reason"] = json!(reason);
+        }
+        record(
+            &self.audit,
+            actor,
+            Some(account),
+            "user_denied",
+            after.email.as_str(),
+            Some(snapshot(&before)),
+            Some(recorded),
+        )
+        .await?;
         Ok(after)
     }
 
