@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::accounts::AccountsError;
+use crate::admin::{AdminError, ErrorKind};
 use crate::discovery::{DirectoryError, EmailError};
 use crate::login::LoginError;
 use crate::oauth::device::DeviceError;
@@ -60,6 +61,9 @@ pub enum WebError {
     /// Not signed in.
     #[error("no valid session")]
     Unauthenticated,
+    /// A management operation of the account admin console refused or failed.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 impl From<SamlError> for WebError {
@@ -78,6 +82,7 @@ impl WebError {
             | WebError::SetCookie { .. }
             | WebError::Device(_) => true,
             WebError::Login(e) => e.is_unavailable(),
+            WebError::Admin(e) => e.kind() == ErrorKind::Unavailable,
             _ => false,
         }
     }
@@ -97,6 +102,14 @@ impl WebError {
             | WebError::Device(_) => "temporarily_unavailable",
             WebError::Login(e) => e.code(),
             WebError::Unauthenticated => "unauthenticated",
+            WebError::Admin(AdminError::StaleSignIn { .. }) => "reauthentication_required",
+            WebError::Admin(e) => match e.kind() {
+                ErrorKind::Invalid => "invalid",
+                ErrorKind::Forbidden => "forbidden",
+                ErrorKind::NotFound => "not_found",
+                ErrorKind::Conflict => "conflict",
+                ErrorKind::Unavailable => "temporarily_unavailable",
+            },
         }
     }
 
@@ -109,6 +122,13 @@ impl WebError {
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebError::Admin(e) => match e.kind() {
+                ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::Conflict => StatusCode::CONFLICT,
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
@@ -142,6 +162,13 @@ impl WebError {
             WebError::NotFound => "There is nothing here.".into(),
             WebError::Unauthenticated => "Sign in to continue.".into(),
             WebError::Login(e) => login_message(e),
+            // Shown to an administrator of the account, about their own account's users:
+            // the operation's own words say what to fix. Never a backend's internals.
+            WebError::Admin(e) if e.kind() == ErrorKind::Unavailable => UNAVAILABLE.into(),
+            WebError::Admin(AdminError::NotAdmin(_)) => {
+                "You are not an administrator of this account.".into()
+            }
+            WebError::Admin(e) => e.to_string(),
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
@@ -152,7 +179,7 @@ impl WebError {
 
     /// Logs the refusal and counts refused logins. `account`, once the tenant is known, goes
     /// into both: without it an operator cannot tell which customer's IdP is failing.
-    fn log(&self, account: Option<&str>) {
+    pub(super) fn log(&self, account: Option<&str>) {
         if let WebError::Login(e) = self {
             match account {
                 Some(account) => metrics::counter!("realmgate_login_errors_total", "code" => e.code(), "account" => account.to_string()),

@@ -10,6 +10,7 @@ pub mod account;
 pub mod api;
 pub mod authorize;
 pub mod bearer;
+pub mod console;
 pub mod device;
 pub mod discover;
 pub mod error;
@@ -149,6 +150,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/static/{file}", get(ops::static_file))
         .route("/{account}", get(discover::account_page))
+        .merge(console_routes())
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -161,6 +163,23 @@ pub fn router(state: SharedState) -> Router {
             Duration::from_secs(state.config.http_timeout_seconds),
         ))
         .with_state(state)
+}
+
+/// The account admin console's routes (`web::console`), each behind its guard.
+fn console_routes() -> Router<SharedState> {
+    use console::{audit, home, users};
+    Router::new()
+        .route("/{account}/admin", get(home::page))
+        .route("/{account}/admin/users", get(users::page).post(users::add))
+        .route("/{account}/admin/users/import", post(users::import))
+        .route("/{account}/admin/users/{id}/approve", post(users::approve))
+        .route("/{account}/admin/users/{id}/deny", post(users::deny))
+        .route(
+            "/{account}/admin/users/{id}/status",
+            post(users::set_status),
+        )
+        .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
+        .route("/{account}/admin/audit", get(audit::page))
 }
 
 /// What every answer gets, in one layer: security headers, `Connection: close` while

@@ -17,6 +17,32 @@ const TEMPLATES: &[(&str, &str)] = &[
         "post_binding",
         include_str!("../../templates/post_binding.hbs"),
     ),
+    // The account admin console: its frame, then its pages.
+    ("console", include_str!("../../templates/console.hbs")),
+    (
+        "console_denied",
+        include_str!("../../templates/console_denied.hbs"),
+    ),
+    (
+        "console_problem",
+        include_str!("../../templates/console_problem.hbs"),
+    ),
+    (
+        "console_home",
+        include_str!("../../templates/console_home.hbs"),
+    ),
+    (
+        "console_users",
+        include_str!("../../templates/console_users.hbs"),
+    ),
+    (
+        "console_import",
+        include_str!("../../templates/console_import.hbs"),
+    ),
+    (
+        "console_audit",
+        include_str!("../../templates/console_audit.hbs"),
+    ),
 ];
 
 /// Static files, served from memory with a long cache lifetime.
