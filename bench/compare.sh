@@ -7,6 +7,8 @@
 #     (RSA-SHA256 with a 2048-bit SP key on both sides);
 #   - consume a signed response: full validation of the same 8 KB Entra ID-style response
 #     (bench/data, made by bench/make_response.py) with the same clock, IDs and metadata.
+# Beside the ACS: one OpenID Connect callback's ID token verification (RS256, Entra-sized
+# token, two-key JWKS) in the same run, as validations/s per core and as a ratio to the ACS.
 # Also the raw RSA-2048 signing rate (the floor of any signed redirect) and openssl's, for
 # context. Prints every rate and the ratios; exits non-zero when a step fails.
 #
@@ -51,13 +53,14 @@ signed=$(val "$out/saml_bench.txt" redirect_signed)
 unsigned=$(val "$out/saml_bench.txt" redirect_unsigned)
 acs=$(val "$out/saml_bench.txt" acs_validate_8k)
 xmlsec=$(val "$out/saml_bench.txt" xmlsec_verify_8k)
+oidc=$(val "$out/saml_bench.txt" oidc_validate_rs256)
 py_acs=$(val "$out/pysaml2.txt" pysaml2_acs_8k)
 py_unsigned=$(val "$out/pysaml2.txt" pysaml2_start_unsigned)
 py_signed=$(val "$out/pysaml2.txt" pysaml2_start_signed)
 
 echo
 awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" \
-    -v pa="$py_acs" -v pu="$py_unsigned" -v ps="$py_signed" 'BEGIN {
+    -v pa="$py_acs" -v pu="$py_unsigned" -v ps="$py_signed" -v oidc="$oidc" 'BEGIN {
   printf "%-40s %12s %12s %9s\n", "operation (one core, ops/s)", "realmgate", "pysaml2", "ratio"
   printf "%-40s %12.1f %12.1f %8.1fx   (target >= 10)\n", "start login, unsigned Redirect", u, pu, u / pu
   printf "%-40s %12.1f %12.1f %8.1fx   (RSA-bound: see below)\n", "start login, signed Redirect", s, ps, s / ps
@@ -67,4 +70,5 @@ awk -v rsa="$rsa" -v s="$signed" -v u="$unsigned" -v acs="$acs" -v xs="$xmlsec" 
   printf "%-40s %12.2f   (share of its time the RSA signature takes)\n", "pysaml2 signed redirect / raw RSA", ps / rsa
   printf "%-40s %12.0f   (target >= 2000)\n", "realmgate ACS validations/s/core", acs
   printf "%-40s %12.0f   (validate / this = %.2f)\n", "samael/xmlsec signature step alone", xs, acs / xs
+  printf "%-40s %12.0f   (OIDC / SAML ACS = %.2f)\n", "realmgate OIDC ID token checks/s/core", oidc, oidc / acs
 }' | tee "$out/compare_summary.txt"

@@ -6,13 +6,16 @@
 //!   time (AuthnRequest XML, DEFLATE, base64, URL encoding, and the signature when signed);
 //! - `acs_validate_8k`: `validate` of bench/data/response-8k.xml (an Entra ID-style Response,
 //!   signed assertion, made by bench/make_response.py) at a fixed `now` in its window;
+//! - `oidc_validate_rs256`: `oidc::validate` of an Entra-sized ID token (RS256, RSA-2048,
+//!   signed here with jsonwebtoken) against a two-key JWKS: the CPU work of one OpenID
+//!   Connect callback, beside the SAML ACS figure;
 //! - `xmlsec_verify_8k`: only the signature step inside it, samael's
 //!   `reduce_xml_to_signed` (libxml2 parse, xmlsec key from the certificate, C14N, digest,
 //!   RSA verify): the ceiling the library puts on `validate`, and what the gateway's own
 //!   checks cost on top of it.
 //!
 //! `cargo run --release --example saml_bench -- [seconds per measurement] [data dir] [names]`
-//! (defaults: 3 s, bench/data, all; `names` is a comma-separated subset of the five, e.g.
+//! (defaults: 3 s, bench/data, all; `names` is a comma-separated subset of the six, e.g.
 //! `acs_validate_8k` alone for `perf record`). Single-threaded. Each measurement is preceded by a short
 //! warm-up and prints ops/s; bench/saml.sh parses the `name  ops/s` lines.
 
@@ -226,6 +229,17 @@ fn main() {
             .unwrap_or_else(|e| die(format!("validate: {e}")));
         black_box(v);
     });
+    let oidc = oidc_case();
+    let oidc_rate = measure(
+        "oidc_validate_rs256",
+        secs,
+        wanted("oidc_validate_rs256"),
+        || {
+            let v = realmgate::oidc::validate(black_box(&oidc.token), &oidc.expected(), oidc.now)
+                .unwrap_or_else(|e| die(format!("oidc validate: {e}")));
+            black_box(v);
+        },
+    );
     let certs = idp.certificate_ders();
     let text = String::from_utf8(xml.clone()).unwrap_or_else(|e| die(format!("UTF-8: {e}")));
     let xmlsec = measure("xmlsec_verify_8k", secs, wanted("xmlsec_verify_8k"), || {
@@ -244,5 +258,79 @@ fn main() {
         );
         println!("unsigned / signed redirect:     {:.1}", unsigned / signed);
         println!("ACS validations/s/core:         {acs:.0}   (target >= 2000)");
+        println!(
+            "OIDC callback validations/s/core: {oidc_rate:.0}   (OIDC / SAML ACS = {:.2})",
+            oidc_rate / acs
+        );
     }
+}
+
+/// An ID token the shape Entra ID v2.0 sends (about 1.5 KB), its key set (the signing key
+/// and a second one, as during a rollover) and the values `validate` checks it against.
+struct OidcCase {
+    token: String,
+    keys: openidconnect::core::CoreJsonWebKeySet,
+    now: DateTime<Utc>,
+}
+
+impl OidcCase {
+    fn expected(&self) -> realmgate::oidc::Expected<'_> {
+        realmgate::oidc::Expected {
+            issuer: "https://login.microsoftonline.com/{tenantid}/v2.0",
+            keys: &self.keys,
+            client_id: "6731de76-14a6-49ae-97bc-6eba6914391e",
+            nonce: "tkl06Y6vosI61FyQKipUw3ItNqjmjPmgkgIsJIPT4Gs",
+            skew: Duration::from_secs(120),
+            email_claim: None,
+        }
+    }
+}
+
+fn oidc_case() -> OidcCase {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let jwk = |kid: &str, rsa: &openssl::rsa::Rsa<openssl::pkey::Private>| {
+        serde_json::json!({"kty": "RSA", "use": "sig", "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()), "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec())})
+    };
+    let signing = openssl::rsa::Rsa::generate(2048).unwrap_or_else(|e| die(format!("rsa: {e}")));
+    let other = openssl::rsa::Rsa::generate(2048).unwrap_or_else(|e| die(format!("rsa: {e}")));
+    let keys = serde_json::from_value(
+        serde_json::json!({"keys": [jwk("old", &other), jwk("current", &signing)]}),
+    )
+    .unwrap_or_else(|e| die(format!("jwks: {e}")));
+    let now = DateTime::parse_from_rfc3339("2030-01-01T00:01:00Z")
+        .unwrap_or_else(|e| die(format!("{e}")))
+        .with_timezone(&Utc);
+    let t = now.timestamp();
+    let claims = serde_json::json!({
+        "aud": "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+        "iat": t - 5, "nbf": t - 5, "exp": t + 3600,
+        "aio": "AXQAi/8UAAAAr+Zr3pR2ZQF1pKpKfCzFjYSNjJ/ANb1bvMD4ZQbC1YjT1CzmEqKwGvJzSzBmjQ4sl6D2n4Za",
+        "email": "alice.example@contoso.com",
+        "name": "Alice Example",
+        "nonce": "tkl06Y6vosI61FyQKipUw3ItNqjmjPmgkgIsJIPT4Gs",
+        "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+        "preferred_username": "alice.example@contoso.com",
+        "rh": "0.AToA5WVo8d8xEUWu1lZz8mWpOb3euGf-ye5IqbhLRpOgv2NqAQ0.",
+        "sid": "0017c8a1-c2d1-4b3c-8a5a-9f0c2d6ebd1c",
+        "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+        "tid": tid,
+        "uti": "lDDfMzbDCk2iyLrKrV0xAA",
+        "ver": "2.0",
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("current".into());
+    let pem = signing
+        .private_key_to_pem()
+        .unwrap_or_else(|e| die(format!("pem: {e}")));
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem)
+        .unwrap_or_else(|e| die(format!("jsonwebtoken key: {e}")));
+    let token =
+        jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| die(format!("sign: {e}")));
+    let case = OidcCase { token, keys, now };
+    realmgate::oidc::validate(&case.token, &case.expected(), case.now)
+        .unwrap_or_else(|e| die(format!("the bench ID token does not validate: {e}")));
+    case
 }

@@ -8,6 +8,9 @@
 //!   SSO identity → user decision (JIT, Waiting Room), CSV import.
 //! - `saml`: the SAML 2.0 SP protocol core: SP keys and metadata, IdP metadata, AuthnRequest,
 //!   and `response::validate`, which runs every check of a valid login in spec order.
+//! - `oidc`: the OpenID Connect relying-party core towards a tenant's IdP: provider
+//!   configuration and key set (cached, refreshed on an unknown `kid`), the authorization
+//!   request and code exchange, and `token::validate` over the `openidconnect` crate.
 //! - `session`: the shared key-value `Store` (memory, Redis) and what lives in it:
 //!   sessions, rate limits, one-time entries.
 //! - `oauth`: OAuth 2.0 authorization server for native apps (PKCE) and device connectors:
@@ -28,10 +31,10 @@
 //! - `secrets`: random tokens and ids, and the one writer of secret files.
 //!
 //! Dependencies point one way:
-//! `main → app → web → {login, oauth, admin, scim} → {saml, accounts, discovery, session,
-//! audit} → {config, telemetry, secrets}`. A module imports only from modules to its right
+//! `main → app → web → {login, oauth, admin, scim} → {saml, oidc, accounts, discovery,
+//! session, audit} → {config, telemetry, secrets}`. A module imports only from modules to its right
 //! (within a group, in one deliberate direction: `oauth → login`, `scim → admin`,
-//! `saml`/`accounts → discovery`, `audit → accounts` (its events live in the users'
+//! `saml`/`oidc`/`accounts → discovery`, `audit → accounts` (its events live in the users'
 //! database), `telemetry`/`secrets → config`); only `web` and `app` name the application
 //! state or HTTP types. `tests/layers.rs` keeps this true.
 
@@ -43,6 +46,7 @@ pub mod config;
 pub mod discovery;
 pub mod login;
 pub mod oauth;
+pub mod oidc;
 pub mod saml;
 pub mod scim;
 pub mod secrets;

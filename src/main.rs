@@ -241,6 +241,12 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     let (fetched, problems) =
         IdpRegistry::check_urls(&checked.map, &client, CHECK_FETCH_TIMEOUT).await;
     checked.problems.extend(problems);
+    // Each OpenID Connect provider, fetched as the first login would (configuration and
+    // keys), and each private_key_jwt key, read.
+    let providers = realmgate::oidc::Providers::new(realmgate::oidc::http_client(
+        realmgate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
+    )?);
+    checked.problems.extend(providers.check(&checked.map).await);
     if !checked.problems.is_empty() {
         return Ok(report(&checked.problems, ""));
     }

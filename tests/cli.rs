@@ -163,6 +163,41 @@ fn check_reports_every_problem_at_once() {
     assert!(report.contains("3 problem(s) found"), "{report}");
 }
 
+/// `check` holds an OpenID Connect tenant to the same words: its settings, its provider
+/// fetched (configuration and keys), its private_key_jwt key read.
+#[test]
+fn check_validates_oidc_tenants() {
+    let site = Site::new(true);
+    let oidc = |account: &str, client: &str| {
+        format!(
+            "account = \"{account}\"\ndomains = [\"{account}.example\"]\n\n[sso]\nprotocol = \"oidc\"\nissuer = \"https://127.0.0.1:1\"\nclient_id = \"realmgate\"\n{client}"
+        )
+    };
+    site.tenant("nocred.toml", &oidc("nocred", ""));
+    site.tenant("down.toml", &oidc("down", "client_secret = \"s\"\n"));
+    std::fs::write(site.domains().join("bad.key"), "not a key").unwrap();
+    site.tenant("badkey.toml", &oidc("badkey", "client_key = \"bad.key\"\n"));
+    let out = site.run(&["check"], "");
+    let report = text(&out.stdout);
+    assert!(!out.status.success(), "{report}");
+    assert!(
+        report.contains("nocred.toml")
+            && report.contains("exactly one of client_secret or client_key"),
+        "{report}"
+    );
+    assert!(
+        report.contains("down.toml")
+            && report.contains("OpenID Connect provider")
+            && report.contains("https://127.0.0.1:1/.well-known/openid-configuration"),
+        "{report}"
+    );
+    assert!(
+        report.contains("badkey.toml") && report.contains("not a PEM private key"),
+        "{report}"
+    );
+    assert!(report.contains("4 problem(s) found"), "{report}");
+}
+
 /// A first `serve` where no `domains/` exists yet: it starts, says where tenants go, and
 /// serves the first tenant file once the directory is created.
 #[tokio::test]

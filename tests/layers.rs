@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
     &["login", "oauth", "admin", "scim"],
-    &["saml", "accounts", "discovery", "session", "audit"],
+    &["saml", "oidc", "accounts", "discovery", "session", "audit"],
     &["config", "telemetry", "secrets"],
 ];
 
@@ -23,6 +23,7 @@ const SIDEWAYS: &[(&str, &str)] = &[
     // Users and the SAML core both speak in the tenant map's types (`Tenant`, `Email`).
     ("accounts", "discovery"),
     ("saml", "discovery"),
+    ("oidc", "discovery"),
     // The audit log lives in the users' database, through its pool.
     ("audit", "accounts"),
     // SCIM is a protocol over the management operations, not a second set of them.

@@ -155,6 +155,11 @@ async fn an_account_token_sees_nothing_of_another_account_on_any_route() {
             None,
         ),
         (Method::GET, "/api/v1/audit?account=contoso".into(), None),
+        (
+            Method::GET,
+            "/api/v1/tenants/contoso/login-traces".into(),
+            None,
+        ),
         // The other account's user through this token's own account: absent as well.
         (
             Method::GET,

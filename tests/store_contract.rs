@@ -86,6 +86,8 @@ contract!(
     sessions_get_new_ids,
     ping_answers,
     extreme_ttls,
+    capped_list_keeps_the_newest,
+    capped_list_loses_no_concurrent_push,
 );
 
 async fn put_get_and_expiry(store: Arc<dyn Store>) {
@@ -590,4 +592,102 @@ async fn extreme_ttls(store: Arc<dyn Store>) {
     for key in ["forever", "forever2", "forever3"] {
         store.delete(key).await.unwrap();
     }
+}
+
+/// A capped list: newest first, never longer than its bound, gone with its TTL (which each
+/// push renews), and a key holding something else is an error, not a silent overwrite.
+async fn capped_list_keeps_the_newest(store: Arc<dyn Store>) {
+    assert!(store.list("log").await.unwrap().is_empty());
+    for v in ["a", "b", "c"] {
+        store
+            .push_capped("log", v.as_bytes().to_vec(), 2, SHORT_TTL)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.list("log").await.unwrap(),
+        [b"c".to_vec(), b"b".to_vec()]
+    );
+    // A bound of 0 still keeps the value just pushed (never "keep everything").
+    store
+        .push_capped("log", b"d".to_vec(), 0, SHORT_TTL)
+        .await
+        .unwrap();
+    assert_eq!(store.list("log").await.unwrap(), [b"d".to_vec()]);
+    // Empty and binary values survive the round trip.
+    store
+        .push_capped("bin", vec![], 3, SHORT_TTL)
+        .await
+        .unwrap();
+    store
+        .push_capped("bin", vec![0, 0, 0, 9, 255], 3, SHORT_TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list("bin").await.unwrap(),
+        [vec![0, 0, 0, 9, 255], vec![]]
+    );
+    tokio::time::sleep(PAST_SHORT_TTL).await;
+    assert!(store.list("log").await.unwrap().is_empty());
+
+    store
+        .put("text", b"not a list".to_vec(), SHORT_TTL)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.push_capped("text", b"x".to_vec(), 5, SHORT_TTL).await,
+        Err(StoreError::Backend(_))
+    ));
+    assert_eq!(
+        store.get("text").await.unwrap().as_deref(),
+        Some(&b"not a list"[..])
+    );
+}
+
+/// Many instances append at once: every push lands (below the bound), none twice.
+async fn capped_list_loses_no_concurrent_push(store: Arc<dyn Store>) {
+    let tasks: Vec<_> = (0..40)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for i in 0..5 {
+                    store
+                        .push_capped(
+                            "shared-log",
+                            format!("{t}-{i}").into_bytes(),
+                            1000,
+                            Duration::from_secs(60),
+                        )
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all: HashSet<Vec<u8>> = store
+        .list("shared-log")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(all.len(), 200);
+    // Beyond the bound, the oldest go.
+    for i in 0..10 {
+        store
+            .push_capped(
+                "shared-log",
+                format!("new-{i}").into_bytes(),
+                150,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+    }
+    let kept = store.list("shared-log").await.unwrap();
+    assert_eq!(kept.len(), 150);
+    assert_eq!(kept[0], b"new-9");
+    assert_eq!(kept[9], b"new-0");
 }

@@ -19,7 +19,7 @@ use crate::config::{Config, Problem};
 use crate::discovery::{
     Directory, DirectoryError, Discovery, DomainProof, FileSource, PgSource, TenantSource,
 };
-use crate::login::Login;
+use crate::login::{Login, Traces};
 use crate::oauth::device::Devices;
 use crate::saml::{IdpRegistry, SamlError, Sp, SpKeys};
 use crate::secrets::{self, SecretsError};
@@ -57,6 +57,9 @@ pub enum AppError {
     /// The HTTPS client for IdP metadata URLs could not be built (`idp_metadata_ca`).
     #[error(transparent)]
     MetadataClient(#[from] crate::saml::FetchError),
+    /// The OpenID Connect provider client could not be built.
+    #[error("OpenID Connect client: {0}")]
+    OidcClient(#[from] crate::oidc::OidcError),
     /// The OAuth signing key could not be loaded or generated.
     #[error("OAuth: {0}")]
     OAuth(#[from] crate::oauth::OAuthError),
@@ -157,6 +160,16 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         )),
         passwords: Passwords::new()?,
         skew: Duration::from_secs(config.clock_skew_seconds),
+        traces: Traces::new(store.clone()),
+        oidc: Arc::new(crate::oidc::Providers::new(crate::oidc::http_client(
+            crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
+        )?)),
+        oidc_redirect: url::Url::parse(&config.url(crate::web::oidc::CALLBACK)).map_err(|e| {
+            AppError::OidcClient(crate::oidc::OidcError::RedirectUri(format!(
+                "{}: {e}",
+                config.url(crate::web::oidc::CALLBACK)
+            )))
+        })?,
     });
     let devices = Devices {
         oauth: oauth.clone(),

@@ -7,7 +7,7 @@ pub mod tenant;
 
 pub use email::{Email, EmailError};
 pub use map::TenantMap;
-pub use tenant::{JitPolicy, LoginHint, SsoSettings, Tenant};
+pub use tenant::{JitPolicy, LoginHint, Protocol, SsoSettings, Tenant};
 pub mod directory;
 pub mod pg;
 pub mod proof;

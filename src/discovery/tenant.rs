@@ -64,6 +64,8 @@ pub enum Protocol {
     /// SAML 2.0 Web Browser SSO profile.
     #[default]
     Saml2,
+    /// OpenID Connect authorization code flow with PKCE (`oidc` module).
+    Oidc,
 }
 
 /// The `[sso]` table of a tenant file, as written.
@@ -109,6 +111,26 @@ pub struct SsoSettings {
     /// Skip the button page: discovery answers with a 302 straight to the IdP.
     #[serde(default)]
     pub auto_redirect: bool,
+    /// OpenID Connect: the provider's configuration document, when it is not at
+    /// `issuer` + `/.well-known/openid-configuration` (Entra's multi-tenant
+    /// `organizations` endpoint, whose issuer is the `{tenantid}` template).
+    pub discovery_url: Option<Url>,
+    /// OpenID Connect: our client ID at the provider.
+    pub client_id: Option<String>,
+    /// OpenID Connect: the client secret (`client_secret_basic`).
+    pub client_secret: Option<String>,
+    /// OpenID Connect: PEM private key (RSA or EC P-256) for `private_key_jwt` client
+    /// authentication instead of a secret; relative paths resolve beside the tenant file.
+    pub client_key: Option<PathBuf>,
+    /// OpenID Connect: scopes requested besides `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// OpenID Connect: Entra's `domain_hint`, which skips its account picker.
+    pub domain_hint: Option<String>,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["email".into(), "profile".into()]
 }
 
 fn default_button() -> String {
@@ -289,7 +311,9 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
             )),
         }
     }
-    if let Some(sso) = &file.sso {
+    if let Some(sso) = file.sso.as_ref().filter(|s| s.protocol == Protocol::Oidc) {
+        problems.extend(validate_oidc(sso));
+    } else if let Some(sso) = &file.sso {
         let sources = usize::from(sso.idp_metadata.is_some())
             + usize::from(sso.idp_metadata_url.is_some())
             + usize::from(
@@ -324,16 +348,37 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
         if sso.button.trim().is_empty() {
             problems.push(("button", "button label must not be empty".into()));
         }
+        let oidc_only = [
+            ("discovery_url", sso.discovery_url.is_some()),
+            ("client_id", sso.client_id.is_some()),
+            ("client_secret", sso.client_secret.is_some()),
+            ("client_key", sso.client_key.is_some()),
+            ("domain_hint", sso.domain_hint.is_some()),
+        ];
+        for (key, set) in oidc_only {
+            if set {
+                problems.push((
+                    "sso",
+                    format!(
+                        "{key} is an OpenID Connect setting; set protocol = \"oidc\" to use it"
+                    ),
+                ));
+            }
+        }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
     let mut sso = file.sso;
-    if let Some(s) = sso.as_mut()
-        && let Some(m) = s.idp_metadata.as_mut()
-        && m.is_relative()
-    {
-        *m = path.parent().unwrap_or(Path::new(".")).join(&*m);
+    if let Some(s) = sso.as_mut() {
+        for m in [s.idp_metadata.as_mut(), s.client_key.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if m.is_relative() {
+                *m = path.parent().unwrap_or(Path::new(".")).join(&*m);
+            }
+        }
     }
     Ok(Tenant {
         name: file.name.unwrap_or_else(|| file.account.clone()),
@@ -346,6 +391,71 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
         file: path.to_path_buf(),
         stored_idp_metadata: None,
     })
+}
+
+/// The `[sso]` checks of `protocol = "oidc"`: where the provider is, who we are at it, and
+/// that no SAML-only key is set (it would be silently ignored).
+fn validate_oidc(sso: &SsoSettings) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    match (&sso.issuer, &sso.discovery_url) {
+        (Some(_), Some(_)) | (None, None) => problems.push((
+            "sso",
+            "an oidc IdP needs exactly one of issuer or discovery_url".into(),
+        )),
+        (Some(i), None) => {
+            if Url::parse(i).map_or(true, |u| u.scheme() != "https") {
+                problems.push((
+                    "issuer",
+                    "issuer must be an https URL: the provider's keys are fetched from it".into(),
+                ));
+            }
+        }
+        (None, Some(u)) => {
+            if u.scheme() != "https" {
+                problems.push((
+                    "discovery_url",
+                    "discovery_url must be https: unauthenticated metadata could swap the IdP's keys"
+                        .into(),
+                ));
+            }
+        }
+    }
+    if sso.client_id.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        problems.push(("client_id", "an oidc IdP needs client_id".into()));
+    }
+    if sso.client_secret.is_some() == sso.client_key.is_some() {
+        problems.push((
+            "sso",
+            "an oidc IdP needs exactly one of client_secret or client_key (private_key_jwt)".into(),
+        ));
+    }
+    if sso.client_secret.as_deref().is_some_and(|c| c.is_empty()) {
+        problems.push(("client_secret", "client_secret must not be empty".into()));
+    }
+    let saml_only = [
+        ("idp_metadata", sso.idp_metadata.is_some()),
+        ("idp_metadata_url", sso.idp_metadata_url.is_some()),
+        ("sso_url", sso.sso_url.is_some()),
+        ("certificate", !sso.certificate.is_empty()),
+        ("whr", sso.whr.is_some()),
+        ("allow_idp_initiated", sso.allow_idp_initiated),
+        (
+            "login_hint = \"subject\"",
+            sso.login_hint == LoginHint::Subject,
+        ),
+    ];
+    for (key, set) in saml_only {
+        if set {
+            problems.push((
+                "sso",
+                format!("{key} is a SAML setting; an oidc IdP does not use it"),
+            ));
+        }
+    }
+    if sso.button.trim().is_empty() {
+        problems.push(("button", "button label must not be empty".into()));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -386,5 +496,79 @@ mod tests {
             toml::from_str("account = \"contoso\"\ndomains = [\"contoso.com\"]\n").unwrap();
         let t = validate(file, Path::new("x.toml")).unwrap();
         assert!(!t.owns_domain("eu.contoso.com"));
+    }
+}
+
+#[cfg(test)]
+mod oidc_tests {
+    use super::*;
+
+    fn check(sso: &str) -> Result<Tenant, Vec<(&'static str, String)>> {
+        let text = format!("account = \"acme\"\ndomains = [\"acme.com\"]\n[sso]\n{sso}");
+        validate(
+            toml::from_str(&text).unwrap(),
+            Path::new("domains/acme.toml"),
+        )
+    }
+
+    #[test]
+    fn an_oidc_tenant_needs_one_provider_source_and_one_client_credential() {
+        let t = check(
+            "protocol = \"oidc\"\nissuer = \"https://accounts.google.com\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+        )
+        .expect("valid oidc tenant");
+        let sso = t.sso.unwrap();
+        assert_eq!(sso.protocol, Protocol::Oidc);
+        assert_eq!(sso.scopes, ["email", "profile"]);
+        let key = check(
+            "protocol = \"oidc\"\ndiscovery_url = \"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration\"\nclient_id = \"c\"\nclient_key = \"acme.key\"\n",
+        )
+        .expect("private_key_jwt tenant");
+        assert_eq!(
+            key.sso.unwrap().client_key.unwrap(),
+            Path::new("domains/acme.key")
+        );
+        for (bad, why) in [
+            (
+                "issuer = \"https://a\"\nclient_id = \"c\"\n",
+                "no credential",
+            ),
+            (
+                "issuer = \"https://a\"\nclient_id = \"c\"\nclient_secret = \"s\"\nclient_key = \"k\"\n",
+                "two credentials",
+            ),
+            ("client_id = \"c\"\nclient_secret = \"s\"\n", "no issuer"),
+            (
+                "issuer = \"http://a\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+                "plain http issuer",
+            ),
+            (
+                "issuer = \"https://a\"\nclient_secret = \"s\"\n",
+                "no client_id",
+            ),
+            (
+                "issuer = \"https://a\"\nclient_id = \"c\"\nclient_secret = \"s\"\nidp_metadata = \"x.xml\"\n",
+                "a SAML key",
+            ),
+        ] {
+            assert!(
+                check(&format!("protocol = \"oidc\"\n{bad}")).is_err(),
+                "{why} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn oidc_keys_on_a_saml_tenant_are_refused() {
+        let problems = check(
+            "issuer = \"https://idp\"\nsso_url = \"https://idp/sso\"\ncertificate = \"MIIB\"\nclient_id = \"c\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|(_, m)| m.contains("client_id is an OpenID Connect setting")),
+            "{problems:?}"
+        );
     }
 }

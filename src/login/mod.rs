@@ -6,6 +6,10 @@
 //!
 //! Every refusal is one `LoginError` variant with a stable code; the precise reason is
 //! logged (target `audit` for login events), the person sees only what they can act on.
+//! Every SSO attempt of a known tenant is also kept in that tenant's [`traces`], with the
+//! reason, for its IdP administrator.
+
+pub mod traces;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,11 +20,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::{self, AccountsError, Outcome, Passwords, Refusal, Status, User, UserStore};
-use crate::discovery::{DirectoryError, Discovery, Email, Route, Tenant};
-use crate::saml::{self, IdpRegistry, SamlError, Sp, request::SsoStart};
+use crate::discovery::{DirectoryError, Discovery, Email, Protocol, Route, Tenant};
+use crate::oidc::{self, OidcError};
+use crate::saml::{self, IdpRegistry, ResponseFacts, SamlError, Sp, request::SsoStart};
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
+pub use traces::{Trace, TraceResult, Traces};
 
 /// How long a person may spend at the IdP before the pending request expires.
 pub const PENDING_TTL: Duration = Duration::from_secs(15 * 60);
@@ -31,6 +37,9 @@ pub enum LoginError {
     /// The SAML Response failed a check.
     #[error("SAML response refused: {0}")]
     Saml(#[from] SamlError),
+    /// The OpenID Connect round trip failed a check (or its provider is unreachable).
+    #[error("OpenID Connect login refused: {0}")]
+    Oidc(#[from] OidcError),
     /// No pending request matches the RelayState (expired, used, or never issued).
     #[error("no pending SSO request for this RelayState")]
     NoPendingRequest,
@@ -101,21 +110,25 @@ impl LoginError {
     /// Whether a backend failed (worth retrying: a 503), rather than the login being
     /// refused.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            LoginError::Store(_)
-                | LoginError::Accounts(_)
-                | LoginError::Directory(_)
-                | LoginError::Pending(_)
-                | LoginError::Worker(_)
-                | LoginError::Slots(_)
-        )
+        match self {
+            LoginError::Oidc(e) => e.is_unavailable(),
+            _ => matches!(
+                self,
+                LoginError::Store(_)
+                    | LoginError::Accounts(_)
+                    | LoginError::Directory(_)
+                    | LoginError::Pending(_)
+                    | LoginError::Worker(_)
+                    | LoginError::Slots(_)
+            ),
+        }
     }
 
     /// Stable code for pages, JSON and metrics.
     pub fn code(&self) -> &'static str {
         match self {
             LoginError::Saml(e) => e.code(),
+            LoginError::Oidc(e) => e.code(),
             LoginError::NoPendingRequest => "no_pending_request",
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
@@ -156,6 +169,10 @@ struct Pending {
     /// SHA-256 of the browser's binding cookie: the ACS accepts the response only from the
     /// browser that started the request (no login CSRF, no session swapping).
     binding: String,
+    /// An OpenID Connect login's secrets; absent for SAML, so a SAML RelayState is no
+    /// OpenID Connect `state` and the other way round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oidc: Option<oidc_login::OidcSecrets>,
 }
 
 fn pending_key(relay: &str) -> String {
@@ -191,14 +208,29 @@ pub struct Login {
     pub users: Arc<dyn UserStore>,
     /// Password attempt limits and lockouts.
     pub limiter: RateLimiter,
-    /// Bounds concurrent SAML validations: each is CPU work on a blocking thread, and an
-    /// unbounded flood of POSTs must not grow the blocking pool without limit. Shared so a
-    /// permit can go with the work: a client that hangs up does not free it early.
+    /// Bounds concurrent SAML and ID token validations: each is CPU work on a blocking
+    /// thread, and an unbounded flood of POSTs must not grow the blocking pool without
+    /// limit. Shared so a permit can go with the work: a client that hangs up does not free
+    /// it early.
     pub saml_slots: Arc<tokio::sync::Semaphore>,
     /// Password hashing, off the async runtime.
     pub passwords: Passwords,
     /// Allowed clock difference with IdPs (`clock_skew_seconds`).
     pub skew: Duration,
+    /// Each tenant's last SSO attempts, written by the ACS, read by the API and console.
+    pub traces: Traces,
+    /// The OpenID Connect tenants' providers (configurations and key sets).
+    pub oidc: Arc<oidc::Providers>,
+    /// Our OpenID Connect redirect URI (`public_url` + `/auth/oidc/callback`).
+    pub oidc_redirect: url::Url,
+}
+
+/// What is known of an SSO attempt as it goes: the tenant once found, the response's claims
+/// once it parsed. Kept apart from the result, because a refusal needs them most.
+#[derive(Default)]
+struct Attempt {
+    account: Option<String>,
+    facts: Option<ResponseFacts>,
 }
 
 /// What a completed SSO round trip gives.
@@ -272,6 +304,12 @@ impl Login {
             .sso
             .as_ref()
             .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
+        if sso.protocol == Protocol::Oidc {
+            return self
+                .start_oidc(tenant, sso, login_hint, return_to, binding)
+                .await
+                .map(SsoStart::Redirect);
+        }
         let idp = self
             .idps
             .for_tenant(tenant)
@@ -311,12 +349,50 @@ impl Login {
             account: account.to_string(),
             return_to: return_to.map(|u| u.to_string()),
             binding: sha256_hex(binding),
+            oidc: None,
         };
-        let bytes = serde_json::to_vec(&pending).map_err(LoginError::Pending)?;
-        self.store
-            .put(&pending_key(&relay), bytes, PENDING_TTL)
-            .await?;
+        self.store_pending(&relay, &pending).await?;
         Ok(relay)
+    }
+
+    async fn store_pending(&self, relay: &str, pending: &Pending) -> Result<(), LoginError> {
+        let bytes = serde_json::to_vec(pending).map_err(LoginError::Pending)?;
+        self.store
+            .put(&pending_key(relay), bytes, PENDING_TTL)
+            .await?;
+        Ok(())
+    }
+
+    /// The pending login named by `relay`, only for the browser that started it, and taken
+    /// once (a second POST of the same form finds nothing). The binding is compared on a
+    /// read before the take: a handle replayed from another browser must not consume, and
+    /// so cancel, its owner's login. The entry is written once under a fresh random handle,
+    /// so what is taken is what was read. `account` is set as soon as the entry is read.
+    async fn take_pending(
+        &self,
+        relay: &str,
+        binding: Option<&str>,
+        account: &mut Option<String>,
+    ) -> Result<Option<Pending>, LoginError> {
+        if relay.is_empty() || relay.len() > 80 {
+            return Ok(None);
+        }
+        let Some(bytes) = self.store.get(&pending_key(relay)).await? else {
+            return Ok(None);
+        };
+        let p = serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
+        *account = Some(p.account.clone());
+        let same = binding.is_some_and(|b| {
+            subtle::ConstantTimeEq::ct_eq(sha256_hex(b).as_bytes(), p.binding.as_bytes()).into()
+        });
+        if !same {
+            return Err(LoginError::OtherBrowser);
+        }
+        if self.store.take(&pending_key(relay)).await?.is_none() {
+            // Taken by a concurrent POST of the same form between the read and now.
+            return Err(LoginError::NoPendingRequest);
+        }
+        Ok(Some(p))
     }
 
     /// The ACS: checks the response against the pending request of this browser and decides.
@@ -327,53 +403,44 @@ impl Login {
         binding: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, SsoRefusal> {
-        let mut account = None;
+        let mut attempt = Attempt::default();
         let outcome = self
-            .consume_response(saml_response, relay_state, binding, now, &mut account)
+            .consume_response(saml_response, relay_state, binding, now, &mut attempt)
             .await;
-        outcome.map_err(|error| SsoRefusal { account, error })
+        if let Some(account) = &attempt.account {
+            let trace = Trace::of(now, outcome.as_ref(), attempt.facts.as_ref());
+            // The login's own answer does not wait on, nor fail with, its trace.
+            if let Err(e) = self.traces.record(account, &trace).await {
+                tracing::warn!(account, reason = %e, "login trace not recorded");
+            }
+        }
+        outcome.map_err(|error| SsoRefusal {
+            account: attempt.account,
+            error,
+        })
     }
 
-    /// [`complete_sso`](Self::complete_sso)'s steps; `account` is set as soon as the tenant is known.
+    /// [`complete_sso`](Self::complete_sso)'s steps; `attempt` learns the tenant as soon as it
+    /// is known and the response's claims as soon as it parses.
     async fn consume_response(
         &self,
         saml_response: &str,
         relay_state: Option<&str>,
         binding: Option<&str>,
         now: DateTime<Utc>,
-        account: &mut Option<String>,
+        attempt: &mut Attempt,
     ) -> Result<SsoOutcome, LoginError> {
-        // 1. Which login is this? The pending request named by RelayState, only from the
-        //    browser that started it, and taken once (a second POST of the same form finds
-        //    nothing). The binding is compared on a read before the take: a RelayState posted
-        //    from another browser must not consume, and so cancel, its owner's login. The entry
-        //    is written once under a fresh random RelayState, so what is taken is what was read.
-        let pending = match relay_state.filter(|r| !r.is_empty() && r.len() <= 80) {
-            Some(relay) => match self.store.get(&pending_key(relay)).await? {
-                Some(bytes) => {
-                    let p =
-                        serde_json::from_slice::<Pending>(&bytes).map_err(LoginError::Pending)?;
-                    *account = Some(p.account.clone());
-                    let same = binding.is_some_and(|b| {
-                        subtle::ConstantTimeEq::ct_eq(
-                            sha256_hex(b).as_bytes(),
-                            p.binding.as_bytes(),
-                        )
-                        .into()
-                    });
-                    if !same {
-                        return Err(LoginError::OtherBrowser);
-                    }
-                    if self.store.take(&pending_key(relay)).await?.is_none() {
-                        // Taken by a concurrent POST of the same form between the read and now.
-                        return Err(LoginError::NoPendingRequest);
-                    }
-                    Some(p)
-                }
-                None => None,
-            },
+        let account = &mut attempt.account;
+        // 1. Which login is this? The pending request named by RelayState, from this browser
+        //    only, taken once ([`Self::take_pending`]).
+        let pending = match relay_state {
+            Some(relay) => self.take_pending(relay, binding, account).await?,
             None => None,
         };
+        if pending.as_ref().is_some_and(|p| p.oidc.is_some()) {
+            // An OpenID Connect `state` presented as a RelayState.
+            return Err(LoginError::NoPendingRequest);
+        }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
         //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
         let (tenant, idp) = match &pending {
@@ -414,21 +481,33 @@ impl Login {
             let email_claim = sso.email_claim.clone();
             let skew = Duration::from_secs(self.skew.as_secs());
             let idp = idp.clone();
-            self.saml_work(move || {
-                let acs = sp.acs_urls();
-                let expected = saml::Expected {
-                    idp: &idp,
-                    entity_id: &sp.entity_id,
-                    acs_urls: &acs,
-                    request_id: request_id.as_deref(),
-                    allow_unsolicited,
-                    skew,
-                    email_claim: email_claim.as_deref(),
-                    decryption_key: Some(sp.keys.decryption_key()),
-                };
-                saml::validate(&b64, &expected, now)
-            })
-            .await??
+            let traced = self
+                .saml_work(move || {
+                    let acs = sp.acs_urls();
+                    let expected = saml::Expected {
+                        idp: &idp,
+                        entity_id: &sp.entity_id,
+                        acs_urls: &acs,
+                        request_id: request_id.as_deref(),
+                        allow_unsolicited,
+                        skew,
+                        email_claim: email_claim.as_deref(),
+                        decryption_key: Some(sp.keys.decryption_key()),
+                    };
+                    saml::validate_traced(&b64, &expected, now)
+                })
+                .await?;
+            let mut facts = traced.facts.unwrap_or_default();
+            if let Ok(a) = &traced.result {
+                // What the signature vouched for replaces what the envelope claimed (and
+                // fills in what an encrypted assertion hid).
+                facts.issuer = Some(a.issuer.clone());
+                facts.name_id = Some(a.name_id.clone());
+                facts.email = Some(a.email.clone());
+                facts.in_response_to = a.in_response_to.clone().or(facts.in_response_to);
+            }
+            attempt.facts = Some(facts);
+            traced.result?
         };
         // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
         //    for as long as the assertion could still be valid.
@@ -451,9 +530,36 @@ impl Login {
         if !fresh {
             return Err(LoginError::Replay(assertion.assertion_id));
         }
+        let name = display_name(&assertion.attributes);
+        self.admit(
+            &tenant,
+            &assertion.email,
+            &assertion.name_id,
+            name.as_deref(),
+            "saml2",
+            pending.and_then(|p| p.return_to),
+            now,
+        )
+        .await
+    }
+
+    /// The steps every SSO protocol ends with, once the IdP's answer is verified: the
+    /// asserted email must belong to the tenant, then the account decision (pre-provisioned,
+    /// JIT per policy, or refused) on `subject`, then the session.
+    #[allow(clippy::too_many_arguments)]
+    async fn admit(
+        &self,
+        tenant: &Arc<Tenant>,
+        asserted_email: &str,
+        subject: &str,
+        name: Option<&str>,
+        method: &'static str,
+        return_to: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoOutcome, LoginError> {
         // 5. The asserted email must be an address of one of the tenant's (verified) domains.
-        let email = Email::parse(&assertion.email)
-            .map_err(|_| LoginError::BadAssertedEmail(assertion.email.clone()))?;
+        let email = Email::parse(asserted_email)
+            .map_err(|_| LoginError::BadAssertedEmail(asserted_email.to_string()))?;
         if !tenant.owns_domain(email.domain())
             || !matches!(
                 self.discovery
@@ -465,23 +571,12 @@ impl Login {
             return Err(LoginError::Refused(Refusal::ForeignDomain));
         }
         // 6. Who is it? Pre-provisioned, JIT per policy, or refused.
-        let name = display_name(&assertion.attributes);
-        let outcome = accounts::resolve(
-            self.users.as_ref(),
-            &tenant,
-            &email,
-            &assertion.name_id,
-            name.as_deref(),
-            now,
-        )
-        .await?;
+        let outcome =
+            accounts::resolve(self.users.as_ref(), tenant, &email, subject, name, now).await?;
         match outcome {
             Outcome::Admitted(user) => {
-                let session = self.open_session(&user, "saml2", now).await?;
-                Ok(SsoOutcome::SignedIn {
-                    session,
-                    return_to: pending.and_then(|p| p.return_to),
-                })
+                let session = self.open_session(&user, method, now).await?;
+                Ok(SsoOutcome::SignedIn { session, return_to })
             }
             Outcome::Waiting(user) => {
                 tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
@@ -663,6 +758,10 @@ impl Login {
         LoginError::BadCredentials(why)
     }
 }
+
+mod oidc_login;
+
+pub use oidc_login::OidcCallback;
 
 #[cfg(test)]
 mod tests {

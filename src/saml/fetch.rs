@@ -153,6 +153,16 @@ impl FetchError {
 /// The HTTPS client for `idp_metadata_url`: public CA roots, plus the PEM bundle at
 /// `extra_roots` when configured (`idp_metadata_ca`).
 pub fn http_client(extra_roots: Option<&Path>) -> Result<reqwest::Client, FetchError> {
+    http_client_builder(extra_roots)?
+        .build()
+        .map_err(FetchError::Client)
+}
+
+/// The builder of [`http_client`], for clients that trust the same roots but differ
+/// otherwise (the OpenID Connect one follows no redirect).
+pub fn http_client_builder(
+    extra_roots: Option<&Path>,
+) -> Result<reqwest::ClientBuilder, FetchError> {
     let mut builder = reqwest::Client::builder();
     if let Some(path) = extra_roots {
         let pem = std::fs::read(path).map_err(|source| FetchError::CaUnreadable {
@@ -174,7 +184,7 @@ pub fn http_client(extra_roots: Option<&Path>) -> Result<reqwest::Client, FetchE
             builder = builder.add_root_certificate(cert);
         }
     }
-    builder.build().map_err(FetchError::Client)
+    Ok(builder)
 }
 
 /// Fetches and parses metadata from an HTTPS URL, with a body size cap, all of it (connect,

@@ -17,7 +17,9 @@
 //! - [`sp`]: `Sp`, our side, and `sp_metadata`, the document the IdP administrator imports.
 //! - [`request`]: AuthnRequest, HTTP-Redirect and HTTP-POST bindings.
 //! - [`response`]: `validate(b64, &Expected, now)`, which runs every check below in spec
-//!   order, and `peek_issuer`.
+//!   order, `validate_traced` (the same, with the response's claims), and `peek_issuer`.
+//! - [`facts`]: `ResponseFacts`, what a response claims (Issuer, Destination, NameID,
+//!   signing certificate), unverified, for the login traces.
 //! - `signature`: the XML-DSig wrapping defences (one assertion, unique IDs, signature
 //!   shape and algorithms) and xmlsec verification with metadata keys only.
 //! - `decrypt`: XML Encryption of an EncryptedAssertion (RSA-OAEP, AES-GCM).
@@ -26,6 +28,7 @@
 
 mod decrypt;
 pub mod error;
+pub mod facts;
 pub mod fetch;
 pub mod keys;
 pub mod metadata;
@@ -38,9 +41,10 @@ pub mod sp;
 pub mod xml;
 
 pub use error::SamlError;
-pub use fetch::{FetchError, fetch_metadata, http_client};
+pub use facts::{CertificateFacts, ResponseFacts};
+pub use fetch::{FetchError, fetch_metadata, http_client, http_client_builder};
 pub use keys::SpKeys;
 pub use metadata::{IdpCert, IdpMetadata};
 pub use registry::{IdpRegistry, UrlSource};
-pub use response::{Expected, VerifiedAssertion, peek_issuer, validate};
+pub use response::{Expected, Traced, VerifiedAssertion, peek_issuer, validate, validate_traced};
 pub use sp::{Sp, sp_metadata};

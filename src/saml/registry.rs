@@ -13,7 +13,7 @@ use url::Url;
 use super::fetch::{FETCH_TIMEOUT, FetchError, fetch_metadata};
 use super::metadata::{DEFAULT_REFRESH, IdpMetadata};
 use crate::config::Problem;
-use crate::discovery::{Change, Tenant, TenantMap};
+use crate::discovery::{Change, Protocol, Tenant, TenantMap};
 
 /// Retry interval after a failed fetch; the last good copy, if any, stays in use meanwhile.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
@@ -96,7 +96,10 @@ impl IdpRegistry {
         if let Some(idp) = on_demand.get(&tenant.account).await {
             return Some(idp);
         }
-        let sso = tenant.sso.as_ref()?;
+        let sso = tenant
+            .sso
+            .as_ref()
+            .filter(|s| s.protocol != Protocol::Oidc)?;
         let url = sso
             .idp_metadata_url
             .as_ref()
@@ -154,7 +157,10 @@ impl IdpRegistry {
         let mut list: Vec<_> = tenants.tenants().collect();
         list.sort_by(|a, b| a.account.cmp(&b.account));
         for t in list {
-            let Some(sso) = &t.sso else { continue };
+            // An OpenID Connect tenant's keys come from its provider (`oidc`), not metadata.
+            let Some(sso) = t.sso.as_ref().filter(|s| s.protocol != Protocol::Oidc) else {
+                continue;
+            };
             if sso.idp_metadata.is_none() && sso.issuer.is_none() && sso.idp_metadata_url.is_some()
             {
                 if sso

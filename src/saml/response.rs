@@ -30,6 +30,7 @@ use libxml::tree::{Document, Node};
 
 use super::decrypt::{decrypt_assertion, wrap_in_scope};
 use super::error::{SamlError, malformed};
+use super::facts::ResponseFacts;
 pub use super::profile::{Expected, VerifiedAssertion};
 use super::profile::{check_protocol, check_status};
 use super::signature::{Scan, check_signature_shape, verify};
@@ -109,6 +110,39 @@ pub fn validate(
     expected: &Expected<'_>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, SamlError> {
+    run(saml_response_b64, expected, now, None)
+}
+
+/// [`validate`]'s verdict and what the response claimed, unverified (`None` when it did
+/// not even parse).
+#[derive(Debug)]
+pub struct Traced {
+    /// The claims, for the login trace: never an input of the verdict.
+    pub facts: Option<ResponseFacts>,
+    /// What [`validate`] decides.
+    pub result: Result<VerifiedAssertion, SamlError>,
+}
+
+/// [`validate`], also reading the response's claims once it parses: the login traces show
+/// them for refused responses, where they are what the IdP administrator has to fix.
+pub fn validate_traced(
+    saml_response_b64: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Traced {
+    let mut facts = None;
+    let result = run(saml_response_b64, expected, now, Some(&mut facts));
+    Traced { facts, result }
+}
+
+/// The checks, in order; `facts` (when asked for) is filled right after parsing, so a
+/// refusal at any later step still has it.
+fn run(
+    saml_response_b64: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+    facts: Option<&mut Option<ResponseFacts>>,
+) -> Result<VerifiedAssertion, SamlError> {
     // A configuration without a signing certificate must never validate anything: samael
     // would accept unsigned input then (fails open).
     if expected.idp.certs.is_empty() {
@@ -120,6 +154,13 @@ pub fn validate(
     let text = decode(saml_response_b64)?;
     let doc = xml::parse(text.as_bytes())?;
     let root = xml::root(&doc)?;
+    if let Some(facts) = facts {
+        *facts = Some(super::facts::read(
+            &root,
+            expected.idp,
+            expected.email_claim,
+        ));
+    }
 
     // 2. The root must be the protocol Response, SAML 2.0.
     if !xml::is(&root, NS_PROTOCOL, "Response") {

@@ -189,6 +189,72 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn push_capped(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .cache
+            .entry(key.to_string())
+            .and_compute_with(|entry| async move {
+                let old = Self::live(entry.map(|e| e.into_value()));
+                let older = match old.as_ref().map(|i| decode_list(&i.bytes)).transpose() {
+                    Ok(frames) => frames.unwrap_or_default(),
+                    Err(_) => return Op::Nop,
+                };
+                let newest = std::iter::once(value.as_slice()).chain(older);
+                Op::Put(Item::new(encode_list(newest.take(max.max(1))), ttl))
+            })
+            .await;
+        match result {
+            CompResult::Inserted(_) | CompResult::ReplacedWith(_) => Ok(()),
+            _ => Err(StoreError::Backend(format!(
+                "key {key:?} holds a value that is not a list"
+            ))),
+        }
+    }
+
+    async fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        match Self::live(self.cache.get(key).await) {
+            None => Ok(Vec::new()),
+            Some(item) => Ok(decode_list(&item.bytes)?
+                .into_iter()
+                .map(<[u8]>::to_vec)
+                .collect()),
+        }
+    }
+}
+
+/// A list as one value: each element as its length (4 bytes, big-endian) then its bytes.
+/// One value per list keeps the byte weigher and the per-key lock of moka in charge.
+fn encode_list<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&v[..len as usize]);
+    }
+    out
+}
+
+fn decode_list(mut bytes: &[u8]) -> Result<Vec<&[u8]>, StoreError> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let not_a_list = || StoreError::Backend("value is not a list".into());
+        let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(not_a_list)?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if rest.len() < len {
+            return Err(not_a_list());
+        }
+        let (value, rest) = rest.split_at(len);
+        out.push(value);
+        bytes = rest;
+    }
+    Ok(out)
 }
 
 /// Counters are stored as decimal text, as Redis does, so both stores read the same way.

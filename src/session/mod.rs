@@ -90,6 +90,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the backend answers; used by `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Atomically puts `value` at the head of the list under `key`, keeps only its `max`
+    /// newest values and sets the list's TTL to `ttl`. A bounded log (the login traces)
+    /// that many instances append to at once: no append is lost to a read-modify-write
+    /// race, and no list grows past `max` however many are posted.
+    async fn push_capped(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The list under `key`, newest first (empty when absent or expired).
+    async fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError>;
 }
 
 /// Opens the store named by the `session_store` setting: `memory` or `redis://…`

@@ -27,6 +27,15 @@ end
 return n
 ";
 
+/// LPUSH, LTRIM to the newest `ARGV[2]`, PEXPIRE: one script, so no instance ever reads
+/// a list longer than its bound, nor one left without an expiry.
+const PUSH_CAPPED_SCRIPT: &str = r"
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
 /// A [`Store`] on Redis (≥ 6.2 for `GETDEL`).
 #[derive(Clone)]
 pub struct RedisStore {
@@ -34,6 +43,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     incr: Script,
+    push_capped: Script,
 }
 
 impl RedisStore {
@@ -62,6 +72,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_string(),
             incr: Script::new(INCR_SCRIPT),
+            push_capped: Script::new(PUSH_CAPPED_SCRIPT),
         })
     }
 
@@ -171,5 +182,24 @@ impl Store for RedisStore {
                 "unexpected PING reply {reply:?}"
             )))
         }
+    }
+
+    async fn push_capped(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        max: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut invocation = self.push_capped.key(self.key(key));
+        invocation.arg(value).arg(max.max(1)).arg(ttl_millis(ttl));
+        with_timeout(invocation.invoke_async::<()>(&mut conn)).await
+    }
+
+    async fn list(&self, key: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut cmd = redis::cmd("LRANGE");
+        cmd.arg(self.key(key)).arg(0).arg(-1);
+        self.run(&cmd).await
     }
 }

@@ -19,6 +19,8 @@ use crate::admin::{AdminError, ErrorKind, UserPatch};
 use crate::audit::AuditEvent;
 use crate::discovery::tenant::{JitPolicy, LoginHint, Protocol};
 use crate::discovery::{DirectoryError, Email, Tenant};
+use crate::login::traces::{MAX_TRACES, Trace};
+use crate::session::StoreError;
 use crate::session::rate_limit::RateLimitError;
 
 /// Most audit events one answer holds.
@@ -48,6 +50,9 @@ pub enum MgmtError {
     /// The tenant database holds tenants that do not validate.
     #[error("stored tenants have {0} problems")]
     Tenants(usize),
+    /// The session store (login traces) is down.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The JSON body of every management API refusal.
@@ -78,9 +83,10 @@ impl MgmtError {
             Self::Limited(RateLimitError::Limited(_)) => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
             }
-            Self::Limited(RateLimitError::Store(_)) | Self::Directory(_) | Self::Tenants(_) => {
-                UNAVAILABLE
-            }
+            Self::Limited(RateLimitError::Store(_))
+            | Self::Directory(_)
+            | Self::Tenants(_)
+            | Self::Store(_) => UNAVAILABLE,
         }
     }
 }
@@ -164,7 +170,7 @@ pub struct TenantBody {
 /// A tenant's `[sso]` table.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SsoBody {
-    /// `saml2`.
+    /// `saml2` or `oidc`.
     pub protocol: &'static str,
     /// The sign-in button's text.
     pub button: String,
@@ -188,6 +194,17 @@ pub struct SsoBody {
     pub login_hint: &'static str,
     /// Whether the account page goes straight to the IdP.
     pub auto_redirect: bool,
+    /// OpenID Connect: where the provider's configuration is, when not beside `issuer`.
+    pub discovery_url: Option<String>,
+    /// OpenID Connect: our client ID at the provider.
+    pub client_id: Option<String>,
+    /// OpenID Connect: `client_secret_basic` or `private_key_jwt` (the secret or key
+    /// itself is never shown).
+    pub client_auth: Option<&'static str>,
+    /// OpenID Connect: scopes requested besides `openid`.
+    pub scopes: Option<Vec<String>>,
+    /// OpenID Connect: Entra's `domain_hint`.
+    pub domain_hint: Option<String>,
 }
 
 fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
@@ -200,6 +217,7 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
         sso: t.sso.as_ref().map(|s| SsoBody {
             protocol: match s.protocol {
                 Protocol::Saml2 => "saml2",
+                Protocol::Oidc => "oidc",
             },
             button: s.button.clone(),
             issuer: s.issuer.clone(),
@@ -220,6 +238,15 @@ fn tenant_body(t: &Tenant, source: &'static str) -> TenantBody {
                 LoginHint::None => "none",
             },
             auto_redirect: s.auto_redirect,
+            discovery_url: s.discovery_url.as_ref().map(ToString::to_string),
+            client_id: s.client_id.clone(),
+            client_auth: match (&s.client_secret, &s.client_key) {
+                (Some(_), _) => Some("client_secret_basic"),
+                (None, Some(_)) => Some("private_key_jwt"),
+                (None, None) => None,
+            },
+            scopes: (s.protocol == Protocol::Oidc).then(|| s.scopes.clone()),
+            domain_hint: s.domain_hint.clone(),
         }),
         source,
     }
@@ -797,4 +824,54 @@ pub async fn audit(
     Ok(Json(AuditList {
         events: events.into_iter().map(AuditBody::from).collect(),
     }))
+}
+
+/// How many login traces to show.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TraceFilter {
+    /// At most this many, newest first (default and maximum 200).
+    #[param(minimum = 0)]
+    pub limit: Option<u32>,
+}
+
+/// A tenant's last SSO attempts, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceList {
+    /// The attempts of the last 7 days, newest first.
+    pub traces: Vec<Trace>,
+}
+
+/// `GET /api/v1/tenants/{account}/login-traces`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{account}/login-traces",
+    tag = "management",
+    security(("bearer" = [])),
+    params(("account" = String, Path, description = "The tenant's account"), TraceFilter),
+    responses(
+        (status = 200, description = "The tenant's last SSO attempts", body = TraceList),
+        (status = 400, description = "A bad limit", body = MgmtErrorBody),
+        (status = 401, description = "No valid token", body = MgmtErrorBody),
+        (status = 404, description = "No such account, or not this token's", body = MgmtErrorBody),
+        (status = 503, description = "A backend is down", body = MgmtErrorBody),
+    )
+)]
+pub async fn login_traces(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    filter: Result<Query<TraceFilter>, QueryRejection>,
+) -> Result<Json<TraceList>, MgmtError> {
+    let tenant = caller.tenant(&state, &account).await?;
+    let filter = query(filter)?;
+    let limit = filter
+        .limit
+        .map_or(MAX_TRACES, |l| (l as usize).min(MAX_TRACES));
+    let traces = state
+        .login
+        .traces
+        .list(&tenant.account, limit, Utc::now())
+        .await?;
+    Ok(Json(TraceList { traces }))
 }

@@ -237,8 +237,8 @@ pub struct DiscoverRequest {
 /// JSON discovery answer (SPEC: method, account, button, login_url).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DiscoverResponse {
-    /// `saml2` or `password`.
-    #[schema(value_type = String, pattern = "^(saml2|password)$", example = "saml2")]
+    /// `saml2`, `oidc` or `password`.
+    #[schema(value_type = String, pattern = "^(saml2|oidc|password)$", example = "saml2")]
     pub method: &'static str,
     /// The tenant's slug; null for a domain no tenant owns.
     pub account: Option<String>,
@@ -249,6 +249,15 @@ pub struct DiscoverResponse {
     /// The tenant's region when it is served by another gateway.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+}
+
+/// The discovery answer's `method`: the tenant's SSO protocol, or `password`.
+fn method_of(t: &crate::discovery::Tenant) -> &'static str {
+    match t.sso.as_ref().map(|s| s.protocol) {
+        Some(crate::discovery::Protocol::Saml2) => "saml2",
+        Some(crate::discovery::Protocol::Oidc) => "oidc",
+        None => "password",
+    }
 }
 
 /// `POST /api/v1/discover`: the same decision as the form, for programs.
@@ -277,7 +286,7 @@ pub async fn discover_api(
     let config = &state.config;
     Ok(Json(match route {
         Route::Sso(ref t) => DiscoverResponse {
-            method: "saml2",
+            method: method_of(t),
             button: t.sso.as_ref().map(|s| s.button.clone()),
             login_url: sign_in_url(config, &email, &route),
             account: Some(t.account.clone()),
@@ -295,11 +304,7 @@ pub async fn discover_api(
             ref tenant,
             ..
         } => DiscoverResponse {
-            method: if tenant.sso.is_some() {
-                "saml2"
-            } else {
-                "password"
-            },
+            method: method_of(tenant),
             account: Some(tenant.account.clone()),
             button: None,
             login_url: sign_in_url(config, &email, &route),

@@ -211,7 +211,14 @@ fn login_message(e: &LoginError) -> String {
         LoginError::Saml(SamlError::StatusNotSuccess { .. }) => {
             "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
         }
-        LoginError::Saml(_) | LoginError::Replay(_) | LoginError::Unsolicited(_) => {
+        LoginError::Oidc(crate::oidc::OidcError::IdpError { .. }) => {
+            "Your organisation's sign-in service did not sign you in (it may have been cancelled). You can try again.".into()
+        }
+        LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE.into(),
+        LoginError::Saml(_)
+        | LoginError::Oidc(_)
+        | LoginError::Replay(_)
+        | LoginError::Unsolicited(_) => {
             "Authentication failed. Start again from the sign-in page.".into()
         }
         LoginError::NoPendingRequest | LoginError::OtherBrowser => {

@@ -15,6 +15,7 @@ pub mod device;
 pub mod discover;
 pub mod error;
 pub mod guard;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
@@ -66,6 +67,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/auth/saml/callback", post(sso::acs))
         .route("/saml2/idpresponse", post(sso::acs))
         .route("/saml/metadata", get(sso::metadata))
+        .route(oidc::CALLBACK, get(oidc::callback))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(device::device_login))
@@ -90,6 +92,10 @@ pub fn router(state: SharedState) -> Router {
             post(api::approve_user),
         )
         .route("/api/v1/audit", get(api::audit))
+        .route(
+            "/api/v1/tenants/{account}/login-traces",
+            get(api::login_traces),
+        )
         .route(
             "/scim/v2/{account}/Users",
             get(scim::list_users).post(scim::create_user),

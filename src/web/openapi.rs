@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::{OpenApi, ToSchema};
 
+use super::api::TraceList;
 use super::api::{
     AuditBody, AuditList, ImportReport, MgmtErrorBody, NewUserBody, SsoBody, StatusParam,
     TenantBody, TenantList, UserBody, UserList, UserPatchBody,
@@ -18,9 +19,11 @@ use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
 use super::token::OAuthErrorBody;
+use crate::login::{Trace, TraceResult};
 use crate::oauth::TokenResponse;
 use crate::oauth::device_flow::DeviceAuthorization;
 use crate::oauth::keys::{Jwk, Jwks};
+use crate::saml::CertificateFacts;
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -49,6 +52,7 @@ use crate::oauth::keys::{Jwk, Jwks};
         super::api::approve_user,
         super::api::import_users,
         super::api::audit,
+        super::api::login_traces,
     ),
     components(schemas(
         DiscoverRequest,
@@ -80,6 +84,10 @@ use crate::oauth::keys::{Jwk, Jwks};
         ImportReport,
         AuditList,
         AuditBody,
+        TraceList,
+        Trace,
+        TraceResult,
+        CertificateFacts,
     )),
     modifiers(&BearerScheme),
     tags(

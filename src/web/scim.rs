@@ -90,7 +90,8 @@ impl ScimFailure {
             Self::Mgmt(
                 MgmtError::Limited(RateLimitError::Store(_))
                 | MgmtError::Directory(_)
-                | MgmtError::Tenants(_),
+                | MgmtError::Tenants(_)
+                | MgmtError::Store(_),
             ) => unavailable,
         }
     }

@@ -21,7 +21,7 @@ use super::guard::{self, with_cookie};
 /// Cookie binding a pending SSO request to this browser. It must reach the ACS on the
 /// IdP's cross-site POST, so it is `SameSite=None` (a Lax cookie is not sent on that POST;
 /// see [`guard::set_cookie`] for plain HTTP). It holds a random value, never a session.
-const BINDING_COOKIE: &str = "realmgate_sso";
+pub(super) const BINDING_COOKIE: &str = "realmgate_sso";
 
 /// `GET /sso/{account}/start`: 302 to the IdP (or an auto-submitting POST form).
 pub async fn start(
@@ -122,16 +122,25 @@ pub async fn acs(
             Utc::now(),
         )
         .await;
+    finish(&state, outcome)
+}
+
+/// The answer to a completed SSO round trip, whatever its protocol: the session cookie
+/// and `return_to`, the Waiting Room, or the refusal page (logged with its account).
+pub(super) fn finish(
+    state: &SharedState,
+    outcome: Result<SsoOutcome, login::SsoRefusal>,
+) -> Response {
     match outcome {
         Ok(SsoOutcome::SignedIn { session, return_to }) => {
-            super::account::signed_in(&state, &session, return_to.as_deref())
+            super::account::signed_in(state, &session, return_to.as_deref())
         }
         Ok(SsoOutcome::Waiting(_)) => {
-            super::account::to_waiting_room(&state, super::account::WaitingVia::Sso)
+            super::account::to_waiting_room(state, super::account::WaitingVia::Sso)
         }
         Err(login::SsoRefusal { account, error }) => {
             tracing::warn!(code = error.code(), account, reason = %error, "SSO login refused");
-            PageError(error.into(), pages).for_account(account.as_deref())
+            PageError(error.into(), state.pages.clone()).for_account(account.as_deref())
         }
     }
 }

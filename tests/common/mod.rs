@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod idp;
+pub mod oidc;
 pub mod saml;
 
 use std::net::SocketAddr;

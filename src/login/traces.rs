@@ -1,0 +1,250 @@
+//! Login traces: each tenant's last SSO attempts, kept in the shared [`Store`] so every
+//! instance appends to and reads the same list. They are what a customer's IdP
+//! administrator needs to fix their side (Polis calls them SSO traces): the result, the
+//! stable code and the precise reason of the log line, and what the response claimed
+//! (Issuer, Destination, InResponseTo, NameID, email, the signing certificate and whether
+//! our metadata has it).
+//!
+//! A trace never holds a secret: no assertion or response text, no RelayState, no
+//! cookie, no session or token. Its response fields are the response's own unverified
+//! claims (see [`crate::saml::facts`]), each cut to a bounded length: anyone may post a
+//! response, and 200 of them must not cost more than a few hundred kilobytes per tenant.
+//!
+//! Only attempts whose tenant is known are traced: the one of the pending request, or of
+//! an unsolicited response whose Issuer a tenant accepting IdP-initiated logins trusts. A
+//! response that names no tenant (an unknown RelayState, an Issuer nobody trusts) is not
+//! attributable: it has the ACS log line only, since putting it in the traces of the
+//! tenant its unverified Issuer points at would let anyone write into any tenant's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{LoginError, SsoOutcome};
+use crate::saml::{CertificateFacts, ResponseFacts};
+use crate::session::{Store, StoreError};
+
+/// Traces kept per tenant: the newest push out the oldest.
+pub const MAX_TRACES: usize = 200;
+/// How long a trace is kept.
+pub const TRACE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Longest response value kept (characters): a real Issuer, NameID or URL is far shorter.
+const MAX_FIELD: usize = 512;
+/// Longest reason kept (characters).
+const MAX_REASON: usize = 1024;
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceResult {
+    /// Signed in, or admitted to the Waiting Room.
+    Success,
+    /// A check refused the response or the identity.
+    Refused,
+    /// A backend failed (worth retrying).
+    Unavailable,
+}
+
+/// One SSO attempt of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Trace {
+    /// When the response arrived.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// How it ended.
+    pub result: TraceResult,
+    /// Stable code: `signed_in`, `waiting_room`, or the refusal's code (as on the error
+    /// page, e.g. `signature_invalid`).
+    pub code: String,
+    /// The precise reason of the log line, for a refusal.
+    pub reason: Option<String>,
+    /// The response's Issuer (on success: the verified one).
+    pub issuer: Option<String>,
+    /// The response's `Destination`.
+    pub destination: Option<String>,
+    /// The request it answers (`InResponseTo`).
+    pub in_response_to: Option<String>,
+    /// The asserted Subject NameID.
+    pub name_id: Option<String>,
+    /// The asserted email.
+    pub email: Option<String>,
+    /// The certificate the response's signature carries, if any.
+    pub signing_certificate: Option<CertificateFacts>,
+}
+
+impl Trace {
+    /// The trace of one attempt: its outcome and what the response claimed (`None` when the
+    /// attempt ended before the response was read).
+    pub fn of(
+        at: DateTime<Utc>,
+        outcome: Result<&SsoOutcome, &LoginError>,
+        facts: Option<&ResponseFacts>,
+    ) -> Trace {
+        let (result, code, reason) = match outcome {
+            Ok(SsoOutcome::SignedIn { .. }) => (TraceResult::Success, "signed_in", None),
+            Ok(SsoOutcome::Waiting(_)) => (TraceResult::Success, "waiting_room", None),
+            Err(e) if e.is_unavailable() => {
+                (TraceResult::Unavailable, e.code(), Some(e.to_string()))
+            }
+            Err(e) => (TraceResult::Refused, e.code(), Some(e.to_string())),
+        };
+        let field = |f: Option<&String>| f.map(|s| cut(s, MAX_FIELD));
+        Trace {
+            at,
+            result,
+            code: code.to_string(),
+            reason: reason.map(|r| cut(&r, MAX_REASON)),
+            issuer: field(facts.and_then(|f| f.issuer.as_ref())),
+            destination: field(facts.and_then(|f| f.destination.as_ref())),
+            in_response_to: field(facts.and_then(|f| f.in_response_to.as_ref())),
+            name_id: field(facts.and_then(|f| f.name_id.as_ref())),
+            email: field(facts.and_then(|f| f.email.as_ref())),
+            signing_certificate: facts.and_then(|f| f.signing_certificate.clone()),
+        }
+    }
+}
+
+/// `s` shortened to `max` characters, marked with `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &s[..end]),
+        None => s.to_string(),
+    }
+}
+
+fn key(account: &str) -> String {
+    format!("traces:{account}")
+}
+
+/// The traces of every tenant, in the shared store.
+#[derive(Clone)]
+pub struct Traces {
+    store: Arc<dyn Store>,
+}
+
+impl Traces {
+    /// Traces kept in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Appends `trace` to `account`'s traces (the oldest beyond [`MAX_TRACES`] go).
+    pub async fn record(&self, account: &str, trace: &Trace) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(trace).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store
+            .push_capped(&key(account), bytes, MAX_TRACES, TRACE_TTL)
+            .await
+    }
+
+    /// `account`'s newest traces, at most `limit`, none older than [`TRACE_TTL`] at `now`.
+    /// A record this version cannot read (written by another release) is skipped, not an
+    /// error: one odd entry must not hide the rest from the administrator.
+    pub async fn list(
+        &self,
+        account: &str,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Trace>, StoreError> {
+        let oldest = now - chrono::Duration::from_std(TRACE_TTL).unwrap_or_default();
+        let traces = self
+            .store
+            .list(&key(account))
+            .await?
+            .iter()
+            .filter_map(|bytes| match serde_json::from_slice::<Trace>(bytes) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(account, reason = %e, "unreadable login trace skipped");
+                    None
+                }
+            })
+            .filter(|t| t.at > oldest)
+            .take(limit)
+            .collect();
+        Ok(traces)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::MemoryStore;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_900_000_000 + seconds, 0).expect("time")
+    }
+
+    fn refused(at: DateTime<Utc>, facts: &ResponseFacts) -> Trace {
+        Trace::of(at, Err(&LoginError::NoPendingRequest), Some(facts))
+    }
+
+    /// Per tenant, newest first, bounded, and a week old at most, whatever the store still
+    /// holds.
+    #[tokio::test]
+    async fn traces_are_per_tenant_newest_first_bounded_and_a_week_long() {
+        let traces = Traces::new(Arc::new(MemoryStore::default()));
+        let facts = ResponseFacts::default();
+        for i in 0..(MAX_TRACES as i64 + 5) {
+            traces
+                .record("a", &refused(at(i), &facts))
+                .await
+                .expect("record");
+        }
+        traces
+            .record("b", &refused(at(0), &facts))
+            .await
+            .expect("record");
+        let now = at(1000);
+        let a = traces.list("a", 1000, now).await.expect("list");
+        assert_eq!(a.len(), MAX_TRACES);
+        assert_eq!(a[0].at, at(MAX_TRACES as i64 + 4));
+        assert_eq!(a[MAX_TRACES - 1].at, at(5));
+        assert_eq!(traces.list("a", 3, now).await.expect("list").len(), 3);
+        assert_eq!(traces.list("b", 1000, now).await.expect("list").len(), 1);
+        assert!(traces.list("c", 1000, now).await.expect("list").is_empty());
+        // A week after the newest (plus a second), everything is too old to show.
+        let week = TRACE_TTL.as_secs() as i64;
+        let later = at(MAX_TRACES as i64 + 4 + week);
+        assert_eq!(traces.list("a", 1000, later).await.expect("list").len(), 0);
+        let just_before = at(10 + week);
+        assert_eq!(
+            traces
+                .list("a", 1000, just_before)
+                .await
+                .expect("list")
+                .len(),
+            MAX_TRACES - 6
+        );
+    }
+
+    /// A response's claims are cut to a bounded size; the reason is the log's and the code
+    /// the error page's.
+    #[test]
+    fn a_trace_keeps_the_reason_and_bounds_every_field() {
+        let long = "x".repeat(100_000);
+        let facts = ResponseFacts {
+            issuer: Some(long.clone()),
+            destination: Some("https://sp/acs".into()),
+            ..ResponseFacts::default()
+        };
+        let error = LoginError::Replay(long);
+        let t = Trace::of(at(0), Err(&error), Some(&facts));
+        assert_eq!(t.result, TraceResult::Refused);
+        assert_eq!(t.code, "replayed_assertion");
+        assert_eq!(
+            t.issuer.as_deref().map(|s| s.chars().count()),
+            Some(MAX_FIELD + 1)
+        );
+        assert!(
+            t.reason.as_deref().is_some_and(
+                |r| r.starts_with("assertion xxx") && r.chars().count() == MAX_REASON + 1
+            )
+        );
+        assert_eq!(t.destination.as_deref(), Some("https://sp/acs"));
+        assert_eq!(cut("é€x", 2), "é€…");
+        assert_eq!(cut("é€", 2), "é€");
+    }
+}
