@@ -919,3 +919,43 @@ async fn the_audit_page_shows_the_accounts_events_newest_first_by_pages() {
     let (status, _) = me.get(&app, "/fabrikam/admin/audit?before=x").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
+    use realmgate::login::traces::{Trace, TraceResult};
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "contoso", "boss@contoso.com").await;
+    let trace = |account: &str, code: &str| Trace {
+        at: Utc::now(),
+        result: TraceResult::Refused,
+        code: code.into(),
+        reason: Some(format!("{account}: signature verification failed")),
+        issuer: Some(format!("https://idp.{account}.example/")),
+        destination: None,
+        in_response_to: None,
+        name_id: None,
+        email: Some(format!("ann@{account}.com")),
+        signing_certificate: None,
+    };
+    let traces = &app.state.login.traces;
+    traces
+        .record("contoso", &trace("contoso", "signature_invalid"))
+        .await
+        .unwrap();
+    traces
+        .record("fabrikam", &trace("fabrikam", "audience_mismatch"))
+        .await
+        .unwrap();
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (status, html) = me.get(&app, "/contoso/admin/traces").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("signature_invalid")
+            && html.contains("contoso: signature verification failed")
+    );
+    assert!(html.contains("https://idp.contoso.example/"));
+    assert!(
+        !html.contains("audience_mismatch") && !html.contains("fabrikam"),
+        "{html}"
+    );
+}

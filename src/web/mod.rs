@@ -173,7 +173,7 @@ pub fn router(state: SharedState) -> Router {
 
 /// The account admin console's routes (`web::console`), each behind its guard.
 fn console_routes() -> Router<SharedState> {
-    use console::{audit, home, users};
+    use console::{audit, home, traces, users};
     Router::new()
         .route("/{account}/admin", get(home::page))
         .route("/{account}/admin/users", get(users::page).post(users::add))
@@ -186,6 +186,7 @@ fn console_routes() -> Router<SharedState> {
         )
         .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
         .route("/{account}/admin/audit", get(audit::page))
+        .route("/{account}/admin/traces", get(traces::page))
 }
 
 /// What every answer gets, in one layer: security headers, `Connection: close` while

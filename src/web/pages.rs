@@ -43,6 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "console_audit",
         include_str!("../../templates/console_audit.hbs"),
     ),
+    (
+        "console_traces",
+        include_str!("../../templates/console_traces.hbs"),
+    ),
 ];
 
 /// Static files, served from memory with a long cache lifetime.

@@ -14,10 +14,12 @@
 //! # Layout
 //! - [`home`]: the overview;
 //! - [`users`]: the Waiting Room and the users;
-//! - [`audit`]: the account's audit log.
+//! - [`audit`]: the account's audit log;
+//! - [`traces`]: the account's last SSO attempts.
 
 pub mod audit;
 pub mod home;
+pub mod traces;
 pub mod users;
 
 use std::collections::HashMap;
@@ -52,7 +54,12 @@ pub struct Console {
 }
 
 /// The sections of the navigation, by the path under `/{account}/admin`.
-const SECTIONS: &[(&str, &str)] = &[("home", ""), ("users", "/users"), ("audit", "/audit")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("home", ""),
+    ("users", "/users"),
+    ("traces", "/traces"),
+    ("audit", "/audit"),
+];
 
 impl Console {
     /// The console's path `rest` (`""`, `/users`, ...) of this account.
