@@ -96,6 +96,7 @@ on_both!(
     list_pages_and_filters,
     import_of_one_account_writes_no_other,
     groups_are_kept_per_account,
+    an_account_keeps_an_active_admin,
 );
 
 fn email(s: &str) -> Email {
@@ -490,6 +491,133 @@ async fn list_pages_and_filters(db: &Db) {
         (emails(&found), found.total),
         (vec!["al@contoso.com".to_string()], 1)
     );
+
+    // The console's search: part of the email or the name, any letter case, LIKE's
+    // wildcards taken literally; and the admin filter.
+    admin
+        .users
+        .patch(
+            &Actor::Cli,
+            "contoso",
+            bo.id,
+            &UserPatch {
+                name: Some("Bo 100% Diddley".into()),
+                admin: Some(true),
+                ..UserPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let search = |text: &str| UserQuery {
+        search: Some(text.into()),
+        ..page(10, 0)
+    };
+    for (text, want) in [
+        ("CY@", vec!["cy@contoso.com"]),
+        ("diddley", vec!["bo@contoso.com"]),
+        ("100%", vec!["bo@contoso.com"]),
+        ("%", vec!["bo@contoso.com"]),
+        ("_", vec![]),
+        (
+            "@contoso",
+            vec!["al@contoso.com", "bo@contoso.com", "cy@contoso.com"],
+        ),
+    ] {
+        let found = admin.users.list("contoso", &search(text)).await.unwrap();
+        assert_eq!(emails(&found), want, "{text:?}");
+        assert_eq!(found.total, want.len() as u64, "{text:?}");
+    }
+    let admins = UserQuery {
+        admin: Some(true),
+        ..page(10, 0)
+    };
+    let found = admin.users.list("contoso", &admins).await.unwrap();
+    assert_eq!(emails(&found), ["bo@contoso.com"]);
+}
+
+async fn an_account_keeps_an_active_admin(db: &Db) {
+    let admin = Admin::open(&db.url).await.unwrap();
+    let ann = create(&admin, "contoso", "ann@contoso.com").await;
+    let grant = UserPatch {
+        admin: Some(true),
+        ..UserPatch::default()
+    };
+    let ann = admin
+        .users
+        .patch(&Actor::Cli, "contoso", ann.id, &grant)
+        .await
+        .unwrap();
+    let revoke = UserPatch {
+        admin: Some(false),
+        ..UserPatch::default()
+    };
+    let disable = UserPatch {
+        status: Some(Status::Disabled),
+        ..UserPatch::default()
+    };
+    let token = Actor::Token("hr".into());
+    let herself = Actor::User(email("ANN@contoso.com"));
+    for actor in [&token, &herself] {
+        for patch in [&revoke, &disable] {
+            assert!(
+                matches!(
+                    kind(admin.users.patch(actor, "contoso", ann.id, patch).await),
+                    ErrorKind::Conflict | ErrorKind::Forbidden
+                ),
+                "{actor}"
+            );
+        }
+        assert!(admin.users.delete(actor, "contoso", ann.id).await.is_err());
+    }
+    assert_eq!(admin.users.get("contoso", ann.id).await.unwrap(), ann);
+
+    // With another active admin, a token may; the admin herself still may not.
+    let bob = create(&admin, "contoso", "bob@contoso.com").await;
+    admin
+        .users
+        .patch(&Actor::Cli, "contoso", bob.id, &grant)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(
+            admin
+                .users
+                .patch(&herself, "contoso", ann.id, &revoke)
+                .await
+        ),
+        ErrorKind::Forbidden
+    );
+    assert_eq!(
+        kind(admin.users.delete(&herself, "contoso", ann.id).await),
+        ErrorKind::Forbidden
+    );
+    let ann = admin
+        .users
+        .patch(&token, "contoso", ann.id, &revoke)
+        .await
+        .unwrap();
+    assert!(!ann.admin);
+    // Bob is the last one now; a disabled admin does not count as one.
+    assert_eq!(
+        kind(admin.users.patch(&token, "contoso", bob.id, &disable).await),
+        ErrorKind::Conflict
+    );
+    // The operator's command line is how an account is repaired: it is not held back.
+    admin
+        .users
+        .patch(&Actor::Cli, "contoso", bob.id, &disable)
+        .await
+        .unwrap();
+    // A change that keeps the rights (a new name) is never refused.
+    let rename = UserPatch {
+        name: Some("Bob".into()),
+        ..UserPatch::default()
+    };
+    admin
+        .users
+        .patch(&token, "contoso", bob.id, &rename)
+        .await
+        .unwrap();
 }
 
 async fn import_of_one_account_writes_no_other(db: &Db) {

@@ -12,7 +12,16 @@ const LAYERS: &[&[&str]] = &[
     &["app"],
     &["web"],
     &["login", "oauth", "admin", "scim"],
-    &["wsfed", "saml", "oidc", "accounts", "discovery", "session", "audit", "mail"],
+    &[
+        "wsfed",
+        "saml",
+        "oidc",
+        "accounts",
+        "discovery",
+        "session",
+        "audit",
+        "mail",
+    ],
     &["config", "telemetry", "secrets", "i18n"],
 ];
 

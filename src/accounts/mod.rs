@@ -277,6 +277,12 @@ pub struct UserQuery {
     pub email: Option<Email>,
     /// Only the user with this provisioning id.
     pub external_id: Option<String>,
+    /// Only administrators (`true`) or only the others (`false`).
+    pub admin: Option<bool>,
+    /// Only users whose email or name contains this text, in any letter case (the
+    /// console's search box). Letter case of names is folded by the database: SQLite folds
+    /// ASCII letters only.
+    pub search: Option<String>,
     /// At most this many users.
     pub limit: u32,
     /// Skipping this many first (by email).

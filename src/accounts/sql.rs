@@ -64,18 +64,21 @@ const UPDATE_STATUS: &str = concat!(
     "UPDATE users SET status = $1 WHERE account = $2 AND email_lower = $3 RETURNING ",
     columns!()
 );
-/// The filters of [`UserQuery`]; `$1` is the account, `$2..$4` may be NULL (no filter).
+/// The filters of [`UserQuery`]; `$1` is the account, `$2..$6` may be NULL (no filter).
+/// `$6` is a LIKE pattern escaped by [`like_pattern`].
 macro_rules! page_filter {
     () => {
         " FROM users WHERE account = $1 AND ($2 IS NULL OR status = $2) \
-         AND ($3 IS NULL OR email_lower = $3) AND ($4 IS NULL OR external_id = $4)"
+         AND ($3 IS NULL OR email_lower = $3) AND ($4 IS NULL OR external_id = $4) \
+         AND ($5 IS NULL OR admin = $5) \
+         AND ($6 IS NULL OR email_lower LIKE $6 ESCAPE '!' OR lower(name) LIKE $6 ESCAPE '!')"
     };
 }
 const SELECT_PAGE: &str = concat!(
     "SELECT ",
     columns!(),
     page_filter!(),
-    " ORDER BY email_lower LIMIT $5 OFFSET $6"
+    " ORDER BY email_lower LIMIT $7 OFFSET $8"
 );
 const COUNT_PAGE: &str = concat!("SELECT COUNT(*)", page_filter!());
 const UPDATE_EXTERNAL_ID: &str = "UPDATE users SET external_id = $1 WHERE id = $2";
@@ -85,6 +88,21 @@ const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = 
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
 const UPDATE_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+
+/// The LIKE pattern matching text that contains `needle` (lower-cased), with LIKE's
+/// wildcards in it escaped: a search for `a_b` finds `a_b`, not `axb`.
+fn like_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 /// A row as stored; converted to [`User`] after checking the enum columns.
 #[derive(sqlx::FromRow)]
@@ -382,12 +400,19 @@ impl UserStore for SqlUserStore {
         let status = query.status.map(Status::as_str);
         let email = query.email.as_ref().map(email_key);
         let external_id = query.external_id.as_deref();
+        let search = query
+            .search
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(like_pattern);
         let (rows, total): (Vec<UserRow>, i64) = with_pool!(self, p => {
             let rows = sqlx::query_as::<_, UserRow>(SELECT_PAGE)
                 .bind(account)
                 .bind(status)
                 .bind(email.as_deref())
                 .bind(external_id)
+                .bind(query.admin)
+                .bind(search.as_deref())
                 .bind(i64::from(query.limit))
                 .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
                 .fetch_all(p)
@@ -397,6 +422,8 @@ impl UserStore for SqlUserStore {
                 .bind(status)
                 .bind(email.as_deref())
                 .bind(external_id)
+                .bind(query.admin)
+                .bind(search.as_deref())
                 .fetch_one(p)
                 .await?;
             (rows, total)

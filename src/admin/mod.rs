@@ -1,4 +1,4 @@
-//! The management operations: THE one set used by the API, the CLI and (next) the console,
+//! The management operations: THE one set used by the API, the CLI and the console,
 //! so every surface applies the same rules and writes the same audit events.
 //!
 //! Each change takes the [`Actor`] making it and records an [`AuditEvent`] with the state
@@ -17,7 +17,9 @@
 //! - [`users`]: the user operations over [`UserStore`];
 //! - [`groups`]: SCIM groups, accepted and listed only;
 //! - [`tenants`]: the tenants of the management API, their IdP metadata and domains.
+//! - [`access`]: who may use an account's admin console, and the recent sign-in rule.
 
+pub mod access;
 pub mod groups;
 pub mod tenants;
 pub mod tokens;
@@ -32,6 +34,7 @@ use crate::accounts::{self, AccountsError, Pool, SqlUserStore, UserStore};
 use crate::audit::{AuditError, AuditEvent, AuditLog};
 use crate::discovery::Email;
 
+pub use access::ConsoleAdmin;
 pub use groups::{Group, GroupPatch, Groups, Member};
 pub use tenants::{DomainStatus, MetadataReport, TenantAdmin, TenantAdminParts};
 pub use tokens::{ApiToken, Scope, Tokens};
@@ -51,6 +54,20 @@ pub enum AdminError {
     /// The actor may not do this (403 `forbidden`).
     #[error("{0}")]
     Forbidden(String),
+    /// The signed-in person is not an active administrator of the account whose console
+    /// they asked for (403): the log's reason says which of those it is.
+    #[error("{0}")]
+    NotAdmin(String),
+    /// A sensitive change by an administrator whose sign-in is older than
+    /// [`access::RECENT_SIGN_IN_MINUTES`] (403): they must sign in again first.
+    #[error(
+        "signed in {minutes} minutes ago; this change needs a sign-in of the last {} minutes",
+        access::RECENT_SIGN_IN_MINUTES
+    )]
+    StaleSignIn {
+        /// How long ago they signed in.
+        minutes: i64,
+    },
     /// No such thing in this account (404 `not_found`); also for another account's.
     #[error("not found: {0}")]
     NotFound(String),
@@ -115,7 +132,9 @@ impl AdminError {
         match self {
             Self::Invalid(_) | Self::InvalidUser(_) | Self::InvalidTenant(_) => ErrorKind::Invalid,
             Self::ManagedInFile(_) => ErrorKind::ManagedInFile,
-            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::Forbidden(_) | Self::NotAdmin(_) | Self::StaleSignIn { .. } => {
+                ErrorKind::Forbidden
+            }
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Conflict(_) | Self::UserConflict(_) | Self::Taken(_) => ErrorKind::Conflict,
             Self::Accounts(_)

@@ -1,5 +1,11 @@
 //! The user operations. Every one names the account it acts in and treats a user of
 //! another account as absent; creation keeps `accounts::add_by_hand`'s domain rule.
+//!
+//! An account keeps an administrator who can sign in: no change through the API, SCIM or
+//! the console may take the admin flag from, disable or delete the last active admin
+//! (409), and a signed-in administrator cannot do any of that to themselves (403), so a
+//! slip in the console cannot lock them out. The operator's CLI is exempt: it is how an
+//! account without a reachable admin is repaired.
 
 use std::sync::Arc;
 
@@ -18,6 +24,9 @@ use crate::session::{LinkClaim, Links, Purpose, links::INVITE_TTL};
 
 /// Most users one [`Users::list`] page holds.
 pub const MAX_PAGE: u32 = 500;
+
+/// Longest reason a Waiting Room denial keeps (it goes into the audit log).
+pub const MAX_REASON_CHARS: usize = 500;
 
 /// A change of one user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +84,43 @@ impl Users {
     /// The store under the operations, for reads that are not management (logins).
     pub fn store(&self) -> &Arc<dyn UserStore> {
         &self.store
+    }
+
+    /// Refuses a change that leaves `before` (an active admin until now) without active
+    /// admin rights when `actor` is that admin, or when no other active admin remains.
+    async fn keep_an_admin(
+        &self,
+        actor: &Actor,
+        before: &User,
+        keeps_rights: bool,
+    ) -> Result<(), AdminError> {
+        if keeps_rights || !before.admin || before.status != Status::Active {
+            return Ok(());
+        }
+        match actor {
+            Actor::Cli => return Ok(()),
+            Actor::User(me) if accounts::email_key(me) == accounts::email_key(&before.email) => {
+                return Err(AdminError::Forbidden(format!(
+                    "{me} cannot remove their own administrator rights, disable or delete \
+                     themselves; another administrator can"
+                )));
+            }
+            Actor::User(_) | Actor::Token(_) => {}
+        }
+        let admins = UserQuery {
+            status: Some(Status::Active),
+            admin: Some(true),
+            limit: 2,
+            ..UserQuery::default()
+        };
+        if self.store.page(&before.account, &admins).await?.total <= 1 {
+            return Err(AdminError::Conflict(format!(
+                "{} is the last administrator of account {}; make another user an \
+                 administrator first",
+                before.email, before.account
+            )));
+        }
+        Ok(())
     }
 
     async fn change(
@@ -172,6 +218,9 @@ impl Users {
             ));
         }
         let before = self.get(account, id).await?;
+        let keeps_rights = patch.admin.unwrap_or(before.admin)
+            && patch.status.unwrap_or(before.status) == Status::Active;
+        self.keep_an_admin(actor, &before, keeps_rights).await?;
         if patch.name.is_some() || patch.admin.is_some() {
             let name = patch.name.as_deref().unwrap_or(&before.name);
             self.store
@@ -200,6 +249,7 @@ impl Users {
     /// Removes the user `id` of `account`.
     pub async fn delete(&self, actor: &Actor, account: &str, id: i64) -> Result<(), AdminError> {
         let before = self.get(account, id).await?;
+        self.keep_an_admin(actor, &before, false).await?;
         if !self.store.delete(id).await? {
             return Err(AdminError::NotFound(format!(
                 "user {id} in account {account}"
@@ -261,9 +311,9 @@ impl Users {
     ) -> Result<User, AdminError> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if reason.is_some_and(|r| r.chars().count() > 500) {
-            return Err(AdminError::Invalid(
-                "a reason has at most 500 characters".into(),
-            ));
+            return Err(AdminError::Invalid(format!(
+                "a reason has at most {MAX_REASON_CHARS} characters"
+            )));
         }
         let before = self.get(account, id).await?;
         if before.status != Status::Waiting {

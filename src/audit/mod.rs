@@ -1,5 +1,5 @@
 //! The audit log: who changed what and when, with the state before and after, from the
-//! API, the CLI and (next) the console. Kept in the users' database ([`Pool`]) so a change
+//! API, the CLI and the console. Kept in the users' database ([`Pool`]) so a change
 //! and its record live and are backed up together, and every instance sees one log.
 //!
 //! [`AuditLog::record`] also writes the `target: "audit"` log line the gateway has always
@@ -58,6 +58,12 @@ const SELECT: &str = "SELECT id, at, actor, account, action, target, before_json
      FROM audit_events WHERE ($1 IS NULL OR account = $1) AND ($2 IS NULL OR at >= $2) \
      ORDER BY id LIMIT $3";
 
+/// One account's events, newest first, before an id (the console's pages). By id, which
+/// orders events as they were recorded, so a page boundary never splits or repeats one.
+const SELECT_RECENT: &str = "SELECT id, at, actor, account, action, target, before_json, after_json \
+     FROM audit_events WHERE account = $1 AND ($2 IS NULL OR id < $2) \
+     ORDER BY id DESC LIMIT $3";
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: i64,
@@ -115,24 +121,46 @@ impl AuditLog {
             .bind(i64::from(limit))
             .fetch_all(p)
             .await?);
-        rows.into_iter()
-            .map(|r| {
-                let json = |text: Option<String>| {
-                    text.map(|t| serde_json::from_str(&t))
-                        .transpose()
-                        .map_err(|source| AuditError::Corrupt { id: r.id, source })
-                };
-                Ok(AuditEvent {
-                    before: json(r.before_json)?,
-                    after: json(r.after_json)?,
-                    id: r.id,
-                    at: r.at,
-                    actor: r.actor,
-                    account: r.account,
-                    action: r.action,
-                    target: r.target,
-                })
-            })
-            .collect()
+        events(rows)
     }
+
+    /// Events of `account` recorded before the event `before` (from the newest without
+    /// it), newest first, at most `limit`.
+    pub async fn recent(
+        &self,
+        account: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, AuditError> {
+        let rows: Vec<EventRow> = with_pool!(self, p => sqlx::query_as::<_, EventRow>(SELECT_RECENT)
+            .bind(account)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?);
+        events(rows)
+    }
+}
+
+/// Stored rows as events; a before/after document that is not JSON is an error.
+fn events(rows: Vec<EventRow>) -> Result<Vec<AuditEvent>, AuditError> {
+    rows.into_iter()
+        .map(|r| {
+            let json = |text: Option<String>| {
+                text.map(|t| serde_json::from_str(&t))
+                    .transpose()
+                    .map_err(|source| AuditError::Corrupt { id: r.id, source })
+            };
+            Ok(AuditEvent {
+                before: json(r.before_json)?,
+                after: json(r.after_json)?,
+                id: r.id,
+                at: r.at,
+                actor: r.actor,
+                account: r.account,
+                action: r.action,
+                target: r.target,
+            })
+        })
+        .collect()
 }

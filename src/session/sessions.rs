@@ -64,6 +64,21 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     /// Last request seen (to the refresh granularity); the idle timeout counts from here.
     pub last_seen: DateTime<Utc>,
+    /// The synchronizer token of the forms that change something for this session (the
+    /// account admin console): random per session, so a token seen in one session's page
+    /// is worthless in any other, and a new login rotates it. Empty in records written
+    /// before it existed; an empty token matches nothing.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+impl Session {
+    /// Whether `submitted` is this session's form token, compared in constant time.
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(self.csrf.as_bytes(), submitted.as_bytes()).into();
+        same && !self.csrf.is_empty()
+    }
 }
 
 impl Session {
@@ -120,6 +135,7 @@ impl Sessions {
             acr: user.acr.clone(),
             created_at: now,
             last_seen: now,
+            csrf: crate::secrets::random_token(),
         };
         self.save(&session, self.idle.min(self.max)).await?;
         Ok(session)
@@ -250,6 +266,36 @@ fn record_key(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn each_session_has_its_own_form_token() {
+        let store: Arc<dyn Store> = Arc::new(crate::session::MemoryStore::new(1 << 20));
+        let sessions = Sessions::new(store, Duration::from_secs(60), Duration::from_secs(600));
+        let user = SessionUser {
+            user_id: 1,
+            account: "contoso".into(),
+            email: "ann@contoso.com".into(),
+            name: String::new(),
+            amr: "pwd".into(),
+            acr: None,
+        };
+        let now = Utc::now();
+        let a = sessions.create(&user, now).await.unwrap();
+        let b = sessions.create(&user, now).await.unwrap();
+        assert!(a.csrf_matches(&a.csrf));
+        assert!(!a.csrf_matches(&b.csrf) && !a.csrf_matches(""));
+        // Kept in the record: the page's token is the one a later request checks.
+        let loaded = sessions.load(&a.id, now).await.unwrap().unwrap();
+        assert!(loaded.csrf_matches(&a.csrf));
+        let old = Session {
+            csrf: String::new(),
+            ..a
+        };
+        assert!(
+            !old.csrf_matches(""),
+            "a record without a token matches nothing"
+        );
+    }
 
     #[test]
     fn ids_are_checked_before_lookup() {

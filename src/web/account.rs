@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -121,13 +121,19 @@ pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpA
         .unwrap_or(peer_ip)
 }
 
-/// `GET /{account}/no-sso`: the fail-safe password page for an SSO account's admins.
+/// `GET /{account}/no-sso`: the fail-safe password page for an SSO account's admins;
+/// `return_to` (the admin console asking for a fresh sign-in) is where it lands after.
 pub async fn no_sso_page(
     State(state): State<SharedState>,
     headers: HeaderMap,
     Path(account): Path<String>,
+    Query(q): Query<super::discover::EntryQuery>,
 ) -> Response {
     let pages = state.pages.clone();
+    let return_to = match checked_return_to(&state.config, q.return_to.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return PageError(e, pages).into_response(),
+    };
     let tenant = super::discover::account_tenant(&state, &account).await;
     // A tenant homed in another region has its users there: its fail-safe is there too.
     if let Ok(t) = &tenant
@@ -151,6 +157,7 @@ pub async fn no_sso_page(
                     "csrf": csrf,
                     "account": account,
                     "no_sso": true,
+                    "return_to": return_to.as_ref().map(|u| u.as_str()),
                     "notice": "no-sso-notice",
                     "tenant_name": t.name,
                     "back_url": "/",

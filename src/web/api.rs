@@ -444,9 +444,9 @@ pub async fn list_users(
     let q = UserQuery {
         status: filter.status.as_deref().map(status).transpose()?,
         email: filter.email.as_deref().map(email).transpose()?,
-        external_id: None,
         limit: filter.limit.unwrap_or(crate::admin::users::MAX_PAGE),
         offset: filter.offset.unwrap_or(0),
+        ..UserQuery::default()
     };
     let page = state.admin.users.list(&tenant.account, &q).await?;
     Ok(Json(UserList {

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::accounts::AccountsError;
+use crate::admin::{AdminError, ErrorKind};
 use crate::discovery::{DirectoryError, EmailError};
 use crate::i18n::{Catalog, Lang};
 use crate::login::LoginError;
@@ -65,6 +66,9 @@ pub enum WebError {
     /// Not signed in.
     #[error("no valid session")]
     Unauthenticated,
+    /// A management operation of the account admin console refused or failed.
+    #[error(transparent)]
+    Admin(#[from] AdminError),
 }
 
 impl From<crate::wsfed::WsFedError> for WebError {
@@ -90,6 +94,7 @@ impl WebError {
             | WebError::SetCookie { .. }
             | WebError::Device(_) => true,
             WebError::Login(e) => e.is_unavailable(),
+            WebError::Admin(e) => e.kind() == ErrorKind::Unavailable,
             _ => false,
         }
     }
@@ -110,6 +115,15 @@ impl WebError {
             | WebError::Device(_) => "temporarily_unavailable",
             WebError::Login(e) => e.code(),
             WebError::Unauthenticated => "unauthenticated",
+            WebError::Admin(AdminError::StaleSignIn { .. }) => "reauthentication_required",
+            WebError::Admin(e) => match e.kind() {
+                ErrorKind::Invalid => "invalid",
+                ErrorKind::Forbidden => "forbidden",
+                ErrorKind::NotFound => "not_found",
+                ErrorKind::Conflict => "conflict",
+                ErrorKind::ManagedInFile => "managed_in_file",
+                ErrorKind::Unavailable => "temporarily_unavailable",
+            },
         }
     }
 
@@ -122,6 +136,13 @@ impl WebError {
             WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            WebError::Admin(e) => match e.kind() {
+                ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::Conflict | ErrorKind::ManagedInFile => StatusCode::CONFLICT,
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
@@ -156,6 +177,12 @@ impl WebError {
                 return ("error-rate-limited", Some(r.seconds()));
             }
             WebError::Login(e) => login_message(e),
+            // Shown to an administrator of the account, about their own account's users:
+            // the operation's own words say what to fix. Never a backend's internals.
+            WebError::Admin(e) if e.kind() == ErrorKind::Unavailable => UNAVAILABLE,
+            WebError::Admin(AdminError::NotAdmin(_)) => "error-not-admin",
+            WebError::Admin(AdminError::StaleSignIn { .. }) => "error-stale-sign-in",
+            WebError::Admin(_) => "error-admin-refused",
             WebError::Store(_)
             | WebError::Directory(_)
             | WebError::Accounts(_)
@@ -176,7 +203,7 @@ impl WebError {
 
     /// Logs the refusal and counts refused logins. `account`, once the tenant is known, goes
     /// into both: without it an operator cannot tell which customer's IdP is failing.
-    fn log(&self, account: Option<&str>) {
+    pub(super) fn log(&self, account: Option<&str>) {
         if let WebError::Login(e) = self {
             match account {
                 Some(account) => metrics::counter!("realmgate_login_errors_total", "code" => e.code(), "account" => account.to_string()),

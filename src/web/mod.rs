@@ -11,6 +11,7 @@ pub mod api;
 pub mod api_tenants;
 pub mod authorize;
 pub mod bearer;
+pub mod console;
 pub mod device;
 pub mod discover;
 pub mod error;
@@ -203,6 +204,7 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/password/set", get(reset::set_page).post(reset::set))
         .route("/{account}", get(discover::account_page))
+        .merge(console_routes())
         .fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), envelope))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -215,6 +217,24 @@ pub fn router(state: SharedState) -> Router {
             Duration::from_secs(state.config.http_timeout_seconds),
         ))
         .with_state(state)
+}
+
+/// The account admin console's routes (`web::console`), each behind its guard.
+fn console_routes() -> Router<SharedState> {
+    use console::{audit, home, traces, users};
+    Router::new()
+        .route("/{account}/admin", get(home::page))
+        .route("/{account}/admin/users", get(users::page).post(users::add))
+        .route("/{account}/admin/users/import", post(users::import))
+        .route("/{account}/admin/users/{id}/approve", post(users::approve))
+        .route("/{account}/admin/users/{id}/deny", post(users::deny))
+        .route(
+            "/{account}/admin/users/{id}/status",
+            post(users::set_status),
+        )
+        .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
+        .route("/{account}/admin/audit", get(audit::page))
+        .route("/{account}/admin/traces", get(traces::page))
 }
 
 /// What every answer gets, in one layer: security headers, `Connection: close` while

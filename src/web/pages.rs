@@ -34,6 +34,36 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "set_password",
         include_str!("../../templates/set_password.hbs"),
     ),
+    // The account admin console: its frame, then its pages.
+    ("console", include_str!("../../templates/console.hbs")),
+    (
+        "console_denied",
+        include_str!("../../templates/console_denied.hbs"),
+    ),
+    (
+        "console_problem",
+        include_str!("../../templates/console_problem.hbs"),
+    ),
+    (
+        "console_home",
+        include_str!("../../templates/console_home.hbs"),
+    ),
+    (
+        "console_users",
+        include_str!("../../templates/console_users.hbs"),
+    ),
+    (
+        "console_import",
+        include_str!("../../templates/console_import.hbs"),
+    ),
+    (
+        "console_audit",
+        include_str!("../../templates/console_audit.hbs"),
+    ),
+    (
+        "console_traces",
+        include_str!("../../templates/console_traces.hbs"),
+    ),
 ];
 
 /// Static files, served from memory with a long cache lifetime.

@@ -1,0 +1,396 @@
+//! The Users section: the Waiting Room queue first (approve, deny with a reason), then
+//! every user of the account with search, status filter and pages; add a user, disable or
+//! enable, grant or remove admin rights, CSV import with its per-line report. Each change
+//! is one call of [`crate::admin::Users`]; granting admin rights (by hand or through an
+//! import, whose `admin` column may grant them) needs a recent sign-in.
+
+use axum::extract::Query;
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::rejection::QueryRejection;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Console, ConsoleForm, done, with_csrf};
+use crate::accounts::{NewUser, Origin, Status, User, UserQuery};
+use crate::admin::UserPatch;
+use crate::discovery::Email;
+use crate::web::error::WebError;
+
+/// Users on one page of the list (and of the Waiting Room queue).
+pub const PAGE_SIZE: u32 = 50;
+
+/// The list's query: every field text, so a malformed value is this page's clear error
+/// rather than the framework's bare 400.
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    /// Text in the email or name.
+    q: Option<String>,
+    /// `waiting`, `active`, `disabled`, or empty for all.
+    status: Option<String>,
+    /// 1-based page.
+    page: Option<String>,
+    /// The notice of the change just made.
+    done: Option<String>,
+}
+
+/// The notices a change redirects back with; anything else shows none.
+const NOTICES: &[&str] = &[
+    "added",
+    "approved",
+    "denied",
+    "disabled",
+    "enabled",
+    "admin_granted",
+    "admin_removed",
+];
+
+/// `GET /{account}/admin/users`.
+pub async fn page(console: Console, query: Result<Query<ListQuery>, QueryRejection>) -> Response {
+    let query = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return console.problem(WebError::BadRequest(e.body_text()), &console.path("")),
+    };
+    match list(&console, &query).await {
+        Ok(data) => console.render(StatusCode::OK, "console_users", "users", data),
+        Err(e) => console.problem(e, &console.path("")),
+    }
+}
+
+async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<Status>().map_err(|_| {
+            WebError::BadRequest(format!("status {s:?}: use waiting, active or disabled"))
+        })?),
+    };
+    let page: u64 = match query.page.as_deref().filter(|p| !p.is_empty()) {
+        None => 1,
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|p| (1..=1_000_000).contains(p))
+            .ok_or_else(|| WebError::BadRequest(format!("page {p:?}")))?,
+    };
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let users = &console.state.admin.users;
+    let account = &console.tenant.account;
+    let waiting = users
+        .list(
+            account,
+            &UserQuery {
+                status: Some(Status::Waiting),
+                limit: PAGE_SIZE,
+                ..UserQuery::default()
+            },
+        )
+        .await?;
+    let found = users
+        .list(
+            account,
+            &UserQuery {
+                status,
+                search: search.map(str::to_string),
+                limit: PAGE_SIZE,
+                offset: (page - 1) * u64::from(PAGE_SIZE),
+                ..UserQuery::default()
+            },
+        )
+        .await?;
+    let pages = found.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
+    let link = |to: u64| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = search {
+            q.append_pair("q", s);
+        }
+        if let Some(s) = status {
+            q.append_pair("status", s.as_str());
+        }
+        q.append_pair("page", &to.to_string());
+        format!("{}?{}", console.path("/users"), q.finish())
+    };
+    let me = console.admin.user.id;
+    let statuses: Vec<Value> = [Status::Active, Status::Waiting, Status::Disabled]
+        .into_iter()
+        .map(|s| json!({"value": s.as_str(), "selected": status == Some(s)}))
+        .collect();
+    Ok(json!({
+        "waiting": waiting.users.iter().map(|u| row(u, me)).collect::<Vec<_>>(),
+        "waiting_total": waiting.total,
+        "waiting_more": waiting.total > u64::from(PAGE_SIZE),
+        "waiting_url": format!("{}?status=waiting", console.path("/users")),
+        "users": found.users.iter().map(|u| row(u, me)).collect::<Vec<_>>(),
+        "total": found.total,
+        "q": search,
+        "status": status.map(Status::as_str),
+        "statuses": statuses,
+        "page": page,
+        "pages": pages,
+        "prev_url": (page > 1).then(|| link(page - 1)),
+        "next_url": (page < pages).then(|| link(page + 1)),
+        "done": query.done.as_deref().filter(|d| NOTICES.contains(d)),
+    }))
+}
+
+/// A user as the list shows them.
+fn row(u: &User, me: i64) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email.as_str(),
+        "name": u.name,
+        "status": u.status.as_str(),
+        "active": u.status == Status::Active,
+        "disabled": u.status == Status::Disabled,
+        "admin": u.admin,
+        "origin": u.origin.as_str(),
+        "created": when(u.created_at),
+        "last_login": u.last_login_at.map(when),
+        "me": u.id == me,
+    })
+}
+
+/// A time as the pages print it.
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The add-user form.
+#[derive(Debug, Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    /// A checkbox: present when ticked.
+    admin: Option<String>,
+}
+
+/// A Waiting Room denial.
+#[derive(Debug, Deserialize)]
+pub struct DenyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Enable or disable.
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// Grant or remove admin rights.
+#[derive(Debug, Deserialize)]
+pub struct AdminForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    admin: String,
+}
+
+/// A form of one button: only the token.
+#[derive(Debug, Deserialize)]
+pub struct ButtonForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+with_csrf!(AddForm, DenyForm, StatusForm, AdminForm, ButtonForm);
+
+/// Answers a change: back to the list with its notice, or the problem page.
+fn answer(console: &Console, result: Result<&'static str, WebError>) -> Response {
+    let back = console.path("/users");
+    match result {
+        Ok(notice) => done(&back, notice),
+        Err(e) => console.problem(e, &back),
+    }
+}
+
+/// `POST /{account}/admin/users`: a user without a password (they sign in with SSO, or
+/// are sent a link); granting admin rights at once needs a recent sign-in.
+pub async fn add(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Response {
+    let result = async {
+        let admin = form.admin.is_some();
+        if admin {
+            console.admin.require_recent_sign_in(Utc::now())?;
+        }
+        let email = Email::parse(form.email.trim())?;
+        let mut new = NewUser::new(&console.tenant.account, email, Origin::Cli, Utc::now());
+        new.name = form.name.trim().to_string();
+        new.admin = admin;
+        console
+            .state
+            .admin
+            .users
+            .create(&console.admin.actor(), &console.tenant, new, None)
+            .await?;
+        Ok("added")
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/{id}/approve`.
+pub async fn approve(ConsoleForm { console, .. }: ConsoleForm<ButtonForm>) -> Response {
+    let result = async {
+        let id = console.user_id()?;
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        users.approve(&actor, &console.tenant.account, id).await?;
+        console.state.forget_user_status(id).await;
+        Ok("approved")
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/{id}/deny`.
+pub async fn deny(ConsoleForm { console, form }: ConsoleForm<DenyForm>) -> Response {
+    let result = async {
+        let id = console.user_id()?;
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        users
+            .deny(&actor, &console.tenant.account, id, Some(&form.reason))
+            .await?;
+        console.state.forget_user_status(id).await;
+        Ok("denied")
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/{id}/status`: `active` or `disabled`. Disabling ends the
+/// user's sessions, as through the API.
+pub async fn set_status(ConsoleForm { console, form }: ConsoleForm<StatusForm>) -> Response {
+    let result = async {
+        let id = console.user_id()?;
+        let (status, notice) = match form.status.as_str() {
+            "active" => (Status::Active, "enabled"),
+            "disabled" => (Status::Disabled, "disabled"),
+            other => {
+                return Err(WebError::BadRequest(format!(
+                    "status {other:?}: use active or disabled"
+                )));
+            }
+        };
+        let patch = UserPatch {
+            status: Some(status),
+            ..UserPatch::default()
+        };
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        users
+            .patch(&actor, &console.tenant.account, id, &patch)
+            .await?;
+        console.state.forget_user_status(id).await;
+        Ok(notice)
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/{id}/admin`: `true` grants admin rights, `false` removes
+/// them; both need a recent sign-in.
+pub async fn set_admin(ConsoleForm { console, form }: ConsoleForm<AdminForm>) -> Response {
+    let result = async {
+        let id = console.user_id()?;
+        let (admin, notice) = match form.admin.as_str() {
+            "true" => (true, "admin_granted"),
+            "false" => (false, "admin_removed"),
+            other => {
+                return Err(WebError::BadRequest(format!(
+                    "admin {other:?}: use true or false"
+                )));
+            }
+        };
+        console.admin.require_recent_sign_in(Utc::now())?;
+        let patch = UserPatch {
+            admin: Some(admin),
+            ..UserPatch::default()
+        };
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        users
+            .patch(&actor, &console.tenant.account, id, &patch)
+            .await?;
+        Ok(notice)
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/import`: a `multipart/form-data` upload (field `csrf`,
+/// then field `file`, the CLI's CSV), answered with the per-line report. The token is
+/// checked before the file is read into the operation; the body is bounded by the
+/// gateway's request limit.
+pub async fn import(console: Console, upload: Result<Multipart, MultipartRejection>) -> Response {
+    let back = console.path("/users");
+    match import_upload(&console, upload).await {
+        Ok(data) => console.render(StatusCode::OK, "console_import", "users", data),
+        Err(e) => console.problem(e, &back),
+    }
+}
+
+async fn import_upload(
+    console: &Console,
+    upload: Result<Multipart, MultipartRejection>,
+) -> Result<Value, WebError> {
+    let bad = |e: &dyn std::fmt::Display| WebError::BadRequest(format!("the upload: {e}"));
+    let mut upload = upload.map_err(|e| bad(&e))?;
+    let mut csrf = None;
+    let mut file = None;
+    while let Some(field) = upload.next_field().await.map_err(|e| bad(&e))? {
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad(&e))?),
+            Some("file") => {
+                // Read only once the token is known good: a forged upload costs no parsing.
+                console.check_csrf(csrf.as_deref().unwrap_or_default())?;
+                file = Some(field.bytes().await.map_err(|e| bad(&e))?);
+            }
+            _ => {}
+        }
+    }
+    console.check_csrf(csrf.as_deref().unwrap_or_default())?;
+    // The file's admin column may grant admin rights.
+    console.admin.require_recent_sign_in(Utc::now())?;
+    let file = file.ok_or_else(|| WebError::BadRequest("no file was chosen".into()))?;
+    let text = std::str::from_utf8(&file).map_err(|_| {
+        crate::admin::AdminError::from(crate::accounts::AccountsError::Import(
+            "the CSV is not UTF-8".into(),
+        ))
+    })?;
+    let tenant = &console.tenant;
+    let owner = |e: &Email| {
+        tenant
+            .owns_domain(e.domain())
+            .then(|| tenant.account.clone())
+    };
+    let summary = console
+        .state
+        .admin
+        .users
+        .import(
+            &console.admin.actor(),
+            "console",
+            text,
+            &owner,
+            Some(&tenant.account),
+        )
+        .await?;
+    Ok(json!({
+        "created": summary.created,
+        "updated": summary.updated,
+        "unchanged": summary.unchanged,
+        "errors": summary.errors,
+        "users_url": console.path("/users"),
+    }))
+}

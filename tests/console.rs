@@ -1,0 +1,966 @@
+//! The account admin console `/{account}/admin` over the real gateway: who gets in (an
+//! active admin of that account only; anonymous → the account's sign-in and back), the
+//! session-bound CSRF token on every form, the recent sign-in rule for sensitive changes,
+//! and the Users and Audit sections doing their changes through the management operations
+//! (the same audit events as the API).
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{TestApp, add_user, csrf_of, spawn_app};
+use realmgate::accounts::{Status, User};
+use realmgate::session::{Session, SessionUser};
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue, LOCATION};
+
+/// A browser signed in as `user`, with a session that began at `signed_in_at`.
+struct Signed {
+    client: reqwest::Client,
+    session: Session,
+}
+
+async fn sign_in(app: &TestApp, user: &User, signed_in_at: DateTime<Utc>) -> Signed {
+    let session = app
+        .state
+        .sessions
+        .create(
+            &SessionUser {
+                user_id: user.id,
+                account: user.account.clone(),
+                email: user.email.to_string(),
+                name: user.name.clone(),
+                amr: "pwd".into(),
+                acr: None,
+            },
+            signed_in_at,
+        )
+        .await
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        COOKIE,
+        HeaderValue::from_str(&format!("realmgate_session={}", session.id)).unwrap(),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Signed { client, session }
+}
+
+impl Signed {
+    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
+        let res = self.client.get(app.at(path)).send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// Posts `fields` plus this session's token.
+    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = fields.to_vec();
+        form.push(("csrf", &self.session.csrf));
+        self.client
+            .post(app.at(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+async fn admin_of(app: &TestApp, account: &str, email: &str) -> User {
+    add_user(app, account, email, None, true, Status::Active).await
+}
+
+async fn user_of(app: &TestApp, account: &str, email: &str, status: Status) -> User {
+    add_user(app, account, email, None, false, status).await
+}
+
+async fn events(app: &TestApp, account: &str) -> Vec<realmgate::audit::AuditEvent> {
+    app.state
+        .admin
+        .audit
+        .list(Some(account), None, 1000)
+        .await
+        .unwrap()
+}
+
+async fn stored(app: &TestApp, user: &User) -> Option<User> {
+    app.state.users.by_id(user.id).await.unwrap()
+}
+
+async fn by_email(app: &TestApp, account: &str, email: &str) -> User {
+    let email = realmgate::discovery::Email::parse(email).unwrap();
+    app.state
+        .users
+        .by_email(account, &email)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()[LOCATION].to_str().unwrap().to_string()
+}
+
+/// A `multipart/form-data` body of text fields, in order: what a browser sends for the
+/// import form (the file part named `file`).
+fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "----realmgate-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!("--{boundary}\r\n"));
+        if *name == "file" {
+            body.push_str(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"users.csv\"\r\nContent-Type: text/csv\r\n\r\n",
+            );
+        } else {
+            body.push_str(&format!(
+                "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+            ));
+        }
+        body.push_str(value);
+        body.push_str("\r\n");
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn upload(
+    app: &TestApp,
+    who: &Signed,
+    account: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (content_type, body) = multipart(fields);
+    who.client
+        .post(app.at(&format!("/{account}/admin/users/import")))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Every console route as `src/web/mod.rs` registers it: (method, path template). Read
+/// from the source so a route added later without being in these tests fails them.
+fn console_routes() -> Vec<(String, String)> {
+    let src = include_str!("../src/web/mod.rs");
+    let start = src
+        .find("fn console_routes()")
+        .expect("console_routes in web/mod.rs");
+    let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
+    let mut routes = Vec::new();
+    for route in body.split(".route(").skip(1) {
+        let path = route.split('"').nth(1).unwrap().to_string();
+        for method in ["get", "post"] {
+            if route.contains(&format!("{method}(")) {
+                routes.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(routes.len() >= 9, "{routes:?}");
+    routes
+}
+
+/// A route template filled in for `account` and user `id`.
+fn fill(path: &str, account: &str, id: i64) -> String {
+    path.replace("{account}", account)
+        .replace("{id}", &id.to_string())
+}
+
+/// A request on a console route with a valid-looking body for its form, sent by `who`
+/// with `csrf` as the token.
+async fn hit(
+    app: &TestApp,
+    who: &reqwest::Client,
+    method: &str,
+    path: &str,
+    csrf: &str,
+) -> reqwest::Response {
+    if method == "GET" {
+        return who.get(app.at(path)).send().await.unwrap();
+    }
+    if path.ends_with("/import") {
+        let (content_type, body) = multipart(&[
+            ("csrf", csrf),
+            ("file", "email,name,admin\nnew@fabrikam.com,New,true\n"),
+        ]);
+        return who
+            .post(app.at(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let form: &[(&str, &str)] = if path.ends_with("/status") {
+        &[("status", "disabled")]
+    } else if path.ends_with("/admin") {
+        &[("admin", "true")]
+    } else if path.ends_with("/deny") {
+        &[("reason", "no")]
+    } else if path.ends_with("/users") {
+        &[("email", "new@fabrikam.com"), ("name", "New")]
+    } else {
+        &[]
+    };
+    let mut form = form.to_vec();
+    form.push(("csrf", csrf));
+    who.post(app.at(path)).form(&form).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn anonymous_visitors_sign_in_to_the_account_then_come_back() {
+    let app = spawn_app(|_| {}).await;
+    let password = "correct horse battery";
+    add_user(
+        &app,
+        "fabrikam",
+        "boss@fabrikam.com",
+        Some(password),
+        true,
+        Status::Active,
+    )
+    .await;
+    let browser = app.client();
+    let res = browser
+        .get(app.at("/fabrikam/admin/users?q=ann"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = location(&res);
+    assert_eq!(
+        to,
+        "/fabrikam?return_to=%2Ffabrikam%2Fadmin%2Fusers%3Fq%3Dann"
+    );
+    // The account's password step carries the way back through the sign-in.
+    let html = browser
+        .get(app.at(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        common::unescape(&html).contains("name=\"return_to\" value=\"http://127.0.0.1"),
+        "{html}"
+    );
+    let token = csrf_of(&html);
+    let back = app.at("/fabrikam/admin/users?q=ann");
+    let res = browser
+        .post(app.at("/login/password"))
+        .form(&[
+            ("email", "boss@fabrikam.com"),
+            ("password", password),
+            ("csrf", &token),
+            ("return_to", &back),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), back);
+    let res = browser.get(&back).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<h1>Users</h1>") && html.contains("boss@fabrikam.com"));
+
+    // An SSO account's sign-in is its IdP, carrying the way back too.
+    let res = app
+        .client()
+        .get(app.at("/contoso/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/contoso?return_to=%2Fcontoso%2Fadmin");
+    let res = app
+        .client()
+        .get(app.at(&location(&res)))
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&res).starts_with("/sso/contoso/start?return_to="));
+
+    // A form posted without a session changes nothing and leads to the sign-in.
+    let before = events(&app, "fabrikam").await.len();
+    let res = app
+        .client()
+        .post(app.at("/fabrikam/admin/users"))
+        .form(&[("email", "x@fabrikam.com"), ("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&res), "/fabrikam?return_to=%2Ffabrikam%2Fadmin");
+    assert_eq!(events(&app, "fabrikam").await.len(), before);
+    // An unknown account is not found, for anonymous visitors as on its Sign-on URL.
+    let res = app
+        .client()
+        .get(app.at("/nowhere/admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_active_admins_of_the_account_get_in() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let ann = user_of(&app, "fabrikam", "ann@fabrikam.com", Status::Active).await;
+    let now = Utc::now();
+
+    let (status, html) = sign_in(&app, &boss, now)
+        .await
+        .get(&app, "/fabrikam/admin")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Overview</h1>"), "{html}");
+
+    let signed = sign_in(&app, &ann, now).await;
+    for path in [
+        "/fabrikam/admin",
+        "/fabrikam/admin/users",
+        "/fabrikam/admin/audit",
+    ] {
+        let (status, html) = signed.get(&app, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(html.contains("<code>forbidden</code>"), "{html}");
+        assert!(html.contains("You are not an administrator of this account."));
+    }
+    let res = signed
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/admin", ann.id),
+            &[("admin", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(!stored(&app, &ann).await.unwrap().admin);
+
+    // Rights are read at every request: a demoted admin is out at the next click.
+    let boss_browser = sign_in(&app, &boss, now).await;
+    app.state
+        .users
+        .set_profile(boss.id, &boss.name, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        boss_browser.get(&app, "/fabrikam/admin").await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn an_admin_of_one_account_reaches_nothing_of_another_on_any_route() {
+    let app = spawn_app(|_| {}).await;
+    let contoso_admin = admin_of(&app, "contoso", "boss@contoso.com").await;
+    let fabrikam_admin = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let victim = user_of(&app, "fabrikam", "wes@fabrikam.com", Status::Waiting).await;
+    let intruder = sign_in(&app, &contoso_admin, Utc::now()).await;
+    let before = events(&app, "fabrikam").await.len();
+    let mut refused = 0;
+    for (method, template) in console_routes() {
+        for account in ["fabrikam", "nowhere"] {
+            let path = fill(&template, account, victim.id);
+            let res = hit(
+                &app,
+                &intruder.client,
+                &method,
+                &path,
+                &intruder.session.csrf,
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            let html = res.text().await.unwrap();
+            assert!(
+                html.contains("<code>forbidden</code>"),
+                "{method} {path}: {html}"
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused >= 18);
+    assert_eq!(stored(&app, &victim).await, Some(victim.clone()));
+    assert_eq!(events(&app, "fabrikam").await.len(), before);
+    assert!(
+        app.state
+            .users
+            .by_email(
+                "fabrikam",
+                &realmgate::discovery::Email::parse("new@fabrikam.com").unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // In their own console, another account's user id is no user.
+    for template in console_routes()
+        .iter()
+        .filter(|(m, p)| m == "POST" && p.contains("{id}"))
+        .map(|(_, p)| p)
+    {
+        let path = fill(template, "contoso", victim.id);
+        let res = hit(
+            &app,
+            &intruder.client,
+            "POST",
+            &path,
+            &intruder.session.csrf,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(stored(&app, &victim).await, Some(victim.clone()));
+    assert_eq!(events(&app, "fabrikam").await.len(), before);
+    // The account's own admin does reach it.
+    let own = sign_in(&app, &fabrikam_admin, Utc::now()).await;
+    assert_eq!(
+        own.get(&app, "/fabrikam/admin/users").await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn every_form_refuses_a_missing_or_foreign_csrf_token() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let wes = user_of(&app, "fabrikam", "wes@fabrikam.com", Status::Waiting).await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    // The token of another session of the same admin: a page seen elsewhere.
+    let other = sign_in(&app, &boss, Utc::now()).await;
+    let (_, html) = me.get(&app, "/fabrikam/admin/users").await;
+    assert_eq!(
+        csrf_of(&html),
+        me.session.csrf,
+        "the forms carry the session's token"
+    );
+    let before = events(&app, "fabrikam").await.len();
+    let posts: Vec<_> = console_routes()
+        .into_iter()
+        .filter(|(m, _)| m == "POST")
+        .collect();
+    assert!(posts.len() >= 6);
+    for (_, template) in &posts {
+        let path = fill(template, "fabrikam", wes.id);
+        for token in ["", "forged", other.session.csrf.as_str()] {
+            let res = hit(&app, &me.client, "POST", &path, token).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+            assert!(
+                res.text()
+                    .await
+                    .unwrap()
+                    .contains("<code id=\"code\">csrf_failed</code>")
+            );
+        }
+    }
+    assert_eq!(stored(&app, &wes).await, Some(wes.clone()));
+    assert_eq!(events(&app, "fabrikam").await.len(), before);
+}
+
+#[tokio::test]
+async fn sensitive_changes_ask_for_a_fresh_sign_in() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "contoso", "boss@contoso.com").await;
+    let ann = user_of(&app, "contoso", "ann@contoso.com", Status::Active).await;
+    let stale = sign_in(&app, &boss, Utc::now() - Duration::minutes(20)).await;
+    // Reading and ordinary changes still work.
+    assert_eq!(
+        stale.get(&app, "/contoso/admin/users").await.0,
+        StatusCode::OK
+    );
+    let res = stale
+        .post(
+            &app,
+            &format!("/contoso/admin/users/{}/status", ann.id),
+            &[("status", "disabled")],
+        )
+        .await;
+    assert_eq!(location(&res), "/contoso/admin/users?done=disabled");
+    let res = stale
+        .post(
+            &app,
+            &format!("/contoso/admin/users/{}/status", ann.id),
+            &[("status", "active")],
+        )
+        .await;
+    assert_eq!(location(&res), "/contoso/admin/users?done=enabled");
+
+    let before = events(&app, "contoso").await.len();
+    let make_admin = format!("/contoso/admin/users/{}/admin", ann.id);
+    let res = stale.post(&app, &make_admin, &[("admin", "true")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let html = common::unescape(&res.text().await.unwrap());
+    assert!(html.contains("reauthentication_required"), "{html}");
+    assert!(
+        html.contains("href=\"/contoso?return_to=%2Fcontoso%2Fadmin%2Fusers\""),
+        "{html}"
+    );
+    // An SSO account's admin may be here because SSO is broken: the fail-safe comes back too.
+    assert!(html.contains("href=\"/contoso/no-sso?return_to=%2Fcontoso%2Fadmin%2Fusers\""));
+    let res = stale
+        .post(
+            &app,
+            "/contoso/admin/users",
+            &[("email", "eve@contoso.com"), ("admin", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = upload(
+        &app,
+        &stale,
+        "contoso",
+        &[
+            ("csrf", &stale.session.csrf),
+            ("file", "email,admin\nann@contoso.com,true\n"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("reauthentication_required")
+    );
+    assert!(!stored(&app, &ann).await.unwrap().admin);
+    assert_eq!(events(&app, "contoso").await.len(), before);
+
+    // The fail-safe page keeps the way back in its form.
+    let res = app
+        .client()
+        .get(app.at("/contoso/no-sso?return_to=%2Fcontoso%2Fadmin%2Fusers"))
+        .send()
+        .await
+        .unwrap();
+    let html = common::unescape(&res.text().await.unwrap());
+    assert!(
+        html.contains("name=\"return_to\" value=\"http://127.0.0.1"),
+        "{html}"
+    );
+
+    // Signed in again: the same change goes through, audited with the admin's name.
+    let fresh = sign_in(&app, &boss, Utc::now()).await;
+    let res = fresh.post(&app, &make_admin, &[("admin", "true")]).await;
+    assert_eq!(location(&res), "/contoso/admin/users?done=admin_granted");
+    assert!(stored(&app, &ann).await.unwrap().admin);
+    let last = events(&app, "contoso").await.pop().unwrap();
+    assert_eq!(
+        (
+            last.actor.as_str(),
+            last.action.as_str(),
+            last.target.as_str()
+        ),
+        ("user:boss@contoso.com", "user_changed", "ann@contoso.com")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_keeps_their_own_rights_and_the_account_its_last_admin() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    for (path, field) in [
+        (
+            format!("/fabrikam/admin/users/{}/admin", boss.id),
+            ("admin", "false"),
+        ),
+        (
+            format!("/fabrikam/admin/users/{}/status", boss.id),
+            ("status", "disabled"),
+        ),
+    ] {
+        let res = me.post(&app, &path, &[field]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains("cannot remove their own administrator rights"),
+            "{html}"
+        );
+    }
+    assert_eq!(stored(&app, &boss).await, Some(boss.clone()));
+
+    // The management API obeys the same rule: the last admin stays.
+    let (_, token) = app
+        .state
+        .admin
+        .tokens
+        .create(
+            &realmgate::admin::Actor::Cli,
+            "hr",
+            Some("fabrikam"),
+            realmgate::admin::Scope::Admin,
+        )
+        .await
+        .unwrap();
+    let api = reqwest::Client::new();
+    let res = api
+        .patch(app.at(&format!("/api/v1/tenants/fabrikam/users/{}", boss.id)))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"admin": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let res = api
+        .delete(app.at(&format!("/api/v1/tenants/fabrikam/users/{}", boss.id)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(stored(&app, &boss).await, Some(boss.clone()));
+
+    // With a second admin, one can remove the other's rights.
+    let ann = admin_of(&app, "fabrikam", "ann@fabrikam.com").await;
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/admin", ann.id),
+            &[("admin", "false")],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=admin_removed");
+    assert!(!stored(&app, &ann).await.unwrap().admin);
+}
+
+#[tokio::test]
+async fn the_waiting_room_comes_first_and_each_decision_is_audited() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let wes = user_of(&app, "fabrikam", "wes@fabrikam.com", Status::Waiting).await;
+    let zed = user_of(&app, "fabrikam", "zed@fabrikam.com", Status::Waiting).await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (_, html) = me.get(&app, "/fabrikam/admin/users").await;
+    let queue = html.find("id=\"waiting\"").expect("the queue");
+    let all = html.find("id=\"users\"").expect("the list");
+    assert!(queue < all, "the Waiting Room comes first");
+    assert!(
+        html[queue..all].contains("wes@fabrikam.com")
+            && html[queue..all].contains("zed@fabrikam.com")
+    );
+    assert!(html.contains("Waiting Room (2)"));
+
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/approve", wes.id),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=approved");
+    assert_eq!(stored(&app, &wes).await.unwrap().status, Status::Active);
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/deny", zed.id),
+            &[("reason", "not one of ours")],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=denied");
+    assert_eq!(stored(&app, &zed).await.unwrap().status, Status::Disabled);
+    let (_, html) = me.get(&app, "/fabrikam/admin/users?done=denied").await;
+    assert!(html.contains("id=\"waiting-empty\"") && html.contains("The request was denied"));
+    // A notice is one of the page's own: nothing else is echoed.
+    let (_, html) = me.get(&app, "/fabrikam/admin/users?done=%3Cb%3Ehi").await;
+    assert!(!html.contains("id=\"notice\"") && !html.contains("<b>hi"));
+
+    // Only a waiting user can be denied.
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/deny", wes.id),
+            &[("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(stored(&app, &wes).await.unwrap().status, Status::Active);
+
+    let log = events(&app, "fabrikam").await;
+    let decisions: Vec<_> = log
+        .iter()
+        .filter(|e| e.actor == "user:boss@fabrikam.com")
+        .map(|e| (e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            ("user_approved", "wes@fabrikam.com"),
+            ("user_denied", "zed@fabrikam.com")
+        ]
+    );
+    let denied = log.iter().find(|e| e.action == "user_denied").unwrap();
+    assert_eq!(denied.after.as_ref().unwrap()["reason"], "not one of ours");
+    assert_eq!(denied.before.as_ref().unwrap()["status"], "waiting");
+}
+
+#[tokio::test]
+async fn the_user_list_searches_filters_and_pages() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    for i in 0..119 {
+        let status = if i % 10 == 0 {
+            Status::Disabled
+        } else {
+            Status::Active
+        };
+        user_of(
+            &app,
+            "fabrikam",
+            &format!("user-{i:03}@fabrikam.com"),
+            status,
+        )
+        .await;
+    }
+    user_of(&app, "contoso", "user-999@contoso.com", Status::Active).await;
+    let seen = by_email(&app, "fabrikam", "user-001@fabrikam.com").await;
+    let login_at = "2026-11-30T08:15:00Z".parse::<DateTime<Utc>>().unwrap();
+    app.state
+        .users
+        .record_login(seen.id, login_at)
+        .await
+        .unwrap();
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let rows = |html: &str| html.matches("<tr id=\"user-").count();
+
+    let (status, html) = me.get(&app, "/fabrikam/admin/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("All users (120)"), "120 with the admin");
+    assert_eq!(rows(&html), 50);
+    assert!(html.contains("Page 1 of 3") && !html.contains("id=\"prev\""));
+    assert!(
+        html.contains("2026-11-30 08:15 UTC"),
+        "the last sign-in is shown"
+    );
+    assert!(html.contains("<td>Never</td>"));
+    assert!(!html.contains("user-999@contoso.com"));
+    let (_, html) = me.get(&app, "/fabrikam/admin/users?page=3").await;
+    assert_eq!(rows(&html), 20);
+    assert!(html.contains("id=\"prev\"") && !html.contains("id=\"next\""));
+
+    let (_, html) = me.get(&app, "/fabrikam/admin/users?q=USER-07").await;
+    assert!(
+        html.contains("All users (10)"),
+        "search ignores letter case"
+    );
+    let (_, html) = me
+        .get(&app, "/fabrikam/admin/users?q=user-0&status=disabled")
+        .await;
+    assert!(html.contains("All users (10)"), "{html}");
+    assert!(html.contains("<option value=\"disabled\" selected>"));
+    // LIKE's wildcards are searched for literally.
+    let (_, html) = me.get(&app, "/fabrikam/admin/users?q=user_0").await;
+    assert!(html.contains("All users (0)") && html.contains("id=\"no-users\""));
+
+    for bad in ["?status=gone", "?page=0", "?page=x"] {
+        let (status, html) = me.get(&app, &format!("/fabrikam/admin/users{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(html.contains("bad_request"));
+    }
+}
+
+#[tokio::test]
+async fn users_are_added_imported_and_disabled_through_the_operations() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let res = me
+        .post(
+            &app,
+            "/fabrikam/admin/users",
+            &[
+                ("email", "grace@fabrikam.com"),
+                ("name", "Grace Hopper"),
+                ("admin", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=added");
+    let grace = app
+        .state
+        .users
+        .by_email(
+            "fabrikam",
+            &realmgate::discovery::Email::parse("grace@fabrikam.com").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(grace.admin && grace.password_hash.is_none() && grace.status == Status::Active);
+
+    for (email, code) in [
+        ("eve@contoso.com", "invalid"),
+        ("GRACE@fabrikam.com", "conflict"),
+        ("nope", "invalid_email"),
+    ] {
+        let res = me
+            .post(&app, "/fabrikam/admin/users", &[("email", email)])
+            .await;
+        assert!(res.status().is_client_error(), "{email}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(&format!(">{code}</code>")), "{email}: {html}");
+    }
+
+    let csv = "email,name,admin\nada@fabrikam.com,Ada,false\nmal@contoso.com,Mal,false\nnot-an-email,X,false\n";
+    let res = upload(
+        &app,
+        &me,
+        "fabrikam",
+        &[("csrf", &me.session.csrf), ("file", csv)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<span id=\"created\">1</span>"), "{html}");
+    assert!(
+        html.contains("<li>line 3: ") && html.contains("contoso.com"),
+        "{html}"
+    );
+    assert!(html.contains("line 4:"));
+    let res = upload(&app, &me, "fabrikam", &[("csrf", &me.session.csrf)]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // Disabling ends the user's session at once.
+    let ada = app
+        .state
+        .users
+        .by_email(
+            "fabrikam",
+            &realmgate::discovery::Email::parse("ada@fabrikam.com").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let ada_browser = sign_in(&app, &ada, Utc::now()).await;
+    let url = app.at("/auth/verify");
+    let verify = |c: reqwest::Client| {
+        let url = url.clone();
+        async move { c.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(verify(ada_browser.client.clone()).await, StatusCode::OK);
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/status", ada.id),
+            &[("status", "disabled")],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=disabled");
+    assert_eq!(
+        verify(ada_browser.client.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let actions: Vec<_> = events(&app, "fabrikam")
+        .await
+        .into_iter()
+        .filter(|e| e.actor == "user:boss@fabrikam.com")
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, ["user_added", "users_imported", "user_disabled"]);
+}
+
+#[tokio::test]
+async fn the_audit_page_shows_the_accounts_events_newest_first_by_pages() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let other = user_of(&app, "contoso", "eve@contoso.com", Status::Active).await;
+    let actor = realmgate::admin::Actor::Token("hr".into());
+    let ann = user_of(&app, "fabrikam", "ann@fabrikam.com", Status::Active).await;
+    for i in 0..60 {
+        let patch = realmgate::admin::UserPatch {
+            name: Some(format!("Ann {i}")),
+            ..Default::default()
+        };
+        app.state
+            .admin
+            .users
+            .patch(&actor, "fabrikam", ann.id, &patch)
+            .await
+            .unwrap();
+    }
+    let contoso_patch = realmgate::admin::UserPatch {
+        name: Some("Secret".into()),
+        ..Default::default()
+    };
+    app.state
+        .admin
+        .users
+        .patch(&actor, "contoso", other.id, &contoso_patch)
+        .await
+        .unwrap();
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (status, html) = me.get(&app, "/fabrikam/admin/audit").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<tr id=\"event-").count(), 50);
+    assert!(!html.contains("eve@contoso.com") && !html.contains("Secret"));
+    let ids: Vec<i64> = html
+        .split("<tr id=\"event-")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    assert!(html.contains("Ann 59&quot;"));
+    let next = common::unescape(&html);
+    let at = next.find("id=\"older\"").unwrap();
+    let href = next[..at].rsplit("href=\"").next().unwrap();
+    let href = &href[..href.find('"').unwrap()];
+    let (_, html) = me.get(&app, href).await;
+    assert_eq!(html.matches("<tr id=\"event-").count(), 10);
+    assert!(
+        html.contains("Ann 9&quot;") && !html.contains("Ann 10&quot;"),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"older\"") && html.contains("id=\"newest\""));
+    let (status, _) = me.get(&app, "/fabrikam/admin/audit?before=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
+    use realmgate::login::traces::{Trace, TraceResult};
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "contoso", "boss@contoso.com").await;
+    let trace = |account: &str, code: &str| Trace {
+        at: Utc::now(),
+        result: TraceResult::Refused,
+        code: code.into(),
+        reason: Some(format!("{account}: signature verification failed")),
+        issuer: Some(format!("https://idp.{account}.example/")),
+        destination: None,
+        in_response_to: None,
+        name_id: None,
+        email: Some(format!("ann@{account}.com")),
+        signing_certificate: None,
+        protocol: Default::default(),
+        subject: None,
+        not_applicable: Vec::new(),
+    };
+    let traces = &app.state.login.traces;
+    traces
+        .record("contoso", &trace("contoso", "signature_invalid"))
+        .await
+        .unwrap();
+    traces
+        .record("fabrikam", &trace("fabrikam", "audience_mismatch"))
+        .await
+        .unwrap();
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (status, html) = me.get(&app, "/contoso/admin/traces").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("signature_invalid")
+            && html.contains("contoso: signature verification failed")
+    );
+    assert!(html.contains("https://idp.contoso.example/"));
+    assert!(
+        !html.contains("audience_mismatch") && !html.contains("fabrikam"),
+        "{html}"
+    );
+}
