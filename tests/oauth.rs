@@ -736,3 +736,45 @@ async fn only_served_scopes_are_advertised_and_granted() {
         );
     }
 }
+
+/// A password reset ends the refresh tokens issued before it (the family began before the
+/// user's sessions were ended), and not those of a login after it.
+#[tokio::test]
+async fn a_password_reset_ends_earlier_refresh_tokens() {
+    use realmgate::session::{LinkClaim, Purpose};
+    let app = app().await;
+    let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
+    let http = backchannel();
+    let oauth = client(&app, "mobile", CUSTOM);
+    let (code, verifier) = fresh_code(&app, &oauth, CUSTOM).await;
+    let tokens = oauth
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let rt = tokens.refresh_token().unwrap().clone();
+    let claim = LinkClaim {
+        user_id: user.id,
+        account: "fabrikam".into(),
+        purpose: Purpose::Reset,
+        issued_at: chrono::Utc::now(),
+    };
+    let login = &app.state.login;
+    let token = login
+        .links
+        .issue(&claim, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    login
+        .set_password(
+            &token,
+            "battery staple",
+            "battery staple",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    refresh_is_refused(&oauth, &rt).await;
+}

@@ -427,3 +427,73 @@ async fn an_invitation_mails_a_set_password_link_or_the_sign_in_url() {
         1
     );
 }
+
+#[tokio::test]
+async fn approving_or_denying_a_waiting_user_mails_them_and_is_audited() {
+    use realmgate::admin::Actor;
+    let app = spawn_app(|_| {}).await;
+    let waiting = add_user(
+        &app,
+        "fabrikam",
+        "wait@fabrikam.com",
+        None,
+        false,
+        Status::Waiting,
+    )
+    .await;
+    let turned_away = add_user(
+        &app,
+        "fabrikam",
+        "no@fabrikam.com",
+        None,
+        false,
+        Status::Waiting,
+    )
+    .await;
+    let active = add_active(&app, "fabrikam", "ann@fabrikam.com", "old password 1").await;
+    let users = &app.state.admin.users;
+    let actor = Actor::Cli;
+    users.approve(&actor, "fabrikam", waiting.id).await.unwrap();
+    let denied = users
+        .deny(&actor, "fabrikam", turned_away.id, Some("not on staff"))
+        .await
+        .unwrap();
+    assert_eq!(denied.status, Status::Disabled);
+    // Only the Waiting Room is denied; another account's user is absent.
+    assert!(
+        users
+            .deny(&actor, "fabrikam", active.id, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        users
+            .deny(&actor, "contoso", waiting.id, None)
+            .await
+            .is_err()
+    );
+    let mail = common::mail::wait_for(&app.data.join("outbox"), 2).await;
+    let approved = mail
+        .iter()
+        .find(|m| m.contains("To: wait@fabrikam.com"))
+        .unwrap();
+    assert_eq!(
+        common::mail::link(approved, "/fabrikam"),
+        Some(app.at("/fabrikam")),
+        "{approved}"
+    );
+    let refused = mail
+        .iter()
+        .find(|m| m.contains("To: no@fabrikam.com"))
+        .unwrap();
+    assert!(refused.contains("not on staff"), "{refused}");
+    let events = app
+        .state
+        .admin
+        .audit
+        .list(Some("fabrikam"), None, 100)
+        .await
+        .unwrap();
+    let deny = events.iter().find(|e| e.action == "user_denied").unwrap();
+    assert_eq!(deny.after.as_ref().unwrap()["reason"], "not on staff");
+}

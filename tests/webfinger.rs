@@ -35,19 +35,15 @@ async fn sign_in_links_follow_the_domain() {
         link(&jrd, SIGN_IN).unwrap(),
         app.at("/sso/contoso/start?login_hint=alice%40contoso.com")
     );
-    // Advertise only what is served: no OpenID Connect issuer without an
-    // openid-configuration.
-    assert_eq!(
-        link(&jrd, "http://openid.net/specs/connect/1.0/issuer"),
-        None
-    );
-    assert_eq!(
-        reqwest::get(app.at("/.well-known/openid-configuration"))
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    // The OpenID Connect issuer (OIDC Discovery §2), and its configuration is served.
+    let issuer = link(&jrd, "http://openid.net/specs/connect/1.0/issuer").unwrap();
+    let config: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["issuer"], issuer);
     // The same answer as the JSON discovery API.
     let api: Value = reqwest::Client::new()
         .post(app.at("/api/v1/discover"))

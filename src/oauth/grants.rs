@@ -298,8 +298,10 @@ impl OAuth {
             Some(f) => f,
             None => {
                 let f = crate::secrets::random_token();
+                let begun =
+                    serde_json::to_vec(&now).map_err(|e| OAuthError::Server(e.to_string()))?;
                 self.store
-                    .put(&format!("oauth:family:{f}"), vec![1], REFRESH_TTL)
+                    .put(&format!("oauth:family:{f}"), begun, REFRESH_TTL)
                     .await?;
                 f
             }
@@ -375,19 +377,28 @@ impl OAuth {
                 "refresh token issued to another client",
             ));
         }
-        if self
+        let Some(started) = self
             .store
             .get(&format!("oauth:family:{}", record.family))
             .await?
-            .is_none()
-        {
+        else {
             return Err(OAuthError::InvalidGrant("refresh token family revoked"));
+        };
+        // A family begun before the user's sessions were ended (a password reset) ends
+        // with them. Families recorded before their start was kept hold `[1]`, no time.
+        let begun: Option<DateTime<Utc>> = serde_json::from_slice(&started).ok();
+        if let Some(ended) =
+            crate::session::sessions::ended_at(self.store.as_ref(), record.subject.user_id).await?
+            && begun.is_some_and(|b| b <= ended)
+        {
+            self.revoke_family(&record.family).await?;
+            return Err(OAuthError::InvalidGrant("the user's sessions were ended"));
         }
         // Refresh the family's lifetime with each use.
         self.store
             .put(
                 &format!("oauth:family:{}", record.family),
-                vec![1],
+                started,
                 REFRESH_TTL,
             )
             .await?;

@@ -216,12 +216,7 @@ impl Sessions {
     /// When the sessions of `user_id` were last ended by [`Sessions::end_all`], if within
     /// a session's lifetime.
     pub async fn ended_at(&self, user_id: i64) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self.store.get(&ended_key(user_id)).await? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
-            None => Ok(None),
-        }
+        ended_at(self.store.as_ref(), user_id).await
     }
 
     /// Every session of `user_id` ends (the user was disabled, deleted or deprovisioned).
@@ -250,6 +245,20 @@ fn well_formed(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// When the sessions of `user_id` were last ended ([`Sessions::end_all`]), for holders of
+/// the store that are not sessions (refresh tokens).
+pub async fn ended_at(
+    store: &dyn Store,
+    user_id: i64,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    match store.get(&ended_key(user_id)).await? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+        None => Ok(None),
+    }
 }
 
 fn ended_key(user_id: i64) -> String {

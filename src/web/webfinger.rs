@@ -19,6 +19,9 @@ use super::discover::sign_in_url;
 /// Link relation of the sign-in URL for the resource's organisation.
 pub const SIGN_IN_REL: &str = "https://realmgate.dev/rel/sign-in";
 
+/// OpenID Connect Discovery §2's issuer relation.
+pub const OIDC_ISSUER_REL: &str = "http://openid.net/specs/connect/1.0/issuer";
+
 fn jrd(status: StatusCode, body: Value) -> Response {
     let mut res = (status, axum::Json(body)).into_response();
     let h = res.headers_mut();
@@ -108,10 +111,11 @@ pub async fn webfinger(
         }
     };
     route.count();
-    // Only the sign-in link: OpenID Connect's issuer relation (OIDC Discovery §2) would send
-    // clients to an openid-configuration this gateway does not serve yet.
+    // The sign-in link, and OpenID Connect's issuer relation (OIDC Discovery §2): this
+    // gateway is the issuer an app signs its users in with, whatever their IdP.
     let links: Vec<Value> = [
         json!({"rel": SIGN_IN_REL, "type": "text/html", "href": sign_in_url(&state.config, &email, &route)}),
+        json!({"rel": OIDC_ISSUER_REL, "href": state.oauth.issuer}),
     ]
     .into_iter()
     .filter(|l| rels.is_empty() || rels.iter().any(|r| l["rel"] == r.as_str()))

@@ -55,7 +55,7 @@ fn decode(raw: &str) -> String {
     for part in raw.split("\n\n") {
         let trimmed: String = part.lines().collect();
         let is_b64 = !trimmed.is_empty()
-            && trimmed.len() % 4 == 0
+            && trimmed.len().is_multiple_of(4)
             && trimmed
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=');

@@ -205,10 +205,14 @@ impl FromRequestParts<SharedState> for Console {
 /// which rule), since the reader administers this account; the catalog's otherwise.
 fn operation_words(err: &WebError) -> String {
     match err {
+        WebError::Admin(AdminError::NotAdmin(_) | AdminError::StaleSignIn { .. }) => {
+            err.public_message()
+        }
         WebError::Admin(e)
             if matches!(
                 e.kind(),
                 crate::admin::ErrorKind::Invalid
+                    | crate::admin::ErrorKind::Forbidden
                     | crate::admin::ErrorKind::Conflict
                     | crate::admin::ErrorKind::ManagedInFile
             ) =>
