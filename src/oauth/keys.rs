@@ -159,6 +159,14 @@ pub fn rotate(data_dir: &Path, now: SystemTime) -> Result<Rotation, RotateError>
     let Some(published) = age(&next, now)? else {
         let pem = generate()?;
         crate::secrets::create_private(&next, pem.as_bytes()).map_err(|e| io(&next, e))?;
+        // The publication time is the step's `now`, as the retirement's is below: the
+        // file system's clock may stand a moment after it, which would make the promotion
+        // `PUBLISH_LEAD` later seem early.
+        std::fs::File::options()
+            .append(true)
+            .open(&next)
+            .and_then(|f| f.set_modified(now))
+            .map_err(|e| io(&next, e))?;
         let kid = Key::from_pem(&pem).map_err(OAuthError::Server)?.kid;
         return Ok(Rotation::Published { kid });
     };
