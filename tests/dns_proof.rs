@@ -64,8 +64,8 @@ fn start_dns(records: &[(&str, &str)]) -> Option<Dns> {
             .unwrap(),
         addr,
     };
-    // Wait until it answers.
-    for _ in 0..50 {
+    // Wait until it answers: up to 10 s, since the whole suite may be loading both cores.
+    for _ in 0..200 {
         if std::net::TcpStream::connect(addr).is_ok() {
             return Some(dns);
         }
