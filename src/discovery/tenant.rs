@@ -72,6 +72,18 @@ pub enum Protocol {
     Wsfed,
 }
 
+impl Protocol {
+    /// The name a tenant file writes (`protocol = "..."`), which the discovery API's
+    /// `method` and the management API's `sso.protocol` answer too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Saml2 => "saml2",
+            Protocol::Oidc => "oidc",
+            Protocol::Wsfed => "wsfed",
+        }
+    }
+}
+
 /// The `[sso]` table of a tenant file, as written (and, for a tenant of the management
 /// API, as stored: serialised back to this text and read again like a file).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

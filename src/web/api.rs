@@ -222,11 +222,7 @@ pub(super) fn tenant_body(t: &Tenant) -> TenantBody {
         include_subdomains: t.include_subdomains,
         region: t.region.clone(),
         sso: t.sso.as_ref().map(|s| SsoBody {
-            protocol: match s.protocol {
-                Protocol::Saml2 => "saml2",
-                Protocol::Oidc => "oidc",
-                Protocol::Wsfed => "wsfed",
-            },
+            protocol: s.protocol.as_str(),
             button: s.button.clone(),
             issuer: s.issuer.clone(),
             sso_url: s.sso_url.as_ref().map(ToString::to_string),

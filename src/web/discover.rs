@@ -237,8 +237,8 @@ pub struct DiscoverRequest {
 /// JSON discovery answer (SPEC: method, account, button, login_url).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DiscoverResponse {
-    /// `saml2`, `oidc` or `password`.
-    #[schema(value_type = String, pattern = "^(saml2|oidc|password)$", example = "saml2")]
+    /// `saml2`, `oidc`, `wsfed` or `password`.
+    #[schema(value_type = String, pattern = "^(saml2|oidc|wsfed|password)$", example = "saml2")]
     pub method: &'static str,
     /// The tenant's slug; null for a domain no tenant owns.
     pub account: Option<String>,
@@ -253,12 +253,7 @@ pub struct DiscoverResponse {
 
 /// The discovery answer's `method`: the tenant's SSO protocol, or `password`.
 fn method_of(t: &crate::discovery::Tenant) -> &'static str {
-    match t.sso.as_ref().map(|s| s.protocol) {
-        Some(crate::discovery::Protocol::Saml2) => "saml2",
-        Some(crate::discovery::Protocol::Oidc) => "oidc",
-        Some(crate::discovery::Protocol::Wsfed) => "wsfed",
-        None => "password",
-    }
+    t.sso.as_ref().map_or("password", |s| s.protocol.as_str())
 }
 
 /// `POST /api/v1/discover`: the same decision as the form, for programs.
