@@ -663,6 +663,14 @@ fn scim_user() -> ScimUser {
         id: "42".into(),
         email: "ann@contoso.com".into(),
         name: "Ann Lee".into(),
+        name_parts: realmgate::accounts::NameParts {
+            given: Some("Ann".into()),
+            family: Some("Lee".into()),
+            formatted: Some("Ann Lee".into()),
+        },
+        emails: vec![realmgate::accounts::UserEmail::primary_work(
+            &realmgate::discovery::Email::parse("ann@contoso.com").expect("an address"),
+        )],
         active: true,
         external_id: Some("ext-1".into()),
         created: DateTime::UNIX_EPOCH,

@@ -15,8 +15,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use realmgate::accounts::{
-    AccountsError, NewUser, Origin, Outcome, Passwords, Refusal, SqlUserStore, Status, User,
-    UserStore, import_csv, resolve,
+    AccountsError, NameParts, NewUser, Origin, Outcome, Passwords, Refusal, SqlUserStore, Status,
+    User, UserEmail, UserStore, import_csv, rename, resolve,
 };
 use realmgate::discovery::tenant::{TenantFile, validate};
 use realmgate::discovery::{Email, Tenant};
@@ -147,6 +147,7 @@ contract!(
     ping_answers,
     every_origin_is_stored,
     set_email_renames_within_the_account,
+    details_are_kept_as_given,
 );
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -929,4 +930,68 @@ async fn set_email_renames_within_the_account(store: Arc<dyn UserStore>) {
         store.set_email(i64::MAX, &email("x@contoso.com")).await,
         Err(AccountsError::NotFound(_))
     ));
+}
+
+/// The name parts and emails of a user (migration 0006) are stored and read back exactly
+/// as given, `primary` false apart from absent; a user made without them has the login
+/// address as primary work email; a rename carries the entry naming the old address over
+/// to the new one and leaves the others; an absent user is `NotFound`.
+async fn details_are_kept_as_given(store: Arc<dyn UserStore>) {
+    let plain = add(store.as_ref(), "contoso", "ann@contoso.com", Status::Active).await;
+    assert_eq!(plain.emails, [UserEmail::primary_work(&plain.email)]);
+    assert!(plain.name_parts.is_empty());
+
+    let parts = NameParts {
+        given: Some("Ann".into()),
+        family: None,
+        formatted: Some("Ann Lee".into()),
+    };
+    let emails = vec![
+        UserEmail {
+            value: "ANN@contoso.com".into(),
+            kind: Some("work".into()),
+            primary: Some(true),
+        },
+        UserEmail {
+            value: "ann@home.example".into(),
+            kind: None,
+            primary: Some(false),
+        },
+        UserEmail {
+            value: "a.lee@other.example".into(),
+            kind: Some("other".into()),
+            primary: None,
+        },
+    ];
+    store.set_details(plain.id, &parts, &emails).await.unwrap();
+    let read = store.by_id(plain.id).await.unwrap().unwrap();
+    assert_eq!((&read.name_parts, &read.emails), (&parts, &emails));
+    let listed = store.list(Some("contoso"), None).await.unwrap();
+    assert_eq!(listed[0].emails, emails, "every read has them");
+
+    let mut new = NewUser::new("contoso", email("bob@contoso.com"), Origin::Scim, t(0));
+    new.name_parts = parts.clone();
+    new.emails = Vec::new();
+    let bob = store.add(new).await.unwrap();
+    assert!(bob.emails.is_empty(), "a client may keep no email");
+    assert_eq!(bob.name_parts, parts);
+
+    rename(
+        store.as_ref(),
+        &tenant_with("deny"),
+        plain.id,
+        &email("ann.lee@contoso.com"),
+    )
+    .await
+    .unwrap();
+    let renamed = store.by_id(plain.id).await.unwrap().unwrap();
+    assert_eq!(renamed.emails[0].value, "ann.lee@contoso.com");
+    assert_eq!(renamed.emails[1..], emails[1..]);
+    assert_eq!(renamed.name_parts, parts);
+
+    let err = store
+        .set_details(i64::MAX, &parts, &emails)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AccountsError::NotFound(_)), "{err}");
 }

@@ -103,6 +103,8 @@ mod tests {
                 created_at: signed_in_at,
                 last_login_at: None,
                 external_id: None,
+                name_parts: Default::default(),
+                emails: Vec::new(),
             },
             signed_in_at,
         }

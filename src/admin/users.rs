@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::{Actor, AdminError, record};
 use crate::accounts::{
-    self, ImportSummary, NewUser, Origin, Status, User, UserPage, UserQuery, UserStore,
+    self, ImportSummary, NameParts, NewUser, Origin, Status, User, UserEmail, UserPage, UserQuery,
+    UserStore,
 };
 use crate::audit::AuditLog;
 use crate::discovery::{Email, Tenant};
@@ -39,6 +40,10 @@ pub struct UserPatch {
     pub name: Option<String>,
     /// Provisioning id: `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// Parts of the name (SCIM `name`).
+    pub name_parts: Option<NameParts>,
+    /// Email addresses as the provisioning client keeps them (SCIM `emails`).
+    pub emails: Option<Vec<UserEmail>>,
 }
 
 /// What the audit log keeps of a user: never the password hash.
@@ -51,6 +56,12 @@ fn snapshot(u: &User) -> serde_json::Value {
         "admin": u.admin,
         "origin": u.origin.as_str(),
         "external_id": u.external_id,
+        "name_parts": {
+            "given": u.name_parts.given,
+            "family": u.name_parts.family,
+            "formatted": u.name_parts.formatted,
+        },
+        "emails": u.emails,
     })
 }
 
@@ -231,6 +242,11 @@ impl Users {
             self.store
                 .set_external_id(id, external_id.as_deref())
                 .await?;
+        }
+        if patch.name_parts.is_some() || patch.emails.is_some() {
+            let name_parts = patch.name_parts.as_ref().unwrap_or(&before.name_parts);
+            let emails = patch.emails.as_deref().unwrap_or(&before.emails);
+            self.store.set_details(id, name_parts, emails).await?;
         }
         if let Some(status) = patch.status {
             self.store

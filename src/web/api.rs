@@ -581,7 +581,7 @@ pub async fn patch_user(
         status: body.status.as_deref().map(status).transpose()?,
         admin: body.admin,
         name: body.name,
-        external_id: None,
+        ..UserPatch::default()
     };
     let user = state
         .admin
