@@ -14,8 +14,8 @@
 //! # Layout
 //! - this file: the caller ([`Provisioner`]), [`ScimFailure`] and the answer's media type;
 //! - [`query`]: the query of a list (`filter`, paging, attribute selection), `/.search`;
-//! - [`users`]: `/Users`;
-//! - [`groups`]: `/Groups`;
+//! - [`users`]: the `/Users` resources;
+//! - [`groups`]: the `/Groups` resources;
 //! - [`discovery`]: `ServiceProviderConfig`, `ResourceTypes`, `Schemas`, and the 404 of
 //!   any other path.
 
