@@ -67,7 +67,8 @@ async fn sqlite() -> Option<Fixture> {
     })
 }
 
-async fn postgres() -> Option<Fixture> {
+/// A fresh, empty schema in the PostgreSQL at `TEST_POSTGRES_URL`: its URL and name.
+async fn postgres_schema() -> Option<(String, String)> {
     let url = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let mut conn = match PgConnection::connect(&url).await {
@@ -79,6 +80,11 @@ async fn postgres() -> Option<Fixture> {
         .execute(&mut conn)
         .await
         .expect("create test schema");
+    Some((url, schema))
+}
+
+async fn postgres() -> Option<Fixture> {
+    let (url, schema) = postgres_schema().await?;
     let options = PgConnectOptions::from_str(&url)
         .expect("postgres url")
         .options([("search_path", schema.as_str())]);
@@ -994,4 +1000,104 @@ async fn details_are_kept_as_given(store: Arc<dyn UserStore>) {
         .await
         .unwrap_err();
     assert!(matches!(err, AccountsError::NotFound(_)), "{err}");
+}
+
+/// The users of an older database, as migrations 0001 to 0005 left them: one with a
+/// display name, one without.
+const OLD_USERS: &str = "INSERT INTO users (account, email, email_lower, name, status, origin, \
+    created_at) VALUES ('contoso', 'Ann@contoso.com', 'ann@contoso.com', 'Ann Lee', 'active', \
+    'scim', $1), ('contoso', 'bob@contoso.com', 'bob@contoso.com', '', 'active', 'cli', $1)";
+
+/// The migrations of `dir` before 0006, to build an older database.
+async fn before_0006(dir: &str) -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate::Migrator::new(Path::new(dir))
+        .await
+        .expect("migrations");
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator
+}
+
+/// What migration 0006 must give the users already there: the SCIM view they had, their
+/// login address as primary work email and their display name as the formatted name.
+async fn assert_0006_kept_the_view(store: &SqlUserStore) {
+    let ann = store
+        .by_email("contoso", &email("ann@contoso.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ann.emails, [UserEmail::primary_work(&ann.email)]);
+    assert_eq!(ann.emails[0].value, "Ann@contoso.com");
+    assert_eq!(ann.name_parts.formatted.as_deref(), Some("Ann Lee"));
+    assert_eq!(
+        (&ann.name_parts.given, &ann.name_parts.family),
+        (&None, &None)
+    );
+    let bob = store
+        .by_email("contoso", &email("bob@contoso.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.emails, [UserEmail::primary_work(&bob.email)]);
+    assert!(
+        bob.name_parts.is_empty(),
+        "no display name, no formatted name"
+    );
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_the_view_of_existing_users_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    before_0006(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(OLD_USERS)
+        .bind(t(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = realmgate::accounts::open(&url).await.expect("upgrade");
+    assert_0006_kept_the_view(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_the_view_of_existing_users_postgres() {
+    let Some(fixture) = postgres_schema().await else {
+        return;
+    };
+    let (url, schema) = fixture;
+    let options = PgConnectOptions::from_str(&url)
+        .expect("postgres url")
+        .options([("search_path", schema.as_str())]);
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
+    before_0006(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(OLD_USERS)
+        .bind(t(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = SqlUserStore::postgres(options).await.expect("upgrade");
+    assert_0006_kept_the_view(&store).await;
+    Fixture {
+        store: Arc::new(store),
+        cleanup: Cleanup::Postgres(url, schema),
+    }
+    .finish()
+    .await;
 }
