@@ -216,6 +216,9 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                 config.url(crate::web::oidc::CALLBACK)
             )))
         })?,
+        wstrust: crate::wsfed::trust::client(crate::saml::http_client_builder(
+            config.idp_metadata_ca.as_deref(),
+        )?)?,
         outreach,
         links,
         reset_limiter: RateLimiter::new(store.clone(), RESET_POLICY),
