@@ -158,9 +158,9 @@ async fn a_device_signs_in_through_the_sts_and_gets_working_tokens() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let body: Value = res.json().await.unwrap();
-    // What the STS was asked: the email as the username, our realm, Issue, Bearer.
+    // What the STS was asked: the email as typed as the username, our realm, Issue, Bearer.
     let asked = sts.last_request().await;
-    assert_eq!(asked["username"], "alice@contoso.com");
+    assert_eq!(asked["username"], "Alice@contoso.com");
     assert_eq!(asked["password_ok"], true);
     assert_eq!(asked["applies_to"], app.state.login.sp.entity_id.as_str());
     assert_eq!(asked["to"], sts.endpoint.as_str());
@@ -215,7 +215,7 @@ async fn a_device_signs_in_through_the_sts_and_gets_working_tokens() {
         (t.protocol, t.result, t.code.as_str()),
         (TraceProtocol::Wstrust, TraceResult::Success, "signed_in")
     );
-    assert_eq!(t.email.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(t.email.as_deref(), Some("Alice@contoso.com"), "as the STS vouched");
     assert_eq!(
         t.issuer.as_deref(),
         Some("http://adfs.contoso.com/adfs/services/trust")
