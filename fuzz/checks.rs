@@ -749,6 +749,8 @@ const WSFED_ACCEPTED: &[&[u8]] = &[
     include_bytes!("../tests/testdata/wsfed/valid_saml11_no_applies_to.xml"),
     include_bytes!("../tests/testdata/wsfed/valid_trust13_collection.xml"),
     include_bytes!("../tests/testdata/wsfed/email_outside_tenant.xml"),
+    // A WS-Trust collection without its SOAP envelope: refused as an answer, a valid wresult.
+    include_bytes!("../tests/testdata/wsfed/soap_bare_rstrc.xml"),
 ];
 
 /// The WS-Trust answer the test STS signed that validates (a SOAP 1.2 envelope).
