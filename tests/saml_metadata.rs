@@ -473,9 +473,14 @@ async fn a_metadata_fetch_is_bounded_and_names_its_failure() {
     });
     let url = url::Url::parse(&format!("https://localhost:{port}/metadata.xml")).unwrap();
     let started = std::time::Instant::now();
-    let err = realmgate::saml::fetch_metadata(&trusted, &url, Protocol::Saml2, Duration::from_millis(300))
-        .await
-        .expect_err("no answer");
+    let err = realmgate::saml::fetch_metadata(
+        &trusted,
+        &url,
+        Protocol::Saml2,
+        Duration::from_millis(300),
+    )
+    .await
+    .expect_err("no answer");
     assert!(matches!(err, FetchError::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "{err}");
 }

@@ -305,15 +305,31 @@ async fn sign_in_attempts_are_in_the_tenants_login_traces() {
             .unwrap()
     };
     let wctx = pending(&app, "contoso", "b").await;
-    assert!(complete(&app, "valid_saml11", Some(&wctx), Some("b")).await.is_ok());
+    assert!(
+        complete(&app, "valid_saml11", Some(&wctx), Some("b"))
+            .await
+            .is_ok()
+    );
     let wctx = pending(&app, "contoso", "b").await;
-    assert!(complete(&app, "expired", Some(&wctx), Some("b")).await.is_err());
-    assert!(complete(&app, "valid_saml2", None, Some("b")).await.is_err());
+    assert!(
+        complete(&app, "expired", Some(&wctx), Some("b"))
+            .await
+            .is_err()
+    );
+    assert!(
+        complete(&app, "valid_saml2", None, Some("b"))
+            .await
+            .is_err()
+    );
     let list = traces().await;
     assert_eq!(list.len(), 2, "{list:?}");
     let (refused, signed_in) = (&list[0], &list[1]);
     assert_eq!(
-        (signed_in.protocol, signed_in.result, signed_in.code.as_str()),
+        (
+            signed_in.protocol,
+            signed_in.result,
+            signed_in.code.as_str()
+        ),
         (TraceProtocol::Wsfed, TraceResult::Success, "signed_in")
     );
     assert_eq!(
@@ -327,6 +343,14 @@ async fn sign_in_attempts_are_in_the_tenants_login_traces() {
         (refused.protocol, refused.result, refused.code.as_str()),
         (TraceProtocol::Wsfed, TraceResult::Refused, "expired")
     );
-    assert!(refused.reason.as_deref().is_some_and(|r| r.contains("NotOnOrAfter")));
-    assert!(refused.email.is_none(), "an unverified token's claims are not traced");
+    assert!(
+        refused
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("NotOnOrAfter"))
+    );
+    assert!(
+        refused.email.is_none(),
+        "an unverified token's claims are not traced"
+    );
 }

@@ -113,7 +113,10 @@ async fn setup(lockout_after_failures: u64) -> Option<(TestApp, Sts)> {
         .iter()
         .any(|a| app.state.login.idps.get(a).is_none())
     {
-        assert!(Instant::now() < deadline, "the STS metadata was never fetched");
+        assert!(
+            Instant::now() < deadline,
+            "the STS metadata was never fetched"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Some((app, sts))
@@ -143,10 +146,16 @@ async fn the_sts_role_comes_from_the_metadata_url() {
     );
     let pem = |name: &str| {
         let text = std::fs::read_to_string(common::saml::testdata().join(name)).unwrap();
-        realmgate::saml::metadata::parse_cert_text(&text).unwrap().der
+        realmgate::saml::metadata::parse_cert_text(&text)
+            .unwrap()
+            .der
     };
     let ders: Vec<&[u8]> = sts.certs.iter().map(|c| c.der.as_slice()).collect();
-    assert_eq!(ders, [pem("idp-cert.pem").as_slice()], "the STS role's key only");
+    assert_eq!(
+        ders,
+        [pem("idp-cert.pem").as_slice()],
+        "the STS role's key only"
+    );
 }
 
 #[tokio::test]
@@ -215,7 +224,11 @@ async fn a_device_signs_in_through_the_sts_and_gets_working_tokens() {
         (t.protocol, t.result, t.code.as_str()),
         (TraceProtocol::Wstrust, TraceResult::Success, "signed_in")
     );
-    assert_eq!(t.email.as_deref(), Some("Alice@contoso.com"), "as the STS vouched");
+    assert_eq!(
+        t.email.as_deref(),
+        Some("Alice@contoso.com"),
+        "as the STS vouched"
+    );
     assert_eq!(
         t.issuer.as_deref(),
         Some("http://adfs.contoso.com/adfs/services/trust")
@@ -277,9 +290,8 @@ async fn every_bad_sts_answer_is_refused_uniformly_with_its_reason_logged() {
         .collect();
     assert_eq!(codes, expected);
     assert!(
-        traces
-            .iter()
-            .all(|t| t.protocol == TraceProtocol::Wstrust && t.reason.is_some() == (t.code != "signed_in"))
+        traces.iter().all(|t| t.protocol == TraceProtocol::Wstrust
+            && t.reason.is_some() == (t.code != "signed_in"))
     );
     // Nobody was let in but the first replay token's user.
     let users = app.state.users.list(Some("contoso"), None).await.unwrap();

@@ -664,7 +664,9 @@ mod tests {
         // The password would be sent in clear, even to a loopback address.
         for plain in ["http://adfs.contoso.com/trust", "http://127.0.0.1:9/trust"] {
             assert_eq!(
-                check(&format!("idp_metadata = \"m.xml\"\nwstrust_url = \"{plain}\"")),
+                check(&format!(
+                    "idp_metadata = \"m.xml\"\nwstrust_url = \"{plain}\""
+                )),
                 Err(vec!["wstrust_url"])
             );
         }

@@ -178,9 +178,7 @@ impl Login {
             .sso
             .as_ref()
             .filter(|s| s.protocol == Protocol::Wsfed)
-            .ok_or(LoginError::WrongProtocol {
-                found: "WS-Trust",
-            })?;
+            .ok_or(LoginError::WrongProtocol { found: "WS-Trust" })?;
         let sts = self
             .idps
             .for_tenant(tenant)

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use crate::discovery::{Email, Route, Tenant};
 use crate::login::{Login, LoginError, PasswordAttempt, PasswordOutcome, SsoOutcome};
-use crate::session::{RateLimitError, Session};
 use crate::session::rate_limit::{Guesser, SecretGuard};
+use crate::session::{RateLimitError, Session};
 
 use super::device_flow::{DeviceAuthorization, DeviceRequest};
 use super::{OAuth, OAuthError, Subject, TokenResponse};
@@ -133,7 +133,9 @@ impl Devices {
             no_sso: None,
         };
         match self.login.password_login(attempt, now).await? {
-            PasswordOutcome::SignedIn(session) => self.session_tokens(session, client_id, now).await,
+            PasswordOutcome::SignedIn(session) => {
+                self.session_tokens(session, client_id, now).await
+            }
             PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
         }
     }

@@ -241,9 +241,14 @@ mod tests {
     #[tokio::test]
     async fn plain_http_metadata_is_never_fetched() {
         let url = Url::parse("http://idp.example/metadata").expect("url");
-        let err = fetch_metadata(&reqwest::Client::new(), &url, Protocol::Saml2, FETCH_TIMEOUT)
-            .await
-            .expect_err("refused");
+        let err = fetch_metadata(
+            &reqwest::Client::new(),
+            &url,
+            Protocol::Saml2,
+            FETCH_TIMEOUT,
+        )
+        .await
+        .expect_err("refused");
         assert!(matches!(err, FetchError::NotHttps(_)), "{err}");
     }
 }

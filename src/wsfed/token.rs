@@ -246,11 +246,15 @@ fn soap_body(root: &Node) -> Result<Node, WsFedError> {
             let reason = xml::child(fault, NS_SOAP12, "Reason")
                 .and_then(|r| xml::child(&r, NS_SOAP12, "Text"))
                 .and_then(|t| xml::trimmed_text(&t));
-            let said = [top.as_ref().and_then(code), sub.as_ref().and_then(code), reason]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let said = [
+                top.as_ref().and_then(code),
+                sub.as_ref().and_then(code),
+                reason,
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
             // The STS's words go to a log line: no control characters, bounded.
             let said = said.chars().filter(|c| !c.is_control());
             Err(WsFedError::Fault(said.take(MAX_FAULT_REASON).collect()))

@@ -192,7 +192,10 @@ mod tests {
                 .and_then(|n| crate::saml::xml::whole_text(&n))
         };
         assert_eq!(text(NS_WSSE, "Password").as_deref(), Some(password));
-        assert_eq!(text(NS_WSSE, "Username").as_deref(), Some("ann@contoso.com"));
+        assert_eq!(
+            text(NS_WSSE, "Username").as_deref(),
+            Some("ann@contoso.com")
+        );
         assert_eq!(
             text(NS_WSA, "Address").as_deref(),
             Some("http://www.w3.org/2005/08/addressing/anonymous")
@@ -215,8 +218,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_plain_http_endpoint_is_never_sent_a_password() {
-        let endpoint = Url::parse("http://127.0.0.1:9/adfs/services/trust/13/usernamemixed")
-            .unwrap();
+        let endpoint =
+            Url::parse("http://127.0.0.1:9/adfs/services/trust/13/usernamemixed").unwrap();
         let err = request_token(&reqwest::Client::new(), &request(&endpoint, "secret"))
             .await
             .expect_err("refused");

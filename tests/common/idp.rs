@@ -89,7 +89,6 @@ impl Idp {
     }
 }
 
-
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
 /// the gateway uses it.
 pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {

@@ -130,7 +130,6 @@ impl OidcIdp {
     }
 }
 
-
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
 /// the gateway uses it.
 pub async fn use_oidc_idp(app: &super::TestApp, idp: &OidcIdp, jit: &str) {

@@ -41,12 +41,15 @@ impl Sts {
         super::tls_leaf(dir.path());
         let p = |n: &str| dir.path().join(n);
         let mut cmd = Command::new(&py);
-        cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/idp/wstrust_sts.py"))
-            .env("STS_CERT", p("cert.pem"))
-            .env("STS_KEY", p("key.pem"))
-            .env("STS_PASSWORD", password)
-            .env("STS_READY_FILE", p("ready.json"))
-            .stdout(Stdio::null());
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/idp/wstrust_sts.py"
+        ))
+        .env("STS_CERT", p("cert.pem"))
+        .env("STS_KEY", p("key.pem"))
+        .env("STS_PASSWORD", password)
+        .env("STS_READY_FILE", p("ready.json"))
+        .stdout(Stdio::null());
         if std::env::var_os("IDP_LOG").is_none() {
             cmd.stderr(Stdio::null());
         }
