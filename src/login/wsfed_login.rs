@@ -14,8 +14,8 @@ use url::Url;
 
 use super::traces::{Trace, TraceProtocol};
 use super::{Login, LoginError, SsoOutcome, SsoRefusal};
-use crate::discovery::{Email, Protocol, Tenant};
-use crate::saml::VerifiedAssertion;
+use crate::discovery::{Email, Protocol, SsoSettings, Tenant};
+use crate::saml::{IdpMetadata, VerifiedAssertion};
 use crate::wsfed::{self, WsFedError};
 
 /// The rate-limit scope of WS-Trust logins: the password login's, so a connector's guesses
@@ -88,24 +88,9 @@ impl Login {
             .await
             .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
         // 3. Every token rule, off the runtime under the SAML slots.
-        let assertion = {
-            let sp = self.sp.clone();
-            let wresult = wresult.to_string();
-            let email_claim = sso.email_claim.clone();
-            let skew = Duration::from_secs(self.skew.as_secs());
-            self.saml_work(move || {
-                let acs = sp.acs_urls();
-                let expected = wsfed::Expected {
-                    sts: &sts,
-                    realm: &sp.entity_id,
-                    acs_urls: &acs,
-                    skew,
-                    email_claim: email_claim.as_deref(),
-                };
-                wsfed::validate(&wresult, &expected, now)
-            })
-            .await??
-        };
+        let assertion = self
+            .check_token(wresult.to_string(), wsfed::Carrier::Wresult, sts, sso, now)
+            .await?;
         *verified = Some(assertion.clone());
         // 4 to 6. As for SAML.
         self.admit_assertion(&tenant, assertion, "wsfed", pending.return_to, now)
@@ -197,23 +182,9 @@ impl Login {
             },
         )
         .await?;
-        let assertion = {
-            let sp = self.sp.clone();
-            let email_claim = sso.email_claim.clone();
-            let skew = Duration::from_secs(self.skew.as_secs());
-            self.saml_work(move || {
-                let acs = sp.acs_urls();
-                let expected = wsfed::Expected {
-                    sts: &sts,
-                    realm: &sp.entity_id,
-                    acs_urls: &acs,
-                    skew,
-                    email_claim: email_claim.as_deref(),
-                };
-                wsfed::validate_soap(&answer, &expected, now)
-            })
-            .await??
-        };
+        let assertion = self
+            .check_token(answer, wsfed::Carrier::Soap12, sts, sso, now)
+            .await?;
         *verified = Some(assertion.clone());
         // The STS vouches for whom it authenticated; a token for anyone else than the email
         // the person typed (a mapping gone wrong at the STS) signs nobody in.
@@ -222,6 +193,36 @@ impl Login {
         }
         self.admit_assertion(tenant, assertion, "wstrust", None, now)
             .await
+    }
+}
+
+impl Login {
+    /// Every rule of `sts`'s token in `text` ([`wsfed::validate_as`]), off the runtime under
+    /// the SAML slots: the one check of both WS-Federation entries.
+    async fn check_token(
+        &self,
+        text: String,
+        carrier: wsfed::Carrier,
+        sts: Arc<IdpMetadata>,
+        sso: &SsoSettings,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedAssertion, LoginError> {
+        let sp = self.sp.clone();
+        let email_claim = sso.email_claim.clone();
+        let skew = Duration::from_secs(self.skew.as_secs());
+        Ok(self
+            .saml_work(move || {
+                let acs = sp.acs_urls();
+                let expected = wsfed::Expected {
+                    sts: &sts,
+                    realm: &sp.entity_id,
+                    acs_urls: &acs,
+                    skew,
+                    email_claim: email_claim.as_deref(),
+                };
+                wsfed::validate_as(&text, carrier, &expected, now)
+            })
+            .await??)
     }
 }
 

@@ -27,4 +27,4 @@ pub mod token;
 pub mod trust;
 
 pub use error::WsFedError;
-pub use token::{Expected, validate, validate_soap};
+pub use token::{Carrier, Expected, validate, validate_as, validate_soap};

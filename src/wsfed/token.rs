@@ -84,9 +84,11 @@ const MAX_FAULT_REASON: usize = 256;
 
 /// How the RSTR arrives: as a passive `wresult` (the RSTR is the document), or as the
 /// answer to a WS-Trust request (the RSTR is in a SOAP 1.2 body, or a fault is).
-#[derive(Clone, Copy)]
-enum Carrier {
+#[derive(Clone, Copy, Debug)]
+pub enum Carrier {
+    /// The passive requestor's `wresult` form field.
     Wresult,
+    /// The SOAP 1.2 answer of a WS-Trust request.
     Soap12,
 }
 
@@ -97,7 +99,7 @@ pub fn validate(
     expected: &Expected<'_>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, WsFedError> {
-    validate_in(wresult, Carrier::Wresult, expected, now)
+    validate_as(wresult, Carrier::Wresult, expected, now)
 }
 
 /// Validates the SOAP 1.2 answer of an STS to a WS-Trust `RequestSecurityToken` exactly as
@@ -107,10 +109,11 @@ pub fn validate_soap(
     expected: &Expected<'_>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, WsFedError> {
-    validate_in(answer, Carrier::Soap12, expected, now)
+    validate_as(answer, Carrier::Soap12, expected, now)
 }
 
-fn validate_in(
+/// [`validate`] or [`validate_soap`], as `carrier` says the text came.
+pub fn validate_as(
     wresult: &str,
     carrier: Carrier,
     expected: &Expected<'_>,

@@ -6,8 +6,8 @@
 //! The request is a SOAP 1.2 `RequestSecurityToken` (Issue, Bearer, `AppliesTo` = our
 //! realm) authenticated by a WS-Security `UsernameToken` holding the email and the password
 //! in clear text, which is why the endpoint must be https (checked when the tenant loads,
-//! and again here) and the client follows no redirect: a 307 would re-post the password to
-//! wherever it points. Every value is escaped; the password appears nowhere but in the body
+//! and again here) and the client given must follow no redirect (a 307 would re-post the
+//! password to wherever it points): `app` gives the OpenID Connect providers' client. Every value is escaped; the password appears nowhere but in the body
 //! sent, and no error or `Debug` output of this module holds it.
 
 use std::time::Duration;
@@ -89,18 +89,6 @@ pub fn request_body(r: &TokenRequest<'_>) -> String {
         password = escape(r.password),
         applies_to = escape(r.applies_to),
     )
-}
-
-/// The client of WS-Trust requests, built from the roots every IdP client trusts
-/// (`saml::http_client_builder`: public CAs plus `idp_metadata_ca`): no redirects, bounded
-/// in time.
-pub fn client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, FetchError> {
-    builder
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(TIMEOUT / 2)
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(FetchError::Client)
 }
 
 /// Sends `r` to its endpoint and gives the STS's answer (a token or a SOAP fault, for
