@@ -757,7 +757,12 @@ const WSFED_ACCEPTED: &[&[u8]] = &[
     include_bytes!("../tests/testdata/wsfed/valid_saml11_no_applies_to.xml"),
     include_bytes!("../tests/testdata/wsfed/valid_trust13_collection.xml"),
     include_bytes!("../tests/testdata/wsfed/email_outside_tenant.xml"),
+    // A WS-Trust collection without its SOAP envelope: refused as an answer, a valid wresult.
+    include_bytes!("../tests/testdata/wsfed/soap_bare_rstrc.xml"),
 ];
+
+/// The WS-Trust answer the test STS signed that validates (a SOAP 1.2 envelope).
+const WSTRUST_ACCEPTED: &[&[u8]] = &[include_bytes!("../tests/testdata/wsfed/soap_answer.xml")];
 
 struct WsFedFixture {
     sts: IdpMetadata,
@@ -767,7 +772,12 @@ struct WsFedFixture {
 }
 
 impl WsFedFixture {
-    fn validate(&self, wresult: &str) -> Result<VerifiedAssertion, realmgate::wsfed::WsFedError> {
+    /// `validate` of a `wresult`, or with `soap` `validate_soap` of a WS-Trust answer.
+    fn validate(
+        &self,
+        text: &str,
+        soap: bool,
+    ) -> Result<VerifiedAssertion, realmgate::wsfed::WsFedError> {
         let expected = realmgate::wsfed::Expected {
             sts: &self.sts,
             realm: SP_ENTITY,
@@ -775,7 +785,11 @@ impl WsFedFixture {
             skew: Duration::from_secs(120),
             email_claim: Some(EMAIL_CLAIM),
         };
-        realmgate::wsfed::validate(wresult, &expected, self.now)
+        if soap {
+            realmgate::wsfed::validate_soap(text, &expected, self.now)
+        } else {
+            realmgate::wsfed::validate(text, &expected, self.now)
+        }
     }
 }
 
@@ -796,8 +810,10 @@ fn wsfed_fixture() -> &'static WsFedFixture {
         };
         let known = WSFED_ACCEPTED
             .iter()
-            .map(|xml| {
-                f.validate(std::str::from_utf8(xml).expect("UTF-8 test token"))
+            .map(|xml| (xml, false))
+            .chain(WSTRUST_ACCEPTED.iter().map(|xml| (xml, true)))
+            .map(|(xml, soap)| {
+                f.validate(std::str::from_utf8(xml).expect("UTF-8 test token"), soap)
                     .expect("a known-good test token is refused")
             })
             .collect();
@@ -807,8 +823,9 @@ fn wsfed_fixture() -> &'static WsFedFixture {
 }
 
 /// `wsfed::validate` of the input as a `wresult` form value (the RSTR parser, the envelope,
-/// the wrapping and signature checks, both SAML versions' rules), with the test STS's
-/// metadata at a fixed clock.
+/// the wrapping and signature checks, both SAML versions' rules), and `wsfed::validate_soap`
+/// of it as a WS-Trust answer (the same parser behind a SOAP 1.2 envelope or fault), with
+/// the test STS's metadata at a fixed clock.
 ///
 /// Invariants: never a panic; every refusal has a code and a reason; an accepted token
 /// carries exactly the facts of one the test STS signed (anything else accepted would be a
@@ -816,11 +833,13 @@ fn wsfed_fixture() -> &'static WsFedFixture {
 pub fn wsfed_wresult(data: &[u8]) {
     let f = wsfed_fixture();
     let wresult = String::from_utf8_lossy(data);
-    match f.validate(&wresult) {
-        Ok(a) => assert!(
-            f.known.contains(&a),
-            "accepted a token the STS never signed: {a:#?}"
-        ),
-        Err(e) => assert!(!e.code().is_empty() && !e.to_string().is_empty()),
+    for soap in [false, true] {
+        match f.validate(&wresult, soap) {
+            Ok(a) => assert!(
+                f.known.contains(&a),
+                "accepted a token the STS never signed: {a:#?}"
+            ),
+            Err(e) => assert!(!e.code().is_empty() && !e.to_string().is_empty()),
+        }
     }
 }

@@ -6,7 +6,8 @@
 #                   and crewjam response vectors (../shared/testvectors beside the repository)
 #   redirect_query  fuzz/seeds/redirect_query + tests/data/open_redirects.txt as return_to
 #   scim_request    fuzz/seeds/scim_request (filters, PATCH paths and bodies)
-#   wsfed_wresult   fuzz/seeds/wsfed_wresult + tests/testdata/wsfed/*.xml
+#   wsfed_wresult   fuzz/seeds/wsfed_wresult + tests/testdata/wsfed/*.xml (wresults and WS-Trust
+#                   SOAP answers: one parser behind both entries)
 #   xml_document    fuzz/seeds/xml_document + the saml_response corpus + domains/*.xml + the
 #                   python3-saml and crewjam metadata vectors
 # Files are named by content hash, as libFuzzer names what it adds, so reruns add nothing.

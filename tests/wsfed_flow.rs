@@ -287,3 +287,70 @@ async fn sign_out_goes_to_the_sts_only_for_a_wsfed_tenant() {
         );
     }
 }
+
+/// Every WS-Federation attempt of a known tenant is in its login traces, as SAML's and
+/// OpenID Connect's are: the verified token's issuer and email on success, the refusal's
+/// code and reason otherwise, and the SAML-only fields named as not applicable. An answer
+/// naming no pending sign-in has no tenant, so no trace.
+#[tokio::test]
+async fn sign_in_attempts_are_in_the_tenants_login_traces() {
+    use realmgate::login::{TraceProtocol, TraceResult};
+    let app = app("create").await;
+    let traces = || async {
+        app.state
+            .login
+            .traces
+            .list("contoso", 10, now())
+            .await
+            .unwrap()
+    };
+    let wctx = pending(&app, "contoso", "b").await;
+    assert!(
+        complete(&app, "valid_saml11", Some(&wctx), Some("b"))
+            .await
+            .is_ok()
+    );
+    let wctx = pending(&app, "contoso", "b").await;
+    assert!(
+        complete(&app, "expired", Some(&wctx), Some("b"))
+            .await
+            .is_err()
+    );
+    assert!(
+        complete(&app, "valid_saml2", None, Some("b"))
+            .await
+            .is_err()
+    );
+    let list = traces().await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let (refused, signed_in) = (&list[0], &list[1]);
+    assert_eq!(
+        (
+            signed_in.protocol,
+            signed_in.result,
+            signed_in.code.as_str()
+        ),
+        (TraceProtocol::Wsfed, TraceResult::Success, "signed_in")
+    );
+    assert_eq!(
+        signed_in.issuer.as_deref(),
+        Some("http://adfs.contoso.com/adfs/services/trust")
+    );
+    assert_eq!(signed_in.email.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(signed_in.name_id.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(signed_in.not_applicable, ["destination", "in_response_to"]);
+    assert_eq!(
+        (refused.protocol, refused.result, refused.code.as_str()),
+        (TraceProtocol::Wsfed, TraceResult::Refused, "expired")
+    );
+    assert!(
+        refused
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("NotOnOrAfter"))
+    );
+    assert!(
+        refused.email.is_none(),
+        "an unverified token's claims are not traced"
+    );
+}

@@ -193,6 +193,12 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     );
     let links = Links::new(store.clone(), sessions.clone());
     let admin = admin.with_mail(outreach.clone(), links.clone());
+    // Calls to IdPs on a person's behalf (OpenID Connect, WS-Trust): the metadata fetches'
+    // roots, no redirects (a token or password request redirected elsewhere would carry
+    // our credentials or the person's), bounded in time.
+    let idp_calls = crate::oidc::http_client(crate::saml::http_client_builder(
+        config.idp_metadata_ca.as_deref(),
+    )?)?;
     let login = Arc::new(Login {
         discovery: discovery.clone(),
         idps,
@@ -207,15 +213,14 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         passwords: Passwords::new()?,
         skew: Duration::from_secs(config.clock_skew_seconds),
         traces: Traces::new(store.clone()),
-        oidc: Arc::new(crate::oidc::Providers::new(crate::oidc::http_client(
-            crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
-        )?)),
+        oidc: Arc::new(crate::oidc::Providers::new(idp_calls.clone())),
         oidc_redirect: url::Url::parse(&config.url(crate::web::oidc::CALLBACK)).map_err(|e| {
             AppError::OidcClient(crate::oidc::OidcError::RedirectUri(format!(
                 "{}: {e}",
                 config.url(crate::web::oidc::CALLBACK)
             )))
         })?,
+        wstrust: idp_calls,
         outreach,
         links,
         reset_limiter: RateLimiter::new(store.clone(), RESET_POLICY),

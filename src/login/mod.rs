@@ -150,6 +150,7 @@ impl LoginError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             LoginError::Oidc(e) => e.is_unavailable(),
+            LoginError::WsFed(e) => e.is_unavailable(),
             _ => matches!(
                 self,
                 LoginError::Store(_)
@@ -269,6 +270,9 @@ pub struct Login {
     pub oidc: Arc<oidc::Providers>,
     /// Our OpenID Connect redirect URI (`public_url` + `/auth/oidc/callback`).
     pub oidc_redirect: url::Url,
+    /// The client of WS-Trust device logins on AD FS tenants: the OpenID Connect providers'
+    /// (`oidc::http_client`: no redirects, bounded).
+    pub wstrust: reqwest::Client,
     /// Mail to people: reset links, Waiting Room notices.
     pub outreach: crate::mail::Outreach,
     /// One-time links (password reset, invitation).
@@ -482,10 +486,7 @@ impl Login {
             .await;
         if let Some(account) = &attempt.account {
             let trace = Trace::of(now, outcome.as_ref(), attempt.facts.as_ref());
-            // The login's own answer does not wait on, nor fail with, its trace.
-            if let Err(e) = self.traces.record(account, &trace).await {
-                tracing::warn!(account, reason = %e, "login trace not recorded");
-            }
+            self.traces.keep(account, &trace).await;
         }
         outcome.map_err(|error| SsoRefusal {
             account: attempt.account,

@@ -88,10 +88,7 @@ impl Login {
             .await;
         if let Some(account) = &account {
             let trace = Trace::of_oidc(now, outcome.as_ref(), &facts);
-            // As for SAML: the login's answer does not wait on, nor fail with, its trace.
-            if let Err(e) = self.traces.record(account, &trace).await {
-                tracing::warn!(account, reason = %e, "login trace not recorded");
-            }
+            self.traces.keep(account, &trace).await;
         }
         outcome.map_err(|error| SsoRefusal { account, error })
     }

@@ -248,6 +248,7 @@ fn login_message(e: &LoginError) -> &'static str {
         LoginError::Saml(SamlError::StatusNotSuccess { .. })
         | LoginError::Oidc(crate::oidc::OidcError::IdpError { .. }) => "error-idp-status",
         LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE,
+        LoginError::WsFed(e) if e.is_unavailable() => UNAVAILABLE,
         LoginError::Saml(_)
         | LoginError::Oidc(_)
         | LoginError::WsFed(_)

@@ -184,6 +184,8 @@ pub enum ApiErrorCode {
     IdpUnavailable,
     /// A backend is down; retry later.
     TemporarilyUnavailable,
+    /// The organisation's STS (WS-Trust device login) did not answer in time; retry later.
+    StsUnavailable,
 }
 
 /// The RFC 6749 §5.2 and RFC 8628 §3.5 error codes this server sends.

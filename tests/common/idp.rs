@@ -2,7 +2,7 @@
 //! browser makes through it, spoken with plain HTTP clients.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -77,7 +77,7 @@ impl Idp {
             cmd.stderr(Stdio::null());
         }
         let child = cmd.spawn().unwrap();
-        let ready = wait_for_file(&p("ready.json"));
+        let ready = super::wait_for_file(&p("ready.json"), "the test IdP");
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
         Some(Idp {
             base_url: v["base_url"].as_str().unwrap().to_string(),
@@ -87,18 +87,6 @@ impl Idp {
             _dir: dir,
         })
     }
-}
-
-fn wait_for_file(path: &Path) -> String {
-    for _ in 0..300 {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.is_empty()
-        {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the test IdP did not start (set IDP_LOG=1 to see its log)");
 }
 
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
