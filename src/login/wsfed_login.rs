@@ -21,9 +21,17 @@ impl Login {
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, SsoRefusal> {
         let mut account = None;
+        let mut test = None;
         let outcome = self
-            .consume_wresult(wresult, wctx, binding, now, &mut account)
+            .consume_wresult(wresult, wctx, binding, now, (&mut account, &mut test))
             .await;
+        let outcome = match (test, account.clone()) {
+            (Some(mark), Some(a)) => {
+                let trace = super::Trace::of(now, outcome.as_ref(), None);
+                self.end_test(mark, a, trace, &outcome).await
+            }
+            _ => outcome,
+        };
         outcome.map_err(|error| SsoRefusal { account, error })
     }
 
@@ -33,11 +41,11 @@ impl Login {
         wctx: Option<&str>,
         binding: Option<&str>,
         now: DateTime<Utc>,
-        account: &mut Option<String>,
+        (account, test): (&mut Option<String>, &mut Option<super::TestMark>),
     ) -> Result<SsoOutcome, LoginError> {
         // 1. The pending sign-in `wctx` names, from this browser, used once.
         let pending = match wctx.filter(|c| !c.is_empty()) {
-            Some(c) => self.take_pending(c, binding, account).await?,
+            Some(c) => self.take_pending(c, binding, account, test).await?,
             None => None,
         }
         .ok_or(LoginError::NoPendingRequest)?;
@@ -82,8 +90,15 @@ impl Login {
             .await??
         };
         // 4 to 6. As for SAML.
-        self.admit_assertion(&tenant, assertion, "wsfed", pending.return_to, now)
-            .await
+        self.admit_assertion(
+            &tenant,
+            assertion,
+            "wsfed",
+            pending.return_to,
+            pending.test.as_ref(),
+            now,
+        )
+        .await
     }
 }
 
