@@ -167,6 +167,9 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     )
     .await;
 
+    let Some(axe) = common::axe::source() else {
+        return;
+    };
     let Some(admin) = Browser::start().await else {
         return;
     };
@@ -199,8 +202,24 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
         .await
         .unwrap();
     assert!(copy.is_displayed().await.unwrap());
+    common::axe::check_current(&admin, &axe, "console SSO section").await;
     fill(c, "input#issuer", &second.entity_id).await;
     fill(c, "input#sso_url", &second.sso_url()).await;
+    // A certificate cut short by the copy: refused with the problem, nothing changed.
+    fill(c, "textarea#certificate", &second.certificate[..200]).await;
+    click(c, "button#save").await;
+    admin.wait_for("#problems").await;
+    common::axe::check_current(&admin, &axe, "console SSO section, refused").await;
+    let sso = app
+        .state
+        .tenant_admin
+        .get("litware")
+        .await
+        .unwrap()
+        .sso
+        .clone()
+        .unwrap();
+    assert_eq!(sso.issuer.as_deref(), Some(first.entity_id.as_str()));
     fill(c, "textarea#certificate", &second.certificate).await;
     c.find(Locator::Css("select#jit option[value=waiting_room]"))
         .await
@@ -249,6 +268,7 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     assert_eq!(email.text().await.unwrap(), "lee@litware.com");
     let issuer = c.find(Locator::Css("#claim-issuer")).await.unwrap();
     assert_eq!(issuer.text().await.unwrap(), second.entity_id);
+    common::axe::check_current(&admin, &axe, "Test SSO result").await;
     c.close_window().await.unwrap();
     c.switch_to_window(console).await.unwrap();
 
