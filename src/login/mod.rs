@@ -672,7 +672,16 @@ impl Login {
         }
         if let Some(mark) = test {
             return self
-                .tested(tenant, mark, &assertion.email, assertion.attributes)
+                .tested(
+                    tenant,
+                    mark,
+                    sso_test::Claims {
+                        issuer: Some(assertion.issuer),
+                        name_id: Some(assertion.name_id),
+                        email: Some(assertion.email),
+                        attributes: assertion.attributes,
+                    },
+                )
                 .await;
         }
         let name = display_name(&assertion.attributes);

@@ -204,7 +204,14 @@ impl Login {
         //      SSO, its result instead).
         if let Some(mark) = &pending.test {
             return self
-                .tested(&tenant, mark, &identity.email, Default::default())
+                .tested(
+                    &tenant,
+                    mark,
+                    super::sso_test::Claims {
+                        email: Some(identity.email.clone()),
+                        ..Default::default()
+                    },
+                )
                 .await;
         }
         self.admit(

@@ -43,6 +43,20 @@ pub struct SsoTest {
     pub account: String,
     /// The result's id.
     pub id: String,
+    /// The claims: they fill what the trace of the attempt lacks (a WS-Federation answer
+    /// has no response facts).
+    pub claims: Claims,
+}
+
+/// What a validated answer asserted.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    /// The verified issuer.
+    pub issuer: Option<String>,
+    /// The Subject NameID (SAML, WS-Federation).
+    pub name_id: Option<String>,
+    /// The asserted email.
+    pub email: Option<String>,
     /// Every attribute of the assertion (empty for OpenID Connect, whose claims are the
     /// trace's issuer, subject and email).
     pub attributes: BTreeMap<String, Vec<String>>,
@@ -95,14 +109,14 @@ impl Login {
         &self,
         tenant: &Arc<Tenant>,
         mark: &TestMark,
-        asserted_email: &str,
-        attributes: BTreeMap<String, Vec<String>>,
+        claims: Claims,
     ) -> Result<SsoOutcome, LoginError> {
-        self.owned_email(tenant, asserted_email).await?;
+        self.owned_email(tenant, claims.email.as_deref().unwrap_or_default())
+            .await?;
         Ok(SsoOutcome::Tested(SsoTest {
             account: tenant.account.clone(),
             id: mark.id.clone(),
-            attributes,
+            claims,
         }))
     }
 
@@ -113,26 +127,29 @@ impl Login {
         &self,
         mark: TestMark,
         account: String,
-        trace: Trace,
+        mut trace: Trace,
         outcome: &Result<SsoOutcome, LoginError>,
     ) -> Result<SsoOutcome, LoginError> {
-        let attributes = match outcome {
-            Ok(SsoOutcome::Tested(t)) => t.attributes.clone(),
-            _ => BTreeMap::new(),
+        let claims = match outcome {
+            Ok(SsoOutcome::Tested(t)) => t.claims.clone(),
+            _ => Claims::default(),
         };
+        trace.issuer = trace.issuer.or(claims.issuer);
+        trace.name_id = trace.name_id.or(claims.name_id);
+        trace.email = trace.email.or(claims.email);
         tracing::info!(target: "audit", event = "sso_test", account = %account, code = %trace.code);
         let result = TestResult {
             account: account.clone(),
             session: mark.session,
             trace,
-            attributes,
+            attributes: claims.attributes,
         };
         let bytes = serde_json::to_vec(&result).map_err(LoginError::Pending)?;
         self.store.put(&key(&mark.id), bytes, RESULT_TTL).await?;
         Ok(SsoOutcome::Tested(SsoTest {
             account,
             id: mark.id,
-            attributes: BTreeMap::new(),
+            claims: Claims::default(),
         }))
     }
 
