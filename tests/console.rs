@@ -7,66 +7,11 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::console::{Signed, events, sign_in};
 use common::{TestApp, add_user, csrf_of, spawn_app};
 use realmgate::accounts::{Status, User};
-use realmgate::session::{Session, SessionUser};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue, LOCATION};
-
-/// A browser signed in as `user`, with a session that began at `signed_in_at`.
-struct Signed {
-    client: reqwest::Client,
-    session: Session,
-}
-
-async fn sign_in(app: &TestApp, user: &User, signed_in_at: DateTime<Utc>) -> Signed {
-    let session = app
-        .state
-        .sessions
-        .create(
-            &SessionUser {
-                user_id: user.id,
-                account: user.account.clone(),
-                email: user.email.to_string(),
-                name: user.name.clone(),
-                amr: "pwd".into(),
-                acr: None,
-            },
-            signed_in_at,
-        )
-        .await
-        .unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        COOKIE,
-        HeaderValue::from_str(&format!("realmgate_session={}", session.id)).unwrap(),
-    );
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Signed { client, session }
-}
-
-impl Signed {
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
-        let res = self.client.get(app.at(path)).send().await.unwrap();
-        (res.status(), res.text().await.unwrap())
-    }
-
-    /// Posts `fields` plus this session's token.
-    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form = fields.to_vec();
-        form.push(("csrf", &self.session.csrf));
-        self.client
-            .post(app.at(path))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
+use reqwest::header::LOCATION;
 
 async fn admin_of(app: &TestApp, account: &str, email: &str) -> User {
     add_user(app, account, email, None, true, Status::Active).await
@@ -74,15 +19,6 @@ async fn admin_of(app: &TestApp, account: &str, email: &str) -> User {
 
 async fn user_of(app: &TestApp, account: &str, email: &str, status: Status) -> User {
     add_user(app, account, email, None, false, status).await
-}
-
-async fn events(app: &TestApp, account: &str) -> Vec<realmgate::audit::AuditEvent> {
-    app.state
-        .admin
-        .audit
-        .list(Some(account), None, 1000)
-        .await
-        .unwrap()
 }
 
 async fn stored(app: &TestApp, user: &User) -> Option<User> {
@@ -184,7 +120,7 @@ async fn hit(
     if method == "GET" {
         return who.get(app.at(path)).send().await.unwrap();
     }
-    if path.ends_with("/import") {
+    if path.ends_with("/import") || path.ends_with("/sso/metadata") {
         let (content_type, body) = multipart(&[
             ("csrf", csrf),
             ("file", "email,name,admin\nnew@fabrikam.com,New,true\n"),

@@ -215,6 +215,97 @@ async fn an_answer_of_the_other_protocol_is_refused() {
     );
 }
 
+/// A console's Test SSO of a WS-Federation tenant: the STS's answer passes every check and
+/// ends in the result of the admin's session, and JIT (here `create`) makes nobody; the
+/// same token cannot then be used to sign in.
+#[tokio::test]
+async fn a_test_sso_answer_ends_in_its_result_and_admits_nobody() {
+    let app = app("create").await;
+    let session = |email: &str| realmgate::session::SessionUser {
+        user_id: 1,
+        account: "contoso".into(),
+        email: email.into(),
+        name: String::new(),
+        amr: "pwd".into(),
+        acr: None,
+    };
+    let admin = app
+        .state
+        .sessions
+        .create(&session("boss@contoso.com"), Utc::now())
+        .await
+        .unwrap();
+    let tenant = app.state.tenant_admin.get("contoso").await.unwrap();
+    let (start, id) = app
+        .state
+        .login
+        .start_test(&tenant, &admin, None, "admin-browser", now())
+        .await
+        .unwrap();
+    let realmgate::saml::request::SsoStart::Redirect(url) = start else {
+        panic!("WS-Federation starts with a redirect");
+    };
+    let wctx = url
+        .query_pairs()
+        .find(|(k, _)| k == "wctx")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    match complete(&app, "valid_saml11", Some(&wctx), Some("admin-browser")).await {
+        Ok(SsoOutcome::Tested(t)) => assert_eq!(
+            (t.account.as_str(), t.id.as_str()),
+            ("contoso", id.as_str())
+        ),
+        Err(e) => panic!("refused: {e}"),
+        Ok(_) => panic!("a test must end in its result"),
+    }
+    let alice = realmgate::discovery::Email::parse("alice@contoso.com").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("contoso", &alice)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let result = app
+        .state
+        .login
+        .test_result("contoso", &id, &admin)
+        .await
+        .unwrap()
+        .expect("the admin's result");
+    assert_eq!(result.trace.code, "test_passed");
+    assert_eq!(result.trace.email.as_deref(), Some("alice@contoso.com"));
+    assert!(!result.attributes.is_empty());
+    // Another session, or the result asked under another account, finds nothing.
+    let other = app
+        .state
+        .sessions
+        .create(&session("boss@contoso.com"), Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .login
+            .test_result("contoso", &id, &other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.state
+            .login
+            .test_result("fabrikam", &id, &admin)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The tested token was used: a real sign-in with it is a replay.
+    let wctx = pending(&app, "contoso", "b").await;
+    let r = complete(&app, "valid_saml11", Some(&wctx), Some("b")).await;
+    assert!(matches!(r, Err(LoginError::Replay(_))), "{:?}", r.err());
+}
+
 /// `GET /sso/contoso/start` sends the browser to the STS with our realm, ACS, a fresh wctx
 /// and the hints; the answer posted there with another wctx is refused over HTTP.
 #[tokio::test]

@@ -99,7 +99,8 @@ pub struct Trace {
     pub protocol: TraceProtocol,
     /// How it ended.
     pub result: TraceResult,
-    /// Stable code: `signed_in`, `waiting_room`, or the refusal's code (as on the error
+    /// Stable code: `signed_in`, `waiting_room`, `test_passed` (a console's Test SSO), or
+    /// the refusal's code (as on the error
     /// page, e.g. `signature_invalid`).
     pub code: String,
     /// The precise reason of the log line, for a refusal.
@@ -187,6 +188,7 @@ impl Trace {
         let (result, code, reason) = match outcome {
             Ok(SsoOutcome::SignedIn { .. }) => (TraceResult::Success, "signed_in", None),
             Ok(SsoOutcome::Waiting(_)) => (TraceResult::Success, "waiting_room", None),
+            Ok(SsoOutcome::Tested(_)) => (TraceResult::Success, "test_passed", None),
             Err(e) if e.is_unavailable() => {
                 (TraceResult::Unavailable, e.code(), Some(e.to_string()))
             }

@@ -34,18 +34,30 @@ impl Login {
     ) -> Result<SsoOutcome, SsoRefusal> {
         let mut account = None;
         let mut verified = None;
+        let mut test = None;
         let outcome = self
-            .consume_wresult(wresult, wctx, binding, now, &mut account, &mut verified)
-            .await;
-        if let Some(account) = &account {
-            let trace = Trace::of_wsfed(
+            .consume_wresult(
+                wresult,
+                wctx,
+                binding,
                 now,
-                TraceProtocol::Wsfed,
-                outcome.as_ref(),
-                verified.as_ref(),
-            );
+                (&mut account, &mut test),
+                &mut verified,
+            )
+            .await;
+        let trace = Trace::of_wsfed(
+            now,
+            TraceProtocol::Wsfed,
+            outcome.as_ref(),
+            verified.as_ref(),
+        );
+        if let Some(account) = &account {
             self.traces.keep(account, &trace).await;
         }
+        let outcome = match (test, account.clone()) {
+            (Some(mark), Some(a)) => self.end_test(mark, a, trace, &outcome).await,
+            _ => outcome,
+        };
         outcome.map_err(|error| SsoRefusal { account, error })
     }
 
@@ -57,12 +69,12 @@ impl Login {
         wctx: Option<&str>,
         binding: Option<&str>,
         now: DateTime<Utc>,
-        account: &mut Option<String>,
+        (account, test): (&mut Option<String>, &mut Option<super::TestMark>),
         verified: &mut Option<VerifiedAssertion>,
     ) -> Result<SsoOutcome, LoginError> {
         // 1. The pending sign-in `wctx` names, from this browser, used once.
         let pending = match wctx.filter(|c| !c.is_empty()) {
-            Some(c) => self.take_pending(c, binding, account).await?,
+            Some(c) => self.take_pending(c, binding, account, test).await?,
             None => None,
         }
         .ok_or(LoginError::NoPendingRequest)?;
@@ -93,8 +105,15 @@ impl Login {
             .await?;
         *verified = Some(assertion.clone());
         // 4 to 6. As for SAML.
-        self.admit_assertion(&tenant, assertion, "wsfed", pending.return_to, now)
-            .await
+        self.admit_assertion(
+            &tenant,
+            assertion,
+            "wsfed",
+            pending.return_to,
+            pending.test.as_ref(),
+            now,
+        )
+        .await
     }
 
     /// A device's email and password for `tenant`, an AD FS tenant with a WS-Trust endpoint
@@ -191,7 +210,7 @@ impl Login {
         if !assertion.email.eq_ignore_ascii_case(email.as_str()) {
             return Err(WsFedError::OtherUser(assertion.email).into());
         }
-        self.admit_assertion(tenant, assertion, "wstrust", None, now)
+        self.admit_assertion(tenant, assertion, "wstrust", None, None, now)
             .await
     }
 }

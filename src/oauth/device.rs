@@ -115,6 +115,9 @@ impl Devices {
                                 self.session_tokens(session, client_id, now).await
                             }
                             SsoOutcome::Waiting(_) => Err(DeviceError::Waiting),
+                            // A device login carries no console test mark; were one ever
+                            // to come back, it signs nobody in.
+                            SsoOutcome::Tested(_) => Err(LoginError::NoPendingRequest.into()),
                         };
                     }
                     return Err(DeviceError::SsoRequired {

@@ -221,7 +221,7 @@ pub fn router(state: SharedState) -> Router {
 
 /// The account admin console's routes (`web::console`), each behind its guard.
 fn console_routes() -> Router<SharedState> {
-    use console::{audit, home, traces, users};
+    use console::{audit, home, sso, sso_test, traces, users};
     Router::new()
         .route("/{account}/admin", get(home::page))
         .route("/{account}/admin/users", get(users::page).post(users::add))
@@ -235,6 +235,10 @@ fn console_routes() -> Router<SharedState> {
         .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
         .route("/{account}/admin/audit", get(audit::page))
         .route("/{account}/admin/traces", get(traces::page))
+        .route("/{account}/admin/sso", get(sso::page).post(sso::save))
+        .route("/{account}/admin/sso/metadata", post(sso::metadata))
+        .route("/{account}/admin/sso/test", post(sso_test::start))
+        .route("/{account}/admin/sso/test/{test}", get(sso_test::result))
 }
 
 /// What every answer gets, in one layer: security headers, `Connection: close` while

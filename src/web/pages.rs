@@ -64,6 +64,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console_traces",
         include_str!("../../templates/console_traces.hbs"),
     ),
+    (
+        "console_sso",
+        include_str!("../../templates/console_sso.hbs"),
+    ),
+    (
+        "console_sso_test",
+        include_str!("../../templates/console_sso_test.hbs"),
+    ),
 ];
 
 /// Static files, served from memory with a long cache lifetime.
@@ -77,6 +85,11 @@ pub const STATIC: &[(&str, &str, &str)] = &[
         "autosubmit.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/autosubmit.js"),
+    ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/copy.js"),
     ),
     (
         "favicon.svg",

@@ -52,13 +52,7 @@ pub async fn start(
         // Not (or not yet verified as) an SSO tenant: its Sign-on URL shows the password step.
         _ => return Redirect::to(&format!("/{account}")).into_response(),
     };
-    let (binding, set_cookie) = match guard::binding(
-        &state.config,
-        &headers,
-        BINDING_COOKIE,
-        cookie::SameSite::None,
-        Some(login::PENDING_TTL.as_secs() as i64),
-    ) {
+    let (binding, set_cookie) = match binding(&state, &headers) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -72,6 +66,31 @@ pub async fn start(
             Utc::now(),
         )
         .await;
+    to_idp(&state, started, set_cookie, &tenant.account)
+}
+
+/// This browser's binding of a pending SSO request, and the `Set-Cookie` when it is new.
+pub(super) fn binding(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Result<(String, Option<HeaderValue>), WebError> {
+    guard::binding(
+        &state.config,
+        headers,
+        BINDING_COOKIE,
+        cookie::SameSite::None,
+        Some(login::PENDING_TTL.as_secs() as i64),
+    )
+}
+
+/// The way to the IdP of a started SSO round trip (a login, or a console's Test SSO), with
+/// this browser's binding cookie: a 302, or the auto-submitting POST form.
+pub(super) fn to_idp(
+    state: &SharedState,
+    started: Result<SsoStart, login::LoginError>,
+    set_cookie: Option<HeaderValue>,
+    account: &str,
+) -> Response {
     match started {
         Ok(SsoStart::Redirect(url)) => with_cookie(
             StatusCode::FOUND,
@@ -85,7 +104,7 @@ pub async fn start(
             );
             with_cookie(StatusCode::OK, set_cookie, body)
         }
-        Err(e) => PageError(e.into(), pages).for_account(Some(&tenant.account)),
+        Err(e) => PageError(e.into(), state.pages.clone()).for_account(Some(account)),
     }
 }
 
@@ -153,7 +172,8 @@ pub async fn acs(
 }
 
 /// The answer to a completed SSO round trip, whatever its protocol: the session cookie
-/// and `return_to`, the Waiting Room, or the refusal page (logged with its account).
+/// and `return_to`, the Waiting Room, a Test SSO's result page in the console, or the
+/// refusal page (logged with its account).
 pub(super) fn finish(
     state: &SharedState,
     outcome: Result<SsoOutcome, login::SsoRefusal>,
@@ -164,6 +184,9 @@ pub(super) fn finish(
         }
         Ok(SsoOutcome::Waiting(_)) => {
             super::account::to_waiting_room(state, super::account::WaitingVia::Sso)
+        }
+        Ok(SsoOutcome::Tested(test)) => {
+            Redirect::to(&super::console::sso_test::result_path(&test)).into_response()
         }
         Err(login::SsoRefusal { account, error }) => {
             tracing::warn!(code = error.code(), account, reason = %error, "SSO login refused");

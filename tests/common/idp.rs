@@ -11,6 +11,8 @@ pub struct Idp {
     pub base_url: String,
     pub entity_id: String,
     pub metadata: String,
+    /// Its signing certificate, PEM: what Entra's "Certificate (Base64)" download holds.
+    pub certificate: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -83,9 +85,24 @@ impl Idp {
             base_url: v["base_url"].as_str().unwrap().to_string(),
             entity_id: v["entity_id"].as_str().unwrap().to_string(),
             metadata: std::fs::read_to_string(p("idp.xml")).unwrap(),
+            certificate: std::fs::read_to_string(p("idp-cert.pem")).unwrap(),
             child,
             _dir: dir,
         })
+    }
+}
+
+impl Idp {
+    /// Its Sign In URL: the HTTP-Redirect SingleSignOnService of its metadata.
+    pub fn sso_url(&self) -> String {
+        let binding = "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"";
+        let service = self
+            .metadata
+            .split("SingleSignOnService")
+            .find(|s| s.contains(binding))
+            .expect("an HTTP-Redirect SingleSignOnService");
+        let start = service.find("Location=\"").expect("its Location") + 10;
+        service[start..start + service[start..].find('"').unwrap()].to_string()
     }
 }
 
@@ -183,6 +200,37 @@ pub async fn through_idp(
     let res = browser
         .post(format!("{idp_base}/login"))
         .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    IdpPost {
+        acs: form_action(&html),
+        saml_response: hidden(&html, "SAMLResponse").expect("SAMLResponse in the IdP's form"),
+        relay_state: hidden(&html, "RelayState"),
+    }
+}
+
+/// Signs in as `email` with `password` at the IdP page `to_idp` (where an SSO start sent
+/// the browser), and returns what the IdP would POST to the ACS.
+pub async fn at_idp(
+    browser: &reqwest::Client,
+    to_idp: &str,
+    email: &str,
+    password: &str,
+) -> IdpPost {
+    let page = browser.get(to_idp).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
+    let page = page.text().await.unwrap();
+    let key = hidden(&page, "key").expect("login form key");
+    let idp_base = to_idp.split("/sso/").next().unwrap().to_string();
+    let res = browser
+        .post(format!("{idp_base}/login"))
+        .form(&[
+            ("key", key.as_str()),
+            ("username", email),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();

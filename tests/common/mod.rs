@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod axe;
+pub mod console;
+pub mod dns;
 pub mod idp;
 pub mod mail;
 pub mod oidc;

@@ -15,16 +15,22 @@
 //! - [`home`]: the overview;
 //! - [`users`]: the Waiting Room and the users;
 //! - [`audit`]: the account's audit log;
-//! - [`traces`]: the account's last SSO attempts.
+//! - [`traces`]: the account's last SSO attempts;
+//! - [`sso`]: the Single Sign-On settings;
+//! - [`sso_test`]: Test SSO and its result.
 
 pub mod audit;
 pub mod home;
+pub mod sso;
+pub mod sso_test;
 pub mod traces;
 pub mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -57,6 +63,7 @@ pub struct Console {
 const SECTIONS: &[(&str, &str)] = &[
     ("home", ""),
     ("users", "/users"),
+    ("sso", "/sso"),
     ("traces", "/traces"),
     ("audit", "/audit"),
 ];
@@ -134,6 +141,31 @@ impl Console {
         } else {
             Err(WebError::Csrf)
         }
+    }
+
+    /// The file of a console upload (`multipart/form-data`: field `csrf`, then field
+    /// `file`), its token checked before the file is read: a forged upload costs no
+    /// parsing. The body is bounded by the gateway's request limit.
+    async fn upload(
+        &self,
+        upload: Result<Multipart, MultipartRejection>,
+    ) -> Result<Option<Bytes>, WebError> {
+        let bad = |e: &dyn std::fmt::Display| WebError::BadRequest(format!("the upload: {e}"));
+        let mut upload = upload.map_err(|e| bad(&e))?;
+        let mut csrf = None;
+        let mut file = None;
+        while let Some(field) = upload.next_field().await.map_err(|e| bad(&e))? {
+            match field.name() {
+                Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad(&e))?),
+                Some("file") => {
+                    self.check_csrf(csrf.as_deref().unwrap_or_default())?;
+                    file = Some(field.bytes().await.map_err(|e| bad(&e))?);
+                }
+                _ => {}
+            }
+        }
+        self.check_csrf(csrf.as_deref().unwrap_or_default())?;
+        Ok(file)
     }
 }
 

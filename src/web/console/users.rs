@@ -328,10 +328,8 @@ pub async fn set_admin(ConsoleForm { console, form }: ConsoleForm<AdminForm>) ->
     answer(&console, result)
 }
 
-/// `POST /{account}/admin/users/import`: a `multipart/form-data` upload (field `csrf`,
-/// then field `file`, the CLI's CSV), answered with the per-line report. The token is
-/// checked before the file is read into the operation; the body is bounded by the
-/// gateway's request limit.
+/// `POST /{account}/admin/users/import`: a console upload ([`Console::upload`]) of the
+/// CLI's CSV, answered with the per-line report.
 pub async fn import(console: Console, upload: Result<Multipart, MultipartRejection>) -> Response {
     let back = console.path("/users");
     match import_upload(&console, upload).await {
@@ -344,22 +342,7 @@ async fn import_upload(
     console: &Console,
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Value, WebError> {
-    let bad = |e: &dyn std::fmt::Display| WebError::BadRequest(format!("the upload: {e}"));
-    let mut upload = upload.map_err(|e| bad(&e))?;
-    let mut csrf = None;
-    let mut file = None;
-    while let Some(field) = upload.next_field().await.map_err(|e| bad(&e))? {
-        match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad(&e))?),
-            Some("file") => {
-                // Read only once the token is known good: a forged upload costs no parsing.
-                console.check_csrf(csrf.as_deref().unwrap_or_default())?;
-                file = Some(field.bytes().await.map_err(|e| bad(&e))?);
-            }
-            _ => {}
-        }
-    }
-    console.check_csrf(csrf.as_deref().unwrap_or_default())?;
+    let file = console.upload(upload).await?;
     // The file's admin column may grant admin rights.
     console.admin.require_recent_sign_in(Utc::now())?;
     let file = file.ok_or_else(|| WebError::BadRequest("no file was chosen".into()))?;
