@@ -13,7 +13,8 @@
 //! - this file: [`Login`], SSO and password login;
 //! - [`reset`]: "Forgot password?" and the set-password page of one-time links;
 //! - `waiting`: the notice to an account's admins when someone enters its Waiting Room;
-//! - [`traces`]: each tenant's last SSO attempts.
+//! - [`traces`]: each tenant's last SSO attempts;
+//! - `slo`: SAML Single Logout, both directions, and the index of SAML sessions it needs.
 
 pub mod traces;
 
@@ -35,10 +36,12 @@ use crate::saml::{
 };
 use crate::wsfed::{self, WsFedError};
 
+mod slo;
 mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
+pub use slo::SloOutcome;
 pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 pub mod reset;
@@ -77,6 +80,9 @@ pub enum LoginError {
     /// The assertion ID was seen before.
     #[error("assertion {0} was already used")]
     Replay(String),
+    /// No SAML tenant's IdP has this entity ID (a logout message from a stranger).
+    #[error("no tenant's IdP is {0:?}")]
+    UnknownIssuer(Option<String>),
     /// No tenant accepts this unsolicited response.
     #[error("unsolicited response from {0:?} and no tenant allows IdP-initiated login")]
     Unsolicited(Option<String>),
@@ -173,6 +179,7 @@ impl LoginError {
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
             LoginError::Unsolicited(_) => "unsolicited",
+            LoginError::UnknownIssuer(_) => "unknown_issuer",
             LoginError::Refused(r) => match r {
                 Refusal::NotSso => "not_sso",
                 Refusal::ForeignDomain => "email_outside_tenant",
@@ -219,6 +226,10 @@ struct Pending {
     /// OpenID Connect `state` and the other way round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     oidc: Option<oidc_login::OidcSecrets>,
+    /// A SAML logout's (`request_id` is our LogoutRequest's): such a RelayState answers no
+    /// login, and a login's answers no logout.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    logout: bool,
 }
 
 fn pending_key(relay: &str) -> String {
@@ -423,6 +434,7 @@ impl Login {
             return_to: return_to.map(|u| u.to_string()),
             binding: sha256_hex(binding),
             oidc: None,
+            logout: false,
         };
         self.store_pending(&relay, &pending).await?;
         Ok(relay)
@@ -510,8 +522,8 @@ impl Login {
             Some(relay) => self.take_pending(relay, binding, account).await?,
             None => None,
         };
-        if pending.as_ref().is_some_and(|p| p.oidc.is_some()) {
-            // An OpenID Connect `state` presented as a RelayState.
+        if pending.as_ref().is_some_and(|p| p.oidc.is_some() || p.logout) {
+            // An OpenID Connect `state` or a logout's handle presented as a RelayState.
             return Err(LoginError::NoPendingRequest);
         }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
@@ -585,14 +597,21 @@ impl Login {
             attempt.facts = Some(facts);
             traced.result?
         };
-        self.admit_assertion(
-            &tenant,
-            assertion,
-            "saml2",
-            pending.and_then(|p| p.return_to),
-            now,
-        )
-        .await
+        let subject = slo::LoginSubject::of(&assertion);
+        let outcome = self
+            .admit_assertion(
+                &tenant,
+                assertion,
+                "saml2",
+                pending.and_then(|p| p.return_to),
+                now,
+            )
+            .await?;
+        if let SsoOutcome::SignedIn { session, .. } = &outcome {
+            self.remember_saml_login(&tenant, &idp, session, subject)
+                .await?;
+        }
+        Ok(outcome)
     }
 
     /// What a verified SAML assertion of `tenant`'s IdP leads to, whether a SAML Response or

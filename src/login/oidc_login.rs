@@ -64,6 +64,7 @@ impl Login {
                 nonce: request.nonce,
                 pkce_verifier: request.pkce_verifier,
             }),
+            logout: false,
         };
         self.store_pending(&state, &pending).await?;
         metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
