@@ -89,6 +89,13 @@ impl Idp {
     }
 }
 
+impl Idp {
+    /// The IdP's signing key (PEM), for tests that sign messages as this IdP would.
+    pub fn key_pem(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("idp-key.pem")).unwrap()
+    }
+}
+
 fn wait_for_file(path: &Path) -> String {
     for _ in 0..300 {
         if let Ok(s) = std::fs::read_to_string(path)
