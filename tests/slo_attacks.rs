@@ -116,10 +116,16 @@ impl Setup {
         )
         .await;
         let alice = app.client();
-        let res = through_idp(&app.url, &alice, "alice@contoso.com", Some("password"), None)
-            .await
-            .submit(&alice)
-            .await;
+        let res = through_idp(
+            &app.url,
+            &alice,
+            "alice@contoso.com",
+            Some("password"),
+            None,
+        )
+        .await
+        .submit(&alice)
+        .await;
         assert_eq!(res.status(), 303);
         Some(Setup { app, idp, alice })
     }
@@ -148,7 +154,10 @@ impl Setup {
     async fn refused(&self, url: &str, code: &str) {
         let (status, page, _) = self.get(url).await;
         assert_eq!(status, 400, "{code}: {page}");
-        assert!(page.contains(&format!("<code>{code}</code>")), "{code}: {page}");
+        assert!(
+            page.contains(&format!("<code>{code}</code>")),
+            "{code}: {page}"
+        );
         assert!(self.alive().await, "{code}: the session ended");
     }
 
@@ -201,7 +210,12 @@ async fn forged_or_misdirected_logout_requests_are_refused() {
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("<code>signature_missing</code>"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("<code>signature_missing</code>")
+    );
     // Signed, but with a key the IdP's metadata does not have.
     s.refused(&send(&alice, Some(&attacker_key())), "signature_invalid")
         .await;
@@ -279,7 +293,10 @@ async fn an_unknown_name_id_is_answered_like_a_known_one() {
         &redirect(&slo, "SAMLRequest", &nobody.xml(), None, Some(&key)),
     )
     .await;
-    assert!(s.alive().await, "another principal's request ended alice's session");
+    assert!(
+        s.alive().await,
+        "another principal's request ended alice's session"
+    );
     let alice = s.request("alice@contoso.com");
     let known = status_of_answer(
         &s,
@@ -325,7 +342,10 @@ async fn a_logout_response_must_answer_this_browsers_request() {
     // (a guessed answer does not get a second try).
     let (status, page, _) = s.get(&answer("_someone-elses-request", &key)).await;
     assert_eq!(status, 400);
-    assert!(page.contains("<code>in_response_to_mismatch</code>"), "{page}");
+    assert!(
+        page.contains("<code>in_response_to_mismatch</code>"),
+        "{page}"
+    );
     let (status, page, _) = s.get(&answer(request_id, &key)).await;
     assert_eq!(status, 400);
     assert!(page.contains("<code>no_pending_request</code>"), "{page}");
@@ -363,7 +383,12 @@ async fn a_logout_response_from_another_browser_or_key_is_refused() {
     // Another browser: refused without spending this browser's pending logout.
     let res = s.app.client().get(&valid).send().await.unwrap();
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("request_from_other_browser"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("request_from_other_browser")
+    );
     // The attacker's key: refused.
     let (status, page, _) = s.get(&answer(&attacker_key())).await;
     assert_eq!(status, 400);

@@ -35,10 +35,16 @@ async fn start() -> Option<(TestApp, Idp)> {
 /// A browser signed in as alice through the IdP.
 async fn signed_in(app: &TestApp) -> reqwest::Client {
     let browser = app.client();
-    let res = through_idp(&app.url, &browser, "alice@contoso.com", Some("password"), None)
-        .await
-        .submit(&browser)
-        .await;
+    let res = through_idp(
+        &app.url,
+        &browser,
+        "alice@contoso.com",
+        Some("password"),
+        None,
+    )
+    .await
+    .submit(&browser)
+    .await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     assert_eq!(status(app, &browser).await, 200);
     browser
@@ -118,7 +124,10 @@ async fn idp_initiated_logout_ends_the_named_session_only_and_pysaml2_accepts_th
         .unwrap();
     assert_eq!(res.status(), 302);
     let to_us = location(&res);
-    assert!(to_us.starts_with(&app.at("/saml/slo?SAMLRequest=")), "{to_us}");
+    assert!(
+        to_us.starts_with(&app.at("/saml/slo?SAMLRequest=")),
+        "{to_us}"
+    );
     let res = second.get(&to_us).send().await.unwrap();
     assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
     let answer = location(&res);

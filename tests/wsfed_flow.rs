@@ -355,7 +355,10 @@ async fn the_sts_sign_out_cleanup_ends_the_wsfed_session_only() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(live(saml_tenant.id.clone()).await, "not a WS-Federation session");
+    assert!(
+        live(saml_tenant.id.clone()).await,
+        "not a WS-Federation session"
+    );
 
     let wsfed = wsfed_session(&app, "valid_saml11").await;
     let res = get("/auth/saml/callback", "wsignoutcleanup1.0", &wsfed.id)

@@ -522,7 +522,10 @@ impl Login {
             Some(relay) => self.take_pending(relay, binding, account).await?,
             None => None,
         };
-        if pending.as_ref().is_some_and(|p| p.oidc.is_some() || p.logout) {
+        if pending
+            .as_ref()
+            .is_some_and(|p| p.oidc.is_some() || p.logout)
+        {
             // An OpenID Connect `state` or a logout's handle presented as a RelayState.
             return Err(LoginError::NoPendingRequest);
         }

@@ -325,7 +325,9 @@ impl Login {
             *account = Some(tenant.account.clone());
             match self.verify_logout(received.clone(), idp.clone(), now).await {
                 Ok(Verified::Request(request)) => {
-                    return self.end_principal(&tenant, &idp, request, &relay, now).await;
+                    return self
+                        .end_principal(&tenant, &idp, request, &relay, now)
+                        .await;
                 }
                 Ok(Verified::Response(_)) => return Err(LoginError::NoPendingRequest),
                 Err(e) => refusal = e,

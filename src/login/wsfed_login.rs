@@ -104,7 +104,10 @@ impl Login {
         self.wsfed_tenant(account).await.is_some()
     }
 
-    async fn wsfed_tenant(&self, account: &str) -> Option<std::sync::Arc<crate::discovery::Tenant>> {
+    async fn wsfed_tenant(
+        &self,
+        account: &str,
+    ) -> Option<std::sync::Arc<crate::discovery::Tenant>> {
         let tenant = self.discovery.directory.by_account(account).await.ok()??;
         (tenant.sso.as_ref()?.protocol == Protocol::Wsfed).then_some(tenant)
     }

@@ -137,12 +137,13 @@ mod tests {
         );
         assert_eq!(xml::children(&spd, NS_METADATA, "KeyDescriptor").len(), 2);
         let slo = xml::children(&spd, NS_METADATA, "SingleLogoutService");
-        let bindings: Vec<_> = slo.iter().filter_map(|s| s.get_attribute("Binding")).collect();
+        let bindings: Vec<_> = slo
+            .iter()
+            .filter_map(|s| s.get_attribute("Binding"))
+            .collect();
         assert_eq!(bindings, [BINDING_REDIRECT, BINDING_POST]);
-        assert!(
-            slo.iter().all(|s| s.get_attribute("Location").as_deref()
-                == Some("https://login.example.com/saml/slo"))
-        );
+        assert!(slo.iter().all(|s| s.get_attribute("Location").as_deref()
+            == Some("https://login.example.com/saml/slo")));
     }
 
     #[test]

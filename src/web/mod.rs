@@ -73,12 +73,12 @@ pub fn router(state: SharedState) -> Router {
             "/auth/saml/callback",
             post(sso::acs).get(sso::wsfed_signout),
         )
-        .route(
-            "/saml2/idpresponse",
-            post(sso::acs).get(sso::wsfed_signout),
-        )
+        .route("/saml2/idpresponse", post(sso::acs).get(sso::wsfed_signout))
         .route("/saml/metadata", get(sso::metadata))
-        .route(crate::saml::sp::SLO_PATH, get(slo::redirect).post(slo::post))
+        .route(
+            crate::saml::sp::SLO_PATH,
+            get(slo::redirect).post(slo::post),
+        )
         .route(oidc::CALLBACK, get(oidc::callback))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))

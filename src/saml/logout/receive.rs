@@ -113,7 +113,11 @@ impl Received {
         let (kind, name, message) = match (request, response) {
             (Some(m), None) => (Kind::Request, "SAMLRequest", m),
             (None, Some(m)) => (Kind::Response, "SAMLResponse", m),
-            _ => return Err(malformed("need exactly one of SAMLRequest and SAMLResponse")),
+            _ => {
+                return Err(malformed(
+                    "need exactly one of SAMLRequest and SAMLResponse",
+                ));
+            }
         };
         let decoded = |v: &str| -> String {
             form_urlencoded::parse(format!("v={v}").as_bytes())
@@ -161,7 +165,11 @@ impl Received {
         let (kind, message) = match (request, response) {
             (Some(m), None) => (Kind::Request, m),
             (None, Some(m)) => (Kind::Response, m),
-            _ => return Err(malformed("need exactly one of SAMLRequest and SAMLResponse")),
+            _ => {
+                return Err(malformed(
+                    "need exactly one of SAMLRequest and SAMLResponse",
+                ));
+            }
         };
         if message.len() > MAX_MESSAGE_BYTES {
             return Err(SamlError::TooLarge(message.len()));
@@ -447,8 +455,8 @@ mod tests {
     /// its SingleLogoutService at our SLO URL so the messages name us as Destination.
     fn idp_of(sp: &Sp, redirect: bool) -> IdpMetadata {
         let url = Url::parse("https://idp.example/sso").expect("url");
-        let mut idp = IdpMetadata::from_inline(&sp.entity_id, &url, &[sp.keys.cert_base64()])
-            .expect("idp");
+        let mut idp =
+            IdpMetadata::from_inline(&sp.entity_id, &url, &[sp.keys.cert_base64()]).expect("idp");
         let service = SloService {
             location: Url::parse(SLO).expect("url"),
             response_location: Url::parse(SLO).expect("url"),
@@ -508,7 +516,10 @@ mod tests {
             let r = received(&request(&sp, &idp));
             assert_eq!(r.kind(), Kind::Request);
             assert_eq!(r.relay_state(), Some("relay"));
-            assert_eq!(r.issuer().expect("parses").as_deref(), Some("https://idp.example/"));
+            assert_eq!(
+                r.issuer().expect("parses").as_deref(),
+                Some("https://idp.example/")
+            );
             let Verified::Request(v) = verify(&r, &expected(&idp), now()).expect("verifies") else {
                 panic!("a request");
             };
@@ -523,9 +534,18 @@ mod tests {
         let sp = sp();
         for redirect in [true, false] {
             let idp = idp_of(&sp, redirect);
-            let sent = logout_response(&sp, &idp, "_p1", "_r1", LogoutStatus::PartialLogout, "", now())
-                .expect("response");
-            let Verified::Response(v) = verify(&received(&sent), &expected(&idp), now()).expect("verifies")
+            let sent = logout_response(
+                &sp,
+                &idp,
+                "_p1",
+                "_r1",
+                LogoutStatus::PartialLogout,
+                "",
+                now(),
+            )
+            .expect("response");
+            let Verified::Response(v) =
+                verify(&received(&sent), &expected(&idp), now()).expect("verifies")
             else {
                 panic!("a response");
             };
@@ -551,16 +571,27 @@ mod tests {
         let mut foreign = idp.clone();
         foreign.certs = idp_of(&self::sp(), true).certs;
         assert!(matches!(
-            verify(&received(&SsoStart::Redirect(url.clone())), &expected(&foreign), now()),
+            verify(
+                &received(&SsoStart::Redirect(url.clone())),
+                &expected(&foreign),
+                now()
+            ),
             Err(SamlError::SignatureInvalid(_))
         ));
         let unsigned = q.split("&SigAlg=").next().expect("prefix");
         assert_eq!(
-            verify(&Received::from_query(unsigned).expect("decodes"), &expected(&idp), now()),
+            verify(
+                &Received::from_query(unsigned).expect("decodes"),
+                &expected(&idp),
+                now()
+            ),
             Err(SamlError::SignatureMissing)
         );
         let twice = format!("{q}&RelayState=x");
-        assert!(matches!(Received::from_query(&twice), Err(SamlError::Malformed(_))));
+        assert!(matches!(
+            Received::from_query(&twice),
+            Err(SamlError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -601,8 +632,9 @@ mod tests {
             Received::from_post(Some(&big), None, None),
             Err(SamlError::TooLarge(_))
         ));
-        let doctype = base64::engine::general_purpose::STANDARD
-            .encode(format!("<!DOCTYPE x><samlp:LogoutRequest xmlns:samlp=\"{NS_PROTOCOL}\"/>"));
+        let doctype = base64::engine::general_purpose::STANDARD.encode(format!(
+            "<!DOCTYPE x><samlp:LogoutRequest xmlns:samlp=\"{NS_PROTOCOL}\"/>"
+        ));
         let r = Received::from_post(Some(&doctype), None, None).expect("decodes");
         assert_eq!(r.issuer(), Err(SamlError::DtdForbidden));
         let sp = sp();

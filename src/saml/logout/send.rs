@@ -110,7 +110,15 @@ pub fn logout_request(
             session_index = session_index,
         )
     };
-    bind(sp, destination, redirect, "SAMLRequest", id, xml, relay_state)
+    bind(
+        sp,
+        destination,
+        redirect,
+        "SAMLRequest",
+        id,
+        xml,
+        relay_state,
+    )
 }
 
 /// Our LogoutResponse to `idp`'s LogoutRequest `in_response_to`, sent to its
@@ -152,7 +160,15 @@ pub fn logout_response(
             code = code,
         )
     };
-    bind(sp, destination, redirect, "SAMLResponse", id, xml, relay_state)
+    bind(
+        sp,
+        destination,
+        redirect,
+        "SAMLResponse",
+        id,
+        xml,
+        relay_state,
+    )
 }
 
 /// One message in its binding, always signed: the Redirect binding signs the query string
