@@ -11,12 +11,11 @@ use std::io::{Read, Write};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use common::idp::{Idp, through_idp, use_idp};
-use common::{TestApp, spawn_app};
+use common::TestApp;
+use common::idp::{Idp, through_idp};
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::sign::Signer;
-use realmgate::accounts::Status;
 
 const SIG_ALG: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
@@ -97,24 +96,7 @@ struct Setup {
 
 impl Setup {
     async fn start() -> Option<Setup> {
-        let app = spawn_app(|_| {}).await;
-        let sp = reqwest::get(app.at("/saml/metadata"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let idp = Idp::start(&sp, &[])?;
-        use_idp(&app, &idp, "deny").await;
-        common::add_user(
-            &app,
-            "contoso",
-            "alice@contoso.com",
-            None,
-            false,
-            Status::Active,
-        )
-        .await;
+        let (app, idp) = common::idp::with_alice().await?;
         let alice = app.client();
         let res = through_idp(
             &app.url,
@@ -159,6 +141,25 @@ impl Setup {
             "{code}: {page}"
         );
         assert!(self.alive().await, "{code}: the session ended");
+    }
+
+    /// `POST /logout`: the RelayState and the ID of our LogoutRequest to the IdP.
+    async fn sign_out(&self) -> (String, String) {
+        let csrf = common::csrf(&self.app, &self.alice).await;
+        let res = self
+            .alice
+            .post(self.app.at("/logout"))
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 302);
+        let to_idp = res.headers()["location"].to_str().unwrap().to_string();
+        let relay = query_param(&to_idp, "RelayState").expect("RelayState");
+        let request = inflate(&query_param(&to_idp, "SAMLRequest").unwrap());
+        let start = request.find(" ID=\"").unwrap() + 5;
+        let id = request[start..start + request[start..].find('"').unwrap()].to_string();
+        (relay, id)
     }
 
     async fn alive(&self) -> bool {
@@ -313,20 +314,8 @@ async fn a_logout_response_must_answer_this_browsers_request() {
     let Some(s) = Setup::start().await else {
         return;
     };
-    let csrf = common::csrf(&s.app, &s.alice).await;
-    let res = s
-        .alice
-        .post(s.app.at("/logout"))
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 302);
-    let to_idp = res.headers()["location"].to_str().unwrap().to_string();
-    let relay = query_param(&to_idp, "RelayState").expect("RelayState");
-    let request = inflate(&query_param(&to_idp, "SAMLRequest").unwrap());
-    let start = request.find(" ID=\"").unwrap() + 5;
-    let request_id = &request[start..start + request[start..].find('"').unwrap()];
+    let (relay, request_id) = s.sign_out().await;
+    let request_id = request_id.as_str();
     let key = s.idp.key_pem();
     let slo = s.app.at("/saml/slo");
     let answer = |irt: &str, key: &str| {
@@ -356,19 +345,8 @@ async fn a_logout_response_from_another_browser_or_key_is_refused() {
     let Some(s) = Setup::start().await else {
         return;
     };
-    let csrf = common::csrf(&s.app, &s.alice).await;
-    let res = s
-        .alice
-        .post(s.app.at("/logout"))
-        .form(&[("csrf", csrf)])
-        .send()
-        .await
-        .unwrap();
-    let to_idp = res.headers()["location"].to_str().unwrap().to_string();
-    let relay = query_param(&to_idp, "RelayState").expect("RelayState");
-    let request = inflate(&query_param(&to_idp, "SAMLRequest").unwrap());
-    let start = request.find(" ID=\"").unwrap() + 5;
-    let request_id = &request[start..start + request[start..].find('"').unwrap()];
+    let (relay, request_id) = s.sign_out().await;
+    let request_id = request_id.as_str();
     let slo = s.app.at("/saml/slo");
     let answer = |key: &str| {
         redirect(

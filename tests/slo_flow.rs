@@ -6,31 +6,8 @@
 
 mod common;
 
-use common::idp::{Idp, form_action, hidden, through_idp, use_idp};
-use common::{TestApp, spawn_app};
-use realmgate::accounts::Status;
-
-async fn start() -> Option<(TestApp, Idp)> {
-    let app = spawn_app(|_| {}).await;
-    let sp = reqwest::get(app.at("/saml/metadata"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let idp = Idp::start(&sp, &[])?;
-    use_idp(&app, &idp, "deny").await;
-    common::add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
-    Some((app, idp))
-}
+use common::TestApp;
+use common::idp::{form_action, hidden, through_idp};
 
 /// A browser signed in as alice through the IdP.
 async fn signed_in(app: &TestApp) -> reqwest::Client {
@@ -66,7 +43,7 @@ fn location(res: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn sp_initiated_logout_reaches_the_idp_and_its_answer_shows_the_signed_out_page() {
-    let Some((app, idp)) = start().await else {
+    let Some((app, idp)) = common::idp::with_alice().await else {
         return;
     };
     let browser = signed_in(&app).await;
@@ -108,7 +85,7 @@ async fn sp_initiated_logout_reaches_the_idp_and_its_answer_shows_the_signed_out
 
 #[tokio::test]
 async fn idp_initiated_logout_ends_the_named_session_only_and_pysaml2_accepts_the_answer() {
-    let Some((app, idp)) = start().await else {
+    let Some((app, idp)) = common::idp::with_alice().await else {
         return;
     };
     // Two sessions of alice; the IdP's LogoutRequest names the second one's SessionIndex.
@@ -153,7 +130,7 @@ async fn idp_initiated_logout_ends_the_named_session_only_and_pysaml2_accepts_th
 
 #[tokio::test]
 async fn idp_initiated_logout_with_the_post_binding() {
-    let Some((app, idp)) = start().await else {
+    let Some((app, idp)) = common::idp::with_alice().await else {
         return;
     };
     let browser = signed_in(&app).await;

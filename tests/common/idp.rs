@@ -133,6 +133,30 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
     panic!("the gateway never loaded the test IdP's metadata");
 }
 
+/// A gateway whose tenant `contoso` signs in through a fresh pysaml2 IdP, with alice
+/// pre-provisioned (the Single Logout tests); `None` when the IdP cannot run here.
+pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
+    let app = super::spawn_app(|_| {}).await;
+    let sp = reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let idp = Idp::start(&sp, &[])?;
+    use_idp(&app, &idp, "deny").await;
+    super::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        realmgate::accounts::Status::Active,
+    )
+    .await;
+    Some((app, idp))
+}
+
 /// The value of hidden input `name` in `html`.
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
