@@ -335,6 +335,55 @@ pub fn saml_response(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// saml_logout
+
+/// Our SingleLogoutService URL in the fixture.
+const SLO: &str = "https://login.example.com/saml/slo";
+
+/// `saml::logout::Received` of the input as an HTTP-Redirect query and as an HTTP-POST
+/// `SAMLRequest` or `SAMLResponse` (base64 encoded here, as a browser posts it, and raw),
+/// then its `issuer` and `verify` with the test IdP's metadata at a fixed clock.
+///
+/// Invariants: never a panic; every refusal has a code and a reason; nothing verifies (no
+/// seed is signed with the test IdP's key, and the fuzzer does not have it: anything
+/// accepted would be a forgery).
+pub fn saml_logout(data: &[u8]) {
+    use realmgate::saml::logout::{self, Received};
+    let f = saml_fixture();
+    let text = String::from_utf8_lossy(data);
+    let b64 = STANDARD.encode(data);
+    let refused = |e: &realmgate::saml::SamlError| {
+        assert!(!e.code().is_empty() && !e.to_string().is_empty());
+    };
+    for received in [
+        Received::from_query(&text),
+        Received::from_post(Some(&b64), None, Some("relay")),
+        Received::from_post(None, Some(&b64), None),
+        Received::from_post(Some(&text), None, None),
+    ] {
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                refused(&e);
+                continue;
+            }
+        };
+        if let Err(e) = received.issuer() {
+            refused(&e);
+        }
+        let expected = logout::Expected {
+            idp: &f.idp,
+            slo_url: SLO,
+            skew: Duration::from_secs(120),
+        };
+        match logout::verify(&received, &expected, f.now) {
+            Ok(v) => panic!("verified a logout message the IdP never signed: {v:#?}"),
+            Err(e) => refused(&e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // xml_document
 
 /// `xml::parse` on raw bytes, as metadata files and fetched metadata reach it.

@@ -445,3 +445,99 @@ async fn sign_in_attempts_are_in_the_tenants_login_traces() {
         "an unverified token's claims are not traced"
     );
 }
+
+/// A session opened by the WS-Federation token `name`.
+async fn wsfed_session(app: &common::TestApp, name: &str) -> realmgate::session::Session {
+    let wctx = pending(app, "contoso", "browser-1").await;
+    match complete(app, name, Some(&wctx), Some("browser-1")).await {
+        Ok(SsoOutcome::SignedIn { session, .. }) => session,
+        Err(e) => panic!("refused: {e}"),
+        Ok(_) => panic!("not signed in"),
+    }
+}
+
+/// The STS's `wa=wsignoutcleanup1.0` (and its own `wsignout1.0`) at our ACS paths ends this
+/// browser's WS-Federation session and answers 200 with a page, as AD FS expects of the
+/// frame it loads; a session of any other tenant survives it (anyone can send a browser
+/// there), and another `wa` is refused.
+#[tokio::test]
+async fn the_sts_sign_out_cleanup_ends_the_wsfed_session_only() {
+    let app = app("deny").await;
+    common::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        Status::Active,
+    )
+    .await;
+    let saml_tenant = app
+        .state
+        .sessions
+        .create(
+            &realmgate::session::SessionUser {
+                user_id: 99,
+                account: "fabrikam".into(),
+                email: "bob@fabrikam.com".into(),
+                name: String::new(),
+                amr: "saml2".into(),
+                acr: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let cookie = realmgate::web::guard::cookie_name(
+        &app.state.config,
+        realmgate::web::guard::SESSION_COOKIE,
+    );
+    let client = app.client();
+    let get = |path: &str, wa: &str, id: &str| {
+        client
+            .get(app.at(&format!("{path}?wa={wa}")))
+            .header("cookie", format!("{cookie}={id}"))
+            .send()
+    };
+    let live = |id: String| {
+        let sessions = app.state.sessions.clone();
+        async move {
+            sessions
+                .load(&id, chrono::Utc::now())
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    let res = get("/auth/saml/callback", "wsignoutcleanup1.0", &saml_tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        live(saml_tenant.id.clone()).await,
+        "not a WS-Federation session"
+    );
+
+    let wsfed = wsfed_session(&app, "valid_saml11").await;
+    let res = get("/auth/saml/callback", "wsignoutcleanup1.0", &wsfed.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cleared.starts_with(&format!("{cookie}=;")), "{cleared}");
+    assert!(res.text().await.unwrap().contains("You are signed out"));
+    assert!(!live(wsfed.id).await);
+
+    let wsfed = wsfed_session(&app, "valid_saml2").await;
+    let res = get("/saml2/idpresponse", "wsignout1.0", &wsfed.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!live(wsfed.id).await);
+
+    let res = get("/auth/saml/callback", "wsignin1.0", &saml_tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(live(saml_tenant.id).await);
+}

@@ -55,6 +55,8 @@ back-to-sign-in = Back to sign in
 ## Signed-in page
 signed-in-title = Signed in
 signed-in-as = You are signed in as {$name}.
+signed-out-title = Signed out
+signed-out = You are signed out. You can close this window.
 sign-out = Sign out
 
 ## Waiting Room

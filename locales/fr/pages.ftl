@@ -55,6 +55,8 @@ back-to-sign-in = Retour à la connexion
 ## Signed-in page
 signed-in-title = Connecté
 signed-in-as = Vous êtes connecté en tant que {$name}.
+signed-out-title = Déconnecté
+signed-out = Vous êtes déconnecté. Vous pouvez fermer cette fenêtre.
 sign-out = Se déconnecter
 
 ## Waiting Room

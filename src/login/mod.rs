@@ -16,6 +16,7 @@
 //! - [`traces`]: each tenant's last SSO attempts;
 //! - [`sso_test`]: Test SSO, a round trip that ends in a result for the admin, never a
 //!   session.
+//! - `slo`: SAML Single Logout, both directions, and the index of SAML sessions it needs.
 
 pub mod sso_test;
 pub mod traces;
@@ -38,11 +39,13 @@ use crate::saml::{
 };
 use crate::wsfed::{self, WsFedError};
 
+mod slo;
 mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
 pub use sso_test::{SsoTest, TestMark, TestResult};
+pub use slo::SloOutcome;
 pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 pub mod reset;
@@ -81,6 +84,9 @@ pub enum LoginError {
     /// The assertion ID was seen before.
     #[error("assertion {0} was already used")]
     Replay(String),
+    /// No SAML tenant's IdP has this entity ID (a logout message from a stranger).
+    #[error("no tenant's IdP is {0:?}")]
+    UnknownIssuer(Option<String>),
     /// No tenant accepts this unsolicited response.
     #[error("unsolicited response from {0:?} and no tenant allows IdP-initiated login")]
     Unsolicited(Option<String>),
@@ -178,6 +184,7 @@ impl LoginError {
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
             LoginError::Unsolicited(_) => "unsolicited",
+            LoginError::UnknownIssuer(_) => "unknown_issuer",
             LoginError::Refused(r) => match r {
                 Refusal::NotSso => "not_sso",
                 Refusal::ForeignDomain => "email_outside_tenant",
@@ -227,6 +234,10 @@ struct Pending {
     /// Set for a console's Test SSO: the answer ends in a result, never a session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     test: Option<TestMark>,
+    /// A SAML logout's (`request_id` is our LogoutRequest's): such a RelayState answers no
+    /// login, and a login's answers no logout.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    logout: bool,
 }
 
 fn pending_key(relay: &str) -> String {
@@ -464,6 +475,7 @@ impl Login {
             binding: sha256_hex(binding),
             oidc: None,
             test,
+            logout: false,
         };
         self.store_pending(&relay, &pending).await?;
         Ok(relay)
@@ -558,8 +570,11 @@ impl Login {
             }
             None => None,
         };
-        if pending.as_ref().is_some_and(|p| p.oidc.is_some()) {
-            // An OpenID Connect `state` presented as a RelayState.
+        if pending
+            .as_ref()
+            .is_some_and(|p| p.oidc.is_some() || p.logout)
+        {
+            // An OpenID Connect `state` or a logout's handle presented as a RelayState.
             return Err(LoginError::NoPendingRequest);
         }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
@@ -634,8 +649,15 @@ impl Login {
             traced.result?
         };
         let (return_to, test) = pending.map(|p| (p.return_to, p.test)).unwrap_or_default();
-        self.admit_assertion(&tenant, assertion, "saml2", return_to, test.as_ref(), now)
-            .await
+        let subject = slo::LoginSubject::of(&assertion);
+        let outcome = self
+            .admit_assertion(&tenant, assertion, "saml2", return_to, test.as_ref(), now)
+            .await?;
+        if let SsoOutcome::SignedIn { session, .. } = &outcome {
+            self.remember_saml_login(&tenant, &idp, session, subject)
+                .await?;
+        }
+        Ok(outcome)
     }
 
     /// What a verified SAML assertion of `tenant`'s IdP leads to, whether a SAML Response or

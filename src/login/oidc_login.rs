@@ -66,6 +66,7 @@ impl Login {
                 pkce_verifier: request.pkce_verifier,
             }),
             test,
+            logout: false,
         };
         self.store_pending(&state, &pending).await?;
         metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())

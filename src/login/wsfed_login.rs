@@ -251,11 +251,22 @@ impl Login {
     /// the browser back to `reply`; `None` for every other tenant (or an unusable STS, which
     /// must not keep the person from being signed out here).
     pub async fn wsfed_signout(&self, account: &str, reply: &str) -> Option<url::Url> {
-        let tenant = self.discovery.directory.by_account(account).await.ok()??;
-        if tenant.sso.as_ref()?.protocol != Protocol::Wsfed {
-            return None;
-        }
+        let tenant = self.wsfed_tenant(account).await?;
         let sts = self.idps.for_tenant(&tenant).await?;
         wsfed::request::signout_url(&sts, &self.sp.entity_id, reply).ok()
+    }
+
+    /// Whether `account` signs in through a WS-Federation STS: only its sessions end when
+    /// an STS asks (`wsignoutcleanup1.0`), since anyone can send a browser to that URL.
+    pub async fn signs_in_with_wsfed(&self, account: &str) -> bool {
+        self.wsfed_tenant(account).await.is_some()
+    }
+
+    async fn wsfed_tenant(
+        &self,
+        account: &str,
+    ) -> Option<std::sync::Arc<crate::discovery::Tenant>> {
+        let tenant = self.discovery.directory.by_account(account).await.ok()??;
+        (tenant.sso.as_ref()?.protocol == Protocol::Wsfed).then_some(tenant)
     }
 }

@@ -345,23 +345,40 @@ pub async fn logout(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, state.pages.clone()).into_response();
     }
-    match sign_out(&state, &headers).await {
-        Ok((expired, ended)) => {
-            // A WS-Federation tenant's session also ends at its STS (`wsignout1.0`).
-            let reply = format!(
-                "{}/",
-                state.config.public_url.as_str().trim_end_matches('/')
-            );
-            let to = match ended {
-                Some(s) => state.login.wsfed_signout(&s.account, &reply).await,
-                None => None,
-            };
-            let mut res = Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response();
-            res.headers_mut().append(header::SET_COOKIE, expired);
-            res
-        }
-        Err(e) => PageError(e, state.pages.clone()).into_response(),
+    let (expired, ended) = match sign_out(&state, &headers).await {
+        Ok(signed_out) => signed_out,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
+    let mut res = match ended {
+        Some(s) => onward(&state, &headers, &s).await,
+        None => Redirect::to("/").into_response(),
+    };
+    res.headers_mut().append(header::SET_COOKIE, expired);
+    res
+}
+
+/// Where the browser goes once `ended` is over here: a SAML session whose IdP does Single
+/// Logout to the IdP with our LogoutRequest (its answer bound to this browser), a
+/// WS-Federation tenant's to its STS (`wsignout1.0`), every other to the start page.
+async fn onward(state: &AppState, headers: &HeaderMap, ended: &Session) -> Response {
+    let bound = guard::binding(
+        &state.config,
+        headers,
+        super::sso::BINDING_COOKIE,
+        cookie::SameSite::None,
+        Some(crate::login::PENDING_TTL.as_secs() as i64),
+    );
+    if let Ok((binding, set_cookie)) = bound
+        && let Some(start) = state.login.saml_logout(ended, &binding, Utc::now()).await
+    {
+        return super::sso::to_idp(state, start, set_cookie);
     }
+    let reply = format!(
+        "{}/",
+        state.config.public_url.as_str().trim_end_matches('/')
+    );
+    let to = state.login.wsfed_signout(&ended.account, &reply).await;
+    Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response()
 }
 
 /// Ends this browser's session (through `Sessions::destroy`, so the apps it signed in to

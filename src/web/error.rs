@@ -254,7 +254,8 @@ fn login_message(e: &LoginError) -> &'static str {
         | LoginError::WsFed(_)
         | LoginError::WrongProtocol { .. }
         | LoginError::Replay(_)
-        | LoginError::Unsolicited(_) => "error-authentication",
+        | LoginError::Unsolicited(_)
+        | LoginError::UnknownIssuer(_) => "error-authentication",
         LoginError::NoPendingRequest | LoginError::OtherBrowser => "error-other-browser",
         LoginError::Refused(Refusal::NotProvisioned) => "error-not-provisioned",
         LoginError::Refused(Refusal::Disabled) | LoginError::Disabled => "error-disabled",

@@ -25,6 +25,7 @@ pub mod pages;
 pub mod qr;
 pub mod reset;
 pub mod scim;
+pub mod slo;
 pub mod sso;
 pub mod state;
 pub mod token;
@@ -68,9 +69,16 @@ pub fn router(state: SharedState) -> Router {
         .route("/waiting-room", get(account::waiting_room))
         .route("/auth/verify", get(account::verify))
         .route("/sso/{account}/start", get(sso::start))
-        .route("/auth/saml/callback", post(sso::acs))
-        .route("/saml2/idpresponse", post(sso::acs))
+        .route(
+            "/auth/saml/callback",
+            post(sso::acs).get(sso::wsfed_signout),
+        )
+        .route("/saml2/idpresponse", post(sso::acs).get(sso::wsfed_signout))
         .route("/saml/metadata", get(sso::metadata))
+        .route(
+            crate::saml::sp::SLO_PATH,
+            get(slo::redirect).post(slo::post),
+        )
         .route(oidc::CALLBACK, get(oidc::callback))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))

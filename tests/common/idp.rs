@@ -104,6 +104,11 @@ impl Idp {
         let start = service.find("Location=\"").expect("its Location") + 10;
         service[start..start + service[start..].find('"').unwrap()].to_string()
     }
+
+    /// The IdP's signing key (PEM), for tests that sign messages as this IdP would.
+    pub fn key_pem(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("idp-key.pem")).unwrap()
+    }
 }
 
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
@@ -129,6 +134,30 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the gateway never loaded the test IdP's metadata");
+}
+
+/// A gateway whose tenant `contoso` signs in through a fresh pysaml2 IdP, with alice
+/// pre-provisioned (the Single Logout tests); `None` when the IdP cannot run here.
+pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
+    let app = super::spawn_app(|_| {}).await;
+    let sp = reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let idp = Idp::start(&sp, &[])?;
+    use_idp(&app, &idp, "deny").await;
+    super::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        realmgate::accounts::Status::Active,
+    )
+    .await;
+    Some((app, idp))
 }
 
 /// The value of hidden input `name` in `html`.

@@ -44,7 +44,7 @@ pub async fn start(
     match started {
         Ok((start, id)) => {
             tracing::info!(target: "audit", event = "sso_test_started", account = %console.tenant.account, by = %console.admin.user.email, test = %id);
-            crate::web::sso::to_idp(state, Ok(start), set_cookie, &console.tenant.account)
+            crate::web::sso::to_idp(state, start, set_cookie)
         }
         Err(e) => console.problem(e.into(), &console.path("/sso")),
     }
