@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod axe;
+pub mod dns;
 pub mod idp;
 pub mod mail;
 pub mod oidc;
