@@ -319,7 +319,11 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     }
     println!(
         "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {place}",
-        loaded.maps.iter().map(|m| m.tenants().count()).sum::<usize>(),
+        loaded
+            .maps
+            .iter()
+            .map(|m| m.tenants().count())
+            .sum::<usize>(),
         loaded.maps.iter().map(|m| m.domain_count()).sum::<usize>(),
         registry.all().len(),
     );

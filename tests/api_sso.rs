@@ -27,7 +27,13 @@ struct Api<'a> {
 }
 
 impl Api<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>, status: StatusCode) -> Value {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
         let mut req = self
             .client
             .request(method.clone(), self.app.at(path))
@@ -185,12 +191,20 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
     assert_eq!(me.headers()["x-realmgate-email"], "ann@acme.example");
     assert_eq!(me.headers()["x-realmgate-account"], "acme");
     let traces = api
-        .call(Method::GET, "/api/v1/tenants/acme/login-traces", None, StatusCode::OK)
+        .call(
+            Method::GET,
+            "/api/v1/tenants/acme/login-traces",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(traces["traces"][0]["result"], "success", "{traces}");
     let id = user["id"].as_i64().unwrap();
     let bound = app.state.users.by_id(id).await.unwrap().unwrap();
-    assert!(bound.subject.is_some(), "the user is bound to the IdP subject");
+    assert!(
+        bound.subject.is_some(),
+        "the user is bound to the IdP subject"
+    );
 
     // The record is taken down: within a re-check the domain routes to SSO no more.
     dns.republish(&[]);
@@ -210,11 +224,21 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
         .unwrap();
     assert_eq!(res.headers()["location"], "/acme");
     let domains = api
-        .call(Method::GET, "/api/v1/tenants/acme/domains", None, StatusCode::OK)
+        .call(
+            Method::GET,
+            "/api/v1/tenants/acme/domains",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(domains["domains"][0]["verified"], false, "{domains}");
     let audit = api
-        .call(Method::GET, "/api/v1/audit?account=acme", None, StatusCode::OK)
+        .call(
+            Method::GET,
+            "/api/v1/audit?account=acme",
+            None,
+            StatusCode::OK,
+        )
         .await;
     let dropped: Vec<&Value> = audit["events"]
         .as_array()

@@ -448,19 +448,49 @@ async fn check_and_user_add_see_the_tenants_of_the_api() {
             .unwrap()
     };
     let out = cli(&["check"]);
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     assert!(
         text(&out.stdout).contains("ok: configuration, 2 tenant(s), 2 domain(s)"),
         "{}",
         text(&out.stdout)
     );
-    let out = cli(&["user", "add", "--account", "acme", "--email", "ann@acme.example"]);
+    let out = cli(&[
+        "user",
+        "add",
+        "--account",
+        "acme",
+        "--email",
+        "ann@acme.example",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("added ann@acme.example to acme"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("added ann@acme.example to acme"),
+        "{}",
+        text(&out.stdout)
+    );
     let ann = realmgate::discovery::Email::parse("ann@acme.example").unwrap();
-    assert!(app.state.users.by_email("acme", &ann).await.unwrap().is_some());
+    assert!(
+        app.state
+            .users
+            .by_email("acme", &ann)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // The API tenant's domain rule holds from the CLI too.
-    let out = cli(&["user", "add", "--account", "acme", "--email", "x@fabrikam.com"]);
+    let out = cli(&[
+        "user",
+        "add",
+        "--account",
+        "acme",
+        "--email",
+        "x@fabrikam.com",
+    ]);
     assert!(!out.status.success(), "{}", text(&out.stdout));
     // A file written later with the API tenant's domain: `check` names the conflict.
     std::fs::write(

@@ -218,7 +218,14 @@ async fn an_account_token_sees_nothing_of_another_account_on_any_route() {
     let still = app.state.users.by_id(id).await.unwrap().unwrap();
     assert_eq!(still.status, Status::Active);
     let eve = realmgate::discovery::Email::parse("eve@contoso.com").unwrap();
-    assert!(app.state.users.by_email("contoso", &eve).await.unwrap().is_none());
+    assert!(
+        app.state
+            .users
+            .by_email("contoso", &eve)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The listing shows only the token's account.
     let list = json_of(
         call(&app, Method::GET, "/api/v1/tenants", Some(&own), None).await,
@@ -589,14 +596,22 @@ async fn the_api_works_over_postgresql() {
 async fn deny_and_invite_mail_the_person_and_are_audited() {
     let app = spawn_app(|_| {}).await;
     let own = token(&app, "fabrikam-hr", Some("fabrikam"), Scope::Admin).await;
-    let waiting = |email: &'static str| add_user(&app, "fabrikam", email, None, false, Status::Waiting);
+    let waiting =
+        |email: &'static str| add_user(&app, "fabrikam", email, None, false, Status::Waiting);
     let wait = waiting("wait@fabrikam.com").await;
     let quiet = waiting("quiet@fabrikam.com").await;
     let long = waiting("long@fabrikam.com").await;
     let deny = |id: i64| format!("/api/v1/tenants/fabrikam/users/{id}/deny");
 
     let denied = json_of(
-        call(&app, Method::POST, &deny(wait.id), Some(&own), Some(json!({"reason": "not on staff"}))).await,
+        call(
+            &app,
+            Method::POST,
+            &deny(wait.id),
+            Some(&own),
+            Some(json!({"reason": "not on staff"})),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -610,11 +625,29 @@ async fn deny_and_invite_mail_the_person_and_are_audited() {
     assert_eq!(denied["status"], "disabled");
     // Not waiting any more: 409.
     let res = call(&app, Method::POST, &deny(wait.id), Some(&own), None).await;
-    assert_eq!(json_of(res, StatusCode::CONFLICT).await["error"], "conflict");
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
     // A reason too long, and a body that is not the object: 400, the user still waits.
-    for body in [json!({"reason": "x".repeat(501)}), json!({"why": "no"}), json!("no")] {
-        let res = call(&app, Method::POST, &deny(long.id), Some(&own), Some(body.clone())).await;
-        assert_eq!(json_of(res, StatusCode::BAD_REQUEST).await["error"], "invalid", "{body}");
+    for body in [
+        json!({"reason": "x".repeat(501)}),
+        json!({"why": "no"}),
+        json!("no"),
+    ] {
+        let res = call(
+            &app,
+            Method::POST,
+            &deny(long.id),
+            Some(&own),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            json_of(res, StatusCode::BAD_REQUEST).await["error"],
+            "invalid",
+            "{body}"
+        );
     }
     let still = app.state.users.by_id(long.id).await.unwrap().unwrap();
     assert_eq!(still.status, Status::Waiting);
@@ -627,27 +660,58 @@ async fn deny_and_invite_mail_the_person_and_are_audited() {
             .json(&body)
             .send()
     };
-    let res = invite(json!({"email": "new@fabrikam.com", "name": "New Person", "admin": true}), "fr-CA, en;q=0.5").await.unwrap();
+    let res = invite(
+        json!({"email": "new@fabrikam.com", "name": "New Person", "admin": true}),
+        "fr-CA, en;q=0.5",
+    )
+    .await
+    .unwrap();
     let invited = json_of(res, StatusCode::OK).await;
     assert_eq!(invited["status"], "active");
     assert_eq!(invited["admin"], true);
     assert_eq!(invited["origin"], "api");
     assert_eq!(invited["name"], "New Person");
-    let user = app.state.users.by_id(invited["id"].as_i64().unwrap()).await.unwrap().unwrap();
+    let user = app
+        .state
+        .users
+        .by_id(invited["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.password_hash.is_none());
     // Outside the tenant's domains, or a disabled user: refused, nothing sent.
-    let res = invite(json!({"email": "x@contoso.com"}), "en").await.unwrap();
-    assert_eq!(json_of(res, StatusCode::BAD_REQUEST).await["error"], "invalid");
-    let res = invite(json!({"email": "wait@fabrikam.com"}), "en").await.unwrap();
-    assert_eq!(json_of(res, StatusCode::CONFLICT).await["error"], "conflict");
+    let res = invite(json!({"email": "x@contoso.com"}), "en")
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, StatusCode::BAD_REQUEST).await["error"],
+        "invalid"
+    );
+    let res = invite(json!({"email": "wait@fabrikam.com"}), "en")
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
 
     // The invitation (in French, with its set-password link) and the denial were mailed.
     let mail = common::mail::wait_for(&app.data.join("outbox"), 3).await;
-    let to = |who: &str| mail.iter().find(|m| m.contains(&format!("To: {who}"))).cloned();
+    let to = |who: &str| {
+        mail.iter()
+            .find(|m| m.contains(&format!("To: {who}")))
+            .cloned()
+    };
     let invitation = to("new@fabrikam.com").expect("the invitation");
     assert!(invitation.contains("7 jours"), "{invitation}");
-    assert!(common::mail::link(&invitation, "/password/set").is_some(), "{invitation}");
-    assert!(to("wait@fabrikam.com").is_some_and(|m| m.contains("not on staff")), "{mail:?}");
+    assert!(
+        common::mail::link(&invitation, "/password/set").is_some(),
+        "{invitation}"
+    );
+    assert!(
+        to("wait@fabrikam.com").is_some_and(|m| m.contains("not on staff")),
+        "{mail:?}"
+    );
     assert!(to("x@contoso.com").is_none());
 
     let audit = json_of(

@@ -13,9 +13,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{Actor, AdminError, record};
-use crate::accounts::{
-    self, ImportSummary, NewUser, Status, User, UserPage, UserQuery, UserStore,
-};
+use crate::accounts::{self, ImportSummary, NewUser, Status, User, UserPage, UserQuery, UserStore};
 use crate::audit::AuditLog;
 use crate::discovery::{Email, Tenant};
 use crate::i18n::Lang;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::Pool;
-use crate::admin::Actor;
 use crate::accounts::tenants::TenantStore;
+use crate::admin::Actor;
 use crate::config::{Config, Problem};
 use crate::discovery::pg::{ImportSummary, ImportTenant, Listener};
 use crate::discovery::{Change, FileSource, Layered, PgSource, TenantMap, TenantSource, map};
@@ -114,10 +114,9 @@ impl Loaded {
 pub async fn load(config: &Config) -> Result<Loaded, AppError> {
     let Some(url) = config.tenant_database() else {
         let dir = config.clone();
-        let files =
-            tokio::task::spawn_blocking(move || check_files(&dir.domains_dir, &dir))
-                .await
-                .map_err(|e| AppError::Tenants(vec![join_problem("load", &e)]))?;
+        let files = tokio::task::spawn_blocking(move || check_files(&dir.domains_dir, &dir))
+            .await
+            .map_err(|e| AppError::Tenants(vec![join_problem("load", &e)]))?;
         let pool = crate::accounts::open(&config.database_url()).await?.pool();
         let (database, mut problems) = match database_tenants(&pool).await {
             Ok(db) => (db, Vec::new()),
@@ -350,7 +349,10 @@ fn spawn_domain_rechecker(state: &SharedState) {
             let Some(state) = weak.upgrade() else { return };
             match state.tenant_admin.recheck(&Actor::Gateway).await {
                 Ok(dropped) if !dropped.is_empty() => {
-                    tracing::info!(domains = dropped.len(), "DNS proofs re-checked; some domains no longer route to SSO");
+                    tracing::info!(
+                        domains = dropped.len(),
+                        "DNS proofs re-checked; some domains no longer route to SSO"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -175,4 +175,3 @@ pub async fn login_traces(
         .await?;
     Ok(Json(TraceList { traces }))
 }
-

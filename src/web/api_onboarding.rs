@@ -145,7 +145,12 @@ pub async fn invite_user(
 ) -> Result<Json<UserBody>, MgmtError> {
     let tenant = caller.tenant(&state, &account).await?;
     let body = json_body(body)?;
-    let mut new = NewUser::new(&tenant.account, email(&body.email)?, Origin::Api, Utc::now());
+    let mut new = NewUser::new(
+        &tenant.account,
+        email(&body.email)?,
+        Origin::Api,
+        Utc::now(),
+    );
     new.name = body.name;
     new.admin = body.admin;
     let lang = Lang::negotiate(

@@ -14,8 +14,7 @@ use super::api::MgmtErrorBody;
 use super::api_audit::{AuditBody, AuditList, TraceList};
 use super::api_onboarding::{DenyBody, ImportReport, InviteBody};
 use super::api_tenants::{
-    DomainBody, DomainList, MetadataAnswer, SsoBody, SsoInput, TenantBody, TenantInput,
-    TenantList,
+    DomainBody, DomainList, MetadataAnswer, SsoBody, SsoInput, TenantBody, TenantInput, TenantList,
 };
 use super::api_users::{NewUserBody, StatusParam, UserBody, UserList, UserPatchBody};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};

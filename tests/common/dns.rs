@@ -95,5 +95,8 @@ fn spawn(addr: SocketAddr, records: &[(&str, &str)]) -> Child {
     for (name, value) in records {
         cmd.arg(format!("--txt-record={name},{value}"));
     }
-    cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }

@@ -161,5 +161,4 @@ impl TenantAdmin {
             outcome: None,
         }
     }
-
 }
