@@ -50,7 +50,8 @@ trap cleanup EXIT
 mkdir -p "$work/domains"
 cp domains/* "$work/domains/"
 
-export REALMGATE_DOMAINS_DIR="$work/domains" RUST_LOG=warn \
+# Refusals of the management API are logged at info: a refused write names its reason.
+export REALMGATE_DOMAINS_DIR="$work/domains" RUST_LOG=warn,realmgate::web::api=info \
   REALMGATE_LOGIN_ATTEMPTS_PER_MINUTE=1000000000 REALMGATE_LOCKOUT_AFTER_FAILURES=1000000000
 # gateway NAME PORT [DATABASE_URL]: starts it (a job of this shell, so the trap stops it),
 # waits for /healthz, and sets token_NAME to a new operator token.
@@ -128,12 +129,12 @@ done
 # (default 3) and compared median to median, so a drift of the shared machine's load during
 # the run does not pass for the writes' cost.
 rounds=${ROUNDS:-3}
-writer() { # port token name: one tenant creation per second until killed, each status logged
+writer() { # port token db round: one tenant creation per second until killed, each status logged
   local i=0
   while :; do
     i=$((i + 1))
     curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $2" -H 'content-type: application/json' \
-      -d "{\"account\":\"w$3-$i\",\"domains\":[\"w$3-$i.bench.example\"]}" "http://127.0.0.1:$1/api/v1/tenants" >>"$out/management-writer-$3.txt"
+      -d "{\"account\":\"w$3-$4-$i\",\"domains\":[\"w$3-$4-$i.bench.example\"]}" "http://127.0.0.1:$1/api/v1/tenants" >>"$out/management-writer-$3.txt"
     sleep 1
   done
 }
@@ -148,7 +149,7 @@ for db in sqlite ${pg:+postgres}; do
   for r in $(seq "$rounds"); do
     run "discovery_${db}_quiet_$r" "http://127.0.0.1:$port" "$work/discover.lua" "$dconns"
     quiet="$quiet $(eval echo "\$rps_discovery_${db}_quiet_$r")"
-    writer "$port" "$tok" "$db-$r" &
+    writer "$port" "$tok" "$db" "$r" &
     wpid=$!
     run "discovery_${db}_writes_$r" "http://127.0.0.1:$port" "$work/discover.lua" "$dconns"
     kill "$wpid"; wait "$wpid" 2>/dev/null || true

@@ -59,6 +59,9 @@ pub struct TenantAdmin {
     files: Option<Arc<FileSource>>,
     /// SQLite's tenants as served (one gateway per file), swapped after each write.
     memory: Option<Arc<FileSource>>,
+    /// Held while SQLite's map is rebuilt and swapped: two writers each rebuilding without
+    /// it could swap in the older read last, and a tenant just created would not be served.
+    swapping: tokio::sync::Mutex<()>,
     discovery: Arc<Discovery>,
     idps: Arc<IdpRegistry>,
     proof: Arc<DomainProof>,
@@ -93,6 +96,7 @@ impl TenantAdmin {
             store: parts.store,
             files: parts.files,
             memory: parts.memory,
+            swapping: tokio::sync::Mutex::new(()),
             discovery: parts.discovery,
             idps: parts.idps,
             proof: parts.proof,
@@ -362,6 +366,7 @@ impl TenantAdmin {
         new: &[String],
     ) -> Result<Arc<Tenant>, AdminError> {
         if let Some(memory) = &self.memory {
+            let _swapping = self.swapping.lock().await;
             let map = TenantMap::build(self.store.all().await?).map_err(|list| {
                 AdminError::Corrupt(format!("{} stored tenant problem(s)", list.len()))
             })?;
