@@ -8,17 +8,13 @@
 
 mod common;
 
-use common::dns::start_dns;
+use common::dns::{self, SECRET};
 use common::idp::Idp;
 use common::{Browser, add_user, spawn_app};
 use fantoccini::{Client, Locator};
 use realmgate::accounts::Status;
 use realmgate::admin::{Actor, Scope};
-use realmgate::discovery::DomainProof;
-use realmgate::discovery::proof::TXT_PREFIX;
 use serde_json::{Value, json};
-
-const SECRET: &str = "console-sso-browser-test-secret-0123456789";
 
 /// The people each IdP knows: a JSON file for `--users`.
 fn users_file(dir: &std::path::Path, name: &str, users: &[(&str, &str)]) -> String {
@@ -81,9 +77,8 @@ async fn sign_on(browser: &Browser, start: &str, email: &str) {
 
 #[tokio::test]
 async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcomer() {
-    let proof = DomainProof::new(Some("127.0.0.1:53".parse().unwrap()), SECRET.as_bytes()).unwrap();
-    let record = format!("{TXT_PREFIX}{}", proof.token("litware", "litware.com"));
-    let Some(dns) = start_dns(&[("_realmgate.litware.com", &record)]) else {
+    let record = dns::token("litware", "litware.com");
+    let Some(dns) = dns::start(&[("_realmgate.litware.com", &record)]) else {
         return;
     };
     let dns_addr = dns.addr;

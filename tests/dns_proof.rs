@@ -4,17 +4,11 @@ mod common;
 
 use std::process::Command;
 
-use common::dns::{Dns, start_dns};
 use realmgate::discovery::DomainProof;
-use realmgate::discovery::proof::{Outcome, TXT_PREFIX};
+use realmgate::discovery::proof::Outcome;
 use serde_json::{Value, json};
 
-const SECRET: &str = "dns-proof-test-secret-0123456789abcdef";
-
-fn token(account: &str, domain: &str) -> String {
-    let proof = DomainProof::new(Some("127.0.0.1:53".parse().unwrap()), SECRET.as_bytes()).unwrap();
-    format!("{TXT_PREFIX}{}", proof.token(account, domain))
-}
+use common::dns::{Dns, SECRET, start as start_dns, token};
 
 #[tokio::test]
 async fn txt_records_are_checked_against_a_real_server() {

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Actor, AdminError, record};
 use crate::accounts::{
-    self, ImportSummary, NameParts, NewUser, Origin, Status, User, UserEmail, UserPage, UserQuery,
+    self, ImportSummary, NameParts, NewUser, Status, User, UserEmail, UserPage, UserQuery,
     UserStore,
 };
 use crate::audit::AuditLog;
@@ -116,7 +116,7 @@ impl Users {
                      themselves; another administrator can"
                 )));
             }
-            Actor::User(_) | Actor::Token(_) => {}
+            Actor::User(_) | Actor::Token(_) | Actor::Gateway => {}
         }
         let admins = UserQuery {
             status: Some(Status::Active),
@@ -365,16 +365,16 @@ impl Users {
         Ok(after)
     }
 
-    /// Invites `email` to `tenant`: creates the user when there is none (active, without
-    /// a password) and mails the invitation in `lang`: where to sign in for an SSO tenant,
-    /// a one-time set-password link (7 days) for a password tenant. Inviting an existing
-    /// user sends a new invitation; a disabled one is refused.
+    /// Invites `new.email` to `tenant`: creates the user when there is none (active,
+    /// without a password, with `new`'s name, admin flag and origin) and mails the
+    /// invitation in `lang`: where to sign in for an SSO tenant, a one-time set-password
+    /// link (7 days) for a password tenant. Inviting an existing user sends a new
+    /// invitation and changes nothing of them; a disabled one is refused.
     pub async fn invite(
         &self,
         actor: &Actor,
         tenant: &Tenant,
-        email: Email,
-        name: &str,
+        mut new: NewUser,
         lang: Lang,
     ) -> Result<User, AdminError> {
         let Some((outreach, links)) = &self.mail else {
@@ -383,7 +383,13 @@ impl Users {
             ));
         };
         let account = tenant.account.as_str();
-        let before = self.store.by_email(account, &email).await?;
+        if new.account != tenant.account {
+            return Err(AdminError::Invalid(format!(
+                "the user is of account {}, not {}",
+                new.account, tenant.account
+            )));
+        }
+        let before = self.store.by_email(account, &new.email).await?;
         let user = match &before {
             Some(u) if u.status == Status::Disabled => {
                 return Err(AdminError::Conflict(format!(
@@ -393,8 +399,8 @@ impl Users {
             }
             Some(u) => u.clone(),
             None => {
-                let mut new = NewUser::new(account, email, Origin::Cli, Utc::now());
-                new.name = name.trim().to_string();
+                new.name = new.name.trim().to_string();
+                new.password_hash = None;
                 accounts::add_by_hand(self.store.as_ref(), tenant, new, None).await?
             }
         };

@@ -7,7 +7,8 @@ mod tenants;
 
 pub use serve::{Listeners, drain, run, shutdown_signal};
 pub use tenants::{
-    Checked, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload, spawn_reloader,
+    Checked, Loaded, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload,
+    spawn_reloader,
 };
 
 use std::sync::{Arc, Mutex};
@@ -122,10 +123,18 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                     proof.refresh(&map).await;
                 }
                 let files = Arc::new(FileSource::new(map));
-                let (database, memory, listener) = tenants::database_tenants(&users_pool).await?;
+                let database = tenants::database_tenants(&users_pool).await?;
+                let listener = match database.pg {
+                    Some(pg) => {
+                        let listener = pg.listen().await?;
+                        Some((pg, listener))
+                    }
+                    None => None,
+                };
+                let memory = database.memory;
                 let layered = Arc::new(Layered {
                     files: files.clone(),
-                    database,
+                    database: database.source,
                 });
                 (
                     Tenants::Files(files, Mutex::new(listener)),

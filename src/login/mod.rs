@@ -44,8 +44,8 @@ mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
-pub use sso_test::{SsoTest, TestMark, TestResult};
 pub use slo::SloOutcome;
+pub use sso_test::{SsoTest, TestMark, TestResult};
 pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 pub mod reset;

@@ -8,7 +8,10 @@
 
 pub mod account;
 pub mod api;
+pub mod api_audit;
+pub mod api_onboarding;
 pub mod api_tenants;
+pub mod api_users;
 pub mod authorize;
 pub mod bearer;
 pub mod console;
@@ -85,11 +88,11 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/device/login", post(device::device_login))
         .route(
             "/api/v1/tenants",
-            get(api::list_tenants).post(api_tenants::create_tenant),
+            get(api_tenants::list_tenants).post(api_tenants::create_tenant),
         )
         .route(
             "/api/v1/tenants/{account}",
-            get(api::get_tenant)
+            get(api_tenants::get_tenant)
                 .patch(api_tenants::patch_tenant)
                 .delete(api_tenants::delete_tenant),
         )
@@ -107,26 +110,34 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/api/v1/tenants/{account}/users",
-            get(api::list_users).post(api::create_user),
+            get(api_users::list_users).post(api_users::create_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/import",
-            post(api::import_users),
+            post(api_onboarding::import_users),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/invite",
+            post(api_onboarding::invite_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/{id}",
-            get(api::get_user)
-                .patch(api::patch_user)
-                .delete(api::delete_user),
+            get(api_users::get_user)
+                .patch(api_users::patch_user)
+                .delete(api_users::delete_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/{id}/approve",
-            post(api::approve_user),
+            post(api_onboarding::approve_user),
         )
-        .route("/api/v1/audit", get(api::audit))
+        .route(
+            "/api/v1/tenants/{account}/users/{id}/deny",
+            post(api_onboarding::deny_user),
+        )
+        .route("/api/v1/audit", get(api_audit::audit))
         .route(
             "/api/v1/tenants/{account}/login-traces",
-            get(api::login_traces),
+            get(api_audit::login_traces),
         )
         .route(
             "/scim/v2/{account}/Users",

@@ -184,10 +184,22 @@ pub struct IdpPost {
     pub relay_state: Option<String>,
 }
 
-/// Starts SSO at `gateway` (`/sso/contoso/start`), signs in at the IdP as `email` (or
-/// cancels when `password` is `None`), and returns what the IdP would POST to the ACS.
+/// [`through_idp_of`] tenant `contoso`, the SSO tenant of the standard test tenants.
 pub async fn through_idp(
     gateway: &str,
+    browser: &reqwest::Client,
+    email: &str,
+    password: Option<&str>,
+    return_to: Option<&str>,
+) -> IdpPost {
+    through_idp_of(gateway, "contoso", browser, email, password, return_to).await
+}
+
+/// Starts SSO at `gateway` (`/sso/{account}/start`), signs in at the IdP as `email` (or
+/// cancels when `password` is `None`), and returns what the IdP would POST to the ACS.
+pub async fn through_idp_of(
+    gateway: &str,
+    account: &str,
     browser: &reqwest::Client,
     email: &str,
     password: Option<&str>,
@@ -198,7 +210,7 @@ pub async fn through_idp(
         q.push(("return_to", r));
     }
     let res = browser
-        .get(format!("{gateway}/sso/contoso/start"))
+        .get(format!("{gateway}/sso/{account}/start"))
         .query(&q)
         .send()
         .await
