@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
@@ -203,6 +204,9 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     /// The provisioning client's (SCIM `externalId`) id for the user; unique per account.
     pub external_id: Option<String>,
+    /// The language of the user's last sign-in or request, for the mail sent to them;
+    /// `None` until one is seen.
+    pub lang: Option<Lang>,
 }
 
 /// Debug without the password hash: hashes are secrets too (offline guessing).
@@ -224,6 +228,7 @@ impl fmt::Debug for User {
             .field("created_at", &self.created_at)
             .field("last_login_at", &self.last_login_at)
             .field("external_id", &self.external_id)
+            .field("lang", &self.lang)
             .finish()
     }
 }
@@ -364,6 +369,9 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Sets or (with `None`) removes the local password.
     async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), AccountsError>;
+
+    /// Remembers the language the user last signed in or asked in.
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError>;
 
     /// Notes a successful login.
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError>;

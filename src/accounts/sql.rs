@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::{AccountsError, NewUser, Status, User, UserPage, UserQuery, UserStore, email_key};
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -34,7 +35,7 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
 macro_rules! columns {
     () => {
-        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id"
+        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id, lang"
     };
 }
 
@@ -88,6 +89,7 @@ const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = 
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
 const UPDATE_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+const UPDATE_LANG: &str = "UPDATE users SET lang = $1 WHERE id = $2";
 
 /// The LIKE pattern matching text that contains `needle` (lower-cased), with LIKE's
 /// wildcards in it escaped: a search for `a_b` finds `a_b`, not `axb`.
@@ -119,6 +121,7 @@ struct UserRow {
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
     external_id: Option<String>,
+    lang: Option<String>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -139,6 +142,7 @@ impl TryFrom<UserRow> for User {
             created_at: r.created_at,
             last_login_at: r.last_login_at,
             external_id: r.external_id,
+            lang: r.lang.as_deref().and_then(Lang::from_tag),
         })
     }
 }
@@ -504,6 +508,11 @@ impl UserStore for SqlUserStore {
 
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError> {
         with_pool!(self, p => sqlx::query(UPDATE_LOGIN).bind(now).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError> {
+        self.execute(UPDATE_LANG, id, Some(lang.tag())).await?;
         Ok(())
     }
 

@@ -103,6 +103,7 @@ mod tests {
                 created_at: signed_in_at,
                 last_login_at: None,
                 external_id: None,
+                lang: None,
             },
             signed_in_at,
         }

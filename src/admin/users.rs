@@ -292,7 +292,7 @@ impl Users {
                 "approved",
                 outreach
                     .letters
-                    .decision(&after.email, Lang::default(), account, Ok(&url)),
+                    .decision(&after.email, after.lang.unwrap_or_default(), account, Ok(&url)),
             );
         }
         Ok(after)
@@ -343,14 +343,15 @@ impl Users {
                 "denied",
                 outreach
                     .letters
-                    .decision(&after.email, Lang::default(), account, Err(reason)),
+                    .decision(&after.email, after.lang.unwrap_or_default(), account, Err(reason)),
             );
         }
         Ok(after)
     }
 
     /// Invites `email` to `tenant`: creates the user when there is none (active, without
-    /// a password) and mails the invitation in `lang`: where to sign in for an SSO tenant,
+    /// a password) and mails the invitation in the user's own language when a sign-in of
+    /// theirs has told it, else in `lang`: where to sign in for an SSO tenant,
     /// a one-time set-password link (7 days) for a password tenant. Inviting an existing
     /// user sends a new invitation; a disabled one is refused.
     pub async fn invite(
@@ -403,7 +404,7 @@ impl Users {
             "invitation",
             outreach
                 .letters
-                .invitation(&user.email, lang, &tenant.name, &invitation),
+                .invitation(&user.email, user.lang.unwrap_or(lang), &tenant.name, &invitation),
         );
         Ok(user)
     }

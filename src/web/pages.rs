@@ -57,6 +57,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console_import.hbs"),
     ),
     (
+        "console_domains",
+        include_str!("../../templates/console_domains.hbs"),
+    ),
+    (
         "console_audit",
         include_str!("../../templates/console_audit.hbs"),
     ),
@@ -77,6 +81,11 @@ pub const STATIC: &[(&str, &str, &str)] = &[
         "autosubmit.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/autosubmit.js"),
+    ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/copy.js"),
     ),
     (
         "favicon.svg",
