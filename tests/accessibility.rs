@@ -153,14 +153,17 @@ const CONSOLE_PAGES: &[(&str, &str)] = &[
     ("/contoso/admin", "console 403 page"),
 ];
 
-/// Gives the browser `session` as its session cookie.
+/// Gives the browser `session` as its session cookie (set by script on a page of the
+/// gateway: WebDriver's cookie command refuses an IP address as the cookie's domain).
 async fn use_session(browser: &common::Browser, app: &common::TestApp, session: &str) {
     let c = &browser.client;
     c.goto(&app.at("/static/favicon.svg")).await.unwrap();
-    let _ = c.delete_cookie("realmgate_session").await;
-    let mut cookie = cookie::Cookie::new("realmgate_session", session.to_string());
-    cookie.set_path("/");
-    c.add_cookie(cookie).await.unwrap();
+    c.execute(
+        "document.cookie = 'realmgate_session=' + arguments[0] + '; path=/';",
+        vec![serde_json::json!(session)],
+    )
+    .await
+    .unwrap();
 }
 
 /// Types `text` into the field `css`.
