@@ -27,8 +27,14 @@ const PAGES: &[(&str, &str)] = &[
     ("home", "/fabrikam/admin"),
     ("users_first_page", "/fabrikam/admin/users"),
     ("users_search", "/fabrikam/admin/users?q=person-42"),
-    ("users_status_waiting", "/fabrikam/admin/users?status=waiting"),
-    ("users_status_disabled", "/fabrikam/admin/users?status=disabled"),
+    (
+        "users_status_waiting",
+        "/fabrikam/admin/users?status=waiting",
+    ),
+    (
+        "users_status_disabled",
+        "/fabrikam/admin/users?status=disabled",
+    ),
     ("users_deep_page", "/fabrikam/admin/users?page=150"),
     ("domains", "/fabrikam/admin/domains"),
     ("audit", "/fabrikam/admin/audit"),

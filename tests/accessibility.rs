@@ -146,7 +146,10 @@ async fn every_page_passes_axe_in_both_languages_and_at_400_px() {
 /// added later is checked by adding its line here.
 const CONSOLE_PAGES: &[(&str, &str)] = &[
     ("/acme/admin", "console overview"),
-    ("/acme/admin/users", "console users, with a Waiting Room entry"),
+    (
+        "/acme/admin/users",
+        "console users, with a Waiting Room entry",
+    ),
     ("/acme/admin/domains", "console domains"),
     ("/acme/admin/traces", "console login traces"),
     ("/acme/admin/audit", "console audit log"),
@@ -204,8 +207,11 @@ async fn every_console_page_passes_axe_in_both_languages_and_at_400_px() {
     common::add_user(&app, "acme", "wes@acme.test", None, false, Status::Waiting).await;
     common::add_user(&app, "acme", "ann@acme.test", None, false, Status::Active).await;
     let csv = app.data.join("users.csv");
-    std::fs::write(&csv, "email,name,admin\nada@acme.test,Ada,false\nx@elsewhere.test,X,false\n")
-        .unwrap();
+    std::fs::write(
+        &csv,
+        "email,name,admin\nada@acme.test,Ada,false\nx@elsewhere.test,X,false\n",
+    )
+    .unwrap();
     let fresh = common::open_session(&app, &boss, chrono::Utc::now()).await;
     let stale = common::open_session(
         &app,

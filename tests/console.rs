@@ -980,11 +980,19 @@ async fn domains_are_listed_added_verified_and_removed_through_the_tenant_operat
     assert!(html.contains("<td>acme.test</td>") && html.contains("Not verified yet"));
     // The TXT record to publish: the same as the API's, with a copy button for scripts.
     let listed = app.state.tenant_admin.domains("acme").await.unwrap();
-    assert!(html.contains(&format!(">{}</code>", listed[0].record_name)), "{html}");
+    assert!(
+        html.contains(&format!(">{}</code>", listed[0].record_name)),
+        "{html}"
+    );
     assert!(html.contains(&format!(">{}</code>", listed[0].record_value)));
     assert!(html.contains("data-copy=\"record-value-0\" hidden"));
     assert!(html.contains("<script src=\"/static/copy.js\"></script>"));
-    let js = app.client().get(app.at("/static/copy.js")).send().await.unwrap();
+    let js = app
+        .client()
+        .get(app.at("/static/copy.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
 
     let res = me
@@ -996,7 +1004,11 @@ async fn domains_are_listed_added_verified_and_removed_through_the_tenant_operat
     );
     let tenant = app.state.tenant_admin.get("acme").await.unwrap();
     assert!(tenant.domains.contains(&"sub.acme.test".to_string()));
-    assert!(!tenant.verified_domains.contains(&"sub.acme.test".to_string()));
+    assert!(
+        !tenant
+            .verified_domains
+            .contains(&"sub.acme.test".to_string())
+    );
     let last = events(&app, "acme").await.pop().unwrap();
     assert_eq!(
         (last.actor.as_str(), last.action.as_str()),
@@ -1018,7 +1030,9 @@ async fn domains_are_listed_added_verified_and_removed_through_the_tenant_operat
     assert!(html.contains("already claimed by another tenant"), "{html}");
     assert!(!html.contains("other-co"), "{html}");
     for bad in ["", "not a domain", "localhost"] {
-        let res = me.post(&app, "/acme/admin/domains", &[("domain", bad)]).await;
+        let res = me
+            .post(&app, "/acme/admin/domains", &[("domain", bad)])
+            .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad:?}");
     }
     assert_eq!(events(&app, "acme").await.len(), before);
@@ -1090,13 +1104,18 @@ async fn a_file_tenants_domains_are_read_only_and_name_the_file() {
         html.contains("id=\"read-only\"") && html.contains("fabrikam.toml"),
         "{html}"
     );
-    assert!(!html.contains("action=\"/fabrikam/admin/domains\""), "{html}");
+    assert!(
+        !html.contains("action=\"/fabrikam/admin/domains\""),
+        "{html}"
+    );
     assert!(!html.contains("/remove\""), "{html}");
     for path in [
         "/fabrikam/admin/domains",
         "/fabrikam/admin/domains/fabrikam.com/remove",
     ] {
-        let res = me.post(&app, path, &[("domain", "more.fabrikam.com")]).await;
+        let res = me
+            .post(&app, path, &[("domain", "more.fabrikam.com")])
+            .await;
         assert_eq!(res.status(), StatusCode::CONFLICT, "{path}");
         let html = res.text().await.unwrap();
         assert!(
@@ -1115,7 +1134,10 @@ async fn an_invitation_from_the_console_creates_the_user_and_mails_them() {
     let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
     let me = sign_in(&app, &boss, Utc::now()).await;
     let (_, html) = me.get(&app, "/fabrikam/admin/users").await;
-    assert!(html.contains("action=\"/fabrikam/admin/users/invite\""), "{html}");
+    assert!(
+        html.contains("action=\"/fabrikam/admin/users/invite\""),
+        "{html}"
+    );
     let res = me
         .post(
             &app,
@@ -1192,7 +1214,10 @@ async fn an_invitation_from_the_console_creates_the_user_and_mails_them() {
         .await;
     assert_eq!(location(&res), "/contoso/admin/users?done=invited");
     let mail = common::mail::wait_for(&outbox, 3).await;
-    let to_sam = mail.iter().find(|m| m.contains("To: sam@contoso.com")).unwrap();
+    let to_sam = mail
+        .iter()
+        .find(|m| m.contains("To: sam@contoso.com"))
+        .unwrap();
     assert!(
         common::mail::link(to_sam, "/contoso").is_some()
             && common::mail::link(to_sam, "/password/set").is_none(),
@@ -1251,7 +1276,11 @@ async fn mail_to_a_person_goes_in_the_language_of_their_last_sign_in() {
     let me = sign_in(&app, &boss, Utc::now()).await;
     for user in [&french, &english] {
         let res = me
-            .post(&app, &format!("/fabrikam/admin/users/{}/approve", user.id), &[])
+            .post(
+                &app,
+                &format!("/fabrikam/admin/users/{}/approve", user.id),
+                &[],
+            )
             .await;
         assert_eq!(location(&res), "/fabrikam/admin/users?done=approved");
     }
@@ -1262,7 +1291,10 @@ async fn mail_to_a_person_goes_in_the_language_of_their_last_sign_in() {
         .unwrap();
     assert!(to_amelie.contains("approuvé"), "{to_amelie}");
     // Nobody said Ed's language: the default one.
-    let to_ed = mail.iter().find(|m| m.contains("To: ed@fabrikam.com")).unwrap();
+    let to_ed = mail
+        .iter()
+        .find(|m| m.contains("To: ed@fabrikam.com"))
+        .unwrap();
     assert!(to_ed.contains("approved your account"), "{to_ed}");
 }
 
@@ -1288,21 +1320,33 @@ async fn console_pages_speak_the_requests_language() {
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let html = common::unescape(&res.text().await.unwrap());
         assert!(html.contains("<html lang=\"fr\">"), "{path}: {html}");
-        assert!(html.contains("Administration de Fabrikam"), "{path}: {html}");
+        assert!(
+            html.contains("Administration de Fabrikam"),
+            "{path}: {html}"
+        );
         assert!(html.contains("Journal d'audit"), "{path}: {html}");
         // The switch returns to the page itself.
         assert!(
-            html.contains(&format!("href=\"/lang/en?back={}\"", path.replace('/', "%2F"))),
+            html.contains(&format!(
+                "href=\"/lang/en?back={}\"",
+                path.replace('/', "%2F")
+            )),
             "{path}: {html}"
         );
     }
     let res = me
         .client
         .get(app.at("/fabrikam/admin/users"))
-        .header(reqwest::header::COOKIE, format!("realmgate_session={}; lang=fr", me.session.id))
+        .header(
+            reqwest::header::COOKIE,
+            format!("realmgate_session={}; lang=fr", me.session.id),
+        )
         .send()
         .await
         .unwrap();
     let html = common::unescape(&res.text().await.unwrap());
-    assert!(html.contains("<h1>Utilisateurs</h1>") && html.contains("Salle d'attente"), "{html}");
+    assert!(
+        html.contains("<h1>Utilisateurs</h1>") && html.contains("Salle d'attente"),
+        "{html}"
+    );
 }

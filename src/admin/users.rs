@@ -290,9 +290,12 @@ impl Users {
             let url = outreach.url(&format!("/{account}"));
             outreach.send_later(
                 "approved",
-                outreach
-                    .letters
-                    .decision(&after.email, after.lang.unwrap_or_default(), account, Ok(&url)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Ok(&url),
+                ),
             );
         }
         Ok(after)
@@ -341,9 +344,12 @@ impl Users {
         if let Some((outreach, _)) = &self.mail {
             outreach.send_later(
                 "denied",
-                outreach
-                    .letters
-                    .decision(&after.email, after.lang.unwrap_or_default(), account, Err(reason)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Err(reason),
+                ),
             );
         }
         Ok(after)
@@ -402,9 +408,12 @@ impl Users {
             .await?;
         outreach.send_later(
             "invitation",
-            outreach
-                .letters
-                .invitation(&user.email, user.lang.unwrap_or(lang), &tenant.name, &invitation),
+            outreach.letters.invitation(
+                &user.email,
+                user.lang.unwrap_or(lang),
+                &tenant.name,
+                &invitation,
+            ),
         );
         Ok(user)
     }

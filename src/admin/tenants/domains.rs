@@ -75,8 +75,13 @@ impl TenantAdmin {
             .filter(|d| before.domains.contains(d))
             .ok_or_else(|| AdminError::NotFound(format!("domain {domain} of account {account}")))?;
         let domains: Vec<&String> = before.domains.iter().filter(|d| **d != domain).collect();
-        self.apply(actor, account, json!({"domains": domains}), "domain_removed")
-            .await
+        self.apply(
+            actor,
+            account,
+            json!({"domains": domains}),
+            "domain_removed",
+        )
+        .await
     }
 
     /// The domains of `account` with their proof and the TXT record to publish.

@@ -121,7 +121,11 @@ pub async fn add(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Respons
         let added = console
             .state
             .tenant_admin
-            .add_domain(&console.admin.actor(), &console.tenant.account, &form.domain)
+            .add_domain(
+                &console.admin.actor(),
+                &console.tenant.account,
+                &form.domain,
+            )
             .await?;
         Ok(("added", added.domain))
     }

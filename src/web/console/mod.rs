@@ -223,9 +223,7 @@ impl FromRequestParts<SharedState> for Console {
 fn operation_words(err: &WebError) -> Vec<String> {
     match err {
         WebError::Admin(AdminError::NotAdmin(_) | AdminError::StaleSignIn { .. }) => Vec::new(),
-        WebError::Admin(AdminError::InvalidTenant(list) | AdminError::Taken(list)) => {
-            list.clone()
-        }
+        WebError::Admin(AdminError::InvalidTenant(list) | AdminError::Taken(list)) => list.clone(),
         WebError::Admin(e)
             if matches!(
                 e.kind(),
