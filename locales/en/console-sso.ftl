@@ -1,6 +1,6 @@
 ## Account admin console: the Single Sign-On section and Test SSO (console_sso.hbs,
 ## console_sso_test.hbs)
-console-sso-nav = Single Sign-On
+console-nav-sso = Single Sign-On
 console-sso-title = Single Sign-On
 console-sso-saved = The single sign-on settings were saved. They are in force now.
 console-sso-metadata-saved = The Federation Metadata was saved. It is in force now.

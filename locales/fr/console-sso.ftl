@@ -1,6 +1,6 @@
 ## Console d'administration du compte : la section Authentification unique et le test SSO
 ## (console_sso.hbs, console_sso_test.hbs)
-console-sso-nav = Authentification unique
+console-nav-sso = Authentification unique
 console-sso-title = Authentification unique
 console-sso-saved = Les réglages d'authentification unique sont enregistrés. Ils s'appliquent dès maintenant.
 console-sso-metadata-saved = Les métadonnées de fédération sont enregistrées. Elles s'appliquent dès maintenant.

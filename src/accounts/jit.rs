@@ -282,6 +282,7 @@ mod tests {
             external_id: None,
             name_parts: Default::default(),
             emails: Vec::new(),
+            lang: None,
         }
     }
 

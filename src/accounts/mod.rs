@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
@@ -208,6 +209,9 @@ pub struct User {
     /// The person's email addresses as the provisioning client gave them (SCIM `emails`).
     /// Only `email` logs in and is mailed: these are the client's record, read back to it.
     pub emails: Vec<UserEmail>,
+    /// The language of the user's last sign-in or request, for the mail sent to them;
+    /// `None` until one is seen.
+    pub lang: Option<Lang>,
 }
 
 /// The parts of a person's name (SCIM `name`, RFC 7643 §4.1.1), each kept as given.
@@ -276,6 +280,7 @@ impl fmt::Debug for User {
             .field("external_id", &self.external_id)
             .field("name_parts", &self.name_parts)
             .field("emails", &self.emails)
+            .field("lang", &self.lang)
             .finish()
     }
 }
@@ -431,6 +436,9 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Sets or (with `None`) removes the local password.
     async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), AccountsError>;
+
+    /// Remembers the language the user last signed in or asked in.
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError>;
 
     /// Notes a successful login.
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError>;

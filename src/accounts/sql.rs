@@ -20,6 +20,7 @@ use super::{
     email_key,
 };
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -37,7 +38,7 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
 macro_rules! columns {
     () => {
-        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id, given_name, family_name, formatted_name, emails"
+        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id, given_name, family_name, formatted_name, emails, lang"
     };
 }
 
@@ -94,6 +95,7 @@ const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = 
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
 const UPDATE_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+const UPDATE_LANG: &str = "UPDATE users SET lang = $1 WHERE id = $2";
 
 /// The LIKE pattern matching text that contains `needle` (lower-cased), with LIKE's
 /// wildcards in it escaped: a search for `a_b` finds `a_b`, not `axb`.
@@ -129,6 +131,7 @@ struct UserRow {
     family_name: Option<String>,
     formatted_name: Option<String>,
     emails: String,
+    lang: Option<String>,
 }
 
 /// The `emails` column: a JSON array of [`UserEmail`].
@@ -162,6 +165,7 @@ impl TryFrom<UserRow> for User {
                 formatted: r.formatted_name,
             },
             emails,
+            lang: r.lang.as_deref().and_then(Lang::from_tag),
         })
     }
 }
@@ -554,6 +558,11 @@ impl UserStore for SqlUserStore {
 
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError> {
         with_pool!(self, p => sqlx::query(UPDATE_LOGIN).bind(now).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError> {
+        self.execute(UPDATE_LANG, id, Some(lang.tag())).await?;
         Ok(())
     }
 

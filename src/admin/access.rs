@@ -105,6 +105,7 @@ mod tests {
                 external_id: None,
                 name_parts: Default::default(),
                 emails: Vec::new(),
+                lang: None,
             },
             signed_in_at,
         }

@@ -1,6 +1,6 @@
 //! The tenant operations: create, change and delete the tenants of the management API, give
-//! them IdP metadata; their domains and DNS proofs are in `domains`. The API and the console
-//! call these; each change is checked exactly like a `domains/` file by `check`
+//! them IdP metadata; their domains (list, add, remove, verify, re-check) and DNS proofs are
+//! in [`domains`]. The API and the console call these; each change is checked exactly like a `domains/` file by `check`
 //! (`discovery::map::load_text`, `IdpRegistry::check_tenant`, the region rule), applied
 //! whole or not at all, recorded with before and after, and in force on this gateway at
 //! once (its caches forget the tenant; other gateways hear PostgreSQL's NOTIFY).
@@ -165,6 +165,17 @@ impl TenantAdmin {
         account: &str,
         merge: serde_json::Value,
     ) -> Result<Arc<Tenant>, AdminError> {
+        self.apply(actor, account, merge, "tenant_changed").await
+    }
+
+    /// [`TenantAdmin::patch`], recorded as `action`.
+    async fn apply(
+        &self,
+        actor: &Actor,
+        account: &str,
+        merge: serde_json::Value,
+        action: &str,
+    ) -> Result<Arc<Tenant>, AdminError> {
         let before = self.writable(account).await?;
         refuse_keys(&merge)?;
         let mut fields = serde_json::to_value(file_of(&before))
@@ -196,7 +207,7 @@ impl TenantAdmin {
         let after = self
             .changed(account, &before.domains, &tenant.domains)
             .await?;
-        self.audit(actor, "tenant_changed", Some(&before), Some(&after))
+        self.audit(actor, action, Some(&before), Some(&after))
             .await?;
         Ok(after)
     }

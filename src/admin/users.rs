@@ -306,9 +306,12 @@ impl Users {
             let url = outreach.url(&format!("/{account}"));
             outreach.send_later(
                 "approved",
-                outreach
-                    .letters
-                    .decision(&after.email, Lang::default(), account, Ok(&url)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Ok(&url),
+                ),
             );
         }
         Ok(after)
@@ -357,9 +360,12 @@ impl Users {
         if let Some((outreach, _)) = &self.mail {
             outreach.send_later(
                 "denied",
-                outreach
-                    .letters
-                    .decision(&after.email, Lang::default(), account, Err(reason)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Err(reason),
+                ),
             );
         }
         Ok(after)
@@ -367,9 +373,10 @@ impl Users {
 
     /// Invites `new.email` to `tenant`: creates the user when there is none (active,
     /// without a password, with `new`'s name, admin flag and origin) and mails the
-    /// invitation in `lang`: where to sign in for an SSO tenant, a one-time set-password
-    /// link (7 days) for a password tenant. Inviting an existing user sends a new
-    /// invitation and changes nothing of them; a disabled one is refused.
+    /// invitation in the user's own language when a sign-in of theirs has told it, else in
+    /// `lang`: where to sign in for an SSO tenant, a one-time set-password link (7 days)
+    /// for a password tenant. Inviting an existing user sends a new invitation and changes
+    /// nothing of them; a disabled one is refused.
     pub async fn invite(
         &self,
         actor: &Actor,
@@ -423,9 +430,12 @@ impl Users {
             .await?;
         outreach.send_later(
             "invitation",
-            outreach
-                .letters
-                .invitation(&user.email, lang, &tenant.name, &invitation),
+            outreach.letters.invitation(
+                &user.email,
+                user.lang.unwrap_or(lang),
+                &tenant.name,
+                &invitation,
+            ),
         );
         Ok(user)
     }

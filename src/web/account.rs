@@ -63,9 +63,13 @@ pub async fn password(
     };
     match state.login.password_login(attempt, Utc::now()).await {
         Ok(PasswordOutcome::SignedIn(session)) => {
+            remember_language(&state, session.user_id).await;
             signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
         }
-        Ok(PasswordOutcome::Waiting(_)) => to_waiting_room(&state, WaitingVia::Password),
+        Ok(PasswordOutcome::Waiting(user)) => {
+            remember_language(&state, user.id).await;
+            to_waiting_room(&state, WaitingVia::Password)
+        }
         Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
             // The same page, status and bytes whatever the reason (unknown user, wrong
             // password, no password): the email is not echoed back.
@@ -185,6 +189,16 @@ pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -
     let mut res = Redirect::to(return_to.unwrap_or("/me")).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
+}
+
+/// Remembers the language of this request as the user's (that of their last sign-in),
+/// for the mail sent to them later: an approval, an invitation, a Waiting Room notice.
+/// A failure is logged; the sign-in goes on.
+pub async fn remember_language(state: &AppState, user_id: i64) {
+    let lang = super::pages::lang();
+    if let Err(e) = state.users.set_lang(user_id, lang).await {
+        tracing::warn!(user_id, reason = %e, "the language of the sign-in was not remembered");
+    }
 }
 
 /// The session of this request, if any.

@@ -240,11 +240,12 @@ pub fn router(state: SharedState) -> Router {
 
 /// The account admin console's routes (`web::console`), each behind its guard.
 fn console_routes() -> Router<SharedState> {
-    use console::{audit, home, sso, sso_test, traces, users};
+    use console::{audit, domains, home, sso, sso_test, traces, users};
     Router::new()
         .route("/{account}/admin", get(home::page))
         .route("/{account}/admin/users", get(users::page).post(users::add))
         .route("/{account}/admin/users/import", post(users::import))
+        .route("/{account}/admin/users/invite", post(users::invite))
         .route("/{account}/admin/users/{id}/approve", post(users::approve))
         .route("/{account}/admin/users/{id}/deny", post(users::deny))
         .route(
@@ -252,6 +253,18 @@ fn console_routes() -> Router<SharedState> {
             post(users::set_status),
         )
         .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
+        .route(
+            "/{account}/admin/domains",
+            get(domains::page).post(domains::add),
+        )
+        .route(
+            "/{account}/admin/domains/{domain}/verify",
+            post(domains::verify),
+        )
+        .route(
+            "/{account}/admin/domains/{domain}/remove",
+            post(domains::remove),
+        )
         .route("/{account}/admin/audit", get(audit::page))
         .route("/{account}/admin/traces", get(traces::page))
         .route("/{account}/admin/sso", get(sso::page).post(sso::save))

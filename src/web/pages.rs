@@ -57,6 +57,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console_import.hbs"),
     ),
     (
+        "console_domains",
+        include_str!("../../templates/console_domains.hbs"),
+    ),
+    (
         "console_audit",
         include_str!("../../templates/console_audit.hbs"),
     ),

@@ -170,21 +170,23 @@ pub async fn acs(
         // Both, or neither: which protocol answered would be a guess.
         _ => return bad("POST needs exactly one of SAMLResponse and wresult").into_response(),
     };
-    finish(&state, outcome)
+    finish(&state, outcome).await
 }
 
 /// The answer to a completed SSO round trip, whatever its protocol: the session cookie
 /// and `return_to`, the Waiting Room, a Test SSO's result page in the console, or the
 /// refusal page (logged with its account).
-pub(super) fn finish(
+pub(super) async fn finish(
     state: &SharedState,
     outcome: Result<SsoOutcome, login::SsoRefusal>,
 ) -> Response {
     match outcome {
         Ok(SsoOutcome::SignedIn { session, return_to }) => {
+            super::account::remember_language(state, session.user_id).await;
             super::account::signed_in(state, &session, return_to.as_deref())
         }
-        Ok(SsoOutcome::Waiting(_)) => {
+        Ok(SsoOutcome::Waiting(user)) => {
+            super::account::remember_language(state, user.id).await;
             super::account::to_waiting_room(state, super::account::WaitingVia::Sso)
         }
         Ok(SsoOutcome::Tested(test)) => {

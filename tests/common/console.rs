@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use realmgate::accounts::User;
-use realmgate::session::{Session, SessionUser};
+use realmgate::session::Session;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, HeaderMap, HeaderValue};
 
@@ -17,22 +17,7 @@ pub struct Signed {
 }
 
 pub async fn sign_in(app: &TestApp, user: &User, signed_in_at: DateTime<Utc>) -> Signed {
-    let session = app
-        .state
-        .sessions
-        .create(
-            &SessionUser {
-                user_id: user.id,
-                account: user.account.clone(),
-                email: user.email.to_string(),
-                name: user.name.clone(),
-                amr: "pwd".into(),
-                acr: None,
-            },
-            signed_in_at,
-        )
-        .await
-        .unwrap();
+    let session = super::open_session(app, user, signed_in_at).await;
     let mut headers = HeaderMap::new();
     headers.insert(
         COOKIE,

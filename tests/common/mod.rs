@@ -357,6 +357,30 @@ pub async fn add_user(
     app.state.users.add(new).await.unwrap()
 }
 
+/// A session of `user` that began at `signed_in_at`, as a sign-in would open it: what
+/// console tests hand a browser as its `realmgate_session` cookie.
+pub async fn open_session(
+    app: &TestApp,
+    user: &realmgate::accounts::User,
+    signed_in_at: chrono::DateTime<chrono::Utc>,
+) -> realmgate::session::Session {
+    app.state
+        .sessions
+        .create(
+            &realmgate::session::SessionUser {
+                user_id: user.id,
+                account: user.account.clone(),
+                email: user.email.to_string(),
+                name: user.name.clone(),
+                amr: "pwd".into(),
+                acr: None,
+            },
+            signed_in_at,
+        )
+        .await
+        .unwrap()
+}
+
 /// Adds an active, non-admin user with a password: what most tests need.
 pub async fn add_active(
     app: &TestApp,

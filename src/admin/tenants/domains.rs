@@ -1,7 +1,11 @@
 //! The domains of the management API's tenants and their DNS proof: the status of each
-//! with the TXT record to publish, the lookup that verifies one, and the periodic re-check
+//! with the TXT record to publish, adding and removing one (a patch of the tenant's
+//! `domains`, so checked and claimed like any tenant change), the lookup that verifies one
+//! now, and the periodic re-check
 //! ([`TenantAdmin::recheck`]) that stops routing a domain to SSO once its record is gone:
 //! a proof that held once is not a proof for ever (the domain may have changed hands).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -9,7 +13,7 @@ use serde_json::json;
 use super::TenantAdmin;
 use crate::admin::{Actor, AdminError, record};
 use crate::discovery::proof::{Outcome, TXT_PREFIX};
-use crate::discovery::{DomainProof, TenantOrigin};
+use crate::discovery::{DomainProof, Tenant, TenantOrigin};
 
 /// One domain of a tenant and its DNS proof.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,58 @@ pub struct DomainStatus {
 }
 
 impl TenantAdmin {
+    /// Adds `domain` to the API tenant `account`: a patch of its `domains`, so it is
+    /// checked, claimed and recorded like any change (audited as `domain_added`). The new
+    /// domain routes to SSO only once [`TenantAdmin::verify`] finds its proof. Gives the
+    /// new domain with the TXT record to publish.
+    pub async fn add_domain(
+        &self,
+        actor: &Actor,
+        account: &str,
+        domain: &str,
+    ) -> Result<DomainStatus, AdminError> {
+        let before = self.writable(account).await?;
+        let domain = crate::discovery::email::normalize_domain(domain.trim())
+            .filter(|d| d.contains('.'))
+            .ok_or_else(|| AdminError::Invalid(format!("{domain:?} is not a domain name")))?;
+        if before.domains.contains(&domain) {
+            return Err(AdminError::Conflict(format!(
+                "domain {domain} is already one of account {account}'s"
+            )));
+        }
+        let mut domains = before.domains.clone();
+        domains.push(domain.clone());
+        self.apply(actor, account, json!({"domains": domains}), "domain_added")
+            .await?;
+        self.domains(account)
+            .await?
+            .into_iter()
+            .find(|s| s.domain == domain)
+            .ok_or_else(|| AdminError::NotFound(format!("domain {domain} of account {account}")))
+    }
+
+    /// Removes `domain` from the API tenant `account` (audited as `domain_removed`): its
+    /// people are no longer routed to this tenant's SSO; its users stay.
+    pub async fn remove_domain(
+        &self,
+        actor: &Actor,
+        account: &str,
+        domain: &str,
+    ) -> Result<Arc<Tenant>, AdminError> {
+        let before = self.writable(account).await?;
+        let domain = crate::discovery::email::normalize_domain(domain.trim())
+            .filter(|d| before.domains.contains(d))
+            .ok_or_else(|| AdminError::NotFound(format!("domain {domain} of account {account}")))?;
+        let domains: Vec<&String> = before.domains.iter().filter(|d| **d != domain).collect();
+        self.apply(
+            actor,
+            account,
+            json!({"domains": domains}),
+            "domain_removed",
+        )
+        .await
+    }
+
     /// The domains of `account` with their proof and the TXT record to publish.
     pub async fn domains(&self, account: &str) -> Result<Vec<DomainStatus>, AdminError> {
         let tenant = self.get(account).await?;

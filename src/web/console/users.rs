@@ -1,8 +1,9 @@
 //! The Users section: the Waiting Room queue first (approve, deny with a reason), then
 //! every user of the account with search, status filter and pages; add a user, disable or
-//! enable, grant or remove admin rights, CSV import with its per-line report. Each change
-//! is one call of [`crate::admin::Users`]; granting admin rights (by hand or through an
-//! import, whose `admin` column may grant them) needs a recent sign-in.
+//! enable, grant or remove admin rights, invite someone by mail, CSV import with its
+//! per-line report. Each change is one call of [`crate::admin::Users`]; granting admin
+//! rights (by hand, by invitation or through an import, whose `admin` column may grant
+//! them) needs a recent sign-in.
 
 use axum::extract::Query;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -17,6 +18,7 @@ use super::{Console, ConsoleForm, done, with_csrf};
 use crate::accounts::{NewUser, Origin, Status, User, UserQuery};
 use crate::admin::UserPatch;
 use crate::discovery::Email;
+use crate::i18n::Lang;
 use crate::web::error::WebError;
 
 /// Users on one page of the list (and of the Waiting Room queue).
@@ -39,6 +41,7 @@ pub struct ListQuery {
 /// The notices a change redirects back with; anything else shows none.
 const NOTICES: &[&str] = &[
     "added",
+    "invited",
     "approved",
     "denied",
     "disabled",
@@ -131,6 +134,7 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         "prev_url": (page > 1).then(|| link(page - 1)),
         "next_url": (page < pages).then(|| link(page + 1)),
         "done": query.done.as_deref().filter(|d| NOTICES.contains(d)),
+        "sso": console.tenant.sso.is_some(),
     }))
 }
 
@@ -233,6 +237,41 @@ pub async fn add(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Respons
             .create(&console.admin.actor(), &console.tenant, new, None)
             .await?;
         Ok("added")
+    }
+    .await;
+    answer(&console, result)
+}
+
+/// `POST /{account}/admin/users/invite`: the invite operation (the user without a
+/// password when new, and the invitation mail: where to sign in, or a set-password link
+/// for a password account); an administrator invited as such needs a recent sign-in.
+pub async fn invite(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Response {
+    let result = async {
+        let admin = form.admin.is_some();
+        if admin {
+            console.admin.require_recent_sign_in(Utc::now())?;
+        }
+        let email = Email::parse(form.email.trim())?;
+        let mut new = NewUser::new(&console.tenant.account, email, Origin::Cli, Utc::now());
+        new.name = form.name.trim().to_string();
+        new.admin = admin;
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        // The invitee's language is not known before a sign-in of theirs: the default.
+        let user = users
+            .invite(&actor, &console.tenant, new, Lang::default())
+            .await?;
+        // An existing user keeps their record on an invitation: the flag is granted apart.
+        if admin && !user.admin {
+            let patch = UserPatch {
+                admin: Some(true),
+                ..UserPatch::default()
+            };
+            users
+                .patch(&actor, &console.tenant.account, user.id, &patch)
+                .await?;
+        }
+        Ok("invited")
     }
     .await;
     answer(&console, result)
