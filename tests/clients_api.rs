@@ -275,6 +275,7 @@ async fn life_cycle(app: &TestApp) {
     )
     .await;
     assert!(got.get("client_secret").is_none(), "{got}");
+    assert!(got.get("secret").is_none(), "{got}");
     assert_eq!(got["created_at"], created["created_at"]);
 
     refusals_without_reach(app, &contoso, &mfp).await;

@@ -79,6 +79,20 @@ async fn the_document_is_served_and_covers_the_machine_endpoints() {
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
+    // A client is created with `secret: true` to get its secret: the body's schema says so,
+    // and no answer's schema carries a secret hash.
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["ClientFields"]["properties"]["secret"].is_object(),
+        "{}",
+        schemas["ClientFields"]
+    );
+    assert!(
+        schemas["ManagedClient"]
+            .to_string()
+            .find("client_secret_hash")
+            .is_none()
+    );
     // The management routes name the bearer scheme, and the document defines it.
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],

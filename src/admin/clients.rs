@@ -54,8 +54,8 @@ pub struct ClientFields {
     pub account: Option<String>,
     /// At creation: generate a client secret (`client_secret_basic` or
     /// `client_secret_post`), answered once. Later, `POST .../secret` rotates it. Never in
-    /// an answer.
-    #[serde(default, skip_serializing)]
+    /// an answer (a stored client's fields hold `false`, left out).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
 }
 
