@@ -160,7 +160,7 @@ impl ClientAdmin {
             .files
             .iter()
             .filter(|c| reaches(scope, c))
-            .map(|c| ManagedClient::file(c))
+            .map(ManagedClient::file)
             .collect();
         for s in self.store.list(scope).await? {
             if self.file_client(&s.client.client_id).is_none() {

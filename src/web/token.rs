@@ -160,7 +160,7 @@ pub async fn revoke(
     };
     let client_id = match &client {
         Ok(c) => c.client_id.as_str(),
-        Err(e) => return oauth_error(&e),
+        Err(e) => return oauth_error(e),
     };
     match state.oauth.revoke(client_id, token).await {
         Ok(()) => no_store(StatusCode::OK, json!({})),
