@@ -130,6 +130,7 @@ fn main() {
         acs_alias_url: p
             .acs_url
             .replace("/auth/saml/callback", "/saml2/idpresponse"),
+        slo_url: p.acs_url.replace("/auth/saml/callback", "/saml/slo"),
         keys: keys.clone(),
     };
     let acs_urls = sp.acs_urls();

@@ -335,6 +335,55 @@ pub fn saml_response(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// saml_logout
+
+/// Our SingleLogoutService URL in the fixture.
+const SLO: &str = "https://login.example.com/saml/slo";
+
+/// `saml::logout::Received` of the input as an HTTP-Redirect query and as an HTTP-POST
+/// `SAMLRequest` or `SAMLResponse` (base64 encoded here, as a browser posts it, and raw),
+/// then its `issuer` and `verify` with the test IdP's metadata at a fixed clock.
+///
+/// Invariants: never a panic; every refusal has a code and a reason; nothing verifies (no
+/// seed is signed with the test IdP's key, and the fuzzer does not have it: anything
+/// accepted would be a forgery).
+pub fn saml_logout(data: &[u8]) {
+    use realmgate::saml::logout::{self, Received};
+    let f = saml_fixture();
+    let text = String::from_utf8_lossy(data);
+    let b64 = STANDARD.encode(data);
+    let refused = |e: &realmgate::saml::SamlError| {
+        assert!(!e.code().is_empty() && !e.to_string().is_empty());
+    };
+    for received in [
+        Received::from_query(&text),
+        Received::from_post(Some(&b64), None, Some("relay")),
+        Received::from_post(None, Some(&b64), None),
+        Received::from_post(Some(&text), None, None),
+    ] {
+        let received = match received {
+            Ok(r) => r,
+            Err(e) => {
+                refused(&e);
+                continue;
+            }
+        };
+        if let Err(e) = received.issuer() {
+            refused(&e);
+        }
+        let expected = logout::Expected {
+            idp: &f.idp,
+            slo_url: SLO,
+            skew: Duration::from_secs(120),
+        };
+        match logout::verify(&received, &expected, f.now) {
+            Ok(v) => panic!("verified a logout message the IdP never signed: {v:#?}"),
+            Err(e) => refused(&e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // xml_document
 
 /// `xml::parse` on raw bytes, as metadata files and fetched metadata reach it.
@@ -663,6 +712,14 @@ fn scim_user() -> ScimUser {
         id: "42".into(),
         email: "ann@contoso.com".into(),
         name: "Ann Lee".into(),
+        name_parts: realmgate::accounts::NameParts {
+            given: Some("Ann".into()),
+            family: Some("Lee".into()),
+            formatted: Some("Ann Lee".into()),
+        },
+        emails: vec![realmgate::accounts::UserEmail::primary_work(
+            &realmgate::discovery::Email::parse("ann@contoso.com").expect("an address"),
+        )],
         active: true,
         external_id: Some("ext-1".into()),
         created: DateTime::UNIX_EPOCH,
@@ -749,7 +806,12 @@ const WSFED_ACCEPTED: &[&[u8]] = &[
     include_bytes!("../tests/testdata/wsfed/valid_saml11_no_applies_to.xml"),
     include_bytes!("../tests/testdata/wsfed/valid_trust13_collection.xml"),
     include_bytes!("../tests/testdata/wsfed/email_outside_tenant.xml"),
+    // A WS-Trust collection without its SOAP envelope: refused as an answer, a valid wresult.
+    include_bytes!("../tests/testdata/wsfed/soap_bare_rstrc.xml"),
 ];
+
+/// The WS-Trust answer the test STS signed that validates (a SOAP 1.2 envelope).
+const WSTRUST_ACCEPTED: &[&[u8]] = &[include_bytes!("../tests/testdata/wsfed/soap_answer.xml")];
 
 struct WsFedFixture {
     sts: IdpMetadata,
@@ -759,7 +821,12 @@ struct WsFedFixture {
 }
 
 impl WsFedFixture {
-    fn validate(&self, wresult: &str) -> Result<VerifiedAssertion, realmgate::wsfed::WsFedError> {
+    /// `validate` of a `wresult`, or with `soap` `validate_soap` of a WS-Trust answer.
+    fn validate(
+        &self,
+        text: &str,
+        soap: bool,
+    ) -> Result<VerifiedAssertion, realmgate::wsfed::WsFedError> {
         let expected = realmgate::wsfed::Expected {
             sts: &self.sts,
             realm: SP_ENTITY,
@@ -767,7 +834,11 @@ impl WsFedFixture {
             skew: Duration::from_secs(120),
             email_claim: Some(EMAIL_CLAIM),
         };
-        realmgate::wsfed::validate(wresult, &expected, self.now)
+        if soap {
+            realmgate::wsfed::validate_soap(text, &expected, self.now)
+        } else {
+            realmgate::wsfed::validate(text, &expected, self.now)
+        }
     }
 }
 
@@ -788,8 +859,10 @@ fn wsfed_fixture() -> &'static WsFedFixture {
         };
         let known = WSFED_ACCEPTED
             .iter()
-            .map(|xml| {
-                f.validate(std::str::from_utf8(xml).expect("UTF-8 test token"))
+            .map(|xml| (xml, false))
+            .chain(WSTRUST_ACCEPTED.iter().map(|xml| (xml, true)))
+            .map(|(xml, soap)| {
+                f.validate(std::str::from_utf8(xml).expect("UTF-8 test token"), soap)
                     .expect("a known-good test token is refused")
             })
             .collect();
@@ -799,8 +872,9 @@ fn wsfed_fixture() -> &'static WsFedFixture {
 }
 
 /// `wsfed::validate` of the input as a `wresult` form value (the RSTR parser, the envelope,
-/// the wrapping and signature checks, both SAML versions' rules), with the test STS's
-/// metadata at a fixed clock.
+/// the wrapping and signature checks, both SAML versions' rules), and `wsfed::validate_soap`
+/// of it as a WS-Trust answer (the same parser behind a SOAP 1.2 envelope or fault), with
+/// the test STS's metadata at a fixed clock.
 ///
 /// Invariants: never a panic; every refusal has a code and a reason; an accepted token
 /// carries exactly the facts of one the test STS signed (anything else accepted would be a
@@ -808,11 +882,13 @@ fn wsfed_fixture() -> &'static WsFedFixture {
 pub fn wsfed_wresult(data: &[u8]) {
     let f = wsfed_fixture();
     let wresult = String::from_utf8_lossy(data);
-    match f.validate(&wresult) {
-        Ok(a) => assert!(
-            f.known.contains(&a),
-            "accepted a token the STS never signed: {a:#?}"
-        ),
-        Err(e) => assert!(!e.code().is_empty() && !e.to_string().is_empty()),
+    for soap in [false, true] {
+        match f.validate(&wresult, soap) {
+            Ok(a) => assert!(
+                f.known.contains(&a),
+                "accepted a token the STS never signed: {a:#?}"
+            ),
+            Err(e) => assert!(!e.code().is_empty() && !e.to_string().is_empty()),
+        }
     }
 }

@@ -6,7 +6,9 @@
 #                   and crewjam response vectors (../shared/testvectors beside the repository)
 #   redirect_query  fuzz/seeds/redirect_query + tests/data/open_redirects.txt as return_to
 #   scim_request    fuzz/seeds/scim_request (filters, PATCH paths and bodies)
-#   wsfed_wresult   fuzz/seeds/wsfed_wresult + tests/testdata/wsfed/*.xml
+#   wsfed_wresult   fuzz/seeds/wsfed_wresult + tests/testdata/wsfed/*.xml (wresults and WS-Trust
+#                   SOAP answers: one parser behind both entries)
+#   saml_logout     fuzz/seeds/saml_logout (LogoutRequest/Response XML, Redirect queries)
 #   xml_document    fuzz/seeds/xml_document + the saml_response corpus + domains/*.xml + the
 #                   python3-saml and crewjam metadata vectors
 # Files are named by content hash, as libFuzzer names what it adds, so reruns add nothing.
@@ -32,7 +34,7 @@ add_text() { # add_text TARGET: each stdin line becomes one corpus entry
   rm -f "$tmp"
 }
 
-for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult; do
+for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult saml_logout; do
   add "$t" fuzz/seeds/"$t"/* fuzz/regressions/"$t"/*
 done
 
@@ -54,6 +56,6 @@ grep -v '^#' tests/data/open_redirects.txt | grep -v '^$' \
   | python3 -c 'import sys, urllib.parse as u; [print("return_to=" + u.quote(l.rstrip("\n"), safe="")) for l in sys.stdin]' \
   | add_text redirect_query
 
-for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult; do
+for t in email tenant_file saml_response redirect_query xml_document scim_request wsfed_wresult saml_logout; do
   echo "seed: $t $(find "fuzz/corpus/$t" -type f | wc -l) inputs"
 done

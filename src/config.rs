@@ -240,6 +240,9 @@ pub struct Config {
     pub session_max_seconds: u64,
     /// DNS server for TXT proofs (`ip:port`); the system resolver when absent.
     pub dns_server: Option<SocketAddr>,
+    /// How often the held DNS proofs of the management API's domains are looked up again
+    /// (a domain whose record is gone stops routing to SSO); 0 never.
+    pub domain_recheck_seconds: u64,
     /// Trust `X-Forwarded-For` from these proxy addresses when rate limiting.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Registered native-app OAuth clients.
@@ -306,6 +309,7 @@ impl Default for Config {
             session_idle_seconds: 8 * 3600,
             session_max_seconds: 24 * 3600,
             dns_server: None,
+            domain_recheck_seconds: 86_400,
             trusted_proxies: Vec::new(),
             oauth_clients: Vec::new(),
             login_attempts_per_minute: 20,

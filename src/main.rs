@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -10,7 +11,7 @@ use clap::{Parser, Subcommand};
 use realmgate::accounts::{NewUser, Origin, Status};
 use realmgate::admin::{Actor, Admin, Scope, UserPatch};
 use realmgate::config::{Config, Problem};
-use realmgate::discovery::{DomainProof, Email, TenantMap, proof::Outcome};
+use realmgate::discovery::{DomainProof, Email, TenantMap, TenantSource, proof::Outcome};
 use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::session::ended::Ended;
 use realmgate::telemetry::{self, LogTo};
@@ -279,30 +280,34 @@ fn report(problems: &[Problem], outcome: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Everything at once: tenant files (syntax, conflicts, IdP metadata and certificates) and
-/// the IdP metadata URLs, fetched.
+/// Everything at once: tenant files and the management API's tenants (syntax, conflicts,
+/// IdP metadata and certificates) and the IdP metadata URLs, fetched.
 async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     let place = match config.tenant_database() {
-        None => config.domains_dir.display().to_string(),
+        None => format!("{} and the users' database", config.domains_dir.display()),
         Some(_) => "PostgreSQL (tenant_source)".to_string(),
     };
-    let mut checked = app::load(config).await?;
+    let loaded = app::load(config).await?;
+    let mut problems = loaded.problems;
     // Each metadata URL, as `serve` would fetch it at start, within a bound.
     app::install_crypto_provider();
     let client = realmgate::saml::http_client(config.idp_metadata_ca.as_deref())?;
-    let (fetched, problems) =
-        IdpRegistry::check_urls(&checked.map, &client, CHECK_FETCH_TIMEOUT).await;
-    checked.problems.extend(problems);
     // Each OpenID Connect provider, fetched as the first login would (configuration and
     // keys), and each private_key_jwt key, read.
     let providers = realmgate::oidc::Providers::new(realmgate::oidc::http_client(
         realmgate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
     )?);
-    checked.problems.extend(providers.check(&checked.map).await);
-    if !checked.problems.is_empty() {
-        return Ok(report(&checked.problems, ""));
+    let mut idps = loaded.idps;
+    for map in &loaded.maps {
+        let (fetched, more) = IdpRegistry::check_urls(map, &client, CHECK_FETCH_TIMEOUT).await;
+        problems.extend(more);
+        idps.extend(fetched);
+        problems.extend(providers.check(map).await);
     }
-    let registry = IdpRegistry::new(checked.idps.into_iter().chain(fetched).collect());
+    if !problems.is_empty() {
+        return Ok(report(&problems, ""));
+    }
+    let registry = IdpRegistry::new(idps);
     let soon = registry.expiring_certs(
         chrono::Utc::now(),
         std::time::Duration::from_secs(30 * 86_400),
@@ -314,21 +319,41 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     }
     println!(
         "ok: configuration, {} tenant(s), {} domain(s), {} IdP(s) in {place}",
-        checked.map.tenants().count(),
-        checked.map.domain_count(),
+        loaded
+            .maps
+            .iter()
+            .map(|m| m.tenants().count())
+            .sum::<usize>(),
+        loaded.maps.iter().map(|m| m.domain_count()).sum::<usize>(),
         registry.all().len(),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tenant map of the configured source for the user and domain commands, refused with
-/// every problem when it has any (the gateway would not serve it either).
-async fn tenant_map(config: &Config) -> anyhow::Result<TenantMap> {
-    let (map, _) = app::load(config).await?.into_result().map_err(|p| {
-        let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("{}", lines.join("\n"))
-    })?;
-    Ok(map)
+/// Every problem as one error: the user and domain commands refuse tenants the gateway
+/// would not serve either.
+fn refused(problems: &[Problem]) -> anyhow::Error {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!("{}", lines.join("\n"))
+}
+
+/// The tenants of the configured source (with the management API's, beside files) as the
+/// gateway finds them, for the user and domain commands.
+async fn directory(config: &Config) -> anyhow::Result<Arc<dyn TenantSource>> {
+    app::load(config)
+        .await?
+        .into_directory()
+        .map_err(|p| refused(&p))
+}
+
+/// The whole map of the configured source's own tenants, for `user import`, whose rows are
+/// matched to tenants without a lookup each.
+async fn tenant_map(config: &Config) -> anyhow::Result<Arc<TenantMap>> {
+    let loaded = app::load(config).await?;
+    if !loaded.problems.is_empty() {
+        return Err(refused(&loaded.problems));
+    }
+    Ok(loaded.maps.into_iter().next().unwrap_or_default())
 }
 
 async fn import_tenants(config: &Config, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -378,9 +403,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
             password_prompt,
         } => {
             let email = Email::parse(&email).context("--email")?;
-            let map = tenant_map(config).await?;
-            let tenant = map
-                .account(&account)
+            let tenant = directory(config)
+                .await?
+                .by_account(&account)
+                .await?
                 .with_context(|| format!("no tenant declares account {account:?}"))?;
             let password = if password_stdin {
                 let mut line = String::new();
@@ -530,9 +556,10 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<ExitCod
 async fn verify_domain(config: &Config, domain: &str) -> anyhow::Result<ExitCode> {
     let email = Email::parse(&format!("x@{domain}")).context("not a valid domain name")?;
     let domain = email.domain();
-    let map = tenant_map(config).await?;
-    let tenant = map
-        .lookup(domain)
+    let tenant = directory(config)
+        .await?
+        .by_domain(domain)
+        .await?
         .with_context(|| format!("no tenant lists {domain}"))?;
     let secret = secrets::gateway_secret(config)?;
     let proof = DomainProof::new(config.dns_server, &secret)?;

@@ -140,3 +140,114 @@ async fn every_page_passes_axe_in_both_languages_and_at_400_px() {
     }
     browser.close().await;
 }
+
+/// The console pages reached by URL, as `(path, what)`, for the administrator of the
+/// password account `acme` (a 403 page: another account's console). A console section
+/// added later is checked by adding its line here.
+const CONSOLE_PAGES: &[(&str, &str)] = &[
+    ("/acme/admin", "console overview"),
+    (
+        "/acme/admin/users",
+        "console users, with a Waiting Room entry",
+    ),
+    ("/acme/admin/domains", "console domains"),
+    ("/acme/admin/sso", "console single sign-on"),
+    ("/acme/admin/traces", "console login traces"),
+    ("/acme/admin/audit", "console audit log"),
+    ("/contoso/admin", "console 403 page"),
+];
+
+/// Gives the browser `session` as its session cookie (set by script on a page of the
+/// gateway: WebDriver's cookie command refuses an IP address as the cookie's domain).
+async fn use_session(browser: &common::Browser, app: &common::TestApp, session: &str) {
+    let c = &browser.client;
+    c.goto(&app.at("/static/favicon.svg")).await.unwrap();
+    c.execute(
+        "document.cookie = 'realmgate_session=' + arguments[0] + '; path=/';",
+        vec![serde_json::json!(session)],
+    )
+    .await
+    .unwrap();
+}
+
+/// Types `text` into the field `css`.
+async fn type_into(browser: &common::Browser, css: &str, text: &str) {
+    browser.wait_for(css).await.send_keys(text).await.unwrap();
+}
+
+async fn click(browser: &common::Browser, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_console_page_passes_axe_in_both_languages_and_at_400_px() {
+    use realmgate::accounts::Status;
+    let Some(axe) = common::axe::source() else {
+        return;
+    };
+    let Some(browser) = common::Browser::start().await else {
+        return;
+    };
+    let app = common::spawn_app(|_| {}).await;
+    app.state
+        .tenant_admin
+        .create(
+            &realmgate::admin::Actor::Cli,
+            serde_json::json!({"account": "acme", "name": "Acme", "domains": ["acme.test"]}),
+        )
+        .await
+        .unwrap();
+    let boss = common::add_user(&app, "acme", "boss@acme.test", None, true, Status::Active).await;
+    common::add_user(&app, "acme", "wes@acme.test", None, false, Status::Waiting).await;
+    common::add_user(&app, "acme", "ann@acme.test", None, false, Status::Active).await;
+    let csv = app.data.join("users.csv");
+    std::fs::write(
+        &csv,
+        "email,name,admin\nada@acme.test,Ada,false\nx@elsewhere.test,X,false\n",
+    )
+    .unwrap();
+    let fresh = common::open_session(&app, &boss, chrono::Utc::now()).await;
+    let stale = common::open_session(
+        &app,
+        &boss,
+        chrono::Utc::now() - chrono::Duration::minutes(20),
+    )
+    .await;
+    let c = &browser.client;
+    for (width, height) in [(1280, 900), (400, 800)] {
+        c.set_window_size(width, height).await.unwrap();
+        for lang in ["en", "fr"] {
+            let at = |what: &str| format!("{what} ({lang}, {width} px)");
+            c.goto(&app.at(&format!("/lang/{lang}"))).await.unwrap();
+            use_session(&browser, &app, &fresh.id).await;
+            for (path, what) in CONSOLE_PAGES {
+                common::axe::assert_accessible(&browser, &axe, &app.at(path), &at(what)).await;
+            }
+            // Through forms: the import report, a refused change, a stale sign-in.
+            c.goto(&app.at("/acme/admin/users")).await.unwrap();
+            type_into(&browser, "input#csv-file", csv.to_str().unwrap()).await;
+            click(&browser, "button#import").await;
+            browser.wait_for("#import-report").await;
+            common::axe::check_current(&browser, &axe, &at("console import report")).await;
+            c.goto(&app.at("/acme/admin/users")).await.unwrap();
+            type_into(&browser, "input#new-email", "eve@elsewhere.test").await;
+            click(&browser, "button#add-user").await;
+            browser.wait_for("#code").await;
+            common::axe::check_current(&browser, &axe, &at("console problem page")).await;
+            use_session(&browser, &app, &stale.id).await;
+            c.goto(&app.at("/acme/admin/domains")).await.unwrap();
+            type_into(&browser, "input#new-domain", "late.acme.test").await;
+            click(&browser, "button#add-domain").await;
+            browser.wait_for("#sign-in-again").await;
+            common::axe::check_current(&browser, &axe, &at("console stale sign-in page")).await;
+        }
+    }
+    browser.close().await;
+}

@@ -317,6 +317,7 @@ async fn user_operations_are_audited(db: &Db) {
         admin: Some(true),
         name: Some("Ann".into()),
         external_id: Some(Some("e-1".into())),
+        ..UserPatch::default()
     };
     let after = admin
         .users

@@ -4,8 +4,8 @@
 //! validation of the discovery document and the ID token, then calls userinfo. The same
 //! app refuses an ID token replayed into a sign-in with another nonce, and its
 //! back-channel logout endpoint (verifying with jose) is reached when the session ends by
-//! RP-initiated logout and by `realmgate user disable` (the CLI, another process, through
-//! the shared Redis store).
+//! RP-initiated logout, by the IdP's SAML Single Logout, and by `realmgate user disable`
+//! (the CLI, another process, through the shared Redis store).
 
 mod common;
 
@@ -225,6 +225,24 @@ backchannel_logout_uri = "{rp}/backchannel-logout"
     assert_eq!(got[0]["sid"], second["claims"]["sid"], "{got:?}");
     assert_eq!(got[0]["sub"], claims["sub"]);
 
+    // Signed in again (through the IdP: the session is gone), then the IdP ends it with a
+    // SAML LogoutRequest (IdP-initiated Single Logout): the app is told of that session.
+    c.goto(&format!("{rp}/login?hint=alice@contoso.com"))
+        .await
+        .unwrap();
+    let text = through_idp(&browser).await;
+    let third: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+    c.goto(&format!(
+        "{}/slo/start?email=alice@contoso.com&binding=redirect",
+        idp.base_url
+    ))
+    .await
+    .unwrap();
+    let status = browser.wait_for("p#status").await.text().await.unwrap();
+    assert!(status.ends_with("status:Success"), "{status}");
+    let got = events(&rp, 2).await;
+    assert_eq!(got[1]["sid"], third["claims"]["sid"], "{got:?}");
+
     // Signed in again (through the IdP: the session is gone), then disabled by the CLI.
     c.goto(&format!("{rp}/login?hint=alice@contoso.com"))
         .await
@@ -244,10 +262,10 @@ backchannel_logout_uri = "{rp}/backchannel-logout"
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = events(&rp, 2).await;
-    assert_eq!(got[1]["sub"], claims["sub"], "{got:?}");
+    let got = events(&rp, 3).await;
+    assert_eq!(got[2]["sub"], claims["sub"], "{got:?}");
     assert!(
-        got[1]["sid"].is_null(),
+        got[2]["sid"].is_null(),
         "every session of the user: {got:?}"
     );
     browser.close().await;

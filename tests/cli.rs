@@ -411,3 +411,99 @@ fn token_commands_show_the_token_once_and_store_its_hash() {
         text(&again.stderr)
     );
 }
+
+/// `check` and `user add` see the management API's tenants (in the users' database) beside
+/// the files, through the directory the gateway serves them with; a file that later claims
+/// an API tenant's domain is a problem `check` names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_user_add_see_the_tenants_of_the_api() {
+    use realmgate::admin::{Actor, Scope};
+    let app = common::spawn_app_with(
+        |dir| std::fs::write(dir.join("fabrikam.toml"), FABRIKAM).unwrap(),
+        |_| {},
+    )
+    .await;
+    let (_, op) = app
+        .state
+        .admin
+        .tokens
+        .create(&Actor::Cli, "ops", None, Scope::Admin)
+        .await
+        .unwrap();
+    let res = reqwest::Client::new()
+        .post(app.at("/api/v1/tenants"))
+        .bearer_auth(&op)
+        .json(&serde_json::json!({"account": "acme", "name": "Acme", "domains": ["acme.example"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_realmgate"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("REALMGATE_DOMAINS_DIR", &app.domains)
+            .env("REALMGATE_DATA_DIR", &app.data)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("ok: configuration, 2 tenant(s), 2 domain(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&[
+        "user",
+        "add",
+        "--account",
+        "acme",
+        "--email",
+        "ann@acme.example",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("added ann@acme.example to acme"),
+        "{}",
+        text(&out.stdout)
+    );
+    let ann = realmgate::discovery::Email::parse("ann@acme.example").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("acme", &ann)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The API tenant's domain rule holds from the CLI too.
+    let out = cli(&[
+        "user",
+        "add",
+        "--account",
+        "acme",
+        "--email",
+        "x@fabrikam.com",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    // A file written later with the API tenant's domain: `check` names the conflict.
+    std::fs::write(
+        app.domains.join("rival.toml"),
+        "account = \"rival\"\ndomains = [\"acme.example\"]\n",
+    )
+    .unwrap();
+    let out = cli(&["check"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("domain \"acme.example\" is also claimed by")
+            && stdout.contains("rival.toml"),
+        "{stdout}"
+    );
+}

@@ -7,66 +7,11 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::console::{Signed, events, sign_in};
 use common::{TestApp, add_user, csrf_of, spawn_app};
 use realmgate::accounts::{Status, User};
-use realmgate::session::{Session, SessionUser};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue, LOCATION};
-
-/// A browser signed in as `user`, with a session that began at `signed_in_at`.
-struct Signed {
-    client: reqwest::Client,
-    session: Session,
-}
-
-async fn sign_in(app: &TestApp, user: &User, signed_in_at: DateTime<Utc>) -> Signed {
-    let session = app
-        .state
-        .sessions
-        .create(
-            &SessionUser {
-                user_id: user.id,
-                account: user.account.clone(),
-                email: user.email.to_string(),
-                name: user.name.clone(),
-                amr: "pwd".into(),
-                acr: None,
-            },
-            signed_in_at,
-        )
-        .await
-        .unwrap();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        COOKIE,
-        HeaderValue::from_str(&format!("realmgate_session={}", session.id)).unwrap(),
-    );
-    let client = reqwest::Client::builder()
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Signed { client, session }
-}
-
-impl Signed {
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
-        let res = self.client.get(app.at(path)).send().await.unwrap();
-        (res.status(), res.text().await.unwrap())
-    }
-
-    /// Posts `fields` plus this session's token.
-    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form = fields.to_vec();
-        form.push(("csrf", &self.session.csrf));
-        self.client
-            .post(app.at(path))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION};
 
 async fn admin_of(app: &TestApp, account: &str, email: &str) -> User {
     add_user(app, account, email, None, true, Status::Active).await
@@ -74,15 +19,6 @@ async fn admin_of(app: &TestApp, account: &str, email: &str) -> User {
 
 async fn user_of(app: &TestApp, account: &str, email: &str, status: Status) -> User {
     add_user(app, account, email, None, false, status).await
-}
-
-async fn events(app: &TestApp, account: &str) -> Vec<realmgate::audit::AuditEvent> {
-    app.state
-        .admin
-        .audit
-        .list(Some(account), None, 1000)
-        .await
-        .unwrap()
 }
 
 async fn stored(app: &TestApp, user: &User) -> Option<User> {
@@ -162,14 +98,15 @@ fn console_routes() -> Vec<(String, String)> {
             }
         }
     }
-    assert!(routes.len() >= 9, "{routes:?}");
+    assert!(routes.len() >= 14, "{routes:?}");
     routes
 }
 
-/// A route template filled in for `account` and user `id`.
+/// A route template filled in for `account`, user `id` and the domain `victim.test`.
 fn fill(path: &str, account: &str, id: i64) -> String {
     path.replace("{account}", account)
         .replace("{id}", &id.to_string())
+        .replace("{domain}", "victim.test")
 }
 
 /// A request on a console route with a valid-looking body for its form, sent by `who`
@@ -184,7 +121,7 @@ async fn hit(
     if method == "GET" {
         return who.get(app.at(path)).send().await.unwrap();
     }
-    if path.ends_with("/import") {
+    if path.ends_with("/import") || path.ends_with("/sso/metadata") {
         let (content_type, body) = multipart(&[
             ("csrf", csrf),
             ("file", "email,name,admin\nnew@fabrikam.com,New,true\n"),
@@ -203,8 +140,10 @@ async fn hit(
         &[("admin", "true")]
     } else if path.ends_with("/deny") {
         &[("reason", "no")]
-    } else if path.ends_with("/users") {
+    } else if path.ends_with("/users") || path.ends_with("/invite") {
         &[("email", "new@fabrikam.com"), ("name", "New")]
+    } else if path.ends_with("/domains") {
+        &[("domain", "new.victim.test")]
     } else {
         &[]
     };
@@ -385,7 +324,7 @@ async fn an_admin_of_one_account_reaches_nothing_of_another_on_any_route() {
             refused += 1;
         }
     }
-    assert!(refused >= 18);
+    assert!(refused >= 28);
     assert_eq!(stored(&app, &victim).await, Some(victim.clone()));
     assert_eq!(events(&app, "fabrikam").await.len(), before);
     assert!(
@@ -961,6 +900,404 @@ async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
     assert!(html.contains("https://idp.contoso.example/"));
     assert!(
         !html.contains("audience_mismatch") && !html.contains("fabrikam"),
+        "{html}"
+    );
+}
+
+/// Creates the API tenant `account` of `domains` (as the operator's API would).
+async fn api_tenant(app: &TestApp, account: &str, domains: &[&str]) {
+    app.state
+        .tenant_admin
+        .create(
+            &realmgate::admin::Actor::Cli,
+            serde_json::json!({"account": account, "name": "Acme Inc", "domains": domains}),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn domains_are_listed_added_verified_and_removed_through_the_tenant_operations() {
+    let app = spawn_app(|_| {}).await;
+    api_tenant(&app, "acme", &["acme.test"]).await;
+    api_tenant(&app, "other-co", &["shared.test"]).await;
+    let boss = admin_of(&app, "acme", "boss@acme.test").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+
+    let (status, html) = me.get(&app, "/acme/admin/domains").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = common::unescape(&html);
+    assert!(html.contains("<h1>Domains</h1>"), "{html}");
+    assert!(html.contains("<td>acme.test</td>") && html.contains("Not verified yet"));
+    // The TXT record to publish: the same as the API's, with a copy button for scripts.
+    let listed = app.state.tenant_admin.domains("acme").await.unwrap();
+    assert!(
+        html.contains(&format!(">{}</code>", listed[0].record_name)),
+        "{html}"
+    );
+    assert!(html.contains(&format!(">{}</code>", listed[0].record_value)));
+    assert!(html.contains("data-copy=\"record-value-0\" hidden"));
+    assert!(html.contains("<script src=\"/static/copy.js\"></script>"));
+    let js = app
+        .client()
+        .get(app.at("/static/copy.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+
+    let res = me
+        .post(&app, "/acme/admin/domains", &[("domain", "Sub.Acme.TEST")])
+        .await;
+    assert_eq!(
+        location(&res),
+        "/acme/admin/domains?domain=sub.acme.test&done=added"
+    );
+    let tenant = app.state.tenant_admin.get("acme").await.unwrap();
+    assert!(tenant.domains.contains(&"sub.acme.test".to_string()));
+    assert!(
+        !tenant
+            .verified_domains
+            .contains(&"sub.acme.test".to_string())
+    );
+    let last = events(&app, "acme").await.pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("user:boss@acme.test", "domain_added")
+    );
+    let (_, html) = me
+        .get(&app, "/acme/admin/domains?domain=sub.acme.test&done=added")
+        .await;
+    assert!(html.contains("sub.acme.test was added."), "{html}");
+
+    // Another tenant's domain: refused, without naming that tenant.
+    let before = events(&app, "acme").await.len();
+    let res = me
+        .post(&app, "/acme/admin/domains", &[("domain", "shared.test")])
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(">conflict</code>"), "{html}");
+    assert!(html.contains("already claimed by another tenant"), "{html}");
+    assert!(!html.contains("other-co"), "{html}");
+    for bad in ["", "not a domain", "localhost"] {
+        let res = me
+            .post(&app, "/acme/admin/domains", &[("domain", bad)])
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    assert_eq!(events(&app, "acme").await.len(), before);
+
+    // Verify now: without the record the domain stays unverified, and says what was found.
+    let res = me
+        .post(&app, "/acme/admin/domains/sub.acme.test/verify", &[])
+        .await;
+    let to = location(&res);
+    assert!(
+        ["missing", "wrong_token", "lookup_failed"]
+            .iter()
+            .any(|o| to == format!("/acme/admin/domains?domain=sub.acme.test&done={o}")),
+        "{to}"
+    );
+    let res = me
+        .post(&app, "/acme/admin/domains/nowhere.test/verify", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let res = me
+        .post(&app, "/acme/admin/domains/sub.acme.test/remove", &[])
+        .await;
+    assert_eq!(
+        location(&res),
+        "/acme/admin/domains?domain=sub.acme.test&done=removed"
+    );
+    let tenant = app.state.tenant_admin.get("acme").await.unwrap();
+    assert_eq!(tenant.domains, ["acme.test"]);
+    let last = events(&app, "acme").await.pop().unwrap();
+    assert_eq!(last.action, "domain_removed");
+
+    // Adding and removing need a recent sign-in; verifying does not.
+    let stale = sign_in(&app, &boss, Utc::now() - Duration::minutes(20)).await;
+    let before = events(&app, "acme").await.len();
+    for (path, fields) in [
+        ("/acme/admin/domains", &[("domain", "late.acme.test")][..]),
+        ("/acme/admin/domains/acme.test/remove", &[][..]),
+    ] {
+        let res = stale.post(&app, path, fields).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("reauthentication_required")
+        );
+    }
+    assert_eq!(events(&app, "acme").await.len(), before);
+    assert_eq!(
+        app.state.tenant_admin.get("acme").await.unwrap().domains,
+        ["acme.test"]
+    );
+    let res = stale
+        .post(&app, "/acme/admin/domains/acme.test/verify", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_file_tenants_domains_are_read_only_and_name_the_file() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (status, html) = me.get(&app, "/fabrikam/admin/domains").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<td>fabrikam.com</td>"), "{html}");
+    assert!(
+        html.contains("id=\"read-only\"") && html.contains("fabrikam.toml"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("action=\"/fabrikam/admin/domains\""),
+        "{html}"
+    );
+    assert!(!html.contains("/remove\""), "{html}");
+    for path in [
+        "/fabrikam/admin/domains",
+        "/fabrikam/admin/domains/fabrikam.com/remove",
+    ] {
+        let res = me
+            .post(&app, path, &[("domain", "more.fabrikam.com")])
+            .await;
+        assert_eq!(res.status(), StatusCode::CONFLICT, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(">managed_in_file</code>") && html.contains("fabrikam.toml"),
+            "{html}"
+        );
+    }
+    let tenant = app.state.tenant_admin.get("fabrikam").await.unwrap();
+    assert_eq!(tenant.domains, ["fabrikam.com"]);
+}
+
+#[tokio::test]
+async fn an_invitation_from_the_console_creates_the_user_and_mails_them() {
+    let app = spawn_app(|_| {}).await;
+    let outbox = app.data.join("outbox");
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let (_, html) = me.get(&app, "/fabrikam/admin/users").await;
+    assert!(
+        html.contains("action=\"/fabrikam/admin/users/invite\""),
+        "{html}"
+    );
+    let res = me
+        .post(
+            &app,
+            "/fabrikam/admin/users/invite",
+            &[("email", "newbie@fabrikam.com"), ("name", "New Bie")],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=invited");
+    let newbie = by_email(&app, "fabrikam", "newbie@fabrikam.com").await;
+    assert!(newbie.password_hash.is_none() && !newbie.admin);
+    assert_eq!(newbie.name, "New Bie");
+    let mail = common::mail::wait_for(&outbox, 1).await;
+    let invitation = mail
+        .iter()
+        .find(|m| m.contains("To: newbie@fabrikam.com"))
+        .unwrap();
+    assert!(
+        common::mail::link(invitation, "/password/set").is_some(),
+        "{invitation}"
+    );
+    let last = events(&app, "fabrikam").await.pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("user:boss@fabrikam.com", "user_invited")
+    );
+
+    // Invited as an administrator: a recent sign-in first.
+    let stale = sign_in(&app, &boss, Utc::now() - Duration::minutes(20)).await;
+    let res = stale
+        .post(
+            &app,
+            "/fabrikam/admin/users/invite",
+            &[("email", "chief@fabrikam.com"), ("admin", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let chief = realmgate::discovery::Email::parse("chief@fabrikam.com").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("fabrikam", &chief)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let res = me
+        .post(
+            &app,
+            "/fabrikam/admin/users/invite",
+            &[("email", "chief@fabrikam.com"), ("admin", "1")],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=invited");
+    assert!(by_email(&app, "fabrikam", "chief@fabrikam.com").await.admin);
+    // Outside the account's domains: refused, nobody created.
+    let res = me
+        .post(
+            &app,
+            "/fabrikam/admin/users/invite",
+            &[("email", "eve@contoso.com")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // An SSO account's invitation says where to sign in.
+    let sso_boss = admin_of(&app, "contoso", "boss@contoso.com").await;
+    let sso = sign_in(&app, &sso_boss, Utc::now()).await;
+    let res = sso
+        .post(
+            &app,
+            "/contoso/admin/users/invite",
+            &[("email", "sam@contoso.com")],
+        )
+        .await;
+    assert_eq!(location(&res), "/contoso/admin/users?done=invited");
+    let mail = common::mail::wait_for(&outbox, 3).await;
+    let to_sam = mail
+        .iter()
+        .find(|m| m.contains("To: sam@contoso.com"))
+        .unwrap();
+    assert!(
+        common::mail::link(to_sam, "/contoso").is_some()
+            && common::mail::link(to_sam, "/password/set").is_none(),
+        "{to_sam}"
+    );
+}
+
+#[tokio::test]
+async fn mail_to_a_person_goes_in_the_language_of_their_last_sign_in() {
+    let app = spawn_app(|_| {}).await;
+    let outbox = app.data.join("outbox");
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let password = "waiting password 1";
+    let french = add_user(
+        &app,
+        "fabrikam",
+        "amelie@fabrikam.com",
+        Some(password),
+        false,
+        Status::Waiting,
+    )
+    .await;
+    let english = add_user(
+        &app,
+        "fabrikam",
+        "ed@fabrikam.com",
+        Some(password),
+        false,
+        Status::Waiting,
+    )
+    .await;
+    // Amélie asks in French (fr-CA): her sign-in lands in the Waiting Room, and her
+    // language is remembered.
+    let browser = reqwest::Client::builder()
+        .default_headers(HeaderMap::from_iter([(
+            reqwest::header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("fr-CA,fr;q=0.9,en;q=0.5"),
+        )]))
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = common::password_login(
+        &app,
+        &browser,
+        &[("email", "amelie@fabrikam.com"), ("password", password)],
+    )
+    .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(
+        stored(&app, &french).await.unwrap().lang,
+        Some(realmgate::i18n::Lang::Fr)
+    );
+    assert_eq!(stored(&app, &english).await.unwrap().lang, None);
+
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    for user in [&french, &english] {
+        let res = me
+            .post(
+                &app,
+                &format!("/fabrikam/admin/users/{}/approve", user.id),
+                &[],
+            )
+            .await;
+        assert_eq!(location(&res), "/fabrikam/admin/users?done=approved");
+    }
+    let mail = common::mail::wait_for(&outbox, 2).await;
+    let to_amelie = mail
+        .iter()
+        .find(|m| m.contains("To: amelie@fabrikam.com"))
+        .unwrap();
+    assert!(to_amelie.contains("approuvé"), "{to_amelie}");
+    // Nobody said Ed's language: the default one.
+    let to_ed = mail
+        .iter()
+        .find(|m| m.contains("To: ed@fabrikam.com"))
+        .unwrap();
+    assert!(to_ed.contains("approved your account"), "{to_ed}");
+}
+
+#[tokio::test]
+async fn console_pages_speak_the_requests_language() {
+    let app = spawn_app(|_| {}).await;
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    for path in [
+        "/fabrikam/admin",
+        "/fabrikam/admin/users",
+        "/fabrikam/admin/domains",
+        "/fabrikam/admin/traces",
+        "/fabrikam/admin/audit",
+    ] {
+        let res = me
+            .client
+            .get(app.at(path))
+            .header(reqwest::header::ACCEPT_LANGUAGE, "fr-CA")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let html = common::unescape(&res.text().await.unwrap());
+        assert!(html.contains("<html lang=\"fr\">"), "{path}: {html}");
+        assert!(
+            html.contains("Administration de Fabrikam"),
+            "{path}: {html}"
+        );
+        assert!(html.contains("Journal d'audit"), "{path}: {html}");
+        // The switch returns to the page itself.
+        assert!(
+            html.contains(&format!(
+                "href=\"/lang/en?back={}\"",
+                path.replace('/', "%2F")
+            )),
+            "{path}: {html}"
+        );
+    }
+    let res = me
+        .client
+        .get(app.at("/fabrikam/admin/users"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("realmgate_session={}; lang=fr", me.session.id),
+        )
+        .send()
+        .await
+        .unwrap();
+    let html = common::unescape(&res.text().await.unwrap());
+    assert!(
+        html.contains("<h1>Utilisateurs</h1>") && html.contains("Salle d'attente"),
         "{html}"
     );
 }

@@ -65,6 +65,11 @@ fn wsfed_wresult() {
 }
 
 #[test]
+fn saml_logout() {
+    assert!(replay("saml_logout", &[], checks::saml_logout) >= 4);
+}
+
+#[test]
 fn xml_document() {
     assert!(
         replay(

@@ -1,6 +1,6 @@
-//! Every catalog key a template names (`{{t "key"}}`, in `templates/` and
-//! `templates/mail/`) exists in every language's catalog: a missing key would show as
-//! itself on a page or in a mail.
+//! Every catalog key a template names (`{{t "key"}}`, and a page's `title="key"` that its
+//! frame translates, in `templates/` and `templates/mail/`) exists in every language's
+//! catalog: a missing key would show as itself on a page or in a mail.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -15,6 +15,12 @@ fn template_keys(dir: &Path, out: &mut BTreeSet<(String, String)>) {
             continue;
         }
         let text = std::fs::read_to_string(&path).unwrap();
+        // A page's title is a key: `{{#> layout title="key"}}`, `{{#> console title="key"}}`.
+        for title in text.split(" title=\"").skip(1) {
+            if let Some(end) = title.find('"') {
+                out.insert((path.display().to_string(), title[..end].to_string()));
+            }
+        }
         let mut rest = text.as_str();
         while let Some(at) = rest.find("t \"") {
             let before = rest[..at].chars().last();

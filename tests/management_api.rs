@@ -105,8 +105,13 @@ async fn a_valid_token_is_not_throttled_by_the_guessing_limit() {
 async fn a_scim_token_is_forbidden_here() {
     let app = spawn_app(|_| {}).await;
     let scim = token(&app, "entra", Some("fabrikam"), Scope::Scim).await;
-    for path in ["/api/v1/tenants", "/api/v1/tenants/fabrikam/users"] {
-        let res = call(&app, Method::GET, path, Some(&scim), None).await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/tenants"),
+        (Method::GET, "/api/v1/tenants/fabrikam/users"),
+        (Method::POST, "/api/v1/tenants/fabrikam/users/invite"),
+        (Method::POST, "/api/v1/tenants/fabrikam/users/1/deny"),
+    ] {
+        let res = call(&app, method, path, Some(&scim), None).await;
         assert_eq!(
             json_of(res, StatusCode::FORBIDDEN).await["error"],
             "forbidden"
@@ -154,6 +159,16 @@ async fn an_account_token_sees_nothing_of_another_account_on_any_route() {
             "/api/v1/tenants/contoso/users/import".into(),
             None,
         ),
+        (
+            Method::POST,
+            format!("/api/v1/tenants/contoso/users/{id}/deny"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/tenants/contoso/users/invite".into(),
+            Some(json!({"email": "eve@contoso.com"})),
+        ),
         (Method::GET, "/api/v1/audit?account=contoso".into(), None),
         (
             Method::GET,
@@ -176,6 +191,11 @@ async fn an_account_token_sees_nothing_of_another_account_on_any_route() {
             format!("/api/v1/tenants/fabrikam/users/{id}"),
             None,
         ),
+        (
+            Method::POST,
+            format!("/api/v1/tenants/fabrikam/users/{id}/deny"),
+            Some(json!({"reason": "not ours"})),
+        ),
     ];
     let absent = json_of(
         call(
@@ -194,9 +214,18 @@ async fn an_account_token_sees_nothing_of_another_account_on_any_route() {
         let body = json_of(res, StatusCode::NOT_FOUND).await;
         assert_eq!(body["error"], absent["error"], "{method} {path}");
     }
-    // Nothing changed: the user is still there and active.
+    // Nothing changed: the user is still there and active, and nobody was invited.
     let still = app.state.users.by_id(id).await.unwrap().unwrap();
     assert_eq!(still.status, Status::Active);
+    let eve = realmgate::discovery::Email::parse("eve@contoso.com").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("contoso", &eve)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // The listing shows only the token's account.
     let list = json_of(
         call(&app, Method::GET, "/api/v1/tenants", Some(&own), None).await,
@@ -557,4 +586,147 @@ async fn the_api_works_over_postgresql() {
     assert_eq!(audit["events"][0]["action"], "user_added");
     drop(app);
     schema.drop().await;
+}
+
+/// Deny and invite, the console's Waiting Room and invitation operations through the API:
+/// the person is mailed, every change is audited with the token's name, and each refusal
+/// (not waiting, a reason too long, a bad body, a foreign domain, a disabled user) changes
+/// nothing.
+#[tokio::test]
+async fn deny_and_invite_mail_the_person_and_are_audited() {
+    let app = spawn_app(|_| {}).await;
+    let own = token(&app, "fabrikam-hr", Some("fabrikam"), Scope::Admin).await;
+    let waiting =
+        |email: &'static str| add_user(&app, "fabrikam", email, None, false, Status::Waiting);
+    let wait = waiting("wait@fabrikam.com").await;
+    let quiet = waiting("quiet@fabrikam.com").await;
+    let long = waiting("long@fabrikam.com").await;
+    let deny = |id: i64| format!("/api/v1/tenants/fabrikam/users/{id}/deny");
+
+    let denied = json_of(
+        call(
+            &app,
+            Method::POST,
+            &deny(wait.id),
+            Some(&own),
+            Some(json!({"reason": "not on staff"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(denied["status"], "disabled");
+    // Without a body: denied without a reason.
+    let denied = json_of(
+        call(&app, Method::POST, &deny(quiet.id), Some(&own), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(denied["status"], "disabled");
+    // Not waiting any more: 409.
+    let res = call(&app, Method::POST, &deny(wait.id), Some(&own), None).await;
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
+    // A reason too long, and a body that is not the object: 400, the user still waits.
+    for body in [
+        json!({"reason": "x".repeat(501)}),
+        json!({"why": "no"}),
+        json!("no"),
+    ] {
+        let res = call(
+            &app,
+            Method::POST,
+            &deny(long.id),
+            Some(&own),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(
+            json_of(res, StatusCode::BAD_REQUEST).await["error"],
+            "invalid",
+            "{body}"
+        );
+    }
+    let still = app.state.users.by_id(long.id).await.unwrap().unwrap();
+    assert_eq!(still.status, Status::Waiting);
+
+    let invite = |body: Value, lang: &'static str| {
+        reqwest::Client::new()
+            .post(app.at("/api/v1/tenants/fabrikam/users/invite"))
+            .bearer_auth(&own)
+            .header("accept-language", lang)
+            .json(&body)
+            .send()
+    };
+    let res = invite(
+        json!({"email": "new@fabrikam.com", "name": "New Person", "admin": true}),
+        "fr-CA, en;q=0.5",
+    )
+    .await
+    .unwrap();
+    let invited = json_of(res, StatusCode::OK).await;
+    assert_eq!(invited["status"], "active");
+    assert_eq!(invited["admin"], true);
+    assert_eq!(invited["origin"], "api");
+    assert_eq!(invited["name"], "New Person");
+    let user = app
+        .state
+        .users
+        .by_id(invited["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(user.password_hash.is_none());
+    // Outside the tenant's domains, or a disabled user: refused, nothing sent.
+    let res = invite(json!({"email": "x@contoso.com"}), "en")
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, StatusCode::BAD_REQUEST).await["error"],
+        "invalid"
+    );
+    let res = invite(json!({"email": "wait@fabrikam.com"}), "en")
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(res, StatusCode::CONFLICT).await["error"],
+        "conflict"
+    );
+
+    // The invitation (in French, with its set-password link) and the denial were mailed.
+    let mail = common::mail::wait_for(&app.data.join("outbox"), 3).await;
+    let to = |who: &str| {
+        mail.iter()
+            .find(|m| m.contains(&format!("To: {who}")))
+            .cloned()
+    };
+    let invitation = to("new@fabrikam.com").expect("the invitation");
+    assert!(invitation.contains("7 jours"), "{invitation}");
+    assert!(
+        common::mail::link(&invitation, "/password/set").is_some(),
+        "{invitation}"
+    );
+    assert!(
+        to("wait@fabrikam.com").is_some_and(|m| m.contains("not on staff")),
+        "{mail:?}"
+    );
+    assert!(to("x@contoso.com").is_none());
+
+    let audit = json_of(
+        call(&app, Method::GET, "/api/v1/audit", Some(&own), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    let mine: Vec<&Value> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "fabrikam-hr")
+        .collect();
+    let actions: Vec<&str> = mine.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["user_denied", "user_denied", "user_invited"]);
+    assert_eq!(mine[0]["after"]["reason"], "not on staff");
+    assert_eq!(mine[1]["after"]["reason"], Value::Null);
 }

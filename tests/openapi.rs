@@ -62,6 +62,8 @@ async fn the_document_is_served_and_covers_the_machine_endpoints() {
         ("/api/v1/tenants/{account}/users/{id}", "patch"),
         ("/api/v1/tenants/{account}/users/{id}", "delete"),
         ("/api/v1/tenants/{account}/users/{id}/approve", "post"),
+        ("/api/v1/tenants/{account}/users/{id}/deny", "post"),
+        ("/api/v1/tenants/{account}/users/invite", "post"),
         ("/api/v1/tenants/{account}/users/import", "post"),
         ("/api/v1/audit", "get"),
         ("/api/v1/tenants", "post"),

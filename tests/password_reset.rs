@@ -338,6 +338,19 @@ async fn pages_follow_accept_language_and_the_switch() {
     );
 }
 
+/// Who an invitation is for: a new user of `account` as the console or the API makes one.
+fn invitee(account: &str, email: &str, name: &str) -> realmgate::accounts::NewUser {
+    let email = realmgate::discovery::Email::parse(email).unwrap();
+    let mut new = realmgate::accounts::NewUser::new(
+        account,
+        email,
+        realmgate::accounts::Origin::Api,
+        chrono::Utc::now(),
+    );
+    new.name = name.into();
+    new
+}
+
 #[tokio::test]
 async fn an_invitation_mails_a_set_password_link_or_the_sign_in_url() {
     use realmgate::admin::Actor;
@@ -353,8 +366,7 @@ async fn an_invitation_mails_a_set_password_link_or_the_sign_in_url() {
         .invite(
             &actor,
             &fabrikam,
-            Email::parse("new@fabrikam.com").unwrap(),
-            "New Person",
+            invitee("fabrikam", "new@fabrikam.com", "New Person"),
             Lang::Fr,
         )
         .await
@@ -364,8 +376,7 @@ async fn an_invitation_mails_a_set_password_link_or_the_sign_in_url() {
         .invite(
             &actor,
             &contoso,
-            Email::parse("sso@contoso.com").unwrap(),
-            "",
+            invitee("contoso", "sso@contoso.com", ""),
             Lang::En,
         )
         .await
@@ -376,8 +387,7 @@ async fn an_invitation_mails_a_set_password_link_or_the_sign_in_url() {
             .invite(
                 &actor,
                 &fabrikam,
-                Email::parse("x@contoso.com").unwrap(),
-                "",
+                invitee("fabrikam", "x@contoso.com", ""),
                 Lang::En
             )
             .await

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::saml::*;
+use realmgate::discovery::Protocol;
 use realmgate::saml::{FetchError, SamlError};
 use realmgate::saml::{IdpMetadata, IdpRegistry};
 
@@ -449,13 +450,13 @@ async fn a_metadata_fetch_is_bounded_and_names_its_failure() {
     let url = url::Url::parse(url).unwrap();
     let timeout = Duration::from_secs(5);
     let trusted = realmgate::saml::http_client(Some(ca)).unwrap();
-    let m = realmgate::saml::fetch_metadata(&trusted, &url, timeout)
+    let m = realmgate::saml::fetch_metadata(&trusted, &url, Protocol::Saml2, timeout)
         .await
         .expect("trusted through idp_metadata_ca");
     assert!(!m.certs.is_empty());
 
     let public_roots = realmgate::saml::http_client(None).unwrap();
-    let err = realmgate::saml::fetch_metadata(&public_roots, &url, timeout)
+    let err = realmgate::saml::fetch_metadata(&public_roots, &url, Protocol::Saml2, timeout)
         .await
         .expect_err("an internal CA is not a public root");
     assert!(matches!(err, FetchError::Tls { .. }), "{err:?}");
@@ -472,9 +473,14 @@ async fn a_metadata_fetch_is_bounded_and_names_its_failure() {
     });
     let url = url::Url::parse(&format!("https://localhost:{port}/metadata.xml")).unwrap();
     let started = std::time::Instant::now();
-    let err = realmgate::saml::fetch_metadata(&trusted, &url, Duration::from_millis(300))
-        .await
-        .expect_err("no answer");
+    let err = realmgate::saml::fetch_metadata(
+        &trusted,
+        &url,
+        Protocol::Saml2,
+        Duration::from_millis(300),
+    )
+    .await
+    .expect_err("no answer");
     assert!(matches!(err, FetchError::Timeout { .. }), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(3), "{err}");
 }

@@ -15,8 +15,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use realmgate::accounts::{
-    AccountsError, NewUser, Origin, Outcome, Passwords, Refusal, SqlUserStore, Status, User,
-    UserStore, import_csv, resolve,
+    AccountsError, NameParts, NewUser, Origin, Outcome, Passwords, Refusal, SqlUserStore, Status,
+    User, UserEmail, UserStore, import_csv, rename, resolve,
 };
 use realmgate::discovery::tenant::{TenantFile, validate};
 use realmgate::discovery::{Email, Tenant};
@@ -67,7 +67,8 @@ async fn sqlite() -> Option<Fixture> {
     })
 }
 
-async fn postgres() -> Option<Fixture> {
+/// A fresh, empty schema in the PostgreSQL at `TEST_POSTGRES_URL`: its URL and name.
+async fn postgres_schema() -> Option<(String, String)> {
     let url = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
     let mut conn = match PgConnection::connect(&url).await {
@@ -79,6 +80,11 @@ async fn postgres() -> Option<Fixture> {
         .execute(&mut conn)
         .await
         .expect("create test schema");
+    Some((url, schema))
+}
+
+async fn postgres() -> Option<Fixture> {
+    let (url, schema) = postgres_schema().await?;
     let options = PgConnectOptions::from_str(&url)
         .expect("postgres url")
         .options([("search_path", schema.as_str())]);
@@ -147,6 +153,7 @@ contract!(
     ping_answers,
     every_origin_is_stored,
     set_email_renames_within_the_account,
+    details_are_kept_as_given,
 );
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -929,4 +936,168 @@ async fn set_email_renames_within_the_account(store: Arc<dyn UserStore>) {
         store.set_email(i64::MAX, &email("x@contoso.com")).await,
         Err(AccountsError::NotFound(_))
     ));
+}
+
+/// The name parts and emails of a user (migration 0006) are stored and read back exactly
+/// as given, `primary` false apart from absent; a user made without them has the login
+/// address as primary work email; a rename carries the entry naming the old address over
+/// to the new one and leaves the others; an absent user is `NotFound`.
+async fn details_are_kept_as_given(store: Arc<dyn UserStore>) {
+    let plain = add(store.as_ref(), "contoso", "ann@contoso.com", Status::Active).await;
+    assert_eq!(plain.emails, [UserEmail::primary_work(&plain.email)]);
+    assert!(plain.name_parts.is_empty());
+
+    let parts = NameParts {
+        given: Some("Ann".into()),
+        family: None,
+        formatted: Some("Ann Lee".into()),
+    };
+    let emails = vec![
+        UserEmail {
+            value: "ANN@contoso.com".into(),
+            kind: Some("work".into()),
+            primary: Some(true),
+        },
+        UserEmail {
+            value: "ann@home.example".into(),
+            kind: None,
+            primary: Some(false),
+        },
+        UserEmail {
+            value: "a.lee@other.example".into(),
+            kind: Some("other".into()),
+            primary: None,
+        },
+    ];
+    store.set_details(plain.id, &parts, &emails).await.unwrap();
+    let read = store.by_id(plain.id).await.unwrap().unwrap();
+    assert_eq!((&read.name_parts, &read.emails), (&parts, &emails));
+    let listed = store.list(Some("contoso"), None).await.unwrap();
+    assert_eq!(listed[0].emails, emails, "every read has them");
+
+    let mut new = NewUser::new("contoso", email("bob@contoso.com"), Origin::Scim, t(0));
+    new.name_parts = parts.clone();
+    new.emails = Vec::new();
+    let bob = store.add(new).await.unwrap();
+    assert!(bob.emails.is_empty(), "a client may keep no email");
+    assert_eq!(bob.name_parts, parts);
+
+    rename(
+        store.as_ref(),
+        &tenant_with("deny"),
+        plain.id,
+        &email("ann.lee@contoso.com"),
+    )
+    .await
+    .unwrap();
+    let renamed = store.by_id(plain.id).await.unwrap().unwrap();
+    assert_eq!(renamed.emails[0].value, "ann.lee@contoso.com");
+    assert_eq!(renamed.emails[1..], emails[1..]);
+    assert_eq!(renamed.name_parts, parts);
+
+    let err = store
+        .set_details(i64::MAX, &parts, &emails)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AccountsError::NotFound(_)), "{err}");
+}
+
+/// The users of an older database, as migrations 0001 to 0005 left them: one with a
+/// display name, one without.
+const OLD_USERS: &str = "INSERT INTO users (account, email, email_lower, name, status, origin, \
+    created_at) VALUES ('contoso', 'Ann@contoso.com', 'ann@contoso.com', 'Ann Lee', 'active', \
+    'scim', $1), ('contoso', 'bob@contoso.com', 'bob@contoso.com', '', 'active', 'cli', $1)";
+
+/// The migrations of `dir` before 0006, to build an older database.
+async fn before_0006(dir: &str) -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate::Migrator::new(Path::new(dir))
+        .await
+        .expect("migrations");
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator
+}
+
+/// What migration 0006 must give the users already there: the SCIM view they had, their
+/// login address as primary work email and their display name as the formatted name.
+async fn assert_0006_kept_the_view(store: &SqlUserStore) {
+    let ann = store
+        .by_email("contoso", &email("ann@contoso.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ann.emails, [UserEmail::primary_work(&ann.email)]);
+    assert_eq!(ann.emails[0].value, "Ann@contoso.com");
+    assert_eq!(ann.name_parts.formatted.as_deref(), Some("Ann Lee"));
+    assert_eq!(
+        (&ann.name_parts.given, &ann.name_parts.family),
+        (&None, &None)
+    );
+    let bob = store
+        .by_email("contoso", &email("bob@contoso.com"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob.emails, [UserEmail::primary_work(&bob.email)]);
+    assert!(
+        bob.name_parts.is_empty(),
+        "no display name, no formatted name"
+    );
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_the_view_of_existing_users_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    before_0006(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(OLD_USERS)
+        .bind(t(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = realmgate::accounts::open(&url).await.expect("upgrade");
+    assert_0006_kept_the_view(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migration_0006_keeps_the_view_of_existing_users_postgres() {
+    let Some(fixture) = postgres_schema().await else {
+        return;
+    };
+    let (url, schema) = fixture;
+    let options = PgConnectOptions::from_str(&url)
+        .expect("postgres url")
+        .options([("search_path", schema.as_str())]);
+    let pool = sqlx::PgPool::connect_with(options.clone()).await.unwrap();
+    before_0006(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .await
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(OLD_USERS)
+        .bind(t(0))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = SqlUserStore::postgres(options).await.expect("upgrade");
+    assert_0006_kept_the_view(&store).await;
+    Fixture {
+        store: Arc::new(store),
+        cleanup: Cleanup::Postgres(url, schema),
+    }
+    .finish()
+    .await;
 }

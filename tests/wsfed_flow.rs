@@ -215,6 +215,97 @@ async fn an_answer_of_the_other_protocol_is_refused() {
     );
 }
 
+/// A console's Test SSO of a WS-Federation tenant: the STS's answer passes every check and
+/// ends in the result of the admin's session, and JIT (here `create`) makes nobody; the
+/// same token cannot then be used to sign in.
+#[tokio::test]
+async fn a_test_sso_answer_ends_in_its_result_and_admits_nobody() {
+    let app = app("create").await;
+    let session = |email: &str| realmgate::session::SessionUser {
+        user_id: 1,
+        account: "contoso".into(),
+        email: email.into(),
+        name: String::new(),
+        amr: "pwd".into(),
+        acr: None,
+    };
+    let admin = app
+        .state
+        .sessions
+        .create(&session("boss@contoso.com"), Utc::now())
+        .await
+        .unwrap();
+    let tenant = app.state.tenant_admin.get("contoso").await.unwrap();
+    let (start, id) = app
+        .state
+        .login
+        .start_test(&tenant, &admin, None, "admin-browser", now())
+        .await
+        .unwrap();
+    let realmgate::saml::request::SsoStart::Redirect(url) = start else {
+        panic!("WS-Federation starts with a redirect");
+    };
+    let wctx = url
+        .query_pairs()
+        .find(|(k, _)| k == "wctx")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    match complete(&app, "valid_saml11", Some(&wctx), Some("admin-browser")).await {
+        Ok(SsoOutcome::Tested(t)) => assert_eq!(
+            (t.account.as_str(), t.id.as_str()),
+            ("contoso", id.as_str())
+        ),
+        Err(e) => panic!("refused: {e}"),
+        Ok(_) => panic!("a test must end in its result"),
+    }
+    let alice = realmgate::discovery::Email::parse("alice@contoso.com").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("contoso", &alice)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let result = app
+        .state
+        .login
+        .test_result("contoso", &id, &admin)
+        .await
+        .unwrap()
+        .expect("the admin's result");
+    assert_eq!(result.trace.code, "test_passed");
+    assert_eq!(result.trace.email.as_deref(), Some("alice@contoso.com"));
+    assert!(!result.attributes.is_empty());
+    // Another session, or the result asked under another account, finds nothing.
+    let other = app
+        .state
+        .sessions
+        .create(&session("boss@contoso.com"), Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        app.state
+            .login
+            .test_result("contoso", &id, &other)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.state
+            .login
+            .test_result("fabrikam", &id, &admin)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The tested token was used: a real sign-in with it is a replay.
+    let wctx = pending(&app, "contoso", "b").await;
+    let r = complete(&app, "valid_saml11", Some(&wctx), Some("b")).await;
+    assert!(matches!(r, Err(LoginError::Replay(_))), "{:?}", r.err());
+}
+
 /// `GET /sso/contoso/start` sends the browser to the STS with our realm, ACS, a fresh wctx
 /// and the hints; the answer posted there with another wctx is refused over HTTP.
 #[tokio::test]
@@ -286,4 +377,167 @@ async fn sign_out_goes_to_the_sts_only_for_a_wsfed_tenant() {
                 .is_none()
         );
     }
+}
+
+/// Every WS-Federation attempt of a known tenant is in its login traces, as SAML's and
+/// OpenID Connect's are: the verified token's issuer and email on success, the refusal's
+/// code and reason otherwise, and the SAML-only fields named as not applicable. An answer
+/// naming no pending sign-in has no tenant, so no trace.
+#[tokio::test]
+async fn sign_in_attempts_are_in_the_tenants_login_traces() {
+    use realmgate::login::{TraceProtocol, TraceResult};
+    let app = app("create").await;
+    let traces = || async {
+        app.state
+            .login
+            .traces
+            .list("contoso", 10, now())
+            .await
+            .unwrap()
+    };
+    let wctx = pending(&app, "contoso", "b").await;
+    assert!(
+        complete(&app, "valid_saml11", Some(&wctx), Some("b"))
+            .await
+            .is_ok()
+    );
+    let wctx = pending(&app, "contoso", "b").await;
+    assert!(
+        complete(&app, "expired", Some(&wctx), Some("b"))
+            .await
+            .is_err()
+    );
+    assert!(
+        complete(&app, "valid_saml2", None, Some("b"))
+            .await
+            .is_err()
+    );
+    let list = traces().await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let (refused, signed_in) = (&list[0], &list[1]);
+    assert_eq!(
+        (
+            signed_in.protocol,
+            signed_in.result,
+            signed_in.code.as_str()
+        ),
+        (TraceProtocol::Wsfed, TraceResult::Success, "signed_in")
+    );
+    assert_eq!(
+        signed_in.issuer.as_deref(),
+        Some("http://adfs.contoso.com/adfs/services/trust")
+    );
+    assert_eq!(signed_in.email.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(signed_in.name_id.as_deref(), Some("alice@contoso.com"));
+    assert_eq!(signed_in.not_applicable, ["destination", "in_response_to"]);
+    assert_eq!(
+        (refused.protocol, refused.result, refused.code.as_str()),
+        (TraceProtocol::Wsfed, TraceResult::Refused, "expired")
+    );
+    assert!(
+        refused
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("NotOnOrAfter"))
+    );
+    assert!(
+        refused.email.is_none(),
+        "an unverified token's claims are not traced"
+    );
+}
+
+/// A session opened by the WS-Federation token `name`.
+async fn wsfed_session(app: &common::TestApp, name: &str) -> realmgate::session::Session {
+    let wctx = pending(app, "contoso", "browser-1").await;
+    match complete(app, name, Some(&wctx), Some("browser-1")).await {
+        Ok(SsoOutcome::SignedIn { session, .. }) => session,
+        Err(e) => panic!("refused: {e}"),
+        Ok(_) => panic!("not signed in"),
+    }
+}
+
+/// The STS's `wa=wsignoutcleanup1.0` (and its own `wsignout1.0`) at our ACS paths ends this
+/// browser's WS-Federation session and answers 200 with a page, as AD FS expects of the
+/// frame it loads; a session of any other tenant survives it (anyone can send a browser
+/// there), and another `wa` is refused.
+#[tokio::test]
+async fn the_sts_sign_out_cleanup_ends_the_wsfed_session_only() {
+    let app = app("deny").await;
+    common::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        Status::Active,
+    )
+    .await;
+    let saml_tenant = app
+        .state
+        .sessions
+        .create(
+            &realmgate::session::SessionUser {
+                user_id: 99,
+                account: "fabrikam".into(),
+                email: "bob@fabrikam.com".into(),
+                name: String::new(),
+                amr: "saml2".into(),
+                acr: None,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let cookie = realmgate::web::guard::cookie_name(
+        &app.state.config,
+        realmgate::web::guard::SESSION_COOKIE,
+    );
+    let client = app.client();
+    let get = |path: &str, wa: &str, id: &str| {
+        client
+            .get(app.at(&format!("{path}?wa={wa}")))
+            .header("cookie", format!("{cookie}={id}"))
+            .send()
+    };
+    let live = |id: String| {
+        let sessions = app.state.sessions.clone();
+        async move {
+            sessions
+                .load(&id, chrono::Utc::now())
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    let res = get("/auth/saml/callback", "wsignoutcleanup1.0", &saml_tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        live(saml_tenant.id.clone()).await,
+        "not a WS-Federation session"
+    );
+
+    let wsfed = wsfed_session(&app, "valid_saml11").await;
+    let res = get("/auth/saml/callback", "wsignoutcleanup1.0", &wsfed.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cleared.starts_with(&format!("{cookie}=;")), "{cleared}");
+    assert!(res.text().await.unwrap().contains("You are signed out"));
+    assert!(!live(wsfed.id).await);
+
+    let wsfed = wsfed_session(&app, "valid_saml2").await;
+    let res = get("/saml2/idpresponse", "wsignout1.0", &wsfed.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!live(wsfed.id).await);
+
+    let res = get("/auth/saml/callback", "wsignin1.0", &saml_tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(live(saml_tenant.id).await);
 }

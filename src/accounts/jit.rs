@@ -280,6 +280,9 @@ mod tests {
             created_at: DateTime::from_timestamp(0, 0).expect("epoch"),
             last_login_at: None,
             external_id: None,
+            name_parts: Default::default(),
+            emails: Vec::new(),
+            lang: None,
         }
     }
 

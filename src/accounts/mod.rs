@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 pub use import::{ImportSummary, import_csv};
 pub use jit::{Decision, Outcome, Refusal, decide, resolve};
@@ -216,6 +217,59 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     /// The provisioning client's (SCIM `externalId`) id for the user; unique per account.
     pub external_id: Option<String>,
+    /// The parts of the name a provisioning client gave (SCIM `name`).
+    pub name_parts: NameParts,
+    /// The person's email addresses as the provisioning client gave them (SCIM `emails`).
+    /// Only `email` logs in and is mailed: these are the client's record, read back to it.
+    pub emails: Vec<UserEmail>,
+    /// The language of the user's last sign-in or request, for the mail sent to them;
+    /// `None` until one is seen.
+    pub lang: Option<Lang>,
+}
+
+/// The parts of a person's name (SCIM `name`, RFC 7643 §4.1.1), each kept as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameParts {
+    /// First name.
+    pub given: Option<String>,
+    /// Last name.
+    pub family: Option<String>,
+    /// The whole name as displayed.
+    pub formatted: Option<String>,
+}
+
+impl NameParts {
+    /// Whether no part is set (SCIM: `name` is unassigned).
+    pub fn is_empty(&self) -> bool {
+        self.given.is_none() && self.family.is_none() && self.formatted.is_none()
+    }
+}
+
+/// One of a person's email addresses (SCIM `emails`, RFC 7643 §4.1.2), as given; also the
+/// SCIM core's JSON of one (`value` missing parses as empty, which the core refuses).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserEmail {
+    /// The address, as text: a client's record, not checked as a login address.
+    #[serde(default)]
+    pub value: String,
+    /// `work`, `home`, `other`, or the client's own word.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Whether the client marked it preferred; absent when it said nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
+}
+
+impl UserEmail {
+    /// The login address as the primary work email: what a user made outside provisioning
+    /// starts with, so the SCIM view of every user names their address.
+    pub fn primary_work(email: &Email) -> Self {
+        Self {
+            value: email.as_str().to_string(),
+            kind: Some("work".into()),
+            primary: Some(true),
+        }
+    }
 }
 
 /// Debug without the password hash: hashes are secrets too (offline guessing).
@@ -237,6 +291,9 @@ impl fmt::Debug for User {
             .field("created_at", &self.created_at)
             .field("last_login_at", &self.last_login_at)
             .field("external_id", &self.external_id)
+            .field("name_parts", &self.name_parts)
+            .field("emails", &self.emails)
+            .field("lang", &self.lang)
             .finish()
     }
 }
@@ -262,13 +319,20 @@ pub struct NewUser {
     pub subject: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Parts of the name (SCIM `name`).
+    pub name_parts: NameParts,
+    /// Email addresses (SCIM `emails`).
+    pub emails: Vec<UserEmail>,
 }
 
 impl NewUser {
-    /// An active user without password or subject: the usual pre-provisioned SSO user.
+    /// An active user without password or subject: the usual pre-provisioned SSO user,
+    /// whose one email is the login address as primary work email.
     pub fn new(account: &str, email: Email, origin: Origin, now: DateTime<Utc>) -> Self {
         Self {
             account: account.to_string(),
+            emails: vec![UserEmail::primary_work(&email)],
+            name_parts: NameParts::default(),
             email,
             name: String::new(),
             status: Status::Active,
@@ -359,6 +423,14 @@ pub trait UserStore: Send + Sync + 'static {
     /// user of the account has it. The bound IdP subject stays: the person is the same.
     async fn set_email(&self, id: i64, email: &Email) -> Result<(), AccountsError>;
 
+    /// Replaces the parts of the name and the email addresses (a SCIM write).
+    async fn set_details(
+        &self,
+        id: i64,
+        name_parts: &NameParts,
+        emails: &[UserEmail],
+    ) -> Result<(), AccountsError>;
+
     /// Sets or (with `None`) clears the provisioning id; [`AccountsError::ExternalIdInUse`]
     /// when another user of the account has it.
     async fn set_external_id(
@@ -377,6 +449,9 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// Sets or (with `None`) removes the local password.
     async fn set_password_hash(&self, id: i64, hash: Option<&str>) -> Result<(), AccountsError>;
+
+    /// Remembers the language the user last signed in or asked in.
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError>;
 
     /// Notes a successful login.
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError>;

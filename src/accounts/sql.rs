@@ -15,8 +15,12 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::{AccountsError, NewUser, Status, User, UserPage, UserQuery, UserStore, email_key};
+use super::{
+    AccountsError, NameParts, NewUser, Status, User, UserEmail, UserPage, UserQuery, UserStore,
+    email_key,
+};
 use crate::discovery::Email;
+use crate::i18n::Lang;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -34,7 +38,7 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The columns of [`UserRow`], in a macro so `concat!` can build `&'static str` SQL.
 macro_rules! columns {
     () => {
-        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id"
+        "id, account, email, name, status, password_hash, admin, origin, subject, created_at, last_login_at, external_id, given_name, family_name, formatted_name, emails, lang"
     };
 }
 
@@ -57,7 +61,8 @@ const SELECT_LIST: &str = concat!(
 );
 const INSERT: &str = concat!(
     "INSERT INTO users (account, email, email_lower, name, status, password_hash, admin,",
-    " origin, subject, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+    " origin, subject, created_at, given_name, family_name, formatted_name, emails)",
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
     columns!()
 );
 const UPDATE_STATUS: &str = concat!(
@@ -84,10 +89,13 @@ const COUNT_PAGE: &str = concat!("SELECT COUNT(*)", page_filter!());
 const UPDATE_EXTERNAL_ID: &str = "UPDATE users SET external_id = $1 WHERE id = $2";
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const UPDATE_EMAIL: &str = "UPDATE users SET email = $1, email_lower = $2 WHERE id = $3";
+const UPDATE_DETAILS: &str = "UPDATE users SET given_name = $1, family_name = $2, \
+    formatted_name = $3, emails = $4 WHERE id = $5";
 const UPDATE_PROFILE: &str = "UPDATE users SET name = $1, admin = $2 WHERE id = $3";
 const BIND_SUBJECT: &str = "UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL";
 const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $1 WHERE id = $2";
 const UPDATE_LOGIN: &str = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+const UPDATE_LANG: &str = "UPDATE users SET lang = $1 WHERE id = $2";
 
 /// The LIKE pattern matching text that contains `needle` (lower-cased), with LIKE's
 /// wildcards in it escaped: a search for `a_b` finds `a_b`, not `axb`.
@@ -119,12 +127,24 @@ struct UserRow {
     created_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
     external_id: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    formatted_name: Option<String>,
+    emails: String,
+    lang: Option<String>,
+}
+
+/// The `emails` column: a JSON array of [`UserEmail`].
+fn emails_json(emails: &[UserEmail]) -> String {
+    serde_json::to_string(emails).unwrap_or_else(|_| "[]".into())
 }
 
 impl TryFrom<UserRow> for User {
     type Error = AccountsError;
 
     fn try_from(r: UserRow) -> Result<Self, Self::Error> {
+        let emails = serde_json::from_str(&r.emails)
+            .map_err(|e| AccountsError::Corrupt(format!("user {}: emails: {e}", r.id)))?;
         Ok(User {
             id: r.id,
             email: Email::parse(&r.email)
@@ -139,6 +159,13 @@ impl TryFrom<UserRow> for User {
             created_at: r.created_at,
             last_login_at: r.last_login_at,
             external_id: r.external_id,
+            name_parts: NameParts {
+                given: r.given_name,
+                family: r.family_name,
+                formatted: r.formatted_name,
+            },
+            emails,
+            lang: r.lang.as_deref().and_then(Lang::from_tag),
         })
     }
 }
@@ -309,6 +336,7 @@ fn conflict(e: sqlx::Error, user: &NewUser) -> AccountsError {
 impl UserStore for SqlUserStore {
     async fn add(&self, user: NewUser) -> Result<User, AccountsError> {
         let key = email_key(&user.email);
+        let emails = emails_json(&user.emails);
         let result: Result<UserRow, sqlx::Error> = with_pool!(self, p => {
             sqlx::query_as::<_, UserRow>(INSERT)
                 .bind(&user.account)
@@ -321,6 +349,10 @@ impl UserStore for SqlUserStore {
                 .bind(user.origin.as_str())
                 .bind(user.subject.as_deref())
                 .bind(user.created_at)
+                .bind(user.name_parts.given.as_deref())
+                .bind(user.name_parts.family.as_deref())
+                .bind(user.name_parts.formatted.as_deref())
+                .bind(&emails)
                 .fetch_one(p)
                 .await
         });
@@ -459,6 +491,28 @@ impl UserStore for SqlUserStore {
         }
     }
 
+    async fn set_details(
+        &self,
+        id: i64,
+        name_parts: &NameParts,
+        emails: &[UserEmail],
+    ) -> Result<(), AccountsError> {
+        let emails = emails_json(emails);
+        let done = with_pool!(self, p => sqlx::query(UPDATE_DETAILS)
+            .bind(name_parts.given.as_deref())
+            .bind(name_parts.family.as_deref())
+            .bind(name_parts.formatted.as_deref())
+            .bind(&emails)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if done == 0 {
+            return Err(AccountsError::NotFound(format!("user id {id}")));
+        }
+        Ok(())
+    }
+
     async fn set_external_id(
         &self,
         id: i64,
@@ -504,6 +558,11 @@ impl UserStore for SqlUserStore {
 
     async fn record_login(&self, id: i64, now: DateTime<Utc>) -> Result<(), AccountsError> {
         with_pool!(self, p => sqlx::query(UPDATE_LOGIN).bind(now).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    async fn set_lang(&self, id: i64, lang: Lang) -> Result<(), AccountsError> {
+        self.execute(UPDATE_LANG, id, Some(lang.tag())).await?;
         Ok(())
     }
 

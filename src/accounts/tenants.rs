@@ -134,8 +134,7 @@ impl TenantStore {
     /// Every stored tenant, by account (SQLite's in-memory map, the API's listing).
     pub async fn all(&self) -> Result<Vec<Tenant>, AccountsError> {
         let rows: Vec<Row> = with_pool!(self, p => sqlx::query_as(ALL).fetch_all(p).await?);
-        let verified: Vec<(String, String)> =
-            with_pool!(self, p => sqlx::query_as(VERIFIED).fetch_all(p).await?);
+        let verified = self.verified().await?;
         rows.into_iter()
             .map(|row| {
                 let mine = verified
@@ -146,6 +145,11 @@ impl TenantStore {
                 tenant_of(row, mine)
             })
             .collect()
+    }
+
+    /// Every domain whose proof held, as (account, domain), by domain.
+    pub async fn verified(&self) -> Result<Vec<(String, String)>, AccountsError> {
+        Ok(with_pool!(self, p => sqlx::query_as(VERIFIED).fetch_all(p).await?))
     }
 
     /// The domains of `account` with their proof.
@@ -251,19 +255,27 @@ impl TenantStore {
         })
     }
 
-    /// Records that `domain`'s DNS proof held for `account` (at `at`), and changes the
-    /// tenant's digest so every parsed copy is read again.
-    pub async fn mark_verified(
+    /// Records that `domain`'s DNS proof held for `account` (at `at`), or, with `None`,
+    /// that it no longer does, and changes the tenant's digest so every parsed copy is
+    /// read again. False when the domain was already so (or is not the account's).
+    pub async fn set_verified(
         &self,
         account: &str,
         domain: &str,
-        at: DateTime<Utc>,
+        at: Option<DateTime<Utc>>,
     ) -> Result<bool, AccountsError> {
         let digest = crate::secrets::random_token();
+        let sql = if at.is_some() {
+            "UPDATE tenant_domains SET verified_at = $1 \
+             WHERE domain = $2 AND account = $3 AND verified_at IS NULL"
+        } else {
+            "UPDATE tenant_domains SET verified_at = $1 \
+             WHERE domain = $2 AND account = $3 AND verified_at IS NOT NULL"
+        };
+        let now = at.unwrap_or_else(Utc::now);
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let done = sqlx::query("UPDATE tenant_domains SET verified_at = $1 \
-                 WHERE domain = $2 AND account = $3 AND verified_at IS NULL")
+            let done = sqlx::query(sql)
                 .bind(at)
                 .bind(domain)
                 .bind(account)
@@ -275,7 +287,7 @@ impl TenantStore {
             }
             sqlx::query("UPDATE tenants SET digest = $1, updated_at = $2 WHERE account = $3")
                 .bind(&digest)
-                .bind(at)
+                .bind(now)
                 .bind(account)
                 .execute(&mut *tx)
                 .await?;

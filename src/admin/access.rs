@@ -103,6 +103,9 @@ mod tests {
                 created_at: signed_in_at,
                 last_login_at: None,
                 external_id: None,
+                name_parts: Default::default(),
+                emails: Vec::new(),
+                lang: None,
             },
             signed_in_at,
         }

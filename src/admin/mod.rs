@@ -16,7 +16,8 @@
 //! - [`tokens`]: API tokens (`rg_…`), kept as SHA-256;
 //! - [`users`]: the user operations over [`UserStore`];
 //! - [`groups`]: SCIM groups, accepted and listed only;
-//! - [`tenants`]: the tenants of the management API, their IdP metadata and domains.
+//! - [`tenants`]: the tenants of the management API, their IdP metadata and domains (and
+//!   the periodic re-check of those domains' DNS proofs).
 //! - [`access`]: who may use an account's admin console, and the recent sign-in rule.
 //! - [`clients`]: OAuth / OpenID Connect clients of the management API.
 
@@ -197,6 +198,8 @@ pub enum Actor {
     Token(String),
     /// A signed-in administrator (the console).
     User(Email),
+    /// The gateway itself, on its own schedule (the re-check of DNS proofs).
+    Gateway,
 }
 
 impl fmt::Display for Actor {
@@ -205,6 +208,7 @@ impl fmt::Display for Actor {
             Self::Cli => f.write_str("cli"),
             Self::Token(name) => f.write_str(name),
             Self::User(email) => write!(f, "user:{email}"),
+            Self::Gateway => f.write_str("gateway"),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The tenant operations: create, change and delete the tenants of the management API, give
-//! them IdP metadata, list their domains and verify them by DNS. The API and the console
-//! call these; each change is checked exactly like a `domains/` file by `check`
+//! them IdP metadata; their domains (list, add, remove, verify, re-check) and DNS proofs are
+//! in [`domains`]. The API and the console call these; each change is checked exactly like a `domains/` file by `check`
 //! (`discovery::map::load_text`, `IdpRegistry::check_tenant`, the region rule), applied
 //! whole or not at all, recorded with before and after, and in force on this gateway at
 //! once (its caches forget the tenant; other gateways hear PostgreSQL's NOTIFY).
@@ -8,6 +8,10 @@
 //! File tenants (and those of `tenant import`) are the operator's: any change to one is
 //! [`AdminError::ManagedInFile`]. A domain belongs to one tenant across files and
 //! database; the refusal never names the tenant holding it.
+
+mod domains;
+
+pub use domains::DomainStatus;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,7 +26,6 @@ use crate::accounts::tenants::{TenantRecord, TenantStore};
 use crate::audit::AuditLog;
 use crate::config::{Config, Problem};
 use crate::discovery::map::load_text;
-use crate::discovery::proof::{Outcome, TXT_PREFIX};
 use crate::discovery::tenant::TenantFile;
 use crate::discovery::{
     Change, Discovery, DomainProof, FileSource, Tenant, TenantMap, TenantOrigin,
@@ -35,24 +38,6 @@ const STORED_METADATA: &str = "idp-metadata.xml";
 
 /// How far ahead certificate expiry is warned about, as `realmgate check` does.
 const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(30);
-
-/// One domain of a tenant and its DNS proof.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainStatus {
-    /// The domain.
-    pub domain: String,
-    /// Whether it routes to SSO as far as its proof goes.
-    pub verified: bool,
-    /// When the proof held (API tenants).
-    pub verified_at: Option<DateTime<Utc>>,
-    /// The TXT record's name.
-    pub record_name: String,
-    /// The TXT record's value.
-    pub record_value: String,
-    /// What the last lookup found, after a verify: `verified`, `missing`, `wrong_token`,
-    /// `lookup_failed`.
-    pub outcome: Option<&'static str>,
-}
 
 /// What an uploaded metadata document says, with the warnings `check` would print.
 #[derive(Debug, Clone)]
@@ -74,6 +59,9 @@ pub struct TenantAdmin {
     files: Option<Arc<FileSource>>,
     /// SQLite's tenants as served (one gateway per file), swapped after each write.
     memory: Option<Arc<FileSource>>,
+    /// Held while SQLite's map is rebuilt and swapped: two writers each rebuilding without
+    /// it could swap in the older read last, and a tenant just created would not be served.
+    swapping: tokio::sync::Mutex<()>,
     discovery: Arc<Discovery>,
     idps: Arc<IdpRegistry>,
     proof: Arc<DomainProof>,
@@ -108,6 +96,7 @@ impl TenantAdmin {
             store: parts.store,
             files: parts.files,
             memory: parts.memory,
+            swapping: tokio::sync::Mutex::new(()),
             discovery: parts.discovery,
             idps: parts.idps,
             proof: parts.proof,
@@ -176,6 +165,17 @@ impl TenantAdmin {
         account: &str,
         merge: serde_json::Value,
     ) -> Result<Arc<Tenant>, AdminError> {
+        self.apply(actor, account, merge, "tenant_changed").await
+    }
+
+    /// [`TenantAdmin::patch`], recorded as `action`.
+    async fn apply(
+        &self,
+        actor: &Actor,
+        account: &str,
+        merge: serde_json::Value,
+        action: &str,
+    ) -> Result<Arc<Tenant>, AdminError> {
         let before = self.writable(account).await?;
         refuse_keys(&merge)?;
         let mut fields = serde_json::to_value(file_of(&before))
@@ -207,7 +207,7 @@ impl TenantAdmin {
         let after = self
             .changed(account, &before.domains, &tenant.domains)
             .await?;
-        self.audit(actor, "tenant_changed", Some(&before), Some(&after))
+        self.audit(actor, action, Some(&before), Some(&after))
             .await?;
         Ok(after)
     }
@@ -279,98 +279,6 @@ impl TenantAdmin {
             warnings,
             tenant: after,
         })
-    }
-
-    /// The domains of `account` with their proof and the TXT record to publish.
-    pub async fn domains(&self, account: &str) -> Result<Vec<DomainStatus>, AdminError> {
-        let tenant = self.get(account).await?;
-        if tenant.origin != TenantOrigin::Api {
-            let mut out = Vec::new();
-            for d in &tenant.domains {
-                let verified = match &self.discovery.proof {
-                    Some(p) => p.is_verified(&tenant, Some(d)).await,
-                    None => true,
-                };
-                out.push(self.status(&tenant.account, d, verified, None));
-            }
-            return Ok(out);
-        }
-        Ok(self
-            .store
-            .domains(account)
-            .await?
-            .into_iter()
-            .map(|d| {
-                let mut s = self.status(account, &d.domain, d.verified_at.is_some(), None);
-                s.verified_at = d.verified_at;
-                s
-            })
-            .collect())
-    }
-
-    /// Looks the TXT proof of `domain` up now; when it holds, the domain routes to SSO
-    /// from this moment on every gateway.
-    pub async fn verify(
-        &self,
-        actor: &Actor,
-        account: &str,
-        domain: &str,
-    ) -> Result<DomainStatus, AdminError> {
-        let tenant = self.writable(account).await?;
-        let domain = crate::discovery::email::normalize_domain(domain)
-            .filter(|d| tenant.domains.contains(d))
-            .ok_or_else(|| AdminError::NotFound(format!("domain {domain} of account {account}")))?;
-        let outcome = self.proof.check(account, &domain).await;
-        let label = match &outcome {
-            Outcome::Verified => "verified",
-            Outcome::Missing => "missing",
-            Outcome::WrongToken { .. } => "wrong_token",
-            Outcome::LookupFailed(_) => "lookup_failed",
-        };
-        let now = super::stored_now();
-        if outcome == Outcome::Verified {
-            if self.store.mark_verified(account, &domain, now).await? {
-                self.changed(account, &tenant.domains, &tenant.domains)
-                    .await?;
-                record(
-                    &self.audit,
-                    actor,
-                    Some(account),
-                    "domain_verified",
-                    &domain,
-                    Some(json!({"domain": domain, "verified": false})),
-                    Some(json!({"domain": domain, "verified": true})),
-                )
-                .await?;
-            }
-        } else {
-            tracing::info!(account, %domain, ?outcome, "domain proof does not hold yet");
-        }
-        let mut status = self
-            .domains(account)
-            .await?
-            .into_iter()
-            .find(|s| s.domain == domain)
-            .ok_or_else(|| AdminError::NotFound(format!("domain {domain} of account {account}")))?;
-        status.outcome = Some(label);
-        Ok(status)
-    }
-
-    fn status(
-        &self,
-        account: &str,
-        domain: &str,
-        verified: bool,
-        at: Option<DateTime<Utc>>,
-    ) -> DomainStatus {
-        DomainStatus {
-            domain: domain.to_string(),
-            verified,
-            verified_at: at,
-            record_name: DomainProof::record_name(domain),
-            record_value: format!("{TXT_PREFIX}{}", self.proof.token(account, domain)),
-            outcome: None,
-        }
     }
 
     /// The file tenant of `account`, if the operator's files hold one.
@@ -469,6 +377,7 @@ impl TenantAdmin {
         new: &[String],
     ) -> Result<Arc<Tenant>, AdminError> {
         if let Some(memory) = &self.memory {
+            let _swapping = self.swapping.lock().await;
             let map = TenantMap::build(self.store.all().await?).map_err(|list| {
                 AdminError::Corrupt(format!("{} stored tenant problem(s)", list.len()))
             })?;

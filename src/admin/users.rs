@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::{Actor, AdminError, record};
 use crate::accounts::{
-    self, ImportSummary, NewUser, Origin, Status, User, UserPage, UserQuery, UserStore,
+    self, ImportSummary, NameParts, NewUser, Status, User, UserEmail, UserPage, UserQuery,
+    UserStore,
 };
 use crate::audit::AuditLog;
 use crate::discovery::{Email, Tenant};
@@ -39,6 +40,10 @@ pub struct UserPatch {
     pub name: Option<String>,
     /// Provisioning id: `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// Parts of the name (SCIM `name`).
+    pub name_parts: Option<NameParts>,
+    /// Email addresses as the provisioning client keeps them (SCIM `emails`).
+    pub emails: Option<Vec<UserEmail>>,
 }
 
 /// What the audit log keeps of a user: never the password hash.
@@ -51,6 +56,12 @@ fn snapshot(u: &User) -> serde_json::Value {
         "admin": u.admin,
         "origin": u.origin.as_str(),
         "external_id": u.external_id,
+        "name_parts": {
+            "given": u.name_parts.given,
+            "family": u.name_parts.family,
+            "formatted": u.name_parts.formatted,
+        },
+        "emails": u.emails,
     })
 }
 
@@ -105,7 +116,7 @@ impl Users {
                      themselves; another administrator can"
                 )));
             }
-            Actor::User(_) | Actor::Token(_) => {}
+            Actor::User(_) | Actor::Token(_) | Actor::Gateway => {}
         }
         let admins = UserQuery {
             status: Some(Status::Active),
@@ -232,6 +243,11 @@ impl Users {
                 .set_external_id(id, external_id.as_deref())
                 .await?;
         }
+        if patch.name_parts.is_some() || patch.emails.is_some() {
+            let name_parts = patch.name_parts.as_ref().unwrap_or(&before.name_parts);
+            let emails = patch.emails.as_deref().unwrap_or(&before.emails);
+            self.store.set_details(id, name_parts, emails).await?;
+        }
         if let Some(status) = patch.status {
             self.store
                 .set_status(account, &before.email, status)
@@ -290,9 +306,12 @@ impl Users {
             let url = outreach.url(&format!("/{account}"));
             outreach.send_later(
                 "approved",
-                outreach
-                    .letters
-                    .decision(&after.email, Lang::default(), account, Ok(&url)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Ok(&url),
+                ),
             );
         }
         Ok(after)
@@ -341,24 +360,28 @@ impl Users {
         if let Some((outreach, _)) = &self.mail {
             outreach.send_later(
                 "denied",
-                outreach
-                    .letters
-                    .decision(&after.email, Lang::default(), account, Err(reason)),
+                outreach.letters.decision(
+                    &after.email,
+                    after.lang.unwrap_or_default(),
+                    account,
+                    Err(reason),
+                ),
             );
         }
         Ok(after)
     }
 
-    /// Invites `email` to `tenant`: creates the user when there is none (active, without
-    /// a password) and mails the invitation in `lang`: where to sign in for an SSO tenant,
-    /// a one-time set-password link (7 days) for a password tenant. Inviting an existing
-    /// user sends a new invitation; a disabled one is refused.
+    /// Invites `new.email` to `tenant`: creates the user when there is none (active,
+    /// without a password, with `new`'s name, admin flag and origin) and mails the
+    /// invitation in the user's own language when a sign-in of theirs has told it, else in
+    /// `lang`: where to sign in for an SSO tenant, a one-time set-password link (7 days)
+    /// for a password tenant. Inviting an existing user sends a new invitation and changes
+    /// nothing of them; a disabled one is refused.
     pub async fn invite(
         &self,
         actor: &Actor,
         tenant: &Tenant,
-        email: Email,
-        name: &str,
+        mut new: NewUser,
         lang: Lang,
     ) -> Result<User, AdminError> {
         let Some((outreach, links)) = &self.mail else {
@@ -367,7 +390,13 @@ impl Users {
             ));
         };
         let account = tenant.account.as_str();
-        let before = self.store.by_email(account, &email).await?;
+        if new.account != tenant.account {
+            return Err(AdminError::Invalid(format!(
+                "the user is of account {}, not {}",
+                new.account, tenant.account
+            )));
+        }
+        let before = self.store.by_email(account, &new.email).await?;
         let user = match &before {
             Some(u) if u.status == Status::Disabled => {
                 return Err(AdminError::Conflict(format!(
@@ -377,8 +406,8 @@ impl Users {
             }
             Some(u) => u.clone(),
             None => {
-                let mut new = NewUser::new(account, email, Origin::Cli, Utc::now());
-                new.name = name.trim().to_string();
+                new.name = new.name.trim().to_string();
+                new.password_hash = None;
                 accounts::add_by_hand(self.store.as_ref(), tenant, new, None).await?
             }
         };
@@ -401,9 +430,12 @@ impl Users {
             .await?;
         outreach.send_later(
             "invitation",
-            outreach
-                .letters
-                .invitation(&user.email, lang, &tenant.name, &invitation),
+            outreach.letters.invitation(
+                &user.email,
+                user.lang.unwrap_or(lang),
+                &tenant.name,
+                &invitation,
+            ),
         );
         Ok(user)
     }

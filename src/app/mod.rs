@@ -7,7 +7,8 @@ mod tenants;
 
 pub use serve::{Listeners, drain, run, shutdown_signal};
 pub use tenants::{
-    Checked, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload, spawn_reloader,
+    Checked, Loaded, TenantIdps, check_dir, forget, import_tenants, load, load_dir, reload,
+    spawn_reloader,
 };
 
 use std::sync::{Arc, Mutex};
@@ -124,10 +125,18 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                     proof.refresh(&map).await;
                 }
                 let files = Arc::new(FileSource::new(map));
-                let (database, memory, listener) = tenants::database_tenants(&users_pool).await?;
+                let database = tenants::database_tenants(&users_pool).await?;
+                let listener = match database.pg {
+                    Some(pg) => {
+                        let listener = pg.listen().await?;
+                        Some((pg, listener))
+                    }
+                    None => None,
+                };
+                let memory = database.memory;
                 let layered = Arc::new(Layered {
                     files: files.clone(),
-                    database,
+                    database: database.source,
                 });
                 (
                     Tenants::Files(files, Mutex::new(listener)),
@@ -201,6 +210,12 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     );
     let links = Links::new(store.clone(), sessions.clone());
     let admin = admin.with_mail(outreach.clone(), links.clone());
+    // Calls to IdPs on a person's behalf (OpenID Connect, WS-Trust): the metadata fetches'
+    // roots, no redirects (a token or password request redirected elsewhere would carry
+    // our credentials or the person's), bounded in time.
+    let idp_calls = crate::oidc::http_client(crate::saml::http_client_builder(
+        config.idp_metadata_ca.as_deref(),
+    )?)?;
     let login = Arc::new(Login {
         discovery: discovery.clone(),
         idps,
@@ -215,15 +230,14 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         passwords: Passwords::new()?,
         skew: Duration::from_secs(config.clock_skew_seconds),
         traces: Traces::new(store.clone()),
-        oidc: Arc::new(crate::oidc::Providers::new(crate::oidc::http_client(
-            crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
-        )?)),
+        oidc: Arc::new(crate::oidc::Providers::new(idp_calls.clone())),
         oidc_redirect: url::Url::parse(&config.url(crate::web::oidc::CALLBACK)).map_err(|e| {
             AppError::OidcClient(crate::oidc::OidcError::RedirectUri(format!(
                 "{}: {e}",
                 config.url(crate::web::oidc::CALLBACK)
             )))
         })?,
+        wstrust: idp_calls,
         outreach,
         links,
         reset_limiter: RateLimiter::new(store.clone(), RESET_POLICY),

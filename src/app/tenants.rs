@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use crate::accounts::Pool;
 use crate::accounts::tenants::TenantStore;
+use crate::admin::Actor;
 use crate::config::{Config, Problem};
 use crate::discovery::pg::{ImportSummary, ImportTenant, Listener};
-use crate::discovery::{Change, FileSource, PgSource, TenantMap, TenantSource, map};
+use crate::discovery::{Change, FileSource, Layered, PgSource, TenantMap, TenantSource, map};
 use crate::saml::{IdpMetadata, IdpRegistry};
 
 use super::AppError;
@@ -80,24 +81,119 @@ pub fn check_files(dir: &Path, config: &Config) -> Checked {
     checked
 }
 
-/// The whole tenant map of the configured source, checked: what the CLI works on. It may
-/// load it all (a million domains take seconds); the gateway never does with PostgreSQL.
-pub async fn load(config: &Config) -> Result<Checked, AppError> {
-    match config.tenant_database() {
-        None => {
-            let config = config.clone();
-            tokio::task::spawn_blocking(move || check_files(&config.domains_dir, &config))
-                .await
-                .map_err(|e| AppError::Tenants(vec![join_problem("load", &e)]))
+/// Every tenant the CLI works on, checked, and the directory that serves them as `serve`
+/// does: the configured source (the `domains/` files, or `tenant_source`) and, beside the
+/// files, the management API's tenants in the users' database, read by the one loader of
+/// [`database_tenants`] and layered by [`Layered`] (files first).
+pub struct Loaded {
+    /// Every problem: syntax, conflicts (a domain or account of a file and a database
+    /// tenant too), IdP metadata and certificates, together.
+    pub problems: Vec<Problem>,
+    /// The IdP of each SSO tenant with metadata, by account.
+    pub idps: TenantIdps,
+    /// The maps of the parts, in the order the directory reads them.
+    pub maps: Vec<Arc<TenantMap>>,
+    /// The tenants as the gateway finds them.
+    pub directory: Arc<dyn TenantSource>,
+}
+
+impl Loaded {
+    /// The directory when nothing is wrong, else every problem.
+    pub fn into_directory(self) -> Result<Arc<dyn TenantSource>, Vec<Problem>> {
+        if self.problems.is_empty() {
+            Ok(self.directory)
+        } else {
+            Err(self.problems)
         }
-        Some(url) => Ok(match PgSource::open(url).await?.load_map().await? {
-            Ok(map) => Checked::with_idps(map, Vec::new()),
-            Err(problems) => Checked {
-                problems,
-                ..Checked::default()
-            },
-        }),
     }
+}
+
+/// The whole tenant map of the configured source, checked, with the management API's
+/// tenants beside the files: what the CLI works on. It may load it all (a million domains
+/// take seconds); the gateway never does with PostgreSQL.
+pub async fn load(config: &Config) -> Result<Loaded, AppError> {
+    let Some(url) = config.tenant_database() else {
+        let dir = config.clone();
+        let files = tokio::task::spawn_blocking(move || check_files(&dir.domains_dir, &dir))
+            .await
+            .map_err(|e| AppError::Tenants(vec![join_problem("load", &e)]))?;
+        let pool = crate::accounts::open(&config.database_url()).await?.pool();
+        let (database, mut problems) = match database_tenants(&pool).await {
+            Ok(db) => (db, Vec::new()),
+            Err(AppError::Tenants(problems)) => (DatabaseTenants::none(), problems),
+            Err(e) => return Err(e),
+        };
+        let stored = match database.map().await? {
+            Ok(map) => map,
+            Err(more) => {
+                problems.extend(more);
+                TenantMap::default()
+            }
+        };
+        problems.extend(shadowed(&files.map, &stored));
+        let stored = Checked::with_idps(stored, problems);
+        let mut idps = stored.idps;
+        idps.extend(files.idps);
+        let files_map = Arc::new(FileSource::new(files.map));
+        let maps = vec![files_map.snapshot(), Arc::new(stored.map)];
+        return Ok(Loaded {
+            problems: files.problems.into_iter().chain(stored.problems).collect(),
+            idps,
+            maps,
+            directory: Arc::new(Layered {
+                files: files_map,
+                database: database.source,
+            }),
+        });
+    };
+    let checked = match PgSource::open(url).await?.load_map().await? {
+        Ok(map) => Checked::with_idps(map, Vec::new()),
+        Err(problems) => Checked {
+            problems,
+            ..Checked::default()
+        },
+    };
+    let source = Arc::new(FileSource::new(checked.map));
+    Ok(Loaded {
+        problems: checked.problems,
+        idps: checked.idps,
+        maps: vec![source.snapshot()],
+        directory: source,
+    })
+}
+
+/// The accounts and domains of database tenants that a file tenant holds too: served, the
+/// file wins (`Layered`), so the database tenant is partly hidden; the tenant operations
+/// refuse to make such a pair, but a file written by hand later can.
+fn shadowed(files: &TenantMap, stored: &TenantMap) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for t in stored.tenants() {
+        let source = t.file.display().to_string();
+        if let Some(f) = files.account(&t.account) {
+            problems.push(Problem {
+                source: source.clone(),
+                line: None,
+                message: format!(
+                    "account {:?} of the management API is also declared by {}; the file hides it",
+                    t.account,
+                    f.file.display()
+                ),
+            });
+        }
+        for d in &t.domains {
+            if let Some(f) = files.lookup(d).filter(|f| f.account != t.account) {
+                problems.push(Problem {
+                    source: source.clone(),
+                    line: None,
+                    message: format!(
+                        "domain {d:?} is also claimed by {}; a domain belongs to one tenant",
+                        f.file.display()
+                    ),
+                });
+            }
+        }
+    }
+    problems
 }
 
 /// The map the file source starts with. A missing directory is an empty map rather than a
@@ -202,6 +298,7 @@ pub fn forget(state: &AppState, change: &Change) {
 /// reload); for PostgreSQL, forgets what each import notification names, and everything
 /// on SIGHUP.
 pub fn spawn_reloader(state: SharedState) -> Result<(), notify::Error> {
+    spawn_domain_rechecker(&state);
     match &state.tenants {
         Tenants::Files(_, database) => {
             let taken = database.lock().map(|mut l| l.take()).unwrap_or(None);
@@ -234,6 +331,38 @@ pub fn spawn_reloader(state: SharedState) -> Result<(), notify::Error> {
     }
 }
 
+/// Looks the held DNS proofs of the management API's domains up again every
+/// `domain_recheck_seconds` (never when 0), for as long as the gateway lives: a domain
+/// whose record is gone stops routing to SSO (`TenantAdmin::recheck`).
+fn spawn_domain_rechecker(state: &SharedState) {
+    let every = state.config.domain_recheck_seconds;
+    if every == 0 {
+        return;
+    }
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(state) = weak.upgrade() else { return };
+            match state.tenant_admin.recheck(&Actor::Gateway).await {
+                Ok(dropped) if !dropped.is_empty() => {
+                    tracing::info!(
+                        domains = dropped.len(),
+                        "DNS proofs re-checked; some domains no longer route to SSO"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "DNS proofs not re-checked; trying again at the next interval");
+                }
+            }
+        }
+    });
+}
+
 /// Forgets what each notification of `source` names, for as long as the gateway lives.
 fn follow(state: &SharedState, source: Arc<PgSource>, listener: Listener) {
     let weak = Arc::downgrade(state);
@@ -247,32 +376,64 @@ fn follow(state: &SharedState, source: Arc<PgSource>, listener: Listener) {
     }));
 }
 
-/// The management API's tenants beside the `domains/` files, in the users' database:
-/// PostgreSQL is queried live through a [`PgSource`] over the same pool (and followed by
-/// its notifications, so every gateway sees a change within a notification's delay);
-/// SQLite, one gateway per file, is held as a map the tenant operations swap after each
-/// write. Gives the source, that map, and the subscription to run.
-pub(super) async fn database_tenants(
-    pool: &Pool,
-) -> Result<
-    (
-        Arc<dyn TenantSource>,
-        Option<Arc<FileSource>>,
-        Option<(Arc<PgSource>, Listener)>,
-    ),
-    AppError,
-> {
+/// The management API's tenants beside the `domains/` files, in the users' database.
+pub(super) struct DatabaseTenants {
+    /// What [`Layered`] reads them through.
+    pub source: Arc<dyn TenantSource>,
+    /// SQLite's rows as a map, which the tenant operations swap after each write.
+    pub memory: Option<Arc<FileSource>>,
+    /// PostgreSQL's source, whose notifications a gateway follows.
+    pub pg: Option<Arc<PgSource>>,
+}
+
+impl DatabaseTenants {
+    /// No database tenants (the CLI, when the stored ones have problems).
+    fn none() -> Self {
+        let empty = Arc::new(FileSource::default());
+        Self {
+            source: empty.clone(),
+            memory: Some(empty),
+            pg: None,
+        }
+    }
+
+    /// Every one of them as a map, checked as a whole (the CLI).
+    async fn map(&self) -> Result<Result<TenantMap, Vec<Problem>>, AppError> {
+        match (&self.memory, &self.pg) {
+            (_, Some(pg)) => Ok(pg.load_map().await?),
+            (Some(memory), None) => {
+                let tenants = memory.snapshot().tenants().map(|t| (**t).clone()).collect();
+                Ok(TenantMap::build(tenants))
+            }
+            (None, None) => Ok(Ok(TenantMap::default())),
+        }
+    }
+}
+
+/// The management API's tenants in the users' database, as a gateway with `domains/` files
+/// serves them: PostgreSQL is queried live through a [`PgSource`] over the same pool (and
+/// followed by its notifications, so every gateway sees a change within a notification's
+/// delay); SQLite, one gateway per file, is held as a map the tenant operations swap after
+/// each write.
+pub(super) async fn database_tenants(pool: &Pool) -> Result<DatabaseTenants, AppError> {
     match pool {
         Pool::Postgres(pg) => {
             let source = Arc::new(PgSource::over(pg.clone()).await?);
-            let listener = source.listen().await?;
-            Ok((source.clone(), None, Some((source, listener))))
+            Ok(DatabaseTenants {
+                source: source.clone(),
+                memory: None,
+                pg: Some(source),
+            })
         }
         Pool::Sqlite(_) => {
             let stored = TenantStore::new(pool.clone()).all().await?;
             let map = TenantMap::build(stored).map_err(AppError::Tenants)?;
             let memory = Arc::new(FileSource::new(map));
-            Ok((memory.clone(), Some(memory), None))
+            Ok(DatabaseTenants {
+                source: memory.clone(),
+                memory: Some(memory),
+                pg: None,
+            })
         }
     }
 }

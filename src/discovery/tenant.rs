@@ -367,16 +367,6 @@ impl Tenant {
     }
 }
 
-/// Whether a URL names this machine (`localhost`, 127.0.0.0/8, `::1`).
-fn is_loopback(u: &Url) -> bool {
-    match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(a)) => a.is_loopback(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback(),
-        None => false,
-    }
-}
-
 /// Whether `account` has the shape of an account: 1-63 lower-case letters, digits or '-',
 /// not starting with '-' (it is a URL slug).
 pub fn is_account_slug(account: &str) -> bool {
@@ -472,15 +462,6 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
                 ),
             ));
         }
-        if sso.protocol == Protocol::Wsfed && sso.idp_metadata_url.is_some() {
-            // The refreshers fetch and parse SAML IdP roles only; an STS role fetched as one
-            // would have no keys. Refused rather than half-supported.
-            problems.push((
-                "idp_metadata_url",
-                "protocol \"wsfed\" reads idp_metadata (the saved FederationMetadata.xml) or issuer + wsfed_url + certificate, not idp_metadata_url"
-                    .into(),
-            ));
-        }
         if let Some(u) = &sso.wstrust_url {
             if sso.protocol != Protocol::Wsfed {
                 problems.push((
@@ -488,8 +469,8 @@ pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static s
                     "wstrust_url needs protocol = \"wsfed\" (AD FS)".into(),
                 ));
             }
-            // The password travels to this URL: only TLS, or the loopback of a test STS.
-            if u.scheme() != "https" && !(u.scheme() == "http" && is_loopback(u)) {
+            // The password travels to this URL: only TLS (the test STS has its own CA too).
+            if u.scheme() != "https" {
                 problems.push((
                     "wstrust_url",
                     "wstrust_url must be https: the user's password is sent to it".into(),
@@ -681,15 +662,18 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check("idp_metadata = \"m.xml\"\nwstrust_url = \"http://127.0.0.1:9/trust\""),
-            Ok(()),
-            "plain HTTP to a loopback test STS"
+            check("idp_metadata = \"m.xml\"\nwstrust_url = \"https://127.0.0.1:9/trust\""),
+            Ok(())
         );
-        // The password would cross the network in clear.
-        assert_eq!(
-            check("idp_metadata = \"m.xml\"\nwstrust_url = \"http://adfs.contoso.com/trust\""),
-            Err(vec!["wstrust_url"])
-        );
+        // The password would be sent in clear, even to a loopback address.
+        for plain in ["http://adfs.contoso.com/trust", "http://127.0.0.1:9/trust"] {
+            assert_eq!(
+                check(&format!(
+                    "idp_metadata = \"m.xml\"\nwstrust_url = \"{plain}\""
+                )),
+                Err(vec!["wstrust_url"])
+            );
+        }
         // SAML's sign-in URL is not WS-Federation's: the inline IdP is then incomplete.
         assert_eq!(
             check(&format!(
@@ -697,8 +681,15 @@ mod tests {
             )),
             Err(vec!["sso", "sso_url"])
         );
+        // AD FS's Federation Metadata URL: its STS role is fetched and refreshed.
         assert_eq!(
-            check("idp_metadata_url = \"https://adfs.contoso.com/FederationMetadata.xml\""),
+            check(
+                "idp_metadata_url = \"https://adfs.contoso.com/FederationMetadata/2007-06/FederationMetadata.xml\""
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check("idp_metadata_url = \"http://adfs.contoso.com/FederationMetadata.xml\""),
             Err(vec!["idp_metadata_url"])
         );
         let saml: TenantFile = toml::from_str(

@@ -23,6 +23,11 @@ const FILES: &[(Lang, &str, &str)] = &[
         include_str!("../../locales/en/mail.ftl"),
     ),
     (
+        Lang::En,
+        "console-sso.ftl",
+        include_str!("../../locales/en/console-sso.ftl"),
+    ),
+    (
         Lang::Fr,
         "pages.ftl",
         include_str!("../../locales/fr/pages.ftl"),
@@ -31,6 +36,11 @@ const FILES: &[(Lang, &str, &str)] = &[
         Lang::Fr,
         "mail.ftl",
         include_str!("../../locales/fr/mail.ftl"),
+    ),
+    (
+        Lang::Fr,
+        "console-sso.ftl",
+        include_str!("../../locales/fr/console-sso.ftl"),
     ),
 ];
 

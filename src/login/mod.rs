@@ -13,8 +13,12 @@
 //! - this file: [`Login`], SSO and password login;
 //! - [`reset`]: "Forgot password?" and the set-password page of one-time links;
 //! - `waiting`: the notice to an account's admins when someone enters its Waiting Room;
-//! - [`traces`]: each tenant's last SSO attempts.
+//! - [`traces`]: each tenant's last SSO attempts;
+//! - [`sso_test`]: Test SSO, a round trip that ends in a result for the admin, never a
+//!   session.
+//! - `slo`: SAML Single Logout, both directions, and the index of SAML sessions it needs.
 
+pub mod sso_test;
 pub mod traces;
 
 use std::net::IpAddr;
@@ -35,10 +39,13 @@ use crate::saml::{
 };
 use crate::wsfed::{self, WsFedError};
 
+mod slo;
 mod wsfed_login;
 use crate::session::{
     RateLimitError, RateLimiter, RetryAfter, Session, SessionUser, Sessions, Store, StoreError,
 };
+pub use slo::SloOutcome;
+pub use sso_test::{SsoTest, TestMark, TestResult};
 pub use traces::{Trace, TraceProtocol, TraceResult, Traces};
 
 pub mod reset;
@@ -77,6 +84,9 @@ pub enum LoginError {
     /// The assertion ID was seen before.
     #[error("assertion {0} was already used")]
     Replay(String),
+    /// No SAML tenant's IdP has this entity ID (a logout message from a stranger).
+    #[error("no tenant's IdP is {0:?}")]
+    UnknownIssuer(Option<String>),
     /// No tenant accepts this unsolicited response.
     #[error("unsolicited response from {0:?} and no tenant allows IdP-initiated login")]
     Unsolicited(Option<String>),
@@ -150,6 +160,7 @@ impl LoginError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             LoginError::Oidc(e) => e.is_unavailable(),
+            LoginError::WsFed(e) => e.is_unavailable(),
             _ => matches!(
                 self,
                 LoginError::Store(_)
@@ -173,6 +184,7 @@ impl LoginError {
             LoginError::OtherBrowser => "request_from_other_browser",
             LoginError::Replay(_) => "replayed_assertion",
             LoginError::Unsolicited(_) => "unsolicited",
+            LoginError::UnknownIssuer(_) => "unknown_issuer",
             LoginError::Refused(r) => match r {
                 Refusal::NotSso => "not_sso",
                 Refusal::ForeignDomain => "email_outside_tenant",
@@ -219,6 +231,13 @@ struct Pending {
     /// OpenID Connect `state` and the other way round.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     oidc: Option<oidc_login::OidcSecrets>,
+    /// Set for a console's Test SSO: the answer ends in a result, never a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    test: Option<TestMark>,
+    /// A SAML logout's (`request_id` is our LogoutRequest's): such a RelayState answers no
+    /// login, and a login's answers no logout.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    logout: bool,
 }
 
 fn pending_key(relay: &str) -> String {
@@ -269,6 +288,9 @@ pub struct Login {
     pub oidc: Arc<oidc::Providers>,
     /// Our OpenID Connect redirect URI (`public_url` + `/auth/oidc/callback`).
     pub oidc_redirect: url::Url,
+    /// The client of WS-Trust device logins on AD FS tenants: the OpenID Connect providers'
+    /// (`oidc::http_client`: no redirects, bounded).
+    pub wstrust: reqwest::Client,
     /// Mail to people: reset links, Waiting Room notices.
     pub outreach: crate::mail::Outreach,
     /// One-time links (password reset, invitation).
@@ -284,6 +306,7 @@ pub struct Login {
 struct Attempt {
     account: Option<String>,
     facts: Option<ResponseFacts>,
+    test: Option<TestMark>,
 }
 
 /// What a completed SSO round trip gives.
@@ -297,6 +320,8 @@ pub enum SsoOutcome {
     },
     /// The user exists but awaits approval.
     Waiting(User),
+    /// A Test SSO ended (passed or refused): its result is stored for the admin.
+    Tested(SsoTest),
 }
 
 /// A refused SSO login and the account it was for, once known: an operator needs the
@@ -353,13 +378,27 @@ impl Login {
         binding: &str,
         now: DateTime<Utc>,
     ) -> Result<SsoStart, LoginError> {
+        self.start(tenant, login_hint, return_to, binding, None, now)
+            .await
+    }
+
+    /// [`start_sso`](Self::start_sso), for a login or (`test`) a console's Test SSO.
+    async fn start(
+        &self,
+        tenant: &Tenant,
+        login_hint: Option<&Email>,
+        return_to: Option<&url::Url>,
+        binding: &str,
+        test: Option<TestMark>,
+        now: DateTime<Utc>,
+    ) -> Result<SsoStart, LoginError> {
         let sso = tenant
             .sso
             .as_ref()
             .ok_or_else(|| LoginError::UnknownAccount(tenant.account.clone()))?;
         if sso.protocol == Protocol::Oidc {
             return self
-                .start_oidc(tenant, sso, login_hint, return_to, binding)
+                .start_oidc(tenant, sso, login_hint, return_to, binding, test)
                 .await
                 .map(SsoStart::Redirect);
         }
@@ -370,7 +409,7 @@ impl Login {
             .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
         if sso.protocol == Protocol::Wsfed {
             let wctx = self
-                .remember_pending("", &tenant.account, return_to, binding)
+                .remember("", &tenant.account, return_to, binding, test)
                 .await?;
             let acs = self.sp.acs_urls();
             let url = wsfed::request::signin_url(
@@ -390,7 +429,7 @@ impl Login {
         }
         let request_id = saml::request::new_request_id();
         let relay = self
-            .remember_pending(&request_id, &tenant.account, return_to, binding)
+            .remember(&request_id, &tenant.account, return_to, binding, test)
             .await?;
         let start = saml::request::start(
             &self.sp,
@@ -416,6 +455,18 @@ impl Login {
         return_to: Option<&url::Url>,
         binding: &str,
     ) -> Result<String, LoginError> {
+        self.remember(request_id, account, return_to, binding, None)
+            .await
+    }
+
+    async fn remember(
+        &self,
+        request_id: &str,
+        account: &str,
+        return_to: Option<&url::Url>,
+        binding: &str,
+        test: Option<TestMark>,
+    ) -> Result<String, LoginError> {
         let relay = crate::secrets::random_token();
         let pending = Pending {
             request_id: request_id.to_string(),
@@ -423,6 +474,8 @@ impl Login {
             return_to: return_to.map(|u| u.to_string()),
             binding: sha256_hex(binding),
             oidc: None,
+            test,
+            logout: false,
         };
         self.store_pending(&relay, &pending).await?;
         Ok(relay)
@@ -440,12 +493,14 @@ impl Login {
     /// once (a second POST of the same form finds nothing). The binding is compared on a
     /// read before the take: a handle replayed from another browser must not consume, and
     /// so cancel, its owner's login. The entry is written once under a fresh random handle,
-    /// so what is taken is what was read. `account` is set as soon as the entry is read.
+    /// so what is taken is what was read. `account` is set as soon as the entry is read,
+    /// `test` once it is taken (a Test SSO's answer, whatever it holds, ends in its result).
     async fn take_pending(
         &self,
         relay: &str,
         binding: Option<&str>,
         account: &mut Option<String>,
+        test: &mut Option<TestMark>,
     ) -> Result<Option<Pending>, LoginError> {
         if relay.is_empty() || relay.len() > 80 {
             return Ok(None);
@@ -465,6 +520,7 @@ impl Login {
             // Taken by a concurrent POST of the same form between the read and now.
             return Err(LoginError::NoPendingRequest);
         }
+        test.clone_from(&p.test);
         Ok(Some(p))
     }
 
@@ -480,13 +536,14 @@ impl Login {
         let outcome = self
             .consume_response(saml_response, relay_state, binding, now, &mut attempt)
             .await;
+        let trace = Trace::of(now, outcome.as_ref(), attempt.facts.as_ref());
         if let Some(account) = &attempt.account {
-            let trace = Trace::of(now, outcome.as_ref(), attempt.facts.as_ref());
-            // The login's own answer does not wait on, nor fail with, its trace.
-            if let Err(e) = self.traces.record(account, &trace).await {
-                tracing::warn!(account, reason = %e, "login trace not recorded");
-            }
+            self.traces.keep(account, &trace).await;
         }
+        let outcome = match (attempt.test, attempt.account.clone()) {
+            (Some(mark), Some(account)) => self.end_test(mark, account, trace, &outcome).await,
+            _ => outcome,
+        };
         outcome.map_err(|error| SsoRefusal {
             account: attempt.account,
             error,
@@ -507,11 +564,17 @@ impl Login {
         // 1. Which login is this? The pending request named by RelayState, from this browser
         //    only, taken once ([`Self::take_pending`]).
         let pending = match relay_state {
-            Some(relay) => self.take_pending(relay, binding, account).await?,
+            Some(relay) => {
+                self.take_pending(relay, binding, account, &mut attempt.test)
+                    .await?
+            }
             None => None,
         };
-        if pending.as_ref().is_some_and(|p| p.oidc.is_some()) {
-            // An OpenID Connect `state` presented as a RelayState.
+        if pending
+            .as_ref()
+            .is_some_and(|p| p.oidc.is_some() || p.logout)
+        {
+            // An OpenID Connect `state` or a logout's handle presented as a RelayState.
             return Err(LoginError::NoPendingRequest);
         }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
@@ -585,24 +648,28 @@ impl Login {
             attempt.facts = Some(facts);
             traced.result?
         };
-        self.admit_assertion(
-            &tenant,
-            assertion,
-            "saml2",
-            pending.and_then(|p| p.return_to),
-            now,
-        )
-        .await
+        let (return_to, test) = pending.map(|p| (p.return_to, p.test)).unwrap_or_default();
+        let subject = slo::LoginSubject::of(&assertion);
+        let outcome = self
+            .admit_assertion(&tenant, assertion, "saml2", return_to, test.as_ref(), now)
+            .await?;
+        if let SsoOutcome::SignedIn { session, .. } = &outcome {
+            self.remember_saml_login(&tenant, &idp, session, subject)
+                .await?;
+        }
+        Ok(outcome)
     }
 
     /// What a verified SAML assertion of `tenant`'s IdP leads to, whether a SAML Response or
-    /// a WS-Federation RSTR carried it: the replay cache, then [`Self::admit`].
+    /// a WS-Federation RSTR carried it: the replay cache, then [`Self::admit`] (or, for a
+    /// Test SSO, its result).
     async fn admit_assertion(
         &self,
         tenant: &Arc<Tenant>,
         assertion: VerifiedAssertion,
         method: &'static str,
         return_to: Option<String>,
+        test: Option<&TestMark>,
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, LoginError> {
         // 4. Replay: the assertion ID may be used once, across every instance sharing the store,
@@ -625,6 +692,20 @@ impl Login {
             .await?;
         if !fresh {
             return Err(LoginError::Replay(assertion.assertion_id));
+        }
+        if let Some(mark) = test {
+            return self
+                .tested(
+                    tenant,
+                    mark,
+                    sso_test::Claims {
+                        issuer: Some(assertion.issuer),
+                        name_id: Some(assertion.name_id),
+                        email: Some(assertion.email),
+                        attributes: assertion.attributes,
+                    },
+                )
+                .await;
         }
         let name = display_name(&assertion.attributes);
         self.admit(
@@ -655,19 +736,7 @@ impl Login {
         return_to: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, LoginError> {
-        // 5. The asserted email must be an address of one of the tenant's (verified) domains.
-        let email = Email::parse(asserted_email)
-            .map_err(|_| LoginError::BadAssertedEmail(asserted_email.to_string()))?;
-        if !tenant.owns_domain(email.domain())
-            || !matches!(
-                self.discovery
-                    .route_for_tenant(tenant.clone(), Some(email.domain()))
-                    .await,
-                Route::Sso(_)
-            )
-        {
-            return Err(LoginError::Refused(Refusal::ForeignDomain));
-        }
+        let email = self.owned_email(tenant, asserted_email).await?;
         // 6. Who is it? Pre-provisioned, JIT per policy, or refused.
         let outcome =
             accounts::resolve(self.users.as_ref(), tenant, &email, subject, name, now).await?;
@@ -683,6 +752,28 @@ impl Login {
             }
             Outcome::Refused(r) => Err(LoginError::Refused(r)),
         }
+    }
+
+    /// Step 5 of every SSO login: the asserted email must be an address of one of the
+    /// tenant's domains, and one that routes to its SSO (an API tenant's, once verified).
+    async fn owned_email(
+        &self,
+        tenant: &Arc<Tenant>,
+        asserted_email: &str,
+    ) -> Result<Email, LoginError> {
+        let email = Email::parse(asserted_email)
+            .map_err(|_| LoginError::BadAssertedEmail(asserted_email.to_string()))?;
+        if !tenant.owns_domain(email.domain())
+            || !matches!(
+                self.discovery
+                    .route_for_tenant(tenant.clone(), Some(email.domain()))
+                    .await,
+                Route::Sso(_)
+            )
+        {
+            return Err(LoginError::Refused(Refusal::ForeignDomain));
+        }
+        Ok(email)
     }
 
     /// Runs SAML work (XML parsing, signatures, decryption) off the async runtime, at most

@@ -46,6 +46,7 @@ impl Login {
         login_hint: Option<&Email>,
         return_to: Option<&url::Url>,
         binding: &str,
+        test: Option<super::TestMark>,
     ) -> Result<url::Url, LoginError> {
         let provider = self.oidc.for_tenant(tenant).await?;
         let state = crate::secrets::random_token();
@@ -64,6 +65,8 @@ impl Login {
                 nonce: request.nonce,
                 pkce_verifier: request.pkce_verifier,
             }),
+            test,
+            logout: false,
         };
         self.store_pending(&state, &pending).await?;
         metrics::counter!("realmgate_sso_starts_total", "account" => tenant.account.clone())
@@ -79,37 +82,46 @@ impl Login {
         now: DateTime<Utc>,
     ) -> Result<SsoOutcome, SsoRefusal> {
         let mut account = None;
+        let mut test = None;
         let mut facts = OidcFacts {
             issuer: callback.iss.map(str::to_string),
             ..OidcFacts::default()
         };
         let outcome = self
-            .consume_callback(callback, binding, now, &mut account, &mut facts)
+            .consume_callback(
+                callback,
+                binding,
+                now,
+                (&mut account, &mut test),
+                &mut facts,
+            )
             .await;
+        let trace = Trace::of_oidc(now, outcome.as_ref(), &facts);
         if let Some(account) = &account {
-            let trace = Trace::of_oidc(now, outcome.as_ref(), &facts);
-            // As for SAML: the login's answer does not wait on, nor fail with, its trace.
-            if let Err(e) = self.traces.record(account, &trace).await {
-                tracing::warn!(account, reason = %e, "login trace not recorded");
-            }
+            self.traces.keep(account, &trace).await;
         }
+        let outcome = match (test, account.clone()) {
+            (Some(mark), Some(a)) => self.end_test(mark, a, trace, &outcome).await,
+            _ => outcome,
+        };
         outcome.map_err(|error| SsoRefusal { account, error })
     }
 
     /// [`complete_oidc`](Self::complete_oidc)'s steps; `account` is set once the pending
-    /// login is read, `facts` once the ID token is validated.
+    /// login is read (with its test mark once taken), `facts` once the ID token is
+    /// validated.
     async fn consume_callback(
         &self,
         callback: OidcCallback<'_>,
         binding: Option<&str>,
         now: DateTime<Utc>,
-        account: &mut Option<String>,
+        (account, test): (&mut Option<String>, &mut Option<super::TestMark>),
         facts: &mut OidcFacts,
     ) -> Result<SsoOutcome, LoginError> {
         // 1. Which login is this? The pending one named by `state`, from this browser only,
         //    taken once: a replayed callback finds nothing.
         let pending = self
-            .take_pending(callback.state.unwrap_or_default(), binding, account)
+            .take_pending(callback.state.unwrap_or_default(), binding, account, test)
             .await?
             .ok_or(LoginError::NoPendingRequest)?;
         let Some(secrets) = &pending.oidc else {
@@ -186,7 +198,20 @@ impl Login {
             email: Some(identity.email.clone()),
             subject: Some(identity.subject.clone()),
         };
-        // 5-6. The tenant owns the email; the account decision; the session.
+        // 5-6. The tenant owns the email; the account decision; the session (for a Test
+        //      SSO, its result instead).
+        if let Some(mark) = &pending.test {
+            return self
+                .tested(
+                    &tenant,
+                    mark,
+                    super::sso_test::Claims {
+                        email: Some(identity.email.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await;
+        }
         self.admit(
             &tenant,
             &identity.email,

@@ -72,6 +72,8 @@ impl Login {
             purpose: Purpose::Reset,
             issued_at: now,
         };
+        // The language asked in is the person's now, for their later mail too.
+        self.users.set_lang(user.id, lang).await?;
         let token = self.links.issue(&claim, RESET_TTL).await?;
         let url = self
             .outreach

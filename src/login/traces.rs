@@ -5,7 +5,9 @@
 //! (Issuer, Destination, InResponseTo, NameID, email, the signing certificate and whether
 //! our metadata has it). An OpenID Connect callback is traced in the same list with what
 //! it has of these: the issuer, the email and the subject (`sub`); the SAML-only fields
-//! are named in the trace's `not_applicable`, never filled with look-alikes.
+//! are named in the trace's `not_applicable`, never filled with look-alikes. So is a
+//! WS-Federation answer (the passive `wresult`, or a device's WS-Trust exchange), with the
+//! verified token's issuer, NameID and email.
 //!
 //! A trace never holds a secret: no assertion or response text, no RelayState, no
 //! cookie, no session or token. Its response fields are the response's own unverified
@@ -26,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{LoginError, SsoOutcome};
-use crate::saml::{CertificateFacts, ResponseFacts};
+use crate::saml::{CertificateFacts, ResponseFacts, VerifiedAssertion};
 use crate::session::{Store, StoreError};
 
 /// Traces kept per tenant: the newest push out the oldest.
@@ -59,12 +61,20 @@ pub enum TraceProtocol {
     Saml,
     /// An OpenID Connect callback.
     Oidc,
+    /// A WS-Federation `wresult` at the ACS.
+    Wsfed,
+    /// A device's email and password exchanged with the tenant's STS (WS-Trust).
+    Wstrust,
 }
 
 /// The fields an OpenID Connect trace cannot have: there is no `Destination` or
 /// `InResponseTo` in a callback, and the ID token is signed by a key of the provider's
 /// published key set, not by a certificate of our configuration.
 const NOT_IN_OIDC: [&str; 3] = ["destination", "in_response_to", "signing_certificate"];
+
+/// The fields a WS-Federation trace cannot have: an RSTR answers no request by its ID
+/// (`wctx` is our handle, not the STS's claim) and names no `Destination`.
+const NOT_IN_WSFED: [&str; 2] = ["destination", "in_response_to"];
 
 /// What an OpenID Connect callback told, as far as it got: the issuer it named (`iss`,
 /// replaced by the ID token's once validated), the email and subject of a validated token.
@@ -89,7 +99,8 @@ pub struct Trace {
     pub protocol: TraceProtocol,
     /// How it ended.
     pub result: TraceResult,
-    /// Stable code: `signed_in`, `waiting_room`, or the refusal's code (as on the error
+    /// Stable code: `signed_in`, `waiting_room`, `test_passed` (a console's Test SSO), or
+    /// the refusal's code (as on the error
     /// page, e.g. `signature_invalid`).
     pub code: String,
     /// The precise reason of the log line, for a refusal.
@@ -150,6 +161,24 @@ impl Trace {
         }
     }
 
+    /// The trace of one WS-Federation or WS-Trust attempt; `verified` is the token once it
+    /// passed every check (a refused token's claims are not read: nothing vouches for them).
+    pub fn of_wsfed(
+        at: DateTime<Utc>,
+        protocol: TraceProtocol,
+        outcome: Result<&SsoOutcome, &LoginError>,
+        verified: Option<&VerifiedAssertion>,
+    ) -> Trace {
+        let field = |f: Option<&String>| f.map(|s| cut(s, MAX_FIELD));
+        Trace {
+            issuer: field(verified.map(|a| &a.issuer)),
+            name_id: field(verified.map(|a| &a.name_id)),
+            email: field(verified.map(|a| &a.email)),
+            not_applicable: NOT_IN_WSFED.iter().map(|f| f.to_string()).collect(),
+            ..Trace::ended(at, protocol, outcome)
+        }
+    }
+
     /// A trace with how the attempt ended and no claims yet.
     fn ended(
         at: DateTime<Utc>,
@@ -159,6 +188,7 @@ impl Trace {
         let (result, code, reason) = match outcome {
             Ok(SsoOutcome::SignedIn { .. }) => (TraceResult::Success, "signed_in", None),
             Ok(SsoOutcome::Waiting(_)) => (TraceResult::Success, "waiting_room", None),
+            Ok(SsoOutcome::Tested(_)) => (TraceResult::Success, "test_passed", None),
             Err(e) if e.is_unavailable() => {
                 (TraceResult::Unavailable, e.code(), Some(e.to_string()))
             }
@@ -212,6 +242,14 @@ impl Traces {
         self.store
             .push_capped(&key(account), bytes, MAX_TRACES, TRACE_TTL)
             .await
+    }
+
+    /// Appends `trace` as [`Self::record`] does, for a login's own path: the login's answer
+    /// does not wait on, nor fail with, its trace, so a store failure is only logged.
+    pub async fn keep(&self, account: &str, trace: &Trace) {
+        if let Err(e) = self.record(account, trace).await {
+            tracing::warn!(account, reason = %e, "login trace not recorded");
+        }
     }
 
     /// `account`'s newest traces, at most `limit`, none older than [`TRACE_TTL`] at `now`.

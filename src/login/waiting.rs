@@ -1,4 +1,5 @@
-//! The notice to an account's administrators that someone entered its Waiting Room.
+//! The notice to an account's administrators that someone entered its Waiting Room, to
+//! each in their own language (that of their last sign-in; the default before one).
 //!
 //! Sent at most once a day per waiting user (a person retrying the login does not flood
 //! the admins), from a task of its own: the login that put the person in the Waiting
@@ -10,7 +11,6 @@ use std::time::Duration;
 use super::Login;
 use crate::accounts::{Status, User};
 use crate::discovery::Tenant;
-use crate::i18n::Lang;
 
 /// How long one waiting user's notice holds back the next.
 const NOTICE_EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -58,7 +58,7 @@ impl Login {
                     "waiting_room",
                     outreach.letters.waiting_room(
                         &admin.email,
-                        Lang::default(),
+                        admin.lang.unwrap_or_default(),
                         &tenant.name,
                         &user.email,
                         &url,

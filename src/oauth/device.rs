@@ -1,10 +1,11 @@
 //! Device connectors (an MFP in user-prompt mode): the email + password API for password
-//! tenants, the device flow's entry points with their rate limits (user codes only through
+//! tenants and for AD FS tenants with a WS-Trust endpoint, the device flow's entry points with their rate limits (user codes only through
 //! the [`SecretGuard`]), and the per-tenant client IP allow-list every device endpoint
 //! applies.
 //!
 //! The password check is `Login::password_login` itself (same Argon2id work, rate limits
-//! and uniform failure), so a connector is no softer a target than the sign-on page.
+//! and uniform failure), so a connector is no softer a target than the sign-on page; on an
+//! AD FS tenant it is the STS's, through `Login::wstrust_login` (same limits and answer).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,9 +13,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::discovery::{Email, Route, Tenant};
-use crate::login::{Login, LoginError, PasswordAttempt, PasswordOutcome};
-use crate::session::RateLimitError;
+use crate::login::{Login, LoginError, PasswordAttempt, PasswordOutcome, SsoOutcome};
 use crate::session::rate_limit::{Guesser, SecretGuard};
+use crate::session::{RateLimitError, Session};
 
 use super::device_flow::{DeviceAuthorization, DeviceRequest};
 use super::{OAuth, OAuthError, Subject, TokenResponse};
@@ -78,9 +79,11 @@ pub struct Devices {
 }
 
 impl Devices {
-    /// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants.
-    /// The password step is [`Login::password_login`]; this adds the connector's client, the
-    /// allow-list and the SSO redirection, and trades the session for tokens.
+    /// `POST /api/v1/device/login`: email and password in, tokens out, for password tenants
+    /// and for AD FS tenants that set `wstrust_url`. The password step is
+    /// [`Login::password_login`] or [`Login::wstrust_login`]; this adds the connector's
+    /// client, the allow-list and, for other SSO tenants, the redirection to the device
+    /// flow, and trades the session for tokens.
     pub async fn password_tokens(
         &self,
         client_id: &str,
@@ -102,6 +105,21 @@ impl Devices {
             {
                 Route::Sso(t) => {
                     check_allowlist(&t, client_ip)?;
+                    if let Some(endpoint) = t.sso.as_ref().and_then(|s| s.wstrust_url.as_ref()) {
+                        let outcome = self
+                            .login
+                            .wstrust_login(&t, endpoint, &parsed, password, client_ip, now)
+                            .await?;
+                        return match outcome {
+                            SsoOutcome::SignedIn { session, .. } => {
+                                self.session_tokens(session, client_id, now).await
+                            }
+                            SsoOutcome::Waiting(_) => Err(DeviceError::Waiting),
+                            // A device login carries no console test mark; were one ever
+                            // to come back, it signs nobody in.
+                            SsoOutcome::Tested(_) => Err(LoginError::NoPendingRequest.into()),
+                        };
+                    }
                     return Err(DeviceError::SsoRequired {
                         account: t.account.clone(),
                         button: t.sso.as_ref().map(|s| s.button.clone()),
@@ -119,26 +137,36 @@ impl Devices {
         };
         match self.login.password_login(attempt, now).await? {
             PasswordOutcome::SignedIn(session) => {
-                // The connector holds tokens, not a browser session: close the one
-                // `password_login` opened rather than leave it live until its idle timeout.
-                self.login
-                    .sessions
-                    .destroy(&session.id)
-                    .await
-                    .map_err(OAuthError::from)?;
-                tracing::info!(target: "audit", event = "device_login", client_id, user_id = session.user_id, account = %session.account);
-                let subject = Subject {
-                    user_id: session.user_id,
-                    email: session.email,
-                    account: session.account,
-                };
-                Ok(self
-                    .oauth
-                    .tokens(subject, client_id, None, None, now)
-                    .await?)
+                self.session_tokens(session, client_id, now).await
             }
             PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),
         }
+    }
+
+    /// The connector's tokens for the login that opened `session`. The connector holds
+    /// tokens, not a browser session: the session the login opened is closed rather than
+    /// left live until its idle timeout.
+    async fn session_tokens(
+        &self,
+        session: Session,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, DeviceError> {
+        self.login
+            .sessions
+            .destroy(&session.id)
+            .await
+            .map_err(OAuthError::from)?;
+        tracing::info!(target: "audit", event = "device_login", client_id, user_id = session.user_id, account = %session.account, amr = %session.amr);
+        let subject = Subject {
+            user_id: session.user_id,
+            email: session.email,
+            account: session.account,
+        };
+        Ok(self
+            .oauth
+            .tokens(subject, client_id, None, None, now)
+            .await?)
     }
 
     /// `POST /oauth2/device_authorization`: starts a device flow. With a `login_hint`, the

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::error::SamlError;
 use super::metadata::{IdpMetadata, MAX_METADATA_BYTES};
+use crate::discovery::Protocol;
 
 /// Bound on one refresher fetch, from connecting to the end of the body: a stalled IdP
 /// must not hold a refresher forever.
@@ -105,8 +106,9 @@ pub enum FetchError {
 
 impl FetchError {
     /// Sorts reqwest's error: a timeout, a TLS refusal (with rustls's reason), or another
-    /// transport failure.
-    fn from_reqwest(url: &Url, timeout: Duration, source: reqwest::Error) -> Self {
+    /// transport failure. Also the reasons of WS-Trust requests (`wsfed::trust`), which go
+    /// to IdPs through clients trusting the same roots.
+    pub fn from_reqwest(url: &Url, timeout: Duration, source: reqwest::Error) -> Self {
         let url = url.to_string();
         if source.is_timeout() {
             return FetchError::Timeout {
@@ -188,10 +190,13 @@ pub fn http_client_builder(
 }
 
 /// Fetches and parses metadata from an HTTPS URL, with a body size cap, all of it (connect,
-/// handshake, headers, body) within `timeout`.
+/// handshake, headers, body) within `timeout`. The role read is `protocol`'s (see
+/// [`IdpMetadata::parse_for`]): a WS-Federation tenant's STS role, with its passive requestor
+/// endpoint and its own signing keys, out of the same Federation Metadata document.
 pub async fn fetch_metadata(
     client: &reqwest::Client,
     url: &Url,
+    protocol: Protocol,
     timeout: Duration,
 ) -> Result<IdpMetadata, FetchError> {
     if url.scheme() != "https" {
@@ -220,7 +225,7 @@ pub async fn fetch_metadata(
         }
     }
     // XML work stays off the async runtime (issue #11).
-    let parsed = tokio::task::spawn_blocking(move || IdpMetadata::parse(&body))
+    let parsed = tokio::task::spawn_blocking(move || IdpMetadata::parse_for(&body, protocol))
         .await
         .unwrap_or_else(|e| Err(SamlError::Metadata(format!("the parse stopped: {e}"))));
     parsed.map_err(|source| FetchError::Metadata {
@@ -236,9 +241,14 @@ mod tests {
     #[tokio::test]
     async fn plain_http_metadata_is_never_fetched() {
         let url = Url::parse("http://idp.example/metadata").expect("url");
-        let err = fetch_metadata(&reqwest::Client::new(), &url, FETCH_TIMEOUT)
-            .await
-            .expect_err("refused");
+        let err = fetch_metadata(
+            &reqwest::Client::new(),
+            &url,
+            Protocol::Saml2,
+            FETCH_TIMEOUT,
+        )
+        .await
+        .expect_err("refused");
         assert!(matches!(err, FetchError::NotHttps(_)), "{err}");
     }
 }

@@ -42,6 +42,15 @@ pub struct IdpCert {
     pub not_after: Option<DateTime<Utc>>,
 }
 
+/// One SingleLogoutService endpoint of the IdP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SloService {
+    /// `Location`: where our LogoutRequests go.
+    pub location: Url,
+    /// `ResponseLocation`, else `Location`: where our LogoutResponses go.
+    pub response_location: Url,
+}
+
 /// What we need to know about one IdP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpMetadata {
@@ -51,6 +60,10 @@ pub struct IdpMetadata {
     pub sso_redirect: Option<Url>,
     /// SingleSignOnService, HTTP-POST binding.
     pub sso_post: Option<Url>,
+    /// SingleLogoutService, HTTP-Redirect binding (SAML 2.0 IdPs that do Single Logout).
+    pub slo_redirect: Option<SloService>,
+    /// SingleLogoutService, HTTP-POST binding.
+    pub slo_post: Option<SloService>,
     /// Signing certificates (several during a rollover). Never empty.
     pub certs: Vec<IdpCert>,
     /// `validUntil` of the document, when given.
@@ -209,10 +222,36 @@ impl IdpMetadata {
                 "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding".into(),
             ));
         }
+        // Single Logout is SAML 2.0's: a WS-Federation STS signs out with `wsignout1.0`.
+        let (mut slo_redirect, mut slo_post) = (None, None);
+        if protocol == Protocol::Saml2 {
+            for s in xml::children(&idp, NS_METADATA, "SingleLogoutService") {
+                let binding = s.get_attribute("Binding").unwrap_or_default();
+                let Some(loc) = s.get_attribute("Location") else {
+                    continue;
+                };
+                let location = parse_sso_url(loc.trim())?;
+                let response_location = match s.get_attribute("ResponseLocation") {
+                    Some(r) => parse_sso_url(r.trim())?,
+                    None => location.clone(),
+                };
+                let service = Some(SloService {
+                    location,
+                    response_location,
+                });
+                if binding == BINDING_REDIRECT && slo_redirect.is_none() {
+                    slo_redirect = service;
+                } else if binding == BINDING_POST && slo_post.is_none() {
+                    slo_post = service;
+                }
+            }
+        }
         Ok(Self {
             entity_id,
             sso_redirect,
             sso_post,
+            slo_redirect,
+            slo_post,
             certs,
             valid_until,
             cache_duration,
@@ -241,6 +280,8 @@ impl IdpMetadata {
             entity_id: issuer.to_string(),
             sso_redirect: Some(parse_sso_url(sso_url.as_str())?),
             sso_post: None,
+            slo_redirect: None,
+            slo_post: None,
             certs,
             valid_until: None,
             cache_duration: None,
@@ -450,10 +491,31 @@ mod tests {
         assert_eq!(m.certs.len(), 1);
         assert_eq!(m.cache_duration, Some(Duration::from_secs(7200)));
         assert!(m.sso_redirect.is_some() && m.sso_post.is_none());
+        assert!(m.slo_redirect.is_none() && m.slo_post.is_none());
         let now = DateTime::parse_from_rfc3339("2029-12-31T23:30:00Z")
             .expect("t")
             .with_timezone(&Utc);
         assert_eq!(m.next_refresh(now), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn single_logout_services_are_read_with_their_response_location() {
+        let slo = format!(
+            r#"<md:SingleLogoutService Binding="{BINDING_REDIRECT}" Location="https://idp.example/slo" ResponseLocation="https://idp.example/slo-done"/><md:SingleLogoutService Binding="{BINDING_POST}" Location="https://idp.example/slo-post"/>"#
+        );
+        let text = doc("", &cert_b64()).replace(
+            "<md:SingleSignOnService",
+            &format!("{slo}<md:SingleSignOnService"),
+        );
+        let m = IdpMetadata::parse(text.as_bytes()).expect("parse");
+        let redirect = m.slo_redirect.expect("redirect SLO");
+        assert_eq!(redirect.location.as_str(), "https://idp.example/slo");
+        assert_eq!(
+            redirect.response_location.as_str(),
+            "https://idp.example/slo-done"
+        );
+        let post = m.slo_post.expect("POST SLO");
+        assert_eq!(post.response_location, post.location);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! - [`registry`]: `IdpRegistry`, every tenant's IdP, with the refresher of each metadata URL.
 //! - [`sp`]: `Sp`, our side, and `sp_metadata`, the document the IdP administrator imports.
 //! - [`request`]: AuthnRequest, HTTP-Redirect and HTTP-POST bindings.
+//! - [`logout`]: Single Logout: our signed LogoutRequest and LogoutResponse, and `verify`
+//!   of the logout messages that reach our SingleLogoutService.
 //! - [`response`]: `validate(b64, &Expected, now)`, which runs every check below in spec
 //!   order, `validate_traced` (the same, with the response's claims), and `peek_issuer`.
 //! - [`facts`]: `ResponseFacts`, what a response claims (Issuer, Destination, NameID,
@@ -33,6 +35,7 @@ pub mod error;
 pub mod facts;
 pub mod fetch;
 pub mod keys;
+pub mod logout;
 pub mod metadata;
 pub mod profile;
 pub mod registry;
@@ -46,7 +49,7 @@ pub use error::SamlError;
 pub use facts::{CertificateFacts, ResponseFacts};
 pub use fetch::{FetchError, fetch_metadata, http_client, http_client_builder};
 pub use keys::SpKeys;
-pub use metadata::{IdpCert, IdpMetadata};
+pub use metadata::{IdpCert, IdpMetadata, SloService};
 pub use registry::{IdpRegistry, UrlSource};
 pub use response::{Expected, Traced, VerifiedAssertion, peek_issuer, validate, validate_traced};
 pub use sp::{Sp, sp_metadata};

@@ -36,9 +36,9 @@ pub struct IdpRegistry {
     /// long as a fetched copy would ([`DEFAULT_REFRESH`]).
     on_demand: Option<moka::future::Cache<String, Arc<IdpMetadata>>>,
     /// The refresher task of each tenant whose metadata comes from a URL (file source), with
-    /// that URL. Also the lock under which fetched copies are stored and forgotten, so a task
+    /// that source (URL and protocol). Also the lock under which fetched copies are stored and forgotten, so a task
     /// stopped by a reload cannot store a copy after the reload forgot it.
-    refreshers: Mutex<HashMap<String, (Url, tokio::task::AbortHandle)>>,
+    refreshers: Mutex<HashMap<String, (UrlSource, tokio::task::AbortHandle)>>,
 }
 
 /// A tenant whose IdP metadata comes from a URL.
@@ -48,6 +48,9 @@ pub struct UrlSource {
     pub account: String,
     /// HTTPS URL of the metadata.
     pub url: Url,
+    /// The tenant's protocol: which role of the document is its IdP (SAML's IdP or
+    /// WS-Federation's STS).
+    pub protocol: Protocol,
 }
 
 /// How many metadata URLs `check` fetches at a time.
@@ -106,7 +109,7 @@ impl IdpRegistry {
             .as_ref()
             .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
         let loaded = match url {
-            Some(url) => match fetch_metadata(client, url, FETCH_TIMEOUT).await {
+            Some(url) => match fetch_metadata(client, url, sso.protocol, FETCH_TIMEOUT).await {
                 Ok(m) => {
                     self.store_fetched(&tenant.account, m.clone());
                     Ok(m)
@@ -230,7 +233,7 @@ impl IdpRegistry {
             let (client, slots) = (client.clone(), slots.clone());
             fetches.spawn(async move {
                 let _slot = slots.acquire_owned().await;
-                let fetched = fetch_metadata(&client, &src.url, timeout).await;
+                let fetched = fetch_metadata(&client, &src.url, src.protocol, timeout).await;
                 (src.account, fetched)
             });
         }
@@ -284,6 +287,7 @@ impl IdpRegistry {
                 Some(UrlSource {
                     account: t.account.clone(),
                     url: sso.idp_metadata_url.clone()?,
+                    protocol: sso.protocol,
                 })
             })
             .collect();
@@ -297,8 +301,9 @@ impl IdpRegistry {
     ///
     /// The refreshers follow `sources`: a tenant that gained a URL gets one at once (no
     /// restart needed), and one whose tenant is gone or names another URL (or a file now) is
-    /// stopped. Fetched copies are kept only for tenants that still name the same URL: a new
-    /// URL may be another IdP, and the old one's keys must not sign its logins meanwhile.
+    /// stopped. Fetched copies are kept only for tenants that still name the same URL with
+    /// the same protocol: a new URL may be another IdP, another protocol reads another role
+    /// of the document, and the old keys must not sign its logins meanwhile.
     pub fn replace(
         self: &Arc<Self>,
         configured: HashMap<String, Arc<IdpMetadata>>,
@@ -306,13 +311,11 @@ impl IdpRegistry {
     ) {
         self.configured.store(Arc::new(configured));
         let mut running = lock(&self.refreshers);
-        let wanted: HashMap<&str, &Url> = sources
-            .iter()
-            .map(|s| (s.account.as_str(), &s.url))
-            .collect();
+        let wanted: HashMap<&str, &UrlSource> =
+            sources.iter().map(|s| (s.account.as_str(), s)).collect();
         let mut stopped = Vec::new();
-        running.retain(|account, (url, task)| {
-            let keep = wanted.get(account.as_str()) == Some(&&*url);
+        running.retain(|account, (src, task)| {
+            let keep = wanted.get(account.as_str()) == Some(&&*src);
             if !keep {
                 task.abort();
                 stopped.push(account.clone());
@@ -332,7 +335,7 @@ impl IdpRegistry {
                 running.entry(src.account.clone())
             {
                 let task = self.spawn_refresher(src.clone(), client.clone());
-                slot.insert((src.url, task));
+                slot.insert((src, task));
             }
         }
     }
@@ -421,13 +424,13 @@ impl IdpRegistry {
         let reg = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let fetched = fetch_metadata(&client, &src.url, FETCH_TIMEOUT).await;
+                let fetched = fetch_metadata(&client, &src.url, src.protocol, FETCH_TIMEOUT).await;
                 let Some(reg) = reg.upgrade() else { return };
                 let wait = match fetched {
                     Ok(m) => {
                         let wait = m.next_refresh(Utc::now());
                         let running = lock(&reg.refreshers);
-                        if running.get(&src.account).map(|(url, _)| url) != Some(&src.url) {
+                        if running.get(&src.account).map(|(s, _)| s) != Some(&src) {
                             return; // replaced by a reload while fetching
                         }
                         reg.store_fetched(&src.account, m);
@@ -489,6 +492,7 @@ mod tests {
         let source = UrlSource {
             account: "contoso".into(),
             url: Url::parse("https://idp.example.com/metadata").unwrap(),
+            protocol: Protocol::Saml2,
         };
         reg.replace(HashMap::new(), vec![source]);
         assert!(reg.get("contoso").is_some());

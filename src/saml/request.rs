@@ -44,6 +44,27 @@ pub struct RequestParams<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// The enveloped-signature template (RSA-SHA256, exclusive C14N, SHA-256 digest) of the
+/// element with ID `id`, which xmlsec fills in: the HTTP-POST binding of every message we
+/// sign (AuthnRequest, and the logout messages of `logout`).
+pub(super) fn signature_template(id: &str) -> String {
+    format!(
+        concat!(
+            "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<ds:SignatureMethod Algorithm=\"{alg}\"/>",
+            "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+            "<ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
+        ),
+        ds = NS_DSIG,
+        alg = SIG_ALG_RSA_SHA256,
+        id = escape(id),
+    )
+}
+
 /// The AuthnRequest XML. `with_signature_template` adds the enveloped-signature template
 /// the HTTP-POST binding signs (the Redirect binding signs the query string instead).
 pub fn authn_request_xml(sp: &Sp, p: &RequestParams<'_>, with_signature_template: bool) -> String {
@@ -53,21 +74,7 @@ pub fn authn_request_xml(sp: &Sp, p: &RequestParams<'_>, with_signature_template
         ""
     };
     let signature = if with_signature_template {
-        format!(
-            concat!(
-                "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
-                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-                "<ds:SignatureMethod Algorithm=\"{alg}\"/>",
-                "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
-                "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
-                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
-                "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
-                "<ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>"
-            ),
-            ds = NS_DSIG,
-            alg = SIG_ALG_RSA_SHA256,
-            id = escape(p.id),
-        )
+        signature_template(p.id)
     } else {
         String::new()
     };
@@ -115,20 +122,7 @@ fn push_enc(query: &mut String, s: &str) {
 /// `SAMLRequest=..&RelayState=..&SigAlg=..` string. Returns the URL to 302 to.
 pub fn redirect_url(sp: &Sp, p: &RequestParams<'_>, relay_state: &str) -> Result<Url, SamlError> {
     let xml = authn_request_xml(sp, p, false);
-    let deflated = deflate(xml.as_bytes())?;
-    let mut query = String::from("SAMLRequest=");
-    push_enc(&mut query, &STANDARD.encode(deflated));
-    if !relay_state.is_empty() {
-        query.push_str("&RelayState=");
-        push_enc(&mut query, relay_state);
-    }
-    if p.sso.sign_requests {
-        query.push_str("&SigAlg=");
-        push_enc(&mut query, SIG_ALG_RSA_SHA256);
-        let sig = sp.keys.sign_rsa_sha256(query.as_bytes())?;
-        query.push_str("&Signature=");
-        push_enc(&mut query, &STANDARD.encode(sig));
-    }
+    let mut query = redirect_query(sp, "SAMLRequest", &xml, relay_state, p.sso.sign_requests)?;
     if let (LoginHint::Query, Some(email)) = (p.sso.login_hint, p.login_hint) {
         query.push_str("&login_hint=");
         push_enc(&mut query, email);
@@ -137,13 +131,46 @@ pub fn redirect_url(sp: &Sp, p: &RequestParams<'_>, relay_state: &str) -> Result
         query.push_str("&whr=");
         push_enc(&mut query, whr);
     }
-    let mut url = p.destination.clone();
+    Ok(with_query(p.destination, query))
+}
+
+/// The HTTP-Redirect binding's query for one message: `{param}=` the deflated, base64,
+/// URL-encoded `xml`, then `RelayState` when non-empty, and, when `sign`, `SigAlg` and
+/// `Signature` over the exact encoded `{param}=..&RelayState=..&SigAlg=..` (bindings
+/// 3.4.4.1). `param` is `SAMLRequest` or `SAMLResponse`.
+pub(super) fn redirect_query(
+    sp: &Sp,
+    param: &str,
+    xml: &str,
+    relay_state: &str,
+    sign: bool,
+) -> Result<String, SamlError> {
+    let deflated = deflate(xml.as_bytes())?;
+    let mut query = format!("{param}=");
+    push_enc(&mut query, &STANDARD.encode(deflated));
+    if !relay_state.is_empty() {
+        query.push_str("&RelayState=");
+        push_enc(&mut query, relay_state);
+    }
+    if sign {
+        query.push_str("&SigAlg=");
+        push_enc(&mut query, SIG_ALG_RSA_SHA256);
+        let sig = sp.keys.sign_rsa_sha256(query.as_bytes())?;
+        query.push_str("&Signature=");
+        push_enc(&mut query, &STANDARD.encode(sig));
+    }
+    Ok(query)
+}
+
+/// `destination` with `query` appended to the query it already has.
+pub(super) fn with_query(destination: &Url, query: String) -> Url {
+    let mut url = destination.clone();
     let full = match url.query() {
         Some(q) if !q.is_empty() => format!("{q}&{query}"),
         _ => query,
     };
     url.set_query(Some(&full));
-    Ok(url)
+    url
 }
 
 /// Raw DEFLATE (RFC 1951) of `data`. The compressor is kept per thread and reset between
@@ -278,6 +305,7 @@ mod tests {
             entity_id: "https://login.example.com/".into(),
             acs_url: "https://login.example.com/auth/saml/callback".into(),
             acs_alias_url: "https://login.example.com/saml2/idpresponse".into(),
+            slo_url: "https://login.example.com/saml/slo".into(),
             keys: Arc::new(SpKeys::generate().expect("keys")),
         }
     }
@@ -429,6 +457,8 @@ mod tests {
             entity_id: "https://idp.example.com/".into(),
             sso_redirect: None,
             sso_post: Some(dest.clone()),
+            slo_redirect: None,
+            slo_post: None,
             certs: vec![],
             valid_until: None,
             cache_duration: None,

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::keys::SpKeys;
-use super::metadata::BINDING_POST;
+use super::metadata::{BINDING_POST, BINDING_REDIRECT};
 use super::xml::escape;
 use super::xml::{NS_DSIG, NS_METADATA, NS_PROTOCOL};
 use crate::config::Config;
@@ -16,6 +16,8 @@ use crate::config::Config;
 pub const ACS_PATH: &str = "/auth/saml/callback";
 /// ACS alias some products are configured with, index 1.
 pub const ACS_ALIAS_PATH: &str = "/saml2/idpresponse";
+/// Our SingleLogoutService (HTTP-Redirect and HTTP-POST bindings).
+pub const SLO_PATH: &str = "/saml/slo";
 
 /// Our side of the federation: what the SP metadata and the requests say about us.
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ pub struct Sp {
     pub acs_url: String,
     /// Absolute alias ACS URL, `/saml2/idpresponse`.
     pub acs_alias_url: String,
+    /// Absolute SingleLogoutService URL, `/saml/slo`: the only Destination a logout
+    /// message to us may name.
+    pub slo_url: String,
     /// Our key and certificates.
     pub keys: Arc<SpKeys>,
 }
@@ -37,6 +42,7 @@ impl Sp {
             entity_id: config.entity_id(),
             acs_url: config.url(ACS_PATH),
             acs_alias_url: config.url(ACS_ALIAS_PATH),
+            slo_url: config.url(SLO_PATH),
             keys,
         }
     }
@@ -54,7 +60,8 @@ fn key_descriptor(usage: &str, der: &[u8]) -> String {
     )
 }
 
-/// SP metadata: entity ID, both ACS URLs (HTTP-POST), signing and encryption keys (and
+/// SP metadata: entity ID, the SingleLogoutService (HTTP-Redirect and HTTP-POST), both ACS
+/// URLs (HTTP-POST), signing and encryption keys (and
 /// the next certificate, so IdPs trust it before it signs), NameIDFormat emailAddress,
 /// `AuthnRequestsSigned="true"`, `WantAssertionsSigned="true"`.
 pub fn sp_metadata(sp: &Sp) -> String {
@@ -71,6 +78,8 @@ pub fn sp_metadata(sp: &Sp) -> String {
             "<md:EntityDescriptor xmlns:md=\"{md}\" xmlns:ds=\"{ds}\" entityID=\"{entity}\">",
             "<md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" protocolSupportEnumeration=\"{proto}\">",
             "{keys}",
+            "<md:SingleLogoutService Binding=\"{redirect}\" Location=\"{slo}\"/>",
+            "<md:SingleLogoutService Binding=\"{post}\" Location=\"{slo}\"/>",
             "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>",
             "<md:AssertionConsumerService Binding=\"{post}\" Location=\"{acs}\" index=\"0\" isDefault=\"true\"/>",
             "<md:AssertionConsumerService Binding=\"{post}\" Location=\"{alias}\" index=\"1\"/>",
@@ -82,6 +91,8 @@ pub fn sp_metadata(sp: &Sp) -> String {
         proto = NS_PROTOCOL,
         keys = keys,
         post = BINDING_POST,
+        redirect = BINDING_REDIRECT,
+        slo = escape(&sp.slo_url),
         acs = escape(&sp.acs_url),
         alias = escape(&sp.acs_alias_url),
     )
@@ -98,6 +109,7 @@ mod tests {
             entity_id: "https://login.example.com/".into(),
             acs_url: "https://login.example.com/auth/saml/callback".into(),
             acs_alias_url: "https://login.example.com/saml2/idpresponse".into(),
+            slo_url: "https://login.example.com/saml/slo".into(),
             keys: Arc::new(SpKeys::generate().expect("keys")),
         };
         let xml = sp_metadata(&sp);
@@ -124,6 +136,14 @@ mod tests {
             Some("https://login.example.com/saml2/idpresponse")
         );
         assert_eq!(xml::children(&spd, NS_METADATA, "KeyDescriptor").len(), 2);
+        let slo = xml::children(&spd, NS_METADATA, "SingleLogoutService");
+        let bindings: Vec<_> = slo
+            .iter()
+            .filter_map(|s| s.get_attribute("Binding"))
+            .collect();
+        assert_eq!(bindings, [BINDING_REDIRECT, BINDING_POST]);
+        assert!(slo.iter().all(|s| s.get_attribute("Location").as_deref()
+            == Some("https://login.example.com/saml/slo")));
     }
 
     #[test]
@@ -152,6 +172,7 @@ mod tests {
             entity_id: "https://login.example.com/".into(),
             acs_url: "https://login.example.com/auth/saml/callback".into(),
             acs_alias_url: "https://login.example.com/saml2/idpresponse".into(),
+            slo_url: "https://login.example.com/saml/slo".into(),
             keys: Arc::new(keys),
         };
         let xml = sp_metadata(&sp);

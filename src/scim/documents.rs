@@ -144,7 +144,12 @@ fn user_attributes() -> Vec<Attr> {
             ..attr("name", "complex")
         },
         attr("displayName", "string"),
-        attr("active", "boolean"),
+        // Required: whether a person may log in is always known. A POST without it still
+        // creates an active user (Entra always sends it), but a PATCH cannot remove it.
+        Attr {
+            required: true,
+            ..attr("active", "boolean")
+        },
         Attr {
             multi: true,
             sub: vec![
@@ -270,6 +275,8 @@ mod tests {
             ),
             (&json!(true), &json!("server"), &json!(false))
         );
+        let active = attrs.iter().find(|a| a["name"] == "active").unwrap();
+        assert_eq!(active["required"], true, "a PATCH cannot remove it");
         let emails = attrs.iter().find(|a| a["name"] == "emails").unwrap();
         assert_eq!(emails["multiValued"], true);
         assert_eq!(emails["subAttributes"].as_array().unwrap().len(), 3);

@@ -29,7 +29,8 @@ pub enum ScimError {
     /// A PATCH path whose filter matched no value to operate on.
     #[error("no target: {0}")]
     NoTarget(String),
-    /// An attempt to change a read-only attribute (`id`, `meta`).
+    /// An attempt to change a read-only attribute (`id`, `meta`), or to remove a required
+    /// one (`userName`, `active`, a group's `displayName`).
     #[error("attribute is read-only: {0}")]
     Mutability(String),
     /// Another resource already holds this unique value (`userName`, `externalId`).

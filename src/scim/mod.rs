@@ -12,7 +12,8 @@
 //! - [`resource`]: `ScimUser`, `ScimGroup`, `ListResponse` with `Page`, the POST/PUT
 //!   checks, and the mapping to realmgate's users (`UserFacts`, `UserChange`).
 //! - [`filter`]: `Filter::parse`, `matches`, and `lookup` for index-answerable filters.
-//! - [`patch`]: `Patch::parse`, `apply_user`, `apply_group`, with Entra's request shapes.
+//! - [`patch`]: `Patch::parse`, `apply_user`, `apply_group`, with Entra's request shapes
+//!   (paths, values, user and group operations in files of their own).
 //! - [`search`]: `SearchRequest`, the body of `POST /.search`.
 //! - [`documents`]: `ServiceProviderConfig`, `ResourceTypes`, `Schemas`.
 

@@ -1,6 +1,12 @@
 //! The SCIM resources realmgate serves (RFC 7643 §4), the list envelope (RFC 7644 §3.4.2),
 //! the checks of a POST/PUT user, and the mapping to and from realmgate's users.
 //!
+//! `userName` is the login address; `name`, `displayName` and `emails` are kept as the
+//! client sends them and read back unchanged. `emails` never logs anyone in and is never
+//! mailed: the one rule tying it to `userName` is that a rename carries an entry naming
+//! the old login address over to the new one (`accounts::rename`), and a user made
+//! outside provisioning has its login address as primary work email.
+//!
 //! Attributes realmgate does not keep (the enterprise extension, `title`, `phoneNumbers`,
 //! ...) are accepted and dropped: Entra's default attribute mapping sends them, and refusing
 //! them would fail every provisioning cycle. The `Schemas` document lists only what is kept,
@@ -10,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::error::ScimError;
+use crate::accounts::{NameParts, UserEmail};
 
 /// The core User schema URN.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -49,7 +56,7 @@ pub struct ScimUser {
     pub active: Option<bool>,
     /// Email addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub emails: Vec<ScimEmail>,
+    pub emails: Vec<UserEmail>,
     /// Server-set metadata; read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
@@ -68,20 +75,6 @@ pub struct Name {
     /// The full name as displayed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub formatted: Option<String>,
-}
-
-/// One of `emails` (RFC 7643 §4.1.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ScimEmail {
-    /// The address.
-    #[serde(default)]
-    pub value: String,
-    /// `work`, `home`, `other`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Whether this is the preferred address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary: Option<bool>,
 }
 
 /// `meta` (RFC 7643 §3.1).
@@ -215,6 +208,21 @@ pub(super) fn email_count(n: usize) -> Result<(), ScimError> {
     Ok(())
 }
 
+/// The rules of `emails` (RFC 7643 §2.4, §4.1.2): at most [`MAX_EMAILS`], each with a
+/// value, and `primary` true on one at most.
+pub(super) fn check_emails(emails: &[UserEmail]) -> Result<(), ScimError> {
+    email_count(emails.len())?;
+    if emails.iter().any(|e| e.value.trim().is_empty()) {
+        return Err(ScimError::InvalidValue("emails[].value is required".into()));
+    }
+    if emails.iter().filter(|e| e.primary == Some(true)).count() > 1 {
+        return Err(ScimError::InvalidValue(
+            "primary is true on one email at most".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn require_schema(schemas: &[String], urn: &str) -> Result<(), ScimError> {
     if schemas.iter().any(|s| s.eq_ignore_ascii_case(urn)) {
         Ok(())
@@ -248,10 +256,7 @@ impl ScimUser {
         if self.user_name.is_empty() {
             return Err(ScimError::InvalidValue("userName is required".into()));
         }
-        email_count(self.emails.len())?;
-        if self.emails.iter().any(|e| e.value.trim().is_empty()) {
-            return Err(ScimError::InvalidValue("emails[].value is required".into()));
-        }
+        check_emails(&self.emails)?;
         self.external_id = trimmed(self.external_id);
         self.display_name = trimmed(self.display_name);
         self.active.get_or_insert(true);
@@ -261,8 +266,10 @@ impl ScimUser {
         Ok(self)
     }
 
-    /// The display name realmgate stores: `displayName`, else `name.formatted`, else the
-    /// given and family names.
+    /// The display name of a new user: `displayName`, else `name.formatted`, else the
+    /// given and family names. realmgate shows it on pages and in ID tokens, so a user
+    /// provisioned without `displayName` is still named; later writes keep `displayName`
+    /// exactly as sent.
     pub fn full_name(&self) -> String {
         if let Some(d) = &self.display_name {
             return d.clone();
@@ -282,11 +289,19 @@ impl ScimUser {
             .join(" ")
     }
 
-    /// What realmgate keeps of this user, for the glue to write.
+    /// What realmgate keeps of this user, for the glue to write: every attribute as sent,
+    /// so the client reads back what it wrote (an absent `displayName` is an empty name).
     pub fn facts_change(&self) -> UserChange {
+        let name = self.name.clone().unwrap_or_default();
         UserChange {
             email: self.user_name.clone(),
-            name: self.full_name(),
+            name: self.display_name.clone().unwrap_or_default(),
+            name_parts: NameParts {
+                given: name.given_name,
+                family: name.family_name,
+                formatted: name.formatted,
+            },
+            emails: self.emails.clone(),
             active: self.active.unwrap_or(true),
             external_id: self.external_id.clone(),
         }
@@ -300,17 +315,14 @@ impl ScimUser {
             id: Some(user.id.clone()),
             external_id: user.external_id.clone(),
             user_name: user.email.clone(),
-            name: (!user.name.is_empty()).then(|| Name {
-                formatted: Some(user.name.clone()),
-                ..Name::default()
+            name: (!user.name_parts.is_empty()).then(|| Name {
+                given_name: user.name_parts.given.clone(),
+                family_name: user.name_parts.family.clone(),
+                formatted: user.name_parts.formatted.clone(),
             }),
             display_name: (!user.name.is_empty()).then(|| user.name.clone()),
             active: Some(user.active),
-            emails: vec![ScimEmail {
-                value: user.email.clone(),
-                kind: Some("work".into()),
-                primary: Some(true),
-            }],
+            emails: user.emails.clone(),
             meta: Some(meta(
                 "User",
                 base,
@@ -389,8 +401,12 @@ pub struct UserFacts {
     pub id: String,
     /// The login address.
     pub email: String,
-    /// The display name; may be empty.
+    /// The display name (`displayName`); may be empty.
     pub name: String,
+    /// The parts of the name (`name`).
+    pub name_parts: NameParts,
+    /// The email addresses the client keeps (`emails`).
+    pub emails: Vec<UserEmail>,
     /// Whether the user may log in (`Waiting` and `Disabled` are both inactive).
     pub active: bool,
     /// The client's id of the user, kept for `externalId eq` lookups.
@@ -407,8 +423,12 @@ pub struct UserFacts {
 pub struct UserChange {
     /// The login address (`userName`).
     pub email: String,
-    /// The display name.
+    /// The display name (`displayName`).
     pub name: String,
+    /// The parts of the name (`name`).
+    pub name_parts: NameParts,
+    /// The email addresses (`emails`).
+    pub emails: Vec<UserEmail>,
     /// Active or disabled.
     pub active: bool,
     /// `externalId`.
@@ -512,10 +532,22 @@ mod tests {
     #[test]
     fn facts_round_trip() {
         let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let name_parts = NameParts {
+            given: Some("Ann".into()),
+            family: None,
+            formatted: Some("Ann Lee".into()),
+        };
+        let emails = vec![UserEmail {
+            value: "ann@home.example".into(),
+            kind: Some("home".into()),
+            primary: Some(false),
+        }];
         let facts = UserFacts {
             id: "42".into(),
             email: "ann@contoso.com".into(),
-            name: "Ann Lee".into(),
+            name: "Ann L.".into(),
+            name_parts: name_parts.clone(),
+            emails: emails.clone(),
             active: false,
             external_id: Some("ext".into()),
             created: t,
@@ -534,10 +566,36 @@ mod tests {
             UserChange {
                 email: facts.email,
                 name: facts.name,
+                name_parts,
+                emails,
                 active: false,
                 external_id: facts.external_id
             }
         );
+        let json = serde_json::to_value(&user).unwrap();
+        assert_eq!(json["displayName"], "Ann L.");
+        assert_eq!(
+            json["name"],
+            serde_json::json!({"givenName": "Ann", "formatted": "Ann Lee"})
+        );
+        assert_eq!(
+            json["emails"],
+            serde_json::json!([{"value": "ann@home.example", "type": "home", "primary": false}])
+        );
+    }
+
+    /// RFC 7643 §2.4: `primary` is true on one value at most.
+    #[test]
+    fn one_primary_email_at_most() {
+        let body =
+            br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c",
+            "emails":[{"value":"a@b.c","primary":true},{"value":"x@y.z","primary":true}]}"#;
+        let err = ScimUser::parse_new(body).unwrap_err();
+        assert_eq!(err.scim_type(), Some("invalidValue"), "{err}");
+        let body =
+            br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c",
+            "emails":[{"value":"a@b.c","primary":true},{"value":"x@y.z","primary":false}]}"#;
+        assert_eq!(ScimUser::parse_new(body).unwrap().emails.len(), 2);
     }
 
     #[test]

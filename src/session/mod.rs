@@ -30,7 +30,7 @@ pub use links::{LinkClaim, Links, Purpose};
 pub use memory::MemoryStore;
 pub use rate_limit::{RateLimitError, RateLimitPolicy, RateLimiter, RetryAfter};
 pub use redis::RedisStore;
-pub use sessions::{Session, SessionUser, Sessions};
+pub use sessions::{Session, SessionRef, SessionUser, Sessions};
 
 /// Errors of the session store and of the helpers built on it.
 #[derive(Debug, thiserror::Error)]

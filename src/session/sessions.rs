@@ -86,7 +86,34 @@ impl Session {
     /// so that nothing more is stored, and one-way so that an app holding it (in an ID token
     /// or a logout token) cannot turn it into the cookie.
     pub fn sid(&self) -> String {
-        URL_SAFE_NO_PAD.encode(Sha256::digest(format!("sid:{}", self.id).as_bytes()))
+        sid_of(&self.id)
+    }
+}
+
+/// A session named without its cookie: the key of its record and its public id, which is
+/// all ending it needs. Kept by whoever must end a session later without the browser
+/// (SAML Single Logout's index), so a dump of the store still holds no live cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRef {
+    key: String,
+    sid: String,
+}
+
+impl Session {
+    /// This session as a [`SessionRef`].
+    pub fn reference(&self) -> SessionRef {
+        SessionRef {
+            key: record_key(&self.id),
+            sid: self.sid(),
+        }
+    }
+}
+
+impl SessionRef {
+    /// A stable name of the session that is not its cookie (a hash of it), for keys of
+    /// entries that belong to it.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
@@ -183,22 +210,37 @@ impl Sessions {
         if !well_formed(id) {
             return Ok(());
         }
-        let key = record_key(id);
-        let Some(bytes) = self.store.take(&key).await? else {
-            return Ok(());
+        self.destroy_ref(&SessionRef {
+            key: record_key(id),
+            sid: sid_of(id),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Ends the session `r` names (SAML Single Logout, with no browser of it at hand);
+    /// true when it was still live. The listener is told, as by [`Sessions::destroy`].
+    pub async fn destroy_ref(&self, r: &SessionRef) -> Result<bool, StoreError> {
+        let Some(bytes) = self.store.take(&r.key).await? else {
+            return Ok(false);
         };
-        if let (Some(listener), Ok(mut session)) =
+        if let (Some(listener), Ok(session)) =
             (&self.listener, serde_json::from_slice::<Session>(&bytes))
         {
-            session.id = id.to_string();
             listener
                 .ended(Ended::Session {
-                    sid: session.sid(),
+                    sid: r.sid.clone(),
                     user_id: session.user_id,
                 })
                 .await;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// The longest a session lives (the absolute timeout): what entries kept beside a
+    /// session need as their TTL.
+    pub fn lifetime(&self) -> Duration {
+        self.max
     }
 
     /// Ends every session of `user_id` opened up to `now` (a password reset): records the
@@ -263,6 +305,11 @@ pub async fn ended_at(
 
 fn ended_key(user_id: i64) -> String {
     format!("sessions-ended:{user_id}")
+}
+
+/// See [`Session::sid`].
+fn sid_of(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("sid:{id}").as_bytes()))
 }
 
 fn record_key(id: &str) -> String {

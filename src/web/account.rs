@@ -63,9 +63,13 @@ pub async fn password(
     };
     match state.login.password_login(attempt, Utc::now()).await {
         Ok(PasswordOutcome::SignedIn(session)) => {
+            remember_language(&state, session.user_id).await;
             signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
         }
-        Ok(PasswordOutcome::Waiting(_)) => to_waiting_room(&state, WaitingVia::Password),
+        Ok(PasswordOutcome::Waiting(user)) => {
+            remember_language(&state, user.id).await;
+            to_waiting_room(&state, WaitingVia::Password)
+        }
         Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
             // The same page, status and bytes whatever the reason (unknown user, wrong
             // password, no password): the email is not echoed back.
@@ -185,6 +189,16 @@ pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -
     let mut res = Redirect::to(return_to.unwrap_or("/me")).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
+}
+
+/// Remembers the language of this request as the user's (that of their last sign-in),
+/// for the mail sent to them later: an approval, an invitation, a Waiting Room notice.
+/// A failure is logged; the sign-in goes on.
+pub async fn remember_language(state: &AppState, user_id: i64) {
+    let lang = super::pages::lang();
+    if let Err(e) = state.users.set_lang(user_id, lang).await {
+        tracing::warn!(user_id, reason = %e, "the language of the sign-in was not remembered");
+    }
 }
 
 /// The session of this request, if any.
@@ -345,23 +359,40 @@ pub async fn logout(
     if let Err(e) = guard::check_csrf(&state.config, &headers, &form.csrf) {
         return PageError(e, state.pages.clone()).into_response();
     }
-    match sign_out(&state, &headers).await {
-        Ok((expired, ended)) => {
-            // A WS-Federation tenant's session also ends at its STS (`wsignout1.0`).
-            let reply = format!(
-                "{}/",
-                state.config.public_url.as_str().trim_end_matches('/')
-            );
-            let to = match ended {
-                Some(s) => state.login.wsfed_signout(&s.account, &reply).await,
-                None => None,
-            };
-            let mut res = Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response();
-            res.headers_mut().append(header::SET_COOKIE, expired);
-            res
-        }
-        Err(e) => PageError(e, state.pages.clone()).into_response(),
+    let (expired, ended) = match sign_out(&state, &headers).await {
+        Ok(signed_out) => signed_out,
+        Err(e) => return PageError(e, state.pages.clone()).into_response(),
+    };
+    let mut res = match ended {
+        Some(s) => onward(&state, &headers, &s).await,
+        None => Redirect::to("/").into_response(),
+    };
+    res.headers_mut().append(header::SET_COOKIE, expired);
+    res
+}
+
+/// Where the browser goes once `ended` is over here: a SAML session whose IdP does Single
+/// Logout to the IdP with our LogoutRequest (its answer bound to this browser), a
+/// WS-Federation tenant's to its STS (`wsignout1.0`), every other to the start page.
+async fn onward(state: &AppState, headers: &HeaderMap, ended: &Session) -> Response {
+    let bound = guard::binding(
+        &state.config,
+        headers,
+        super::sso::BINDING_COOKIE,
+        cookie::SameSite::None,
+        Some(crate::login::PENDING_TTL.as_secs() as i64),
+    );
+    if let Ok((binding, set_cookie)) = bound
+        && let Some(start) = state.login.saml_logout(ended, &binding, Utc::now()).await
+    {
+        return super::sso::to_idp(state, start, set_cookie);
     }
+    let reply = format!(
+        "{}/",
+        state.config.public_url.as_str().trim_end_matches('/')
+    );
+    let to = state.login.wsfed_signout(&ended.account, &reply).await;
+    Redirect::to(to.as_ref().map_or("/", |u| u.as_str())).into_response()
 }
 
 /// Ends this browser's session (through `Sessions::destroy`, so the apps it signed in to

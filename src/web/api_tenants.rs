@@ -1,6 +1,7 @@
-//! The management API's tenant changes: create, patch, delete, IdP metadata, domains and
-//! their DNS proof. Thin glue over [`crate::admin::tenants`], which checks, applies and
-//! records; a route of an account the token does not reach answers 404, like an absent one.
+//! The management API's tenants: list and read (file and database tenants alike), create,
+//! patch, delete, IdP metadata, domains and their DNS proof. Thin glue over
+//! [`crate::admin::tenants`], which checks, applies and records; a route of an account the
+//! token does not reach answers 404, like an absent one.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,10 +12,181 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::api::{MgmtError, MgmtErrorBody, TenantBody, json_body, tenant_body};
+use super::api::{MgmtError, MgmtErrorBody, json_body};
 use super::bearer::Caller;
 use super::state::SharedState;
 use crate::admin::{AdminError, DomainStatus};
+use crate::discovery::Tenant;
+use crate::discovery::tenant::{JitPolicy, LoginHint, Protocol, TenantOrigin};
+
+/// A tenant as the API shows it: the fields of a tenant file plus where it lives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantBody {
+    /// URL slug.
+    pub account: String,
+    /// Display name.
+    pub name: String,
+    /// Email domains.
+    pub domains: Vec<String>,
+    /// Whether subdomains of `domains` belong to the tenant.
+    pub include_subdomains: bool,
+    /// Region, when not this gateway's.
+    pub region: Option<String>,
+    /// Single sign-on; absent for password login.
+    pub sso: Option<SsoBody>,
+    /// `file` (operator-managed, read-only here) or `database`.
+    pub source: &'static str,
+}
+
+/// A tenant's `[sso]` table.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsoBody {
+    /// `saml2`, `wsfed` or `oidc`.
+    pub protocol: &'static str,
+    /// The sign-in button's text.
+    pub button: String,
+    /// The IdP's entity ID, when given by hand.
+    pub issuer: Option<String>,
+    /// The IdP's sign-in URL, when given by hand.
+    pub sso_url: Option<String>,
+    /// Signing certificates (PEM or base64), when given by hand.
+    pub certificate: Vec<String>,
+    /// The WS-Federation sign-in URL, when given by hand (`wsfed`).
+    pub wsfed_url: Option<String>,
+    /// The AD FS WS-Trust endpoint devices sign in through (`wsfed`).
+    pub wstrust_url: Option<String>,
+    /// Where the metadata is fetched from.
+    pub idp_metadata_url: Option<String>,
+    /// Whether AuthnRequests are signed.
+    pub sign_requests: bool,
+    /// Whether IdP-initiated logins are accepted.
+    pub allow_idp_initiated: bool,
+    /// `deny`, `waiting_room` or `create`.
+    pub jit: &'static str,
+    /// The attribute carrying the email.
+    pub email_claim: Option<String>,
+    /// `query`, `subject` or `none`.
+    pub login_hint: &'static str,
+    /// Whether the account page goes straight to the IdP.
+    pub auto_redirect: bool,
+    /// OpenID Connect: where the provider's configuration is, when not beside `issuer`.
+    pub discovery_url: Option<String>,
+    /// OpenID Connect: our client ID at the provider.
+    pub client_id: Option<String>,
+    /// OpenID Connect: `client_secret_basic` or `private_key_jwt` (the secret or key
+    /// itself is never shown).
+    pub client_auth: Option<&'static str>,
+    /// OpenID Connect: scopes requested besides `openid`.
+    pub scopes: Option<Vec<String>>,
+    /// OpenID Connect: Entra's `domain_hint`.
+    pub domain_hint: Option<String>,
+}
+
+pub(super) fn tenant_body(t: &Tenant) -> TenantBody {
+    TenantBody {
+        account: t.account.clone(),
+        name: t.name.clone(),
+        domains: t.domains.clone(),
+        include_subdomains: t.include_subdomains,
+        region: t.region.clone(),
+        sso: t.sso.as_ref().map(|s| SsoBody {
+            protocol: s.protocol.as_str(),
+            button: s.button.clone(),
+            issuer: s.issuer.clone(),
+            sso_url: s.sso_url.as_ref().map(ToString::to_string),
+            certificate: s.certificate.clone(),
+            wsfed_url: s.wsfed_url.as_ref().map(ToString::to_string),
+            wstrust_url: s.wstrust_url.as_ref().map(ToString::to_string),
+            idp_metadata_url: s.idp_metadata_url.as_ref().map(ToString::to_string),
+            sign_requests: s.sign_requests,
+            allow_idp_initiated: s.allow_idp_initiated,
+            jit: match s.jit {
+                JitPolicy::Deny => "deny",
+                JitPolicy::WaitingRoom => "waiting_room",
+                JitPolicy::Create => "create",
+            },
+            email_claim: s.email_claim.clone(),
+            login_hint: match s.login_hint {
+                LoginHint::Query => "query",
+                LoginHint::Subject => "subject",
+                LoginHint::None => "none",
+            },
+            auto_redirect: s.auto_redirect,
+            discovery_url: s.discovery_url.as_ref().map(ToString::to_string),
+            client_id: s.client_id.clone(),
+            client_auth: match (&s.client_secret, &s.client_key) {
+                (Some(_), _) => Some("client_secret_basic"),
+                (None, Some(_)) => Some("private_key_jwt"),
+                (None, None) => None,
+            },
+            scopes: (s.protocol == Protocol::Oidc).then(|| s.scopes.clone()),
+            domain_hint: s.domain_hint.clone(),
+        }),
+        source: match t.origin {
+            TenantOrigin::File => "file",
+            TenantOrigin::Import | TenantOrigin::Api => "database",
+        },
+    }
+}
+
+/// The tenants the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    /// By account.
+    pub tenants: Vec<TenantBody>,
+}
+
+/// `GET /api/v1/tenants`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    tag = "management",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The tenants this token reaches", body = TenantList),
+        (status = 401, description = "No valid token", body = MgmtErrorBody),
+        (status = 403, description = "Not an admin token", body = MgmtErrorBody),
+        (status = 429, description = "Too many failed token lookups", body = MgmtErrorBody),
+        (status = 503, description = "A backend is down", body = MgmtErrorBody),
+    )
+)]
+pub async fn list_tenants(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Json<TenantList>, MgmtError> {
+    let tenants = state
+        .tenant_admin
+        .list()
+        .await?
+        .iter()
+        .filter(|t| caller.reaches(&t.account))
+        .map(|t| tenant_body(t))
+        .collect();
+    Ok(Json(TenantList { tenants }))
+}
+
+/// `GET /api/v1/tenants/{account}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{account}",
+    tag = "management",
+    security(("bearer" = [])),
+    params(("account" = String, Path, description = "The tenant's account")),
+    responses(
+        (status = 200, description = "The tenant", body = TenantBody),
+        (status = 401, description = "No valid token", body = MgmtErrorBody),
+        (status = 404, description = "No such account, or not this token's", body = MgmtErrorBody),
+        (status = 503, description = "A backend is down", body = MgmtErrorBody),
+    )
+)]
+pub async fn get_tenant(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(account): Path<String>,
+) -> Result<Json<TenantBody>, MgmtError> {
+    let tenant = caller.tenant(&state, &account).await?;
+    Ok(Json(tenant_body(&tenant)))
+}
 
 /// A tenant as a tenant file writes it (documentation of the body: the handler reads the
 /// JSON itself through the tenant file parser, so a problem has `check`'s words).

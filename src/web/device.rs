@@ -92,7 +92,8 @@ pub(super) fn device_error(state: &AppState, e: DeviceError) -> Response {
     }
 }
 
-/// `POST /api/v1/device/login`: an MFP connector's email + password, tokens back.
+/// `POST /api/v1/device/login`: an MFP connector's email + password, tokens back (checked
+/// here, or by an AD FS tenant's STS over WS-Trust).
 #[utoipa::path(
     post,
     path = "/api/v1/device/login",
@@ -101,10 +102,10 @@ pub(super) fn device_error(state: &AppState, e: DeviceError) -> Response {
     responses(
         (status = 200, description = "Tokens", body = crate::oauth::TokenResponse),
         (status = 400, description = "Malformed body or unknown client", body = OAuthErrorBody),
-        (status = 401, description = "invalid_credentials: the same answer for an unknown user and a wrong password", body = super::error::ApiErrorBody),
+        (status = 401, description = "invalid_credentials: the same answer for an unknown user and a wrong password (on an AD FS tenant with wstrust_url, for every refusal of the STS or its token)", body = super::error::ApiErrorBody),
         (status = 403, description = "sso_required (use the device flow), ip_not_allowed or access_denied", body = super::openapi::DeviceRefusal),
         (status = 429, description = "rate_limited", body = super::error::ApiErrorBody),
-        (status = 503, description = "A backend is down", body = super::openapi::DeviceRefusal),
+        (status = 503, description = "A backend is down, or the tenant's STS did not answer in time (sts_unavailable)", body = super::openapi::DeviceRefusal),
     )
 )]
 pub async fn device_login(

@@ -248,12 +248,14 @@ fn login_message(e: &LoginError) -> &'static str {
         LoginError::Saml(SamlError::StatusNotSuccess { .. })
         | LoginError::Oidc(crate::oidc::OidcError::IdpError { .. }) => "error-idp-status",
         LoginError::Oidc(e) if e.is_unavailable() => UNAVAILABLE,
+        LoginError::WsFed(e) if e.is_unavailable() => UNAVAILABLE,
         LoginError::Saml(_)
         | LoginError::Oidc(_)
         | LoginError::WsFed(_)
         | LoginError::WrongProtocol { .. }
         | LoginError::Replay(_)
-        | LoginError::Unsolicited(_) => "error-authentication",
+        | LoginError::Unsolicited(_)
+        | LoginError::UnknownIssuer(_) => "error-authentication",
         LoginError::NoPendingRequest | LoginError::OtherBrowser => "error-other-browser",
         LoginError::Refused(Refusal::NotProvisioned) => "error-not-provisioned",
         LoginError::Refused(Refusal::Disabled) | LoginError::Disabled => "error-disabled",

@@ -8,8 +8,11 @@
 
 pub mod account;
 pub mod api;
+pub mod api_audit;
 pub mod api_clients;
+pub mod api_onboarding;
 pub mod api_tenants;
+pub mod api_users;
 pub mod authorize;
 pub mod bearer;
 pub mod console;
@@ -26,6 +29,7 @@ pub mod pages;
 pub mod qr;
 pub mod reset;
 pub mod scim;
+pub mod slo;
 pub mod sso;
 pub mod state;
 pub mod token;
@@ -69,20 +73,27 @@ pub fn router(state: SharedState) -> Router {
         .route("/waiting-room", get(account::waiting_room))
         .route("/auth/verify", get(account::verify))
         .route("/sso/{account}/start", get(sso::start))
-        .route("/auth/saml/callback", post(sso::acs))
-        .route("/saml2/idpresponse", post(sso::acs))
+        .route(
+            "/auth/saml/callback",
+            post(sso::acs).get(sso::wsfed_signout),
+        )
+        .route("/saml2/idpresponse", post(sso::acs).get(sso::wsfed_signout))
         .route("/saml/metadata", get(sso::metadata))
+        .route(
+            crate::saml::sp::SLO_PATH,
+            get(slo::redirect).post(slo::post),
+        )
         .route(oidc::CALLBACK, get(oidc::callback))
         .route("/{account}/no-sso", get(account::no_sso_page))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/device/login", post(device::device_login))
         .route(
             "/api/v1/tenants",
-            get(api::list_tenants).post(api_tenants::create_tenant),
+            get(api_tenants::list_tenants).post(api_tenants::create_tenant),
         )
         .route(
             "/api/v1/tenants/{account}",
-            get(api::get_tenant)
+            get(api_tenants::get_tenant)
                 .patch(api_tenants::patch_tenant)
                 .delete(api_tenants::delete_tenant),
         )
@@ -100,21 +111,29 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(
             "/api/v1/tenants/{account}/users",
-            get(api::list_users).post(api::create_user),
+            get(api_users::list_users).post(api_users::create_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/import",
-            post(api::import_users),
+            post(api_onboarding::import_users),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/invite",
+            post(api_onboarding::invite_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/{id}",
-            get(api::get_user)
-                .patch(api::patch_user)
-                .delete(api::delete_user),
+            get(api_users::get_user)
+                .patch(api_users::patch_user)
+                .delete(api_users::delete_user),
         )
         .route(
             "/api/v1/tenants/{account}/users/{id}/approve",
-            post(api::approve_user),
+            post(api_onboarding::approve_user),
+        )
+        .route(
+            "/api/v1/tenants/{account}/users/{id}/deny",
+            post(api_onboarding::deny_user),
         )
         .route(
             "/api/v1/clients",
@@ -130,10 +149,10 @@ pub fn router(state: SharedState) -> Router {
             "/api/v1/clients/{client_id}/secret",
             post(api_clients::rotate_secret),
         )
-        .route("/api/v1/audit", get(api::audit))
+        .route("/api/v1/audit", get(api_audit::audit))
         .route(
             "/api/v1/tenants/{account}/login-traces",
-            get(api::login_traces),
+            get(api_audit::login_traces),
         )
         .route(
             "/scim/v2/{account}/Users",
@@ -236,11 +255,12 @@ pub fn router(state: SharedState) -> Router {
 
 /// The account admin console's routes (`web::console`), each behind its guard.
 fn console_routes() -> Router<SharedState> {
-    use console::{audit, home, traces, users};
+    use console::{audit, domains, home, sso, sso_test, traces, users};
     Router::new()
         .route("/{account}/admin", get(home::page))
         .route("/{account}/admin/users", get(users::page).post(users::add))
         .route("/{account}/admin/users/import", post(users::import))
+        .route("/{account}/admin/users/invite", post(users::invite))
         .route("/{account}/admin/users/{id}/approve", post(users::approve))
         .route("/{account}/admin/users/{id}/deny", post(users::deny))
         .route(
@@ -248,8 +268,24 @@ fn console_routes() -> Router<SharedState> {
             post(users::set_status),
         )
         .route("/{account}/admin/users/{id}/admin", post(users::set_admin))
+        .route(
+            "/{account}/admin/domains",
+            get(domains::page).post(domains::add),
+        )
+        .route(
+            "/{account}/admin/domains/{domain}/verify",
+            post(domains::verify),
+        )
+        .route(
+            "/{account}/admin/domains/{domain}/remove",
+            post(domains::remove),
+        )
         .route("/{account}/admin/audit", get(audit::page))
         .route("/{account}/admin/traces", get(traces::page))
+        .route("/{account}/admin/sso", get(sso::page).post(sso::save))
+        .route("/{account}/admin/sso/metadata", post(sso::metadata))
+        .route("/{account}/admin/sso/test", post(sso_test::start))
+        .route("/{account}/admin/sso/test/{test}", get(sso_test::result))
 }
 
 /// What every answer gets, in one layer: security headers, `Connection: close` while

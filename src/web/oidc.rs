@@ -47,5 +47,5 @@ pub async fn callback(
             Utc::now(),
         )
         .await;
-    finish(&state, outcome)
+    finish(&state, outcome).await
 }

@@ -10,13 +10,14 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use utoipa::{OpenApi, ToSchema};
 
-use super::api::TraceList;
-use super::api::{
-    AuditBody, AuditList, ImportReport, MgmtErrorBody, NewUserBody, SsoBody, StatusParam,
-    TenantBody, TenantList, UserBody, UserList, UserPatchBody,
-};
+use super::api::MgmtErrorBody;
+use super::api_audit::{AuditBody, AuditList, TraceList};
 use super::api_clients::{ClientList, ClientWithSecret};
-use super::api_tenants::{DomainBody, DomainList, MetadataAnswer, SsoInput, TenantInput};
+use super::api_onboarding::{DenyBody, ImportReport, InviteBody};
+use super::api_tenants::{
+    DomainBody, DomainList, MetadataAnswer, SsoBody, SsoInput, TenantBody, TenantInput, TenantList,
+};
+use super::api_users::{NewUserBody, StatusParam, UserBody, UserList, UserPatchBody};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
@@ -48,17 +49,19 @@ use crate::saml::CertificateFacts;
         super::token::metadata,
         super::openid::configuration,
         super::openid::userinfo,
-        super::api::list_tenants,
-        super::api::get_tenant,
-        super::api::list_users,
-        super::api::create_user,
-        super::api::get_user,
-        super::api::patch_user,
-        super::api::delete_user,
-        super::api::approve_user,
-        super::api::import_users,
-        super::api::audit,
-        super::api::login_traces,
+        super::api_tenants::list_tenants,
+        super::api_tenants::get_tenant,
+        super::api_users::list_users,
+        super::api_users::create_user,
+        super::api_users::get_user,
+        super::api_users::patch_user,
+        super::api_users::delete_user,
+        super::api_onboarding::approve_user,
+        super::api_onboarding::deny_user,
+        super::api_onboarding::invite_user,
+        super::api_onboarding::import_users,
+        super::api_audit::audit,
+        super::api_audit::login_traces,
         super::api_tenants::create_tenant,
         super::api_tenants::patch_tenant,
         super::api_tenants::delete_tenant,
@@ -101,6 +104,8 @@ use crate::saml::CertificateFacts;
         UserPatchBody,
         StatusParam,
         ImportReport,
+        DenyBody,
+        InviteBody,
         AuditList,
         AuditBody,
         TraceList,
@@ -197,6 +202,8 @@ pub enum ApiErrorCode {
     IdpUnavailable,
     /// A backend is down; retry later.
     TemporarilyUnavailable,
+    /// The organisation's STS (WS-Trust device login) did not answer in time; retry later.
+    StsUnavailable,
 }
 
 /// The RFC 6749 §5.2 and RFC 8628 §3.5 error codes this server sends.

@@ -57,12 +57,24 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console_import.hbs"),
     ),
     (
+        "console_domains",
+        include_str!("../../templates/console_domains.hbs"),
+    ),
+    (
         "console_audit",
         include_str!("../../templates/console_audit.hbs"),
     ),
     (
         "console_traces",
         include_str!("../../templates/console_traces.hbs"),
+    ),
+    (
+        "console_sso",
+        include_str!("../../templates/console_sso.hbs"),
+    ),
+    (
+        "console_sso_test",
+        include_str!("../../templates/console_sso_test.hbs"),
     ),
 ];
 
@@ -77,6 +89,11 @@ pub const STATIC: &[(&str, &str, &str)] = &[
         "autosubmit.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/autosubmit.js"),
+    ),
+    (
+        "copy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/copy.js"),
     ),
     (
         "favicon.svg",

@@ -10,7 +10,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::state::SharedState;
+use super::state::{AppState, SharedState};
 use crate::discovery::{Email, Route};
 use crate::login::{self, SsoOutcome};
 use crate::saml::{self, request::SsoStart};
@@ -52,13 +52,7 @@ pub async fn start(
         // Not (or not yet verified as) an SSO tenant: its Sign-on URL shows the password step.
         _ => return Redirect::to(&format!("/{account}")).into_response(),
     };
-    let (binding, set_cookie) = match guard::binding(
-        &state.config,
-        &headers,
-        BINDING_COOKIE,
-        cookie::SameSite::None,
-        Some(login::PENDING_TTL.as_secs() as i64),
-    ) {
+    let (binding, set_cookie) = match binding(&state, &headers) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -73,19 +67,46 @@ pub async fn start(
         )
         .await;
     match started {
-        Ok(SsoStart::Redirect(url)) => with_cookie(
+        Ok(start) => to_idp(&state, start, set_cookie),
+        Err(e) => PageError(e.into(), pages).for_account(Some(&tenant.account)),
+    }
+}
+
+/// This browser's binding of a pending SSO request, and the `Set-Cookie` when it is new.
+pub(super) fn binding(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Result<(String, Option<HeaderValue>), WebError> {
+    guard::binding(
+        &state.config,
+        headers,
+        BINDING_COOKIE,
+        cookie::SameSite::None,
+        Some(login::PENDING_TTL.as_secs() as i64),
+    )
+}
+
+/// Sends the browser to the IdP with a message (a login, a console's Test SSO, a logout): a
+/// 302 (HTTP-Redirect binding) or an auto-submitting form (HTTP-POST binding), setting
+/// `set_cookie` when given.
+pub(super) fn to_idp(
+    state: &AppState,
+    start: SsoStart,
+    set_cookie: Option<HeaderValue>,
+) -> Response {
+    match start {
+        SsoStart::Redirect(url) => with_cookie(
             StatusCode::FOUND,
             set_cookie,
             [(header::LOCATION, url.to_string())],
         ),
-        Ok(SsoStart::Post(form)) => {
+        SsoStart::Post(form) => {
             let body = state.pages.render(
                 "post_binding",
                 &json!({"action": form.action.as_str(), "fields": form.fields.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()}),
             );
             with_cookie(StatusCode::OK, set_cookie, body)
         }
-        Err(e) => PageError(e.into(), pages).for_account(Some(&tenant.account)),
     }
 }
 
@@ -149,27 +170,73 @@ pub async fn acs(
         // Both, or neither: which protocol answered would be a guess.
         _ => return bad("POST needs exactly one of SAMLResponse and wresult").into_response(),
     };
-    finish(&state, outcome)
+    finish(&state, outcome).await
 }
 
 /// The answer to a completed SSO round trip, whatever its protocol: the session cookie
-/// and `return_to`, the Waiting Room, or the refusal page (logged with its account).
-pub(super) fn finish(
+/// and `return_to`, the Waiting Room, a Test SSO's result page in the console, or the
+/// refusal page (logged with its account).
+pub(super) async fn finish(
     state: &SharedState,
     outcome: Result<SsoOutcome, login::SsoRefusal>,
 ) -> Response {
     match outcome {
         Ok(SsoOutcome::SignedIn { session, return_to }) => {
+            super::account::remember_language(state, session.user_id).await;
             super::account::signed_in(state, &session, return_to.as_deref())
         }
-        Ok(SsoOutcome::Waiting(_)) => {
+        Ok(SsoOutcome::Waiting(user)) => {
+            super::account::remember_language(state, user.id).await;
             super::account::to_waiting_room(state, super::account::WaitingVia::Sso)
+        }
+        Ok(SsoOutcome::Tested(test)) => {
+            Redirect::to(&super::console::sso_test::result_path(&test)).into_response()
         }
         Err(login::SsoRefusal { account, error }) => {
             tracing::warn!(code = error.code(), account, reason = %error, "SSO login refused");
             PageError(error.into(), state.pages.clone()).for_account(account.as_deref())
         }
     }
+}
+
+/// `wa` of a GET at the ACS paths.
+#[derive(Debug, Deserialize)]
+pub struct SignOutQuery {
+    wa: Option<String>,
+}
+
+/// `GET /auth/saml/callback?wa=wsignoutcleanup1.0` (or `wsignout1.0`; alias path too):
+/// the STS signs the person out of every relying party, ours being the realm's ACS. Ends
+/// this browser's session when a WS-Federation tenant's login opened it (never another
+/// kind: anyone can send a browser here) and answers 200 with the signed-out page, which
+/// is all AD FS needs of the frame or image it loads this in. `wreply` is not followed:
+/// an unauthenticated redirect target would be an open redirect.
+pub async fn wsfed_signout(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(q): Query<SignOutQuery>,
+) -> Response {
+    let wa = q.wa.unwrap_or_default();
+    if wa != wsfed::request::WA_SIGNOUT_CLEANUP && wa != wsfed::request::WA_SIGNOUT {
+        return PageError(WsFedError::Action(wa).into(), state.pages.clone()).into_response();
+    }
+    let mut res = super::slo::signed_out(&state);
+    let name = guard::cookie_name(&state.config, guard::SESSION_COOKIE);
+    let session = match guard::cookie(&headers, &name) {
+        Some(id) => state.sessions.load(&id, Utc::now()).await.ok().flatten(),
+        None => None,
+    };
+    if let Some(s) = session
+        && state.login.signs_in_with_wsfed(&s.account).await
+    {
+        match super::account::sign_out(&state, &headers).await {
+            Ok((expired, _)) => {
+                res.headers_mut().append(header::SET_COOKIE, expired);
+            }
+            Err(e) => return PageError(e, state.pages.clone()).into_response(),
+        }
+    }
+    res
 }
 
 /// `GET /saml/metadata`: what the IdP administrator imports.

@@ -26,6 +26,9 @@ pub enum WsFedError {
     /// user, locked account: AD FS does not say which).
     #[error("the STS refused the request: {0}")]
     Fault(String),
+    /// The STS's token is for another person than the one who typed the email.
+    #[error("the STS vouched for {0:?}, not for the email typed")]
+    OtherUser(String),
     /// The STS could not be reached in time, or answered with neither a token nor a fault.
     #[error("the STS is unavailable: {0}")]
     Unavailable(String),
@@ -41,8 +44,14 @@ impl WsFedError {
             WsFedError::TokenType(_) => "token_type_unsupported",
             WsFedError::Action(_) => "wa_unsupported",
             WsFedError::Fault(_) => "sts_fault",
+            WsFedError::OtherUser(_) => "sts_other_user",
             WsFedError::Unavailable(_) => "sts_unavailable",
         }
+    }
+
+    /// True when the STS could not be asked (not a refusal of the person): retryable.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, WsFedError::Unavailable(_))
     }
 
     /// What a person may see: as generic as SAML's, so the ACS is no oracle.

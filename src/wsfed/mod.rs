@@ -15,13 +15,16 @@
 //!   ones are `SamlError`s inside it), each with a stable `code()`.
 //! - [`request`]: the `wa=wsignin1.0` and `wa=wsignout1.0` URLs.
 //! - [`token`]: `validate(wresult, &Expected, now)`: envelope, one assertion, signature,
-//!   then the assertion's rules.
+//!   then the assertion's rules; `validate_soap`, the same for a WS-Trust answer.
+//! - [`trust`]: the WS-Trust 1.3 `usernamemixed` client of device logins (`wstrust_url`):
+//!   the `RequestSecurityToken` and its bounded HTTPS exchange.
 //! - `saml11`: the SAML 1.1 assertion rules (AD FS's default token).
 
 pub mod error;
 pub mod request;
 mod saml11;
 pub mod token;
+pub mod trust;
 
 pub use error::WsFedError;
-pub use token::{Expected, validate};
+pub use token::{Carrier, Expected, validate, validate_as, validate_soap};

@@ -83,6 +83,8 @@ mod tests {
             entity_id: "http://adfs.contoso.com/adfs/services/trust".into(),
             sso_redirect: Some(Url::parse("https://adfs.contoso.com/adfs/ls/?x=1").unwrap()),
             sso_post: None,
+            slo_redirect: None,
+            slo_post: None,
             certs: Vec::new(),
             valid_until: None,
             cache_duration: None,

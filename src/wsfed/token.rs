@@ -18,6 +18,12 @@
 //!    Web SSO rules without an envelope), SAML 1.1 through `saml11`: Issuer, times with
 //!    skew, Audience = our realm, authentication statement, bearer subject, email.
 //!
+//! [`validate_soap`] is the same function for a WS-Trust 1.3 answer (`trust`): the RSTR
+//! collection comes as the one child of a SOAP 1.2 `Body`, or a `Fault` stands there; from
+//! step 2 on, nothing differs. The header's elements (WS-Addressing, a WS-Security
+//! timestamp) are read by nothing, yet they are in the document, so an assertion or a
+//! signature smuggled there still counts against steps 3 and 4.
+//!
 //! Replay (assertion ID), the `wctx` binding and the tenant's domains are the caller's job,
 //! as for SAML. CPU-heavy: callers run this in `spawn_blocking`.
 
@@ -70,10 +76,46 @@ pub struct Expected<'a> {
     pub email_claim: Option<&'a str>,
 }
 
+/// SOAP 1.2 envelope namespace (WS-Trust 1.3 over AD FS's `/trust/13/` endpoints).
+pub const NS_SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// Longest fault reason kept from an STS's SOAP fault (characters): it goes to the log.
+const MAX_FAULT_REASON: usize = 256;
+
+/// How the RSTR arrives: as a passive `wresult` (the RSTR is the document), or as the
+/// answer to a WS-Trust request (the RSTR is in a SOAP 1.2 body, or a fault is).
+#[derive(Clone, Copy, Debug)]
+pub enum Carrier {
+    /// The passive requestor's `wresult` form field.
+    Wresult,
+    /// The SOAP 1.2 answer of a WS-Trust request.
+    Soap12,
+}
+
 /// Validates the XML text of a `wresult` against `expected` at `now`. See the module
 /// documentation for the order of checks.
 pub fn validate(
     wresult: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, WsFedError> {
+    validate_as(wresult, Carrier::Wresult, expected, now)
+}
+
+/// Validates the SOAP 1.2 answer of an STS to a WS-Trust `RequestSecurityToken` exactly as
+/// [`validate`] does a `wresult`; a SOAP fault in the body is [`WsFedError::Fault`].
+pub fn validate_soap(
+    answer: &str,
+    expected: &Expected<'_>,
+    now: DateTime<Utc>,
+) -> Result<VerifiedAssertion, WsFedError> {
+    validate_as(answer, Carrier::Soap12, expected, now)
+}
+
+/// [`validate`] or [`validate_soap`], as `carrier` says the text came.
+pub fn validate_as(
+    wresult: &str,
+    carrier: Carrier,
     expected: &Expected<'_>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedAssertion, WsFedError> {
@@ -88,7 +130,10 @@ pub fn validate(
     let root = xml::root(&doc)?;
 
     // 2. The envelope.
-    let rstr = envelope(&root)?;
+    let rstr = match carrier {
+        Carrier::Wresult => envelope(&root)?,
+        Carrier::Soap12 => envelope(&soap_body(&root)?)?,
+    };
     check_envelope(&rstr, expected.realm)?;
     let tokens: Vec<Node> = rstr
         .get_child_elements()
@@ -173,6 +218,56 @@ fn envelope(root: &Node) -> Result<Node, WsFedError> {
         "root element {:?} is not a RequestSecurityTokenResponse",
         root.get_name()
     )))
+}
+
+/// The one element of a SOAP 1.2 envelope's `Body` (after an optional `Header`), or the
+/// STS's refusal when that element is a `Fault`. The reason kept is the fault's codes and
+/// text (AD FS: `s:Sender a:FailedAuthentication ID3242: The security token could not be
+/// authenticated or authorized.`), which never echo the password.
+fn soap_body(root: &Node) -> Result<Node, WsFedError> {
+    if !xml::is(root, NS_SOAP12, "Envelope") {
+        return Err(malformed(format!(
+            "root element {:?} is not a SOAP 1.2 Envelope",
+            root.get_name()
+        )));
+    }
+    let parts = root.get_child_elements();
+    let body = match parts.as_slice() {
+        [h, b] if xml::is(h, NS_SOAP12, "Header") && xml::is(b, NS_SOAP12, "Body") => b,
+        [b] if xml::is(b, NS_SOAP12, "Body") => b,
+        _ => return Err(malformed("the SOAP envelope is not [Header] Body")),
+    };
+    match body.get_child_elements().as_slice() {
+        [fault] if xml::is(fault, NS_SOAP12, "Fault") => {
+            let code = |parent: &Node| {
+                xml::child(parent, NS_SOAP12, "Value").and_then(|v| xml::trimmed_text(&v))
+            };
+            let top = xml::child(fault, NS_SOAP12, "Code");
+            let sub = top
+                .as_ref()
+                .and_then(|c| xml::child(c, NS_SOAP12, "Subcode"));
+            let reason = xml::child(fault, NS_SOAP12, "Reason")
+                .and_then(|r| xml::child(&r, NS_SOAP12, "Text"))
+                .and_then(|t| xml::trimmed_text(&t));
+            let said = [
+                top.as_ref().and_then(code),
+                sub.as_ref().and_then(code),
+                reason,
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            // The STS's words go to a log line: no control characters, bounded.
+            let said = said.chars().filter(|c| !c.is_control());
+            Err(WsFedError::Fault(said.take(MAX_FAULT_REASON).collect()))
+        }
+        [one] => Ok(one.clone()),
+        children => Err(malformed(format!(
+            "the SOAP body holds {} elements, expected one",
+            children.len()
+        ))),
+    }
 }
 
 /// `TokenType` and `AppliesTo`, when the STS sends them. Unsigned, so they only refuse: the

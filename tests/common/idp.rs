@@ -2,7 +2,7 @@
 //! browser makes through it, spoken with plain HTTP clients.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ pub struct Idp {
     pub base_url: String,
     pub entity_id: String,
     pub metadata: String,
+    /// Its signing certificate, PEM: what Entra's "Certificate (Base64)" download holds.
+    pub certificate: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -77,28 +79,36 @@ impl Idp {
             cmd.stderr(Stdio::null());
         }
         let child = cmd.spawn().unwrap();
-        let ready = wait_for_file(&p("ready.json"));
+        let ready = super::wait_for_file(&p("ready.json"), "the test IdP");
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
         Some(Idp {
             base_url: v["base_url"].as_str().unwrap().to_string(),
             entity_id: v["entity_id"].as_str().unwrap().to_string(),
             metadata: std::fs::read_to_string(p("idp.xml")).unwrap(),
+            certificate: std::fs::read_to_string(p("idp-cert.pem")).unwrap(),
             child,
             _dir: dir,
         })
     }
 }
 
-fn wait_for_file(path: &Path) -> String {
-    for _ in 0..300 {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.is_empty()
-        {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+impl Idp {
+    /// Its Sign In URL: the HTTP-Redirect SingleSignOnService of its metadata.
+    pub fn sso_url(&self) -> String {
+        let binding = "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"";
+        let service = self
+            .metadata
+            .split("SingleSignOnService")
+            .find(|s| s.contains(binding))
+            .expect("an HTTP-Redirect SingleSignOnService");
+        let start = service.find("Location=\"").expect("its Location") + 10;
+        service[start..start + service[start..].find('"').unwrap()].to_string()
     }
-    panic!("the test IdP did not start (set IDP_LOG=1 to see its log)");
+
+    /// The IdP's signing key (PEM), for tests that sign messages as this IdP would.
+    pub fn key_pem(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("idp-key.pem")).unwrap()
+    }
 }
 
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until
@@ -126,6 +136,30 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
     panic!("the gateway never loaded the test IdP's metadata");
 }
 
+/// A gateway whose tenant `contoso` signs in through a fresh pysaml2 IdP, with alice
+/// pre-provisioned (the Single Logout tests); `None` when the IdP cannot run here.
+pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
+    let app = super::spawn_app(|_| {}).await;
+    let sp = reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let idp = Idp::start(&sp, &[])?;
+    use_idp(&app, &idp, "deny").await;
+    super::add_user(
+        &app,
+        "contoso",
+        "alice@contoso.com",
+        None,
+        false,
+        realmgate::accounts::Status::Active,
+    )
+    .await;
+    Some((app, idp))
+}
+
 /// The value of hidden input `name` in `html`.
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
@@ -150,10 +184,22 @@ pub struct IdpPost {
     pub relay_state: Option<String>,
 }
 
-/// Starts SSO at `gateway` (`/sso/contoso/start`), signs in at the IdP as `email` (or
-/// cancels when `password` is `None`), and returns what the IdP would POST to the ACS.
+/// [`through_idp_of`] tenant `contoso`, the SSO tenant of the standard test tenants.
 pub async fn through_idp(
     gateway: &str,
+    browser: &reqwest::Client,
+    email: &str,
+    password: Option<&str>,
+    return_to: Option<&str>,
+) -> IdpPost {
+    through_idp_of(gateway, "contoso", browser, email, password, return_to).await
+}
+
+/// Starts SSO at `gateway` (`/sso/{account}/start`), signs in at the IdP as `email` (or
+/// cancels when `password` is `None`), and returns what the IdP would POST to the ACS.
+pub async fn through_idp_of(
+    gateway: &str,
+    account: &str,
     browser: &reqwest::Client,
     email: &str,
     password: Option<&str>,
@@ -164,7 +210,7 @@ pub async fn through_idp(
         q.push(("return_to", r));
     }
     let res = browser
-        .get(format!("{gateway}/sso/contoso/start"))
+        .get(format!("{gateway}/sso/{account}/start"))
         .query(&q)
         .send()
         .await
@@ -195,6 +241,37 @@ pub async fn through_idp(
     let res = browser
         .post(format!("{idp_base}/login"))
         .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    IdpPost {
+        acs: form_action(&html),
+        saml_response: hidden(&html, "SAMLResponse").expect("SAMLResponse in the IdP's form"),
+        relay_state: hidden(&html, "RelayState"),
+    }
+}
+
+/// Signs in as `email` with `password` at the IdP page `to_idp` (where an SSO start sent
+/// the browser), and returns what the IdP would POST to the ACS.
+pub async fn at_idp(
+    browser: &reqwest::Client,
+    to_idp: &str,
+    email: &str,
+    password: &str,
+) -> IdpPost {
+    let page = browser.get(to_idp).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
+    let page = page.text().await.unwrap();
+    let key = hidden(&page, "key").expect("login form key");
+    let idp_base = to_idp.split("/sso/").next().unwrap().to_string();
+    let res = browser
+        .post(format!("{idp_base}/login"))
+        .form(&[
+            ("key", key.as_str()),
+            ("username", email),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();

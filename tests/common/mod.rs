@@ -3,10 +3,13 @@
 #![allow(dead_code)]
 
 pub mod axe;
+pub mod console;
+pub mod dns;
 pub mod idp;
 pub mod mail;
 pub mod oidc;
 pub mod saml;
+pub mod sts;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -354,6 +357,30 @@ pub async fn add_user(
     app.state.users.add(new).await.unwrap()
 }
 
+/// A session of `user` that began at `signed_in_at`, as a sign-in would open it: what
+/// console tests hand a browser as its `realmgate_session` cookie.
+pub async fn open_session(
+    app: &TestApp,
+    user: &realmgate::accounts::User,
+    signed_in_at: chrono::DateTime<chrono::Utc>,
+) -> realmgate::session::Session {
+    app.state
+        .sessions
+        .create(
+            &realmgate::session::SessionUser {
+                user_id: user.id,
+                account: user.account.clone(),
+                email: user.email.to_string(),
+                name: user.name.clone(),
+                amr: "pwd".into(),
+                acr: None,
+            },
+            signed_in_at,
+        )
+        .await
+        .unwrap()
+}
+
 /// Adds an active, non-admin user with a password: what most tests need.
 pub async fn add_active(
     app: &TestApp,
@@ -507,4 +534,40 @@ pub fn redis_url() -> Option<String> {
         eprintln!("skipped: redis unreachable ({url})");
         None
     }
+}
+
+/// Writes `cert.pem` and `key.pem` into `dir`: a self-signed TLS leaf for 127.0.0.1, which
+/// a test peer serves HTTPS with and the gateway trusts as itself (`idp_metadata_ca`).
+pub fn tls_leaf(dir: &Path) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A leaf, not a CA (rustls refuses a CA certificate as the server's).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl req failed");
+}
+
+/// The text of the file a starting peer writes once it listens; panics, naming `peer`,
+/// when it never comes.
+pub fn wait_for_file(path: &Path, peer: &str) -> String {
+    for _ in 0..300 {
+        if let Ok(s) = std::fs::read_to_string(path)
+            && !s.is_empty()
+        {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{peer} did not start (set IDP_LOG=1 to see its log)");
 }

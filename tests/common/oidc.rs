@@ -50,24 +50,7 @@ impl OidcTls {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=127.0.0.1"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-            // A leaf, not a CA (rustls refuses a CA certificate as the server's); trusted as
-            // itself through idp_metadata_ca.
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(dir.path().join("key.pem"))
-            .arg("-out")
-            .arg(dir.path().join("cert.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "openssl req failed");
+        super::tls_leaf(dir.path());
         Some(OidcTls {
             ca: dir.path().join("cert.pem"),
             dir,
@@ -96,7 +79,7 @@ impl OidcTls {
             cmd.stderr(Stdio::null());
         }
         let child = cmd.spawn().unwrap();
-        let ready = wait_for_file(&p("ready.json"));
+        let ready = super::wait_for_file(&p("ready.json"), "the OIDC test IdP");
         let v: serde_json::Value = serde_json::from_str(&ready).unwrap();
         OidcIdp {
             issuer: v["issuer"].as_str().unwrap().to_string(),
@@ -145,18 +128,6 @@ impl OidcIdp {
             .unwrap();
         v["kid"].as_str().unwrap().to_string()
     }
-}
-
-fn wait_for_file(path: &Path) -> String {
-    for _ in 0..300 {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.is_empty()
-        {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the OIDC test IdP did not start (set IDP_LOG=1 to see its log)");
 }
 
 /// Points tenant `contoso` at `idp` (tenant file rewritten, hot reload) and waits until

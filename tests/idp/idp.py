@@ -3,7 +3,11 @@
 
 It verifies signed AuthnRequests (HTTP-Redirect and HTTP-POST bindings) against the SP
 metadata it is given, shows a login page, and POSTs a signed Response (RSA-SHA256,
-SHA-256 digests) back to the ACS with RelayState. See README.md beside this file.
+SHA-256 digests) back to the ACS with RelayState. It also does SAML Single Logout both
+ways: its SingleLogoutService verifies the SP's signed LogoutRequest and answers with a
+signed LogoutResponse, and `/slo/start?email=..&binding=redirect|post` sends the SP a
+signed LogoutRequest for that user's last login, whose signed LogoutResponse it verifies
+at the same service. See README.md beside this file.
 
 Only the standard library and pysaml2 (with Debian's xmlsec1) are used.
 """
@@ -13,6 +17,7 @@ import base64
 import html
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -29,6 +34,7 @@ from saml2.config import IdPConfig
 from saml2.metadata import entity_descriptor
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
+from saml2.sigver import verify_redirect_signature
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 CLAIM_EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
@@ -108,6 +114,10 @@ class Idp:
                             (f"{base_url}/sso/redirect", BINDING_HTTP_REDIRECT),
                             (f"{base_url}/sso/post", BINDING_HTTP_POST),
                         ],
+                        "single_logout_service": [
+                            (f"{base_url}/slo/redirect", BINDING_HTTP_REDIRECT),
+                            (f"{base_url}/slo/post", BINDING_HTTP_POST),
+                        ],
                     },
                     # pysaml2 takes this from its own config, not from the SP metadata's
                     # AuthnRequestsSigned: it makes both bindings require a valid signature.
@@ -128,6 +138,10 @@ class Idp:
         self.server = Server(config=conf)
         self.lock = threading.Lock()  # pysaml2 is not meant to be shared by threads
         self.pending = {}
+        # email -> the last login's NameID, SessionIndex and SP (for IdP-initiated logout)
+        self.sessions = {}
+        # LogoutRequest ID -> email, for the logouts this IdP started
+        self.logouts = {}
 
     def metadata_xml(self):
         ed = entity_descriptor(self.conf)
@@ -194,7 +208,14 @@ class Idp:
                 sign_alg=SIG_RSA_SHA256,
                 digest_alg=DIGEST_SHA256,
             )
-        return to_text(resp)
+        text = to_text(resp)
+        found = re.search(r'SessionIndex="([^"]+)"', text)
+        self.sessions[email.lower()] = {
+            "name_id": name_id,
+            "session_index": found.group(1) if found else None,
+            "sp_entity_id": pending["sp_entity_id"],
+        }
+        return text
 
     def cancel_response(self, pending):
         with self.lock:
@@ -207,6 +228,100 @@ class Idp:
                 digest_alg=DIGEST_SHA256,
             )
         return to_text(resp)
+
+
+    # --- single logout ----------------------------------------------------------------
+
+    def sp_slo(self, sp_entity_id, binding):
+        """The SP's SingleLogoutService location for `binding`, from its metadata."""
+        services = self.server.metadata.single_logout_service(sp_entity_id, binding, "spsso")
+        if not services:
+            raise ValueError(f"the SP has no SingleLogoutService for {binding}")
+        return services[0]["location"]
+
+    def logout_request(self, saml_request, binding, relay_state, sig_alg=None, signature=None):
+        """Verifies the SP's signed LogoutRequest, ends that user's session here, and
+        returns the URL of the signed LogoutResponse (HTTP-Redirect binding)."""
+        if binding == BINDING_HTTP_REDIRECT and sig_alg not in ACCEPTED_SIG_ALGS:
+            raise ValueError(f"SigAlg {sig_alg} refused")
+        with self.lock:
+            # Signature required (want_authn_requests_signed applies to every request).
+            req = self.server.parse_logout_request(
+                saml_request, binding, relay_state=relay_state, sigalg=sig_alg, signature=signature
+            )
+            if req is None:
+                raise ValueError("pysaml2 returned no request")
+            msg = req.message
+            if binding == BINDING_HTTP_POST and msg.signature is None:
+                raise ValueError("unsigned LogoutRequest")
+            if not req.issue_instant_ok():
+                raise ValueError(f"IssueInstant {msg.issue_instant} out of range")
+            name_id = msg.name_id.text.strip()
+            indexes = [si.text for si in (msg.session_index or [])]
+            ended = [e for e, v in self.sessions.items()
+                     if v["name_id"].text == name_id and (not indexes or v["session_index"] in indexes)]
+            for e in ended:
+                del self.sessions[e]
+            resp = self.server.create_logout_response(msg, [BINDING_HTTP_REDIRECT], sign=False)
+            info = self.server.apply_binding(
+                BINDING_HTTP_REDIRECT, str(resp), resp.destination, relay_state,
+                response=True, sign=True, sigalg=SIG_RSA_SHA256,
+            )
+        log(f"LogoutRequest {msg.id} for {name_id} (session indexes {indexes}) verified; "
+            f"ended {ended}")
+        return dict(info["headers"])["Location"]
+
+    def start_logout(self, email, binding):
+        """A signed LogoutRequest for `email`'s last login, whose session ends here;
+        returns pysaml2's HTTP args."""
+        sess = self.sessions.pop(email.lower(), None)
+        if sess is None:
+            raise ValueError(f"no session of {email}")
+        destination = self.sp_slo(sess["sp_entity_id"], binding)
+        indexes = [sess["session_index"]] if sess["session_index"] else None
+        post = binding == BINDING_HTTP_POST
+        with self.lock:
+            req_id, req = self.server.create_logout_request(
+                destination, sess["sp_entity_id"], name_id=sess["name_id"],
+                session_indexes=indexes, sign=post, sign_alg=SIG_RSA_SHA256,
+                digest_alg=DIGEST_SHA256,
+            )
+            info = self.server.apply_binding(
+                binding, to_text(req) if post else str(req), destination, "idp-relay",
+                sign=not post, sigalg=SIG_RSA_SHA256,
+            )
+        self.logouts[req_id] = email.lower()
+        log(f"LogoutRequest {req_id} for {email} sent ({binding.rsplit(':', 1)[-1]})")
+        return info
+
+    def logout_response(self, saml_response, binding, query):
+        """Verifies the SP's signed LogoutResponse to one of our LogoutRequests."""
+        with self.lock:
+            if binding == BINDING_HTTP_REDIRECT:
+                if query.get("SigAlg") not in ACCEPTED_SIG_ALGS or not query.get("Signature"):
+                    raise ValueError("LogoutResponse without an accepted query signature")
+                signed = {k: query[k] for k in ("SAMLResponse", "RelayState", "SigAlg", "Signature")
+                          if k in query}
+                resp = self.server.parse_logout_request_response(saml_response, binding)
+                if resp is None:
+                    raise ValueError("pysaml2 returned no response")
+                sp = resp.response.issuer.text.strip()
+                certs = self.server.metadata.certs(sp, "any", "signing")
+                if not any(verify_redirect_signature(signed, self.server.sec.sec_backend, c)
+                           for _, c in certs):
+                    raise ValueError("the LogoutResponse's query signature does not verify")
+            else:
+                # A POST binding response must carry an XML signature pysaml2 verifies.
+                resp = self.server.parse_logout_request_response(saml_response, binding)
+                if resp is None or resp.response.signature is None:
+                    raise ValueError("unsigned LogoutResponse")
+            msg = resp.response
+            email = self.logouts.pop(msg.in_response_to, None)
+            if email is None:
+                raise ValueError(f"InResponseTo {msg.in_response_to} names no logout of ours")
+            status = msg.status.status_code.value
+        log(f"LogoutResponse {msg.id} for {email}: {status}")
+        return email, status
 
 
 def to_text(resp):
@@ -285,6 +400,34 @@ class Handler(BaseHTTPRequestHandler):
             q = self.query()
             self.start_login(q, BINDING_HTTP_REDIRECT, q.get("SAMLRequest"), q.get("RelayState"),
                              q.get("SigAlg"), q.get("Signature"))
+        elif path == "/slo/redirect":
+            q = self.query()
+            if q.get("SAMLResponse"):
+                self.finish_logout(q["SAMLResponse"], BINDING_HTTP_REDIRECT, q)
+            else:
+                try:
+                    to = self.idp.logout_request(q.get("SAMLRequest"), BINDING_HTTP_REDIRECT,
+                                                 q.get("RelayState"), q.get("SigAlg"), q.get("Signature"))
+                except Exception as e:  # noqa: BLE001 - every failure is the requester's
+                    return self.bad_request(f"LogoutRequest refused: {type(e).__name__}: {e}")
+                self.send_response(302)
+                self.send_header("Location", to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+        elif path == "/slo/start":
+            q = self.query()
+            binding = BINDING_HTTP_POST if q.get("binding") == "post" else BINDING_HTTP_REDIRECT
+            try:
+                info = self.idp.start_logout(q.get("email", ""), binding)
+            except Exception as e:  # noqa: BLE001
+                return self.bad_request(f"cannot start logout: {type(e).__name__}: {e}")
+            if binding == BINDING_HTTP_POST:
+                self.send_page(200, PAGE.format(title="Logout", body=info["data"]))
+            else:
+                self.send_response(302)
+                self.send_header("Location", dict(info["headers"])["Location"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
         elif path == "/metadata":
             self.send_page(200, self.idp.metadata_xml(), "application/samlmetadata+xml")
         elif path == "/healthz":
@@ -305,6 +448,11 @@ class Handler(BaseHTTPRequestHandler):
             self.start_login(q, BINDING_HTTP_POST, form.get("SAMLRequest"), form.get("RelayState"))
         elif path == "/login":
             self.finish_login(form)
+        elif path == "/slo/post":
+            if form.get("SAMLResponse"):
+                self.finish_logout(form["SAMLResponse"], BINDING_HTTP_POST, form)
+            else:
+                self.bad_request("this IdP takes LogoutRequests with the HTTP-Redirect binding")
         else:
             self.send_page(404, PAGE.format(title="Not found", body="<h1>Not found</h1>"))
 
@@ -314,6 +462,15 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - every failure is the requester's
             return self.bad_request(f"AuthnRequest refused: {type(e).__name__}: {e}")
         self.send_page(200, login_page(key, params.get("login_hint", "")))
+
+    def finish_logout(self, saml_response, binding, params):
+        try:
+            email, status = self.idp.logout_response(saml_response, binding, params)
+        except Exception as e:  # noqa: BLE001
+            return self.bad_request(f"LogoutResponse refused: {type(e).__name__}: {e}")
+        body = (f'<h1>Signed out</h1>\n<p id="who">{esc(email)}</p>\n'
+                f'<p id="status">{esc(status)}</p>')
+        self.send_page(200, PAGE.format(title="Signed out", body=body))
 
     def finish_login(self, form):
         key = form.get("key", "")

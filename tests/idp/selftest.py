@@ -48,6 +48,7 @@ XMLSEC = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 SP_ENTITY = "https://127.0.0.1:8443/"
 ACS = "https://127.0.0.1:8443/auth/saml/callback"
 ACS_ALIAS = "https://127.0.0.1:8443/saml2/idpresponse"
+SLO = "https://127.0.0.1:8443/saml/slo"
 
 NS = {
     "samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -88,6 +89,10 @@ def realmgate_sp_metadata(certs):
         '<md:SPSSODescriptor AuthnRequestsSigned="true" WantAssertionsSigned="true" '
         'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
         f"{kds}"
+        '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+        f'Location="{SLO}"/>'
+        '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
+        f'Location="{SLO}"/>'
         "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"
         '<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
         f'Location="{ACS}" index="0" isDefault="true"/>'
@@ -145,7 +150,9 @@ def sp_client(workdir, key, cert, idp_metadata, want_response_signed=False, want
         "digest_algorithm": DIGEST_SHA256,
         "service": {"sp": {
             "endpoints": {"assertion_consumer_service": [(ACS, BINDING_HTTP_POST),
-                                                         (ACS_ALIAS, BINDING_HTTP_POST)]},
+                                                         (ACS_ALIAS, BINDING_HTTP_POST)],
+                          "single_logout_service": [(SLO, BINDING_HTTP_REDIRECT),
+                                                    (SLO, BINDING_HTTP_POST)]},
             "authn_requests_signed": True,
             "want_assertions_signed": want_assertions_signed,
             "want_response_signed": want_response_signed,
@@ -180,6 +187,27 @@ def http(url, data=None):
             return r.status, r.read().decode("utf-8")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def http_302(url):
+    """GETs `url` without following a redirect: (status, Location or body)."""
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=30) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        if e.code == 302:
+            return 302, e.headers["Location"]
+        return e.code, e.read().decode("utf-8")
+
+
+def query_of(url):
+    return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).items()}
 
 
 def redirect_location(info):
@@ -558,6 +586,71 @@ class SelfTest(unittest.TestCase):
         status, _ = http(f"{self.idp.base_url}/login",
                          {"key": "nope", "username": "alice@contoso.com", "password": "password"})
         self.assertEqual(status, 400)
+
+    # --- single logout ----------------------------------------------------------------
+
+    def signed_in_session(self, username="alice@contoso.com", password="password"):
+        reqid, url = self.redirect_request(self.idp)
+        form = self.sign_in(self.idp, self.login_page(url), username, password)
+        resp, _, _ = self.check_response(form, reqid, "rs-1")
+        return resp
+
+    def test_metadata_advertises_single_logout(self):
+        with open(self.idp.metadata, encoding="utf-8") as f:
+            root = ElementTree.fromstring(f.read())
+        md = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+        services = {e.get("Binding"): e.get("Location") for e in root.iter(f"{md}SingleLogoutService")}
+        self.assertEqual(services, {BINDING_HTTP_REDIRECT: f"{self.idp.base_url}/slo/redirect",
+                                    BINDING_HTTP_POST: f"{self.idp.base_url}/slo/post"})
+
+    def test_idp_initiated_logout_round_trip(self):
+        resp = self.signed_in_session()
+        status, to_sp = http_302(f"{self.idp.base_url}/slo/start?email=alice@contoso.com")
+        self.assertEqual(status, 302, to_sp)
+        self.assertTrue(to_sp.startswith(f"{SLO}?SAMLRequest="), to_sp)
+        q = query_of(to_sp)
+        req = self.client.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT,
+                                               relay_state=q["RelayState"], sigalg=q["SigAlg"],
+                                               signature=q["Signature"])
+        self.assertIsNotNone(req)
+        self.assertEqual(req.message.name_id.text, resp.assertion.subject.name_id.text)
+        self.assertEqual([si.text for si in req.message.session_index],
+                         [resp.assertion.authn_statement[0].session_index])
+        answer = self.client.create_logout_response(req.message, [BINDING_HTTP_REDIRECT], sign=False)
+        unsigned = self.client.apply_binding(BINDING_HTTP_REDIRECT, str(answer), answer.destination,
+                                             q["RelayState"], response=True, sign=False)
+        self.assert_400(redirect_location(unsigned), why="unsigned LogoutResponse")
+        info = self.client.apply_binding(BINDING_HTTP_REDIRECT, str(answer), answer.destination,
+                                         q["RelayState"], response=True, sign=True, sigalg=SIG_RSA_SHA256)
+        status, body = http(redirect_location(info))
+        self.assertEqual(status, 200, body)
+        self.assertIn("status:Success", body)
+        # Answered once: the same LogoutResponse again names no logout of the IdP's.
+        self.assert_400(redirect_location(info), why="LogoutResponse replayed")
+        # The IdP's own session ended with the logout it started.
+        status, to_sp = http_302(f"{self.idp.base_url}/slo/start?email=alice@contoso.com")
+        self.assertEqual(status, 400, "the IdP session ended with the first logout")
+
+    def test_sp_initiated_logout_round_trip_and_unsigned_refusal(self):
+        resp = self.signed_in_session()
+        name_id = resp.assertion.subject.name_id
+        reqid, req = self.client.create_logout_request(
+            f"{self.idp.base_url}/slo/redirect", self.idp.entity_id, name_id=name_id,
+            session_indexes=[resp.assertion.authn_statement[0].session_index])
+        unsigned = self.client.apply_binding(BINDING_HTTP_REDIRECT, str(req),
+                                             f"{self.idp.base_url}/slo/redirect", "rs", sign=False)
+        self.assert_400(redirect_location(unsigned), why="unsigned LogoutRequest")
+        info = self.client.apply_binding(BINDING_HTTP_REDIRECT, str(req), f"{self.idp.base_url}/slo/redirect",
+                                         "rs", sign=True, sigalg=SIG_RSA_SHA256)
+        status, back = http_302(redirect_location(info))
+        self.assertEqual(status, 302, back)
+        self.assertTrue(back.startswith(f"{SLO}?SAMLResponse="), back)
+        q = query_of(back)
+        self.assertEqual(q["RelayState"], "rs")
+        self.assertEqual(q["SigAlg"], RSA_SHA256)
+        answer = self.client.parse_logout_request_response(q["SAMLResponse"], BINDING_HTTP_REDIRECT)
+        self.assertIsNotNone(answer)
+        self.assertEqual(answer.response.in_response_to, reqid)
 
 
 if __name__ == "__main__":

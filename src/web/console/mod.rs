@@ -14,17 +14,25 @@
 //! # Layout
 //! - [`home`]: the overview;
 //! - [`users`]: the Waiting Room and the users;
+//! - [`domains`]: the account's domains and their DNS proof;
 //! - [`audit`]: the account's audit log;
-//! - [`traces`]: the account's last SSO attempts.
+//! - [`traces`]: the account's last SSO attempts;
+//! - [`sso`]: the Single Sign-On settings;
+//! - [`sso_test`]: Test SSO and its result.
 
 pub mod audit;
+pub mod domains;
 pub mod home;
+pub mod sso;
+pub mod sso_test;
 pub mod traces;
 pub mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -57,6 +65,8 @@ pub struct Console {
 const SECTIONS: &[(&str, &str)] = &[
     ("home", ""),
     ("users", "/users"),
+    ("domains", "/domains"),
+    ("sso", "/sso"),
     ("traces", "/traces"),
     ("audit", "/audit"),
 ];
@@ -78,7 +88,14 @@ impl Console {
     ) -> Response {
         let nav: Vec<Value> = SECTIONS
             .iter()
-            .map(|(name, rest)| json!({"name": name, "url": self.path(rest), "current": *name == section}))
+            .map(|(name, rest)| {
+                json!({
+                    "name": name,
+                    "key": format!("console-nav-{name}"),
+                    "url": self.path(rest),
+                    "current": *name == section,
+                })
+            })
             .collect();
         let mut page = json!({
             "account": self.tenant.account,
@@ -108,7 +125,8 @@ impl Console {
             "",
             json!({
                 "code": err.code(),
-                "message": operation_words(&err),
+                "message_key": err.message_key().0,
+                "details": operation_words(&err),
                 "stale": stale,
                 "sign_in_url": again,
                 "fail_safe_url": self.tenant.sso.as_ref().map(|_| format!(
@@ -127,6 +145,11 @@ impl Console {
             .ok_or(WebError::NotFound)
     }
 
+    /// The route's path parameter `name` (`domain`, ...), when it has one.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params.get(name).cloned()
+    }
+
     /// Checks a submitted form token against the session's.
     fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
         if self.session.csrf_matches(submitted) {
@@ -134,6 +157,31 @@ impl Console {
         } else {
             Err(WebError::Csrf)
         }
+    }
+
+    /// The file of a console upload (`multipart/form-data`: field `csrf`, then field
+    /// `file`), its token checked before the file is read: a forged upload costs no
+    /// parsing. The body is bounded by the gateway's request limit.
+    async fn upload(
+        &self,
+        upload: Result<Multipart, MultipartRejection>,
+    ) -> Result<Option<Bytes>, WebError> {
+        let bad = |e: &dyn std::fmt::Display| WebError::BadRequest(format!("the upload: {e}"));
+        let mut upload = upload.map_err(|e| bad(&e))?;
+        let mut csrf = None;
+        let mut file = None;
+        while let Some(field) = upload.next_field().await.map_err(|e| bad(&e))? {
+            match field.name() {
+                Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad(&e))?),
+                Some("file") => {
+                    self.check_csrf(csrf.as_deref().unwrap_or_default())?;
+                    file = Some(field.bytes().await.map_err(|e| bad(&e))?);
+                }
+                _ => {}
+            }
+        }
+        self.check_csrf(csrf.as_deref().unwrap_or_default())?;
+        Ok(file)
     }
 }
 
@@ -201,13 +249,13 @@ impl FromRequestParts<SharedState> for Console {
     }
 }
 
-/// What the console says of a refused operation: the operation's own words (which value,
-/// which rule), since the reader administers this account; the catalog's otherwise.
-fn operation_words(err: &WebError) -> String {
+/// What the console adds under the catalog's words for a refused operation: the
+/// operation's own words (which value, which rule, every problem of a tenant check),
+/// since the reader administers this account. Never a backend's internals.
+fn operation_words(err: &WebError) -> Vec<String> {
     match err {
-        WebError::Admin(AdminError::NotAdmin(_) | AdminError::StaleSignIn { .. }) => {
-            err.public_message()
-        }
+        WebError::Admin(AdminError::NotAdmin(_) | AdminError::StaleSignIn { .. }) => Vec::new(),
+        WebError::Admin(AdminError::InvalidTenant(list) | AdminError::Taken(list)) => list.clone(),
         WebError::Admin(e)
             if matches!(
                 e.kind(),
@@ -217,9 +265,9 @@ fn operation_words(err: &WebError) -> String {
                     | crate::admin::ErrorKind::ManagedInFile
             ) =>
         {
-            e.to_string()
+            vec![e.to_string()]
         }
-        _ => err.public_message(),
+        _ => Vec::new(),
     }
 }
 
@@ -229,7 +277,7 @@ fn denied(state: &SharedState, err: &WebError) -> Response {
         err.status(),
         state.pages.render(
             "console_denied",
-            &json!({"code": err.code(), "message": err.public_message()}),
+            &json!({"code": err.code(), "message": err.message_key().0}),
         ),
     )
         .into_response()
@@ -289,4 +337,21 @@ pub(crate) use with_csrf;
 pub fn done(path: &str, done: &str) -> Response {
     let sep = if path.contains('?') { '&' } else { '?' };
     Redirect::to(&format!("{path}{sep}done={done}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SECTIONS;
+    use crate::i18n::{Catalog, Lang};
+
+    #[test]
+    fn every_section_has_its_name_in_every_language() {
+        for lang in Lang::ALL {
+            let keys = Catalog::keys(lang);
+            for (name, _) in SECTIONS {
+                let key = format!("console-nav-{name}");
+                assert!(keys.contains(&key), "{}: {key}", lang.tag());
+            }
+        }
+    }
 }

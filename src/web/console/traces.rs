@@ -5,10 +5,10 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Console;
-use crate::login::traces::{MAX_TRACES, TraceResult};
+use crate::login::traces::{MAX_TRACES, Trace, TraceResult};
 
 /// `GET /{account}/admin/traces`.
 pub async fn page(console: Console) -> Response {
@@ -22,28 +22,29 @@ pub async fn page(console: Console) -> Response {
         Ok(traces) => traces,
         Err(e) => return console.problem(e.into(), &console.path("")),
     };
-    let rows: Vec<_> = traces
-        .iter()
-        .map(|t| {
-            json!({
-                "at": t.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                "success": t.result == TraceResult::Success,
-                "unavailable": t.result == TraceResult::Unavailable,
-                "code": t.code,
-                "reason": t.reason,
-                "issuer": t.issuer,
-                "destination": t.destination,
-                "in_response_to": t.in_response_to,
-                "name_id": t.name_id,
-                "email": t.email,
-                "certificate": t.signing_certificate,
-            })
-        })
-        .collect();
+    let rows: Vec<_> = traces.iter().map(row).collect();
     console.render(
         StatusCode::OK,
         "console_traces",
         "traces",
         json!({"traces": rows, "sso": console.tenant.sso.is_some()}),
     )
+}
+
+/// A trace as the console shows it (here, and as a Test SSO's result).
+pub fn row(t: &Trace) -> Value {
+    json!({
+        "at": t.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        "success": t.result == TraceResult::Success,
+        "unavailable": t.result == TraceResult::Unavailable,
+        "code": t.code,
+        "reason": t.reason,
+        "issuer": t.issuer,
+        "destination": t.destination,
+        "in_response_to": t.in_response_to,
+        "name_id": t.name_id,
+        "email": t.email,
+        "subject": t.subject,
+        "certificate": t.signing_certificate,
+    })
 }

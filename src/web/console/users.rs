@@ -1,8 +1,9 @@
 //! The Users section: the Waiting Room queue first (approve, deny with a reason), then
 //! every user of the account with search, status filter and pages; add a user, disable or
-//! enable, grant or remove admin rights, CSV import with its per-line report. Each change
-//! is one call of [`crate::admin::Users`]; granting admin rights (by hand or through an
-//! import, whose `admin` column may grant them) needs a recent sign-in.
+//! enable, grant or remove admin rights, invite someone by mail, CSV import with its
+//! per-line report. Each change is one call of [`crate::admin::Users`]; granting admin
+//! rights (by hand, by invitation or through an import, whose `admin` column may grant
+//! them) needs a recent sign-in.
 
 use axum::extract::Query;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -17,6 +18,7 @@ use super::{Console, ConsoleForm, done, with_csrf};
 use crate::accounts::{NewUser, Origin, Status, User, UserQuery};
 use crate::admin::UserPatch;
 use crate::discovery::Email;
+use crate::i18n::Lang;
 use crate::web::error::WebError;
 
 /// Users on one page of the list (and of the Waiting Room queue).
@@ -39,6 +41,7 @@ pub struct ListQuery {
 /// The notices a change redirects back with; anything else shows none.
 const NOTICES: &[&str] = &[
     "added",
+    "invited",
     "approved",
     "denied",
     "disabled",
@@ -131,6 +134,7 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         "prev_url": (page > 1).then(|| link(page - 1)),
         "next_url": (page < pages).then(|| link(page + 1)),
         "done": query.done.as_deref().filter(|d| NOTICES.contains(d)),
+        "sso": console.tenant.sso.is_some(),
     }))
 }
 
@@ -238,6 +242,41 @@ pub async fn add(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Respons
     answer(&console, result)
 }
 
+/// `POST /{account}/admin/users/invite`: the invite operation (the user without a
+/// password when new, and the invitation mail: where to sign in, or a set-password link
+/// for a password account); an administrator invited as such needs a recent sign-in.
+pub async fn invite(ConsoleForm { console, form }: ConsoleForm<AddForm>) -> Response {
+    let result = async {
+        let admin = form.admin.is_some();
+        if admin {
+            console.admin.require_recent_sign_in(Utc::now())?;
+        }
+        let email = Email::parse(form.email.trim())?;
+        let mut new = NewUser::new(&console.tenant.account, email, Origin::Cli, Utc::now());
+        new.name = form.name.trim().to_string();
+        new.admin = admin;
+        let actor = console.admin.actor();
+        let users = &console.state.admin.users;
+        // The invitee's language is not known before a sign-in of theirs: the default.
+        let user = users
+            .invite(&actor, &console.tenant, new, Lang::default())
+            .await?;
+        // An existing user keeps their record on an invitation: the flag is granted apart.
+        if admin && !user.admin {
+            let patch = UserPatch {
+                admin: Some(true),
+                ..UserPatch::default()
+            };
+            users
+                .patch(&actor, &console.tenant.account, user.id, &patch)
+                .await?;
+        }
+        Ok("invited")
+    }
+    .await;
+    answer(&console, result)
+}
+
 /// `POST /{account}/admin/users/{id}/approve`.
 pub async fn approve(ConsoleForm { console, .. }: ConsoleForm<ButtonForm>) -> Response {
     let result = async {
@@ -328,10 +367,8 @@ pub async fn set_admin(ConsoleForm { console, form }: ConsoleForm<AdminForm>) ->
     answer(&console, result)
 }
 
-/// `POST /{account}/admin/users/import`: a `multipart/form-data` upload (field `csrf`,
-/// then field `file`, the CLI's CSV), answered with the per-line report. The token is
-/// checked before the file is read into the operation; the body is bounded by the
-/// gateway's request limit.
+/// `POST /{account}/admin/users/import`: a console upload ([`Console::upload`]) of the
+/// CLI's CSV, answered with the per-line report.
 pub async fn import(console: Console, upload: Result<Multipart, MultipartRejection>) -> Response {
     let back = console.path("/users");
     match import_upload(&console, upload).await {
@@ -344,22 +381,7 @@ async fn import_upload(
     console: &Console,
     upload: Result<Multipart, MultipartRejection>,
 ) -> Result<Value, WebError> {
-    let bad = |e: &dyn std::fmt::Display| WebError::BadRequest(format!("the upload: {e}"));
-    let mut upload = upload.map_err(|e| bad(&e))?;
-    let mut csrf = None;
-    let mut file = None;
-    while let Some(field) = upload.next_field().await.map_err(|e| bad(&e))? {
-        match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad(&e))?),
-            Some("file") => {
-                // Read only once the token is known good: a forged upload costs no parsing.
-                console.check_csrf(csrf.as_deref().unwrap_or_default())?;
-                file = Some(field.bytes().await.map_err(|e| bad(&e))?);
-            }
-            _ => {}
-        }
-    }
-    console.check_csrf(csrf.as_deref().unwrap_or_default())?;
+    let file = console.upload(upload).await?;
     // The file's admin column may grant admin rights.
     console.admin.require_recent_sign_in(Utc::now())?;
     let file = file.ok_or_else(|| WebError::BadRequest("no file was chosen".into()))?;

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Generates the WS-Federation attack corpus used by tests/wsfed_attacks.rs, and the token
-builder the WS-Trust test STS (tests/idp/wstrust_sts.py) signs with.
+and SOAP builders the WS-Trust test STS (tests/idp/wstrust_sts.py) signs with.
 
 Needs python3 (stdlib only), Debian's `xmlsec1` and the `openssl` CLI, like
 tests/testdata/saml/generate.py, whose keys (idp = the STS, attacker) and helpers it reuses.
 Writes, beside this script: `sts-metadata.xml` (AD FS-shaped Federation Metadata: the STS
 RoleDescriptor with the STS key, and an IDPSSODescriptor with another key, so a test proves
 a WS-Fed token is verified with the STS role's keys only), one `<case>.xml` per case (the
-`wresult` text) and `manifest.json` (case -> expected code). The output is committed.
+`wresult` text, or for `"carrier": "soap"` cases the SOAP 1.2 answer of a WS-Trust
+request) and `manifest.json` (case -> expected code). The output is committed.
 
 Tokens use fixed instants around 2030-01-01T00:00:00Z; the tests validate at
 2030-01-01T00:01:00Z. XML is built as text: re-serialising would break the signatures.
@@ -32,6 +33,9 @@ T13 = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
 WSP = "http://schemas.xmlsoap.org/ws/2004/09/policy"
 WSA = "http://www.w3.org/2005/08/addressing"
 FED = "http://docs.oasis-open.org/wsfed/federation/200706"
+SOAP = "http://www.w3.org/2003/05/soap-envelope"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
 REALM = "https://login.example.com/"
 ACS = "https://login.example.com/auth/saml/callback"
@@ -100,6 +104,28 @@ def rstrc(inner):
             + "</trust:RequestSecurityTokenResponseCollection>")
 
 
+def soap_envelope(body, action=f"{T13}/RSTRC/IssueFinal", created=II, expires=NOA, header=""):
+    """A SOAP 1.2 answer as AD FS's /trust/13/ endpoints send it: WS-Addressing Action and
+    a WS-Security timestamp in the header, `body` in the Body."""
+    return (
+        f'<s:Envelope xmlns:s="{SOAP}" xmlns:a="{WSA}" xmlns:u="{WSU}"><s:Header>'
+        f'<a:Action s:mustUnderstand="1">{action}</a:Action>'
+        f'<o:Security s:mustUnderstand="1" xmlns:o="{WSSE}"><u:Timestamp u:Id="_0">'
+        f"<u:Created>{created}</u:Created><u:Expires>{expires}</u:Expires>"
+        f"</u:Timestamp></o:Security>{header}</s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    )
+
+
+def soap_fault(created=II, expires=NOA):
+    """What AD FS answers for a wrong password, an unknown or a locked user alike."""
+    return soap_envelope(
+        f'<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode>'
+        f'<s:Value xmlns:a="{T13}">a:FailedAuthentication</s:Value></s:Subcode></s:Code>'
+        f'<s:Reason><s:Text xml:lang="en-US">ID3242: The security token could not be '
+        f"authenticated or authorized.</s:Text></s:Reason></s:Fault>",
+        action="http://www.w3.org/2005/08/addressing/soap/fault", created=created, expires=expires)
+
+
 def xmlsec_sign(xml, key, cert):
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "in.xml")
@@ -143,9 +169,11 @@ def main():
     write_metadata(sts_cert, evil_cert)
     cases = {}
 
-    def case(name, xml, expect, note):
+    def case(name, xml, expect, note, carrier=None):
         open(os.path.join(HERE, f"{name}.xml"), "w").write(xml)
         cases[name] = dict(expect=expect, note=note)
+        if carrier:
+            cases[name]["carrier"] = carrier
 
     S = lambda x: sign(x, sts_key, sts_cert)
     valid11 = S(rstr(saml11()))
@@ -212,6 +240,28 @@ def main():
          "a DTD before the RSTR")
     case("email_outside_tenant", S(rstr(saml11(name="mallory@evil.example", email="mallory@evil.example"))),
          "ok", "valid token; the login refuses the domain (tests/wsfed_attacks.rs)")
+
+    # WS-Trust 1.3 answers (the device login's `usernamemixed` exchange): the same token
+    # rules inside a SOAP 1.2 envelope, which only a WS-Trust answer may have.
+    soap_rstrc = lambda token: rstrc(rstr(token, ns=T13, token_type="urn:oasis:names:tc:SAML:1.0:assertion"))
+    soap_ok = S(soap_envelope(soap_rstrc(saml11(aid="_e0000000000000000000000000000001"))))
+    case("soap_answer", soap_ok, "ok", "AD FS usernamemixed answer: RSTRC in a SOAP 1.2 body",
+         carrier="soap")
+    case("soap_fault", soap_fault(), "sts_fault", "wrong password: AD FS's SOAP fault",
+         carrier="soap")
+    case("soap_as_wresult", soap_ok, "malformed", "a SOAP envelope is no passive wresult")
+    case("soap_bare_rstrc", S(soap_rstrc(saml11(aid="_e0000000000000000000000000000002"))),
+         "malformed", "a WS-Trust answer without its SOAP envelope", carrier="soap")
+    case("soap_assertion_in_header",
+         S(soap_envelope(soap_rstrc(saml11(aid="_e0000000000000000000000000000003")),
+                         header=forged)),
+         "multiple_assertions", "a forged assertion in the SOAP header beside the token",
+         carrier="soap")
+    case("soap_two_body_children",
+         S(soap_envelope(soap_rstrc(saml11(aid="_e0000000000000000000000000000004")) + "<x/>")),
+         "malformed", "a second element in the SOAP body", carrier="soap")
+    case("soap_unsigned", unsigned(soap_envelope(soap_rstrc(saml11()))), "signature_missing",
+         "an unsigned token in a WS-Trust answer", carrier="soap")
 
     with open(os.path.join(HERE, "manifest.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
