@@ -12,7 +12,9 @@
 //!   served in this process (loopback, HTTP/1.1 keep-alive) by N concurrent clients;
 //! - `http_oidc_code_c{N}`: the OpenID Connect exchange over HTTP: a confidential client
 //!   (`client_secret_basic`), `scope=openid`, so an ID token is signed too;
-//! - `http_client_credentials_c{N}`: a service client's `client_credentials` over HTTP.
+//! - `http_client_credentials_c{N}`: a service client's `client_credentials` over HTTP;
+//! - `http_client_credentials_api_c{N}`: the same for a service client of the management
+//!   API, found in the users' database (through its one-second cache).
 //!
 //! `cargo run --release --example tokens_bench -- [seconds per measurement] [concurrency]`
 //! (defaults: 3 s, 16). `sign`/`verify`/`code_exchange` run on one thread; the HTTP figure
@@ -25,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use realmgate::accounts::{NewUser, Origin};
+use realmgate::admin::Actor;
+use realmgate::admin::clients::ClientFields;
 use realmgate::app;
 use realmgate::config::{Config, OAuthClient};
 use realmgate::discovery::Email;
@@ -35,6 +39,8 @@ const CLIENT: &str = "com.example.app";
 const REDIRECT: &str = "com.example.app:/cb";
 const WEB: &str = "web-app";
 const SERVICE: &str = "mfp-shared";
+/// A service client created through the management operations (the users' database).
+const API_SERVICE: &str = "mfp-api";
 const SECRET: &str = "bench-client-secret-0123456789-0123456789-01";
 const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1qcWHRdQ5Mg35hkYXFJiU3Kz8w4Qx9fEnRb2tWQ1a";
 
@@ -149,7 +155,7 @@ async fn main() {
         },
     ];
     let state = app::build(config).await.unwrap();
-    let client = state.oauth.clients.get(CLIENT).unwrap().clone();
+    let client = state.oauth.clients.get(CLIENT).await.unwrap();
     let email = Email::parse("carol@fabrikam.com").unwrap();
     let user = state
         .users
@@ -282,6 +288,32 @@ async fn main() {
         tickets,
         |req, _| {
             req.basic_auth(SERVICE, Some(SECRET))
+                .form(&[("grant_type", "client_credentials")])
+        },
+    )
+    .await;
+    // The same for a service client of the management API: looked up in SQLite through
+    // the one-second cache instead of the configuration (each item is its secret).
+    let fields = ClientFields {
+        client_id: Some(API_SERVICE.into()),
+        grant_types: vec!["client_credentials".into()],
+        account: Some("fabrikam".into()),
+        secret: true,
+        ..Default::default()
+    };
+    let (_, secret) = state
+        .client_admin
+        .create(&Actor::Cli, None, fields)
+        .await
+        .unwrap();
+    http_run(
+        &format!("http_client_credentials_api_c{concurrency}"),
+        &url,
+        secs,
+        concurrency,
+        vec![secret.unwrap(); total * 4],
+        |req, secret| {
+            req.basic_auth(API_SERVICE, Some(secret))
                 .form(&[("grant_type", "client_credentials")])
         },
     )

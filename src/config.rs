@@ -55,7 +55,7 @@ pub enum LogFormat {
 /// confidential web app signing people in with OpenID Connect (`client_secret_hash` or
 /// `jwks`), or a service client (an MFP in shared-account mode, a back-end job) using
 /// `client_credentials` on behalf of one `account`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthClient {
     /// The `client_id` the app sends.
@@ -113,12 +113,18 @@ impl OAuthClient {
         }
     }
 
+    /// Whether `id` can be a `client_id`: 1 to 200 printable characters. Lookups of
+    /// anything else answer "unknown client" without asking a database.
+    pub fn is_client_id(id: &str) -> bool {
+        !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control)
+    }
+
     /// What is wrong with this registration, each as a sentence naming the client: for
     /// `validate` and for clients created through the management API.
     pub fn problems(&self) -> Vec<String> {
         let id = &self.client_id;
         let mut out = Vec::new();
-        if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+        if !Self::is_client_id(id) {
             out.push(format!(
                 "client_id {id:?} must be 1 to 200 printable characters"
             ));

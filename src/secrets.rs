@@ -112,6 +112,15 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hex SHA-256 of an OAuth client secret: what `client_secret_hash` holds, written by
+/// `realmgate client secret` and the management API, compared by the token endpoint. A
+/// fast hash suffices because the secret is 256 random bits, never a person's password; it
+/// keeps the token endpoint as fast for confidential clients as for public ones.
+pub fn secret_hash(secret: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

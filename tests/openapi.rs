@@ -72,9 +72,29 @@ async fn the_document_is_served_and_covers_the_machine_endpoints() {
         ("/api/v1/tenants/{account}/idp-metadata", "put"),
         ("/api/v1/tenants/{account}/domains", "get"),
         ("/api/v1/tenants/{account}/domains/{domain}/verify", "post"),
+        ("/api/v1/clients", "get"),
+        ("/api/v1/clients", "post"),
+        ("/api/v1/clients/{client_id}", "get"),
+        ("/api/v1/clients/{client_id}", "patch"),
+        ("/api/v1/clients/{client_id}", "delete"),
+        ("/api/v1/clients/{client_id}/secret", "post"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
+    // A client is created with `secret: true` to get its secret: the body's schema says so,
+    // and no answer's schema carries a secret hash.
+    let schemas = &doc["components"]["schemas"];
+    assert!(
+        schemas["ClientFields"]["properties"]["secret"].is_object(),
+        "{}",
+        schemas["ClientFields"]
+    );
+    assert!(
+        schemas["ManagedClient"]
+            .to_string()
+            .find("client_secret_hash")
+            .is_none()
+    );
     // The management routes name the bearer scheme, and the document defines it.
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -192,15 +212,15 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
     eprintln!("{report}");
     assert!(out.status.success(), "schemathesis: {report}");
     // Guard against a filter that silently matched (almost) nothing: the discover, device
-    // login, WebFinger, JWKS and metadata operations and the sixteen management ones must
-    // all have been exercised.
+    // login, WebFinger, JWKS and metadata operations and the twenty-two management ones
+    // (the six of OAuth clients included) must all have been exercised.
     let tested: usize = report
         .lines()
         .find_map(|l| l.trim().strip_prefix("Tested:"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(
-        tested >= 21,
+        tested >= 27,
         "schemathesis tested {tested} operations: {report}"
     );
 }

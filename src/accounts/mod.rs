@@ -5,8 +5,10 @@
 //! - [`sql`]: [`SqlUserStore`], the trait on SQLite (the embedded default) and PostgreSQL;
 //! - [`password`]: Argon2id hashing off the async runtime, with a dummy hash for constant work;
 //! - [`jit`]: what a verified SAML identity means for the user table (SPEC security rule 9);
-//! - [`import`]: CSV import of pre-provisioned users.
+//! - [`import`]: CSV import of pre-provisioned users;
+//! - [`clients`]: the OAuth clients of the management API, in the same database.
 
+pub mod clients;
 pub mod import;
 pub mod jit;
 pub mod password;
@@ -94,6 +96,17 @@ pub enum AccountsError {
     /// A stored tenant no longer passes the tenant file check.
     #[error("stored tenant: {0}")]
     BadTenant(crate::config::Problem),
+    /// A client id another client (of the database) already has.
+    #[error("client_id {0:?} is taken")]
+    ClientTaken(String),
+    /// A stored OAuth client no longer passes the registration check.
+    #[error("stored OAuth client {client_id:?}: {problem}")]
+    BadClient {
+        /// The client.
+        client_id: String,
+        /// What is wrong with its row.
+        problem: String,
+    },
     /// The change notice to the other gateways could not be queued.
     #[error("tenant change notice: {0}")]
     Announce(#[source] crate::discovery::DirectoryError),

@@ -19,8 +19,10 @@
 //! - [`tenants`]: the tenants of the management API, their IdP metadata and domains (and
 //!   the periodic re-check of those domains' DNS proofs).
 //! - [`access`]: who may use an account's admin console, and the recent sign-in rule.
+//! - [`clients`]: OAuth / OpenID Connect clients of the management API.
 
 pub mod access;
+pub mod clients;
 pub mod groups;
 pub mod tenants;
 pub mod tokens;
@@ -96,6 +98,16 @@ pub enum AdminError {
     /// `managed_in_file`); names the file.
     #[error("the tenant is managed in {0}; change it there")]
     ManagedInFile(String),
+    /// An OAuth client registration with problems (400 `invalid`), each listed in the
+    /// words `check` uses for `[[oauth_clients]]`.
+    #[error("the client has {} problem(s)", .0.len())]
+    InvalidClient(Vec<String>),
+    /// An OAuth client of the configuration's `[[oauth_clients]]`: read-only here (409
+    /// `managed_in_file`).
+    #[error(
+        "client {0:?} is managed in the configuration file ([[oauth_clients]]); change it there"
+    )]
+    ClientInFile(String),
     /// The tenant source could not answer (503).
     #[error(transparent)]
     Directory(#[from] crate::discovery::DirectoryError),
@@ -131,8 +143,11 @@ impl AdminError {
     /// The class the web edge answers with.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid(_) | Self::InvalidUser(_) | Self::InvalidTenant(_) => ErrorKind::Invalid,
-            Self::ManagedInFile(_) => ErrorKind::ManagedInFile,
+            Self::Invalid(_)
+            | Self::InvalidUser(_)
+            | Self::InvalidTenant(_)
+            | Self::InvalidClient(_) => ErrorKind::Invalid,
+            Self::ManagedInFile(_) | Self::ClientInFile(_) => ErrorKind::ManagedInFile,
             Self::Forbidden(_) | Self::NotAdmin(_) | Self::StaleSignIn { .. } => {
                 ErrorKind::Forbidden
             }
@@ -151,7 +166,9 @@ impl AdminError {
     /// refused request.
     pub fn problems(&self) -> Vec<String> {
         match self {
-            Self::InvalidTenant(list) | Self::Taken(list) => list.clone(),
+            Self::InvalidTenant(list) | Self::InvalidClient(list) | Self::Taken(list) => {
+                list.clone()
+            }
             e => vec![e.to_string()],
         }
     }

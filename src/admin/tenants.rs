@@ -501,8 +501,8 @@ fn drop_nulls(v: &mut serde_json::Value) {
     }
 }
 
-/// RFC 7396 JSON Merge Patch.
-fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
+/// RFC 7396 JSON Merge Patch (also of OAuth clients).
+pub(super) fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
     let serde_json::Value::Object(patch) = patch else {
         *target = patch;
         return;

@@ -14,8 +14,10 @@ pub use tenants::{
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::accounts::clients::ClientStore;
 use crate::accounts::tenants::TenantStore;
 use crate::accounts::{self, AccountsError, Passwords, Pool, UserStore};
+use crate::admin::clients::ClientAdmin;
 use crate::admin::{Admin, TenantAdmin, TenantAdminParts};
 use crate::config::{Config, Problem};
 use crate::discovery::{
@@ -165,9 +167,15 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     };
     let users: Arc<dyn UserStore> = Arc::new(users_db);
     // Over the same store handle, so the API's changes and the logins' reads are one pool.
-    let admin = Admin::over(users.clone(), users_pool);
+    let admin = Admin::over(users.clone(), users_pool.clone());
     let store = session::open(&config.session_store).await?;
-    let oauth = oauth_server(&config, store.clone(), users.clone())?;
+    let client_store = ClientStore::new(users_pool.clone());
+    let oauth = oauth_server(
+        &config,
+        clients_of(&config, client_store.clone()),
+        store.clone(),
+        users.clone(),
+    )?;
     let discovery = Arc::new(Discovery {
         directory: Directory::new(source, 1_000_000, Duration::from_secs(300)),
         proof,
@@ -250,6 +258,12 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         config: config.clone(),
         audit: admin.audit.clone(),
     }));
+    let client_admin = Arc::new(ClientAdmin::new(
+        client_store,
+        config.oauth_clients.clone(),
+        discovery.clone(),
+        admin.audit.clone(),
+    ));
     let devices = Devices {
         oauth: oauth.clone(),
         login: login.clone(),
@@ -263,6 +277,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         users,
         admin,
         tenant_admin,
+        client_admin,
         sessions,
         limiter,
         store,
@@ -296,14 +311,24 @@ pub fn spawn_key_reloader(state: &SharedState) {
     });
 }
 
-/// The OAuth server of `config` over the shared `store` and the `users`.
+/// Where the OAuth endpoints find clients: the configuration's, then `database`'s.
+fn clients_of(config: &Config, database: ClientStore) -> Arc<dyn crate::oauth::ClientSource> {
+    Arc::new(crate::oauth::Layered {
+        files: crate::oauth::Clients::new(config.oauth_clients.clone()),
+        database,
+    })
+}
+
+/// The OAuth server of `config`, finding clients in `clients`, over the shared `store` and
+/// the `users`.
 fn oauth_server(
     config: &Config,
+    clients: Arc<dyn crate::oauth::ClientSource>,
     store: Arc<dyn Store>,
     users: Arc<dyn UserStore>,
 ) -> Result<Arc<crate::oauth::OAuth>, AppError> {
     Ok(Arc::new(crate::oauth::OAuth::new(
-        crate::oauth::Clients::new(config.oauth_clients.clone()),
+        clients,
         crate::oauth::TokenKeys::load_or_generate(&config.data_dir)?,
         config.public_url.as_str().trim_end_matches('/').to_string(),
         store,
@@ -312,14 +337,17 @@ fn oauth_server(
 }
 
 /// The back-channel logout sender of `config`, for a command (`user disable`) that ends
-/// sessions outside the serving process: it reads the same shared store.
+/// sessions outside the serving process: it reads the same shared store, and the same
+/// clients (configuration, then the users' database).
 pub async fn backchannel(
     config: &Config,
     users: &Arc<dyn UserStore>,
 ) -> Result<crate::oauth::logout::BackChannel, AppError> {
     let store = session::open(&config.session_store).await?;
+    let pool = accounts::open(&config.database_url()).await?.pool();
     Ok(crate::oauth::logout::BackChannel::new(oauth_server(
         config,
+        clients_of(config, ClientStore::new(pool)),
         store,
         users.clone(),
     )?))

@@ -367,17 +367,21 @@ impl Tenant {
     }
 }
 
+/// Whether `account` has the shape of an account: 1-63 lower-case letters, digits or '-',
+/// not starting with '-' (it is a URL slug).
+pub fn is_account_slug(account: &str) -> bool {
+    !account.is_empty()
+        && account.len() <= 63
+        && account
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !account.starts_with('-')
+}
+
 /// Checks a parsed file, returning the tenant or every problem as (key, message).
 pub fn validate(file: TenantFile, path: &Path) -> Result<Tenant, Vec<(&'static str, String)>> {
     let mut problems = Vec::new();
-    let slug_ok = !file.account.is_empty()
-        && file.account.len() <= 63
-        && file
-            .account
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !file.account.starts_with('-');
-    if !slug_ok {
+    if !is_account_slug(&file.account) {
         problems.push((
             "account",
             format!(

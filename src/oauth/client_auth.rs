@@ -5,6 +5,7 @@
 //! sending credentials it does not have is refused rather than ignored.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use crate::config::OAuthClient;
 
@@ -148,12 +148,7 @@ fn unverified_sub(assertion: &str) -> Option<String> {
     serde_json::from_slice::<Sub>(&bytes).ok().map(|s| s.sub)
 }
 
-/// Hex SHA-256 of a client secret: what `client_secret_hash` holds. A fast hash suffices
-/// because the secret is 256 random bits, never a person's password; it keeps the token
-/// endpoint as fast for confidential clients as for public ones.
-pub fn secret_hash(secret: &str) -> String {
-    crate::secrets::hex(&Sha256::digest(secret.as_bytes()))
-}
+pub use crate::secrets::secret_hash;
 
 /// The claims of a client assertion (RFC 7523 §3).
 #[derive(Debug, Deserialize)]
@@ -173,30 +168,30 @@ impl OAuth {
         &self,
         credentials: &ClientCredentials,
         now: DateTime<Utc>,
-    ) -> Result<&OAuthClient, OAuthError> {
-        let client = self.clients.get(credentials.client_id())?;
+    ) -> Result<Arc<OAuthClient>, OAuthError> {
+        let client = self.clients.get(credentials.client_id()).await?;
         let refused = |why: &str| {
             tracing::info!(target: "audit", event = "client_auth_failure", client_id = %client.client_id, reason = why);
             OAuthError::InvalidClient
         };
         match (credentials, &client.client_secret_hash, &client.jwks) {
-            (ClientCredentials::Public(_), None, None) => Ok(client),
+            (ClientCredentials::Public(_), None, None) => Ok(client.clone()),
             (ClientCredentials::Public(_), _, _) => {
                 Err(refused("confidential client sent no credentials"))
             }
             (ClientCredentials::Secret { secret, .. }, Some(hash), _) => {
                 let presented = secret_hash(secret);
                 if subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), hash.as_bytes()).into() {
-                    Ok(client)
+                    Ok(client.clone())
                 } else {
                     Err(refused("wrong client secret"))
                 }
             }
             (ClientCredentials::Assertion { assertion, .. }, _, Some(jwks)) => {
-                self.check_assertion(client, jwks, assertion, now)
+                self.check_assertion(&client, jwks, assertion, now)
                     .await
                     .map_err(&refused)?;
-                Ok(client)
+                Ok(client.clone())
             }
             _ => Err(refused(
                 "authentication method not registered for the client",

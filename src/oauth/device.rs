@@ -92,7 +92,7 @@ impl Devices {
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, DeviceError> {
-        self.oauth.clients.get(client_id)?;
+        self.oauth.clients.get(client_id).await?;
         // Discovery first (domain only, like every other entry point): an SSO tenant's users
         // have no password here, and a tenant's allow-list applies before any password work.
         if let Ok(parsed) = Email::parse(email) {
@@ -178,7 +178,7 @@ impl Devices {
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<DeviceAuthorization, DeviceError> {
-        self.oauth.clients.get(client_id)?;
+        self.oauth.clients.get(client_id).await?;
         let hint = match login_hint.filter(|h| !h.is_empty()) {
             Some(h) => Some(
                 Email::parse(h)

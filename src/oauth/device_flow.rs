@@ -113,7 +113,7 @@ impl OAuth {
         verification_uri: String,
         now: DateTime<Utc>,
     ) -> Result<DeviceAuthorization, OAuthError> {
-        self.clients.get(client_id)?;
+        self.clients.get(client_id).await?;
         let device_code = crate::secrets::random_token();
         let key = hashed("device", &device_code);
         // A fresh user code not in use (collisions are rare: retry a few times).
@@ -236,7 +236,7 @@ impl OAuth {
         device_code: &str,
         now: DateTime<Utc>,
     ) -> Result<Subject, OAuthError> {
-        self.clients.get(client_id)?;
+        self.clients.get(client_id).await?;
         let key = hashed("device", device_code);
         let Some(bytes) = self.store.get(&key).await? else {
             return Err(OAuthError::InvalidGrant("unknown device_code"));

@@ -13,7 +13,7 @@ use crate::session::Store;
 
 use super::id_token::{self, OpenIdLogin, SignIn};
 use super::subject::Subject;
-use super::{Clients, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
+use super::{ClientSource, OAuthError, TokenKeys, hashed, keys::ACCESS_TTL_SECS, sha256_base64url};
 use crate::config::OAuthClient;
 
 /// How long a person may take to sign in between `/oauth2/authorize` and the code.
@@ -127,8 +127,8 @@ pub enum Grant {
 
 /// The OAuth authorization server.
 pub struct OAuth {
-    /// Registered clients.
-    pub clients: Clients,
+    /// Registered clients, from the source chosen at start-up.
+    pub clients: Arc<dyn ClientSource>,
     /// The access-token signer.
     pub keys: TokenKeys,
     /// `iss` of every token: the public URL.
@@ -140,7 +140,7 @@ pub struct OAuth {
 impl OAuth {
     /// The server over the shared store and user store.
     pub fn new(
-        clients: Clients,
+        clients: Arc<dyn ClientSource>,
         keys: TokenKeys,
         issuer: String,
         store: Arc<dyn Store>,
@@ -415,7 +415,7 @@ impl OAuth {
     /// it was issued to. Unknown tokens and access tokens (self-contained, they expire in
     /// ten minutes) are not an error: the answer must not tell a prober which tokens exist.
     pub async fn revoke(&self, client_id: &str, token: &str) -> Result<(), OAuthError> {
-        self.clients.get(client_id)?;
+        self.clients.get(client_id).await?;
         let Some(bytes) = self.store.get(&hashed("rt", token)).await? else {
             return Ok(());
         };

@@ -76,7 +76,8 @@ impl OAuth {
     ) -> Result<(), OAuthError> {
         if self
             .clients
-            .get(client_id)?
+            .get(client_id)
+            .await?
             .backchannel_logout_uri
             .is_none()
         {
@@ -101,7 +102,7 @@ impl OAuth {
     /// redirect URI without a valid hint is refused: otherwise the endpoint would be an
     /// open redirector. Without a hint the browser's session still ends only through the
     /// CSRF-protected sign-out form, which the caller shows.
-    pub fn end_session(
+    pub async fn end_session(
         &self,
         id_token_hint: Option<&str>,
         post_logout_redirect_uri: Option<&str>,
@@ -134,7 +135,7 @@ impl OAuth {
             .map_err(|_| OAuthError::InvalidRequest("id_token_hint: bad sub".into()))?;
         let redirect = match post_logout_redirect_uri {
             Some(uri) => {
-                let client = self.clients.get(&claims.aud)?;
+                let client = self.clients.get(&claims.aud).await?;
                 if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
                     return Err(OAuthError::InvalidRequest(
                         "post_logout_redirect_uri not registered for this client".into(),
@@ -209,7 +210,14 @@ impl BackChannel {
     /// taken, so a session's end is delivered once even when several instances see it.
     async fn recipients(&self, what: &Ended) -> Vec<(String, String, i64, Option<String>)> {
         let mut out = Vec::new();
-        for client in self.oauth.clients.with_backchannel() {
+        let clients = match self.oauth.clients.with_backchannel().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "back-channel logout: the clients could not be read; no app is told");
+                return out;
+            }
+        };
+        for client in clients {
             let Some(uri) = client.backchannel_logout_uri.clone() else {
                 continue;
             };

@@ -11,8 +11,9 @@
 //! flow another one started.
 //!
 //! # Layout
-//! - this file: errors with their RFC 6749 codes, client registry and redirect URI rules,
-//!   PKCE.
+//! - this file: errors with their RFC 6749 codes, redirect URI rules, PKCE.
+//! - [`clients`]: where clients are looked up: the configuration's, then the management
+//!   API's in the users' database.
 //! - [`request`]: the checks of an authorization request and of a token request's grant.
 //! - [`keys`]: the ES256 signing key (generated once into `data_dir`), JWT access tokens,
 //!   the JWKS.
@@ -26,6 +27,7 @@
 //! - [`logout`]: RP-initiated logout and back-channel logout tokens.
 
 pub mod client_auth;
+pub mod clients;
 pub mod device;
 pub mod device_flow;
 pub mod discovery_doc;
@@ -45,6 +47,7 @@ use url::Url;
 use crate::config::OAuthClient;
 use crate::session::StoreError;
 
+pub use clients::{ClientSource, Clients, Layered};
 pub use grants::{AuthRequest, Grant, OAuth, TokenResponse};
 pub use keys::{AccessClaims, TokenKeys};
 pub use subject::Subject;
@@ -143,30 +146,6 @@ impl OAuthError {
             OAuthError::Server(_) => 500,
             _ => 400,
         }
-    }
-}
-
-/// The registered clients, looked up by `client_id`.
-#[derive(Debug, Clone, Default)]
-pub struct Clients(Vec<OAuthClient>);
-
-impl Clients {
-    /// The clients of the configuration.
-    pub fn new(clients: Vec<OAuthClient>) -> Self {
-        Self(clients)
-    }
-
-    /// The client with this id.
-    pub fn get(&self, client_id: &str) -> Result<&OAuthClient, OAuthError> {
-        self.0
-            .iter()
-            .find(|c| c.client_id == client_id)
-            .ok_or(OAuthError::InvalidClient)
-    }
-
-    /// The clients that registered a back-channel logout URI.
-    pub fn with_backchannel(&self) -> impl Iterator<Item = &OAuthClient> {
-        self.0.iter().filter(|c| c.backchannel_logout_uri.is_some())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::config::OAuthClient;
 use crate::discovery::Email;
 
 use super::client_auth::ClientCredentials;
-use super::{AuthRequest, Clients, Grant, OAuthError, grants, sha256_base64url};
+use super::{AuthRequest, ClientSource, Grant, OAuthError, grants, sha256_base64url};
 
 /// The device authorization grant type (RFC 8628 §3.4).
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -91,14 +91,18 @@ const MAX_NONCE: usize = 512;
 impl AuthorizeRequest {
     /// Checks the query of `/oauth2/authorize`. Client and redirect URI first: until both
     /// are known good every refusal is [`AuthorizeError::OnPage`].
-    pub fn parse(clients: &Clients, raw_query: Option<&str>) -> Result<Self, AuthorizeError> {
+    pub async fn parse(
+        clients: &dyn ClientSource,
+        raw_query: Option<&str>,
+    ) -> Result<Self, AuthorizeError> {
         let p = single_params(raw_query).map_err(AuthorizeError::OnPage)?;
         let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let client = clients
             .get(get("client_id").unwrap_or_default())
+            .await
             .map_err(AuthorizeError::OnPage)?;
         let redirect_uri = match get("redirect_uri") {
-            Some(r) if super::redirect_uri_allowed(client, r) => r,
+            Some(r) if super::redirect_uri_allowed(&client, r) => r,
             _ => return Err(AuthorizeError::OnPage(OAuthError::BadRedirectUri)),
         };
         let state = get("state");
@@ -315,12 +319,20 @@ mod tests {
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
     const REDIRECT: &str = "com.example.app:/cb";
 
-    fn clients() -> Clients {
-        Clients::new(vec![OAuthClient {
+    fn clients() -> super::super::Clients {
+        super::super::Clients::new(vec![OAuthClient {
             client_id: "app".into(),
             redirect_uris: vec![REDIRECT.into()],
             ..Default::default()
         }])
+    }
+
+    /// [`AuthorizeRequest::parse`] over [`clients`], whose lookups never wait.
+    fn parse(raw: &str) -> Result<AuthorizeRequest, AuthorizeError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(AuthorizeRequest::parse(&clients(), Some(raw)))
     }
 
     fn query(pairs: &[(&str, &str)]) -> String {
@@ -346,7 +358,7 @@ mod tests {
                 None => all.push((k, v)),
             }
         }
-        AuthorizeRequest::parse(&clients(), Some(&query(&all)))
+        parse(&query(&all))
     }
 
     fn on_page(r: Result<AuthorizeRequest, AuthorizeError>) -> &'static str {
@@ -416,10 +428,7 @@ mod tests {
             "invalid_request"
         );
         let twice = format!("{}&client_id=app", query(&[("client_id", "app")]));
-        assert_eq!(
-            on_page(AuthorizeRequest::parse(&clients(), Some(&twice))),
-            "invalid_request"
-        );
+        assert_eq!(on_page(parse(&twice)), "invalid_request");
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub async fn authorize(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let request = match AuthorizeRequest::parse(&state.oauth.clients, raw.as_deref()) {
+    let request = match AuthorizeRequest::parse(state.oauth.clients.as_ref(), raw.as_deref()).await
+    {
         Ok(r) => r,
         Err(e) => return refusal(&state, &e),
     };

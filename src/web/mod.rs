@@ -9,6 +9,7 @@
 pub mod account;
 pub mod api;
 pub mod api_audit;
+pub mod api_clients;
 pub mod api_onboarding;
 pub mod api_tenants;
 pub mod api_users;
@@ -133,6 +134,20 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/api/v1/tenants/{account}/users/{id}/deny",
             post(api_onboarding::deny_user),
+        )
+        .route(
+            "/api/v1/clients",
+            get(api_clients::list_clients).post(api_clients::create_client),
+        )
+        .route(
+            "/api/v1/clients/{client_id}",
+            get(api_clients::get_client)
+                .patch(api_clients::patch_client)
+                .delete(api_clients::delete_client),
+        )
+        .route(
+            "/api/v1/clients/{client_id}/secret",
+            post(api_clients::rotate_secret),
         )
         .route("/api/v1/audit", get(api_audit::audit))
         .route(

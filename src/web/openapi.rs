@@ -12,6 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::api::MgmtErrorBody;
 use super::api_audit::{AuditBody, AuditList, TraceList};
+use super::api_clients::{ClientList, ClientWithSecret};
 use super::api_onboarding::{DenyBody, ImportReport, InviteBody};
 use super::api_tenants::{
     DomainBody, DomainList, MetadataAnswer, SsoBody, SsoInput, TenantBody, TenantInput, TenantList,
@@ -21,6 +22,7 @@ use super::device::{DeviceLoginRequest, SsoRequiredBody};
 use super::discover::{DiscoverRequest, DiscoverResponse};
 use super::error::ApiErrorBody;
 use super::token::OAuthErrorBody;
+use crate::admin::clients::{ClientFields, ClientSourceKind, ManagedClient};
 use crate::login::{Trace, TraceProtocol, TraceResult};
 use crate::oauth::TokenResponse;
 use crate::oauth::device_flow::DeviceAuthorization;
@@ -66,6 +68,12 @@ use crate::saml::CertificateFacts;
         super::api_tenants::put_metadata,
         super::api_tenants::list_domains,
         super::api_tenants::verify_domain,
+        super::api_clients::list_clients,
+        super::api_clients::create_client,
+        super::api_clients::get_client,
+        super::api_clients::patch_client,
+        super::api_clients::delete_client,
+        super::api_clients::rotate_secret,
     ),
     components(schemas(
         DiscoverRequest,
@@ -110,13 +118,18 @@ use crate::saml::CertificateFacts;
         MetadataAnswer,
         DomainList,
         DomainBody,
+        ClientFields,
+        ClientSourceKind,
+        ManagedClient,
+        ClientList,
+        ClientWithSecret,
     )),
     modifiers(&BearerScheme),
     tags(
         (name = "discovery", description = "Which sign-in an email address uses"),
         (name = "device", description = "MFP connectors: password login and the device authorization grant"),
         (name = "oauth", description = "OAuth 2.0 for native apps (RFC 6749, 7636, 8252, 7009, 8414)"),
-        (name = "management", description = "The management API: tenants (files read-only, database tenants read-write), their IdP metadata and domains, users and the audit log, with a bearer API token of scope admin"),
+        (name = "management", description = "The management API: tenants (files read-only, database tenants read-write), their IdP metadata and domains, users, OAuth / OpenID Connect clients (configuration read-only, database read-write) and the audit log, with a bearer API token of scope admin"),
     )
 )]
 pub struct ApiDoc;

@@ -92,12 +92,16 @@ async fn end_session(
 ) -> Response {
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let pages = state.pages.clone();
-    let decision = match state.oauth.end_session(
-        get("id_token_hint"),
-        get("post_logout_redirect_uri"),
-        get("client_id"),
-        get("state"),
-    ) {
+    let decision = match state
+        .oauth
+        .end_session(
+            get("id_token_hint"),
+            get("post_logout_redirect_uri"),
+            get("client_id"),
+            get("state"),
+        )
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::info!(code = e.code(), reason = %e, "end-session request refused");

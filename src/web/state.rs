@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::accounts::UserStore;
+use crate::admin::clients::ClientAdmin;
 use crate::admin::{Admin, TenantAdmin};
 use crate::config::Config;
 use crate::discovery::pg::Listener;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub admin: Admin,
     /// The tenant operations (API and console).
     pub tenant_admin: Arc<TenantAdmin>,
+    /// The OAuth client operations (API).
+    pub client_admin: Arc<ClientAdmin>,
     /// Shared short-lived state: pending SAML requests, replay cache, sessions, limits.
     pub store: Arc<dyn Store>,
     /// Login sessions on top of `store`.

@@ -96,7 +96,7 @@ pub async fn token(
         Ok(c) => c,
         Err(e) => return oauth_error(&e),
     };
-    if let Err(e) = grant.check_allowed(client) {
+    if let Err(e) = grant.check_allowed(&client) {
         return oauth_error(&e);
     }
     let kind = grant.name();
@@ -104,7 +104,7 @@ pub async fn token(
     let answer = match grant {
         TokenGrant::Grant(g) => state
             .oauth
-            .token(client, g, now)
+            .token(&client, g, now)
             .await
             .map_err(|e| oauth_error(&e)),
         TokenGrant::DeviceCode(device_code) => state
@@ -114,7 +114,7 @@ pub async fn token(
             .map_err(|e| device_error(&state, e)),
         TokenGrant::ClientCredentials => state
             .devices
-            .service_token(client, ip, now)
+            .service_token(&client, ip, now)
             .await
             .map_err(|e| device_error(&state, e)),
     };
@@ -158,9 +158,9 @@ pub async fn revoke(
         Ok(c) => state.oauth.authenticate(&c, Utc::now()).await,
         Err(e) => Err(e),
     };
-    let client_id = match client {
+    let client_id = match &client {
         Ok(c) => c.client_id.as_str(),
-        Err(e) => return oauth_error(&e),
+        Err(e) => return oauth_error(e),
     };
     match state.oauth.revoke(client_id, token).await {
         Ok(()) => no_store(StatusCode::OK, json!({})),
