@@ -96,9 +96,13 @@ impl Idp {
     /// Its Sign In URL: the HTTP-Redirect SingleSignOnService of its metadata.
     pub fn sso_url(&self) -> String {
         let binding = "Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"";
+        // Each element's own attributes only (up to its '>'): the metadata's other
+        // elements (its SingleLogoutService among them) have HTTP-Redirect bindings too.
         let service = self
             .metadata
             .split("SingleSignOnService")
+            .skip(1)
+            .map(|s| &s[..s.find('>').unwrap_or(s.len())])
             .find(|s| s.contains(binding))
             .expect("an HTTP-Redirect SingleSignOnService");
         let start = service.find("Location=\"").expect("its Location") + 10;
