@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::response::Html;
+use fluent_bundle::FluentValue;
 use serde::Serialize;
 use serde_json::json;
 
@@ -129,6 +130,9 @@ pub fn lang() -> Lang {
 /// The compiled templates.
 pub struct Pages {
     templates: Templates,
+    /// The templates' catalog, for words a handler formats once per page rather than a
+    /// template once per row.
+    catalog: Arc<Catalog>,
     /// The stylesheet of the brand colour (the CSP allows no inline style).
     pub brand_css: String,
     /// The logo file's media type and bytes, read at start-up.
@@ -167,7 +171,8 @@ impl Pages {
             ),
         );
         Ok(Self {
-            templates: Templates::new(catalog, TEMPLATES, Escape::Html, globals)?,
+            templates: Templates::new(catalog.clone(), TEMPLATES, Escape::Html, globals)?,
+            catalog,
             brand_css: format!(
                 ":root {{ --accent: {}; --on-accent: {}; }}\n",
                 config.brand_color,
@@ -175,6 +180,12 @@ impl Pages {
             ),
             brand_logo,
         })
+    }
+
+    /// The catalog message `key` in the request's language, as `{{t key}}` would print it
+    /// (before escaping).
+    pub fn message(&self, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        self.catalog.message(lang(), key, args)
     }
 
     /// Renders `name` with `data` (HTML-escaped by handlebars) in the request's language.
