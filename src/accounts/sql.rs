@@ -73,7 +73,11 @@ const UPDATE_STATUS: &str = concat!(
 /// the whole account). The search's `LIKE` pattern is escaped by [`like_pattern`].
 /// Returns the clause and the number of its last placeholder. Only fixed text and
 /// placeholder numbers go into it (every value is bound), hence its `AssertSqlSafe`.
-fn page_filter(query: &UserQuery, search: bool) -> (String, usize) {
+///
+/// The search folds the name's letter case with `lower(name)` on PostgreSQL; SQLite's
+/// `LIKE` already ignores the case of ASCII letters, the only ones its `lower` folds, so
+/// there `name LIKE` matches the same rows without a `lower` call per row of the scan.
+fn page_filter(query: &UserQuery, search: bool, sqlite: bool) -> (String, usize) {
     let mut sql = String::from(" FROM users WHERE account = $1");
     let mut n = 1;
     let mut next = || {
@@ -94,8 +98,9 @@ fn page_filter(query: &UserQuery, search: bool) -> (String, usize) {
     }
     if search {
         let n = next();
+        let name = if sqlite { "name" } else { "lower(name)" };
         sql.push_str(&format!(
-            " AND (email_lower LIKE ${n} ESCAPE '!' OR lower(name) LIKE ${n} ESCAPE '!')"
+            " AND (email_lower LIKE ${n} ESCAPE '!' OR {name} LIKE ${n} ESCAPE '!')"
         ));
     }
     (sql, n)
@@ -428,7 +433,8 @@ impl UserStore for SqlUserStore {
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-        let (filter, placeholders) = page_filter(query, search.is_some());
+        let sqlite = matches!(self.pool, Pool::Sqlite(_));
+        let (filter, placeholders) = page_filter(query, search.is_some(), sqlite);
         let select = format!(
             "SELECT {}{filter} ORDER BY email_lower LIMIT ${} OFFSET ${}",
             columns!(),

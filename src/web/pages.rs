@@ -190,8 +190,12 @@ impl Pages {
 
     /// Renders `name` with `data` (HTML-escaped by handlebars) in the request's language.
     pub fn render(&self, name: &str, data: &impl Serialize) -> Html<String> {
+        self.render_value(name, serde_json::to_value(data).unwrap_or_default())
+    }
+
+    /// [`Pages::render`] of data already JSON, taken rather than copied.
+    pub fn render_value(&self, name: &str, mut data: serde_json::Value) -> Html<String> {
         let context = REQUEST.try_with(Clone::clone).unwrap_or_default();
-        let mut data = serde_json::to_value(data).unwrap_or_default();
         if let Some(map) = data.as_object_mut() {
             let back = if context.back.is_empty() {
                 "%2F".to_string()
@@ -200,7 +204,7 @@ impl Pages {
             };
             map.entry("back").or_insert(back.into());
         }
-        match self.templates.render(name, context.lang, &data) {
+        match self.templates.render_value(name, context.lang, data) {
             Ok(html) => Html(html),
             Err(e) => {
                 // Templates are compiled in and covered by tests; this is a programming error,

@@ -228,6 +228,8 @@ impl<'a> RowWords<'a> {
             "me": u.id == me,
         });
         if let Value::Object(row) = &mut row {
+            let status = &self.words[format!("status_{}", u.status.as_str())];
+            row.insert("status_label".into(), status.clone());
             for (field, key, around) in &self.who {
                 let text = match around {
                     Some((before, after)) => format!("{before}{email}{after}"),
