@@ -80,28 +80,23 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let users = &console.state.admin.users;
     let account = &console.tenant.account;
-    let waiting = users
-        .list(
-            account,
-            &UserQuery {
-                status: Some(Status::Waiting),
-                limit: PAGE_SIZE,
-                ..UserQuery::default()
-            },
-        )
-        .await?;
-    let found = users
-        .list(
-            account,
-            &UserQuery {
-                status,
-                search: search.map(str::to_string),
-                limit: PAGE_SIZE,
-                offset: (page - 1) * u64::from(PAGE_SIZE),
-                ..UserQuery::default()
-            },
-        )
-        .await?;
+    let waiting_query = UserQuery {
+        status: Some(Status::Waiting),
+        limit: PAGE_SIZE,
+        ..UserQuery::default()
+    };
+    let list_query = UserQuery {
+        status,
+        search: search.map(str::to_string),
+        limit: PAGE_SIZE,
+        offset: (page - 1) * u64::from(PAGE_SIZE),
+        ..UserQuery::default()
+    };
+    // Two independent reads, on two of the pool's connections at once.
+    let (waiting, found) = tokio::try_join!(
+        users.list(account, &waiting_query),
+        users.list(account, &list_query)
+    )?;
     let pages = found.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
     let link = |to: u64| {
         let mut q = form_urlencoded::Serializer::new(String::new());
@@ -121,11 +116,11 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         .map(|s| json!({"value": s.as_str(), "selected": status == Some(s)}))
         .collect();
     Ok(json!({
-        "waiting": waiting.users.iter().map(|u| words.row(u, me)).collect::<Vec<_>>(),
+        "waiting": waiting.users.iter().map(|u| words.row(u, me, WAITING_WHO)).collect::<Vec<_>>(),
         "waiting_total": waiting.total,
         "waiting_more": waiting.total > u64::from(PAGE_SIZE),
         "waiting_url": format!("{}?status=waiting", console.path("/users")),
-        "users": found.users.iter().map(|u| words.row(u, me)).collect::<Vec<_>>(),
+        "users": found.users.iter().map(|u| words.row(u, me, LIST_WHO)).collect::<Vec<_>>(),
         "words": words.words,
         "total": found.total,
         "q": search,
@@ -151,8 +146,11 @@ struct RowWords<'a> {
     /// Row field → (message key, text before the email, text after it); the texts are
     /// `None` when the message does not name the email exactly once (then formatted per
     /// row).
-    who: Vec<(&'static str, &'static str, Option<(String, String)>)>,
+    who: Vec<(&'static str, &'static str, Around)>,
 }
+
+/// A `…-who` message's text before and after the email, when it names it once.
+type Around = Option<(String, String)>;
 
 /// The words every row shows: (template name, message key).
 const ROW_WORDS: &[(&str, &str)] = &[
@@ -181,6 +179,10 @@ const WHO_WORDS: &[(&str, &str)] = &[
     ("unadmin_who", "console-users-unadmin-who"),
     ("make_admin_who", "console-users-make-admin-who"),
 ];
+
+/// The accessible names a Waiting Room row's buttons use, and those of a list row.
+const WAITING_WHO: &[&str] = &["approve_who", "deny_who"];
+const LIST_WHO: &[&str] = &["disable_who", "enable_who", "unadmin_who", "make_admin_who"];
 
 /// Stands for the email while a `…-who` message is formatted once: a control character,
 /// which neither an email nor a catalog text holds.
@@ -211,8 +213,9 @@ impl<'a> RowWords<'a> {
         }
     }
 
-    /// A user as the list shows them.
-    fn row(&self, u: &User, me: i64) -> Value {
+    /// A user as the list shows them, with the accessible names `who` (of [`WHO_WORDS`])
+    /// of the row's buttons.
+    fn row(&self, u: &User, me: i64, who: &[&str]) -> Value {
         let email = u.email.as_str();
         let mut row = json!({
             "id": u.id,
@@ -222,7 +225,6 @@ impl<'a> RowWords<'a> {
             "active": u.status == Status::Active,
             "disabled": u.status == Status::Disabled,
             "admin": u.admin,
-            "origin": u.origin.as_str(),
             "created": when(u.created_at),
             "last_login": u.last_login_at.map(when),
             "me": u.id == me,
@@ -230,7 +232,8 @@ impl<'a> RowWords<'a> {
         if let Value::Object(row) = &mut row {
             let status = &self.words[format!("status_{}", u.status.as_str())];
             row.insert("status_label".into(), status.clone());
-            for (field, key, around) in &self.who {
+            let fields = self.who.iter().filter(|(field, ..)| who.contains(field));
+            for (field, key, around) in fields {
                 let text = match around {
                     Some((before, after)) => format!("{before}{email}{after}"),
                     None => self
