@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use realmgate::accounts::{NewUser, Origin, Status};
+use realmgate::accounts::{NewUser, Origin, Status, UserQuery};
 use realmgate::admin::Actor;
 use realmgate::app;
 use realmgate::config::Config;
@@ -39,6 +39,17 @@ const PAGES: &[(&str, &str)] = &[
     ("domains", "/fabrikam/admin/domains"),
     ("audit", "/fabrikam/admin/audit"),
     ("traces", "/fabrikam/admin/traces"),
+];
+
+/// The Users page's store queries, timed alone (name, status, search, page) so the
+/// page's time splits into the database's and the rest (rendering, HTTP): each is the
+/// Waiting Room's page and the list's page, as the handler asks for them.
+const USERS_QUERIES: &[(&str, Option<Status>, Option<&str>, u64)] = &[
+    ("sql_users_first_page", None, None, 1),
+    ("sql_users_search", None, Some("person-42"), 1),
+    ("sql_users_status_waiting", Some(Status::Waiting), None, 1),
+    ("sql_users_status_disabled", Some(Status::Disabled), None, 1),
+    ("sql_users_deep_page", None, None, 150),
 ];
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -110,6 +121,40 @@ async fn main() {
         "seeded {users} users in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
+    for (name, status, search, page) in USERS_QUERIES {
+        let waiting = UserQuery {
+            status: Some(Status::Waiting),
+            limit: 50,
+            ..UserQuery::default()
+        };
+        let list = UserQuery {
+            status: *status,
+            search: search.map(str::to_string),
+            limit: 50,
+            offset: (page - 1) * 50,
+            ..UserQuery::default()
+        };
+        let mut times = Vec::with_capacity(samples);
+        let mut rows = 0;
+        for n in 0..samples + samples / 10 {
+            let start = Instant::now();
+            let a = state.admin.users.list("fabrikam", &waiting).await.unwrap();
+            let b = state.admin.users.list("fabrikam", &list).await.unwrap();
+            let spent = start.elapsed();
+            rows = a.users.len() + b.users.len();
+            if n >= samples / 10 {
+                times.push(spent);
+            }
+        }
+        times.sort();
+        // The last column is the rows read, where the pages' lines have bytes.
+        println!(
+            "{name:<24} {:>8.3} {:>8.3} {:>8.3} {rows:>8}",
+            percentile(&times, 0.50),
+            percentile(&times, 0.95),
+            percentile(&times, 1.0),
+        );
+    }
     let session = state
         .sessions
         .create(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -69,23 +70,46 @@ const UPDATE_STATUS: &str = concat!(
     "UPDATE users SET status = $1 WHERE account = $2 AND email_lower = $3 RETURNING ",
     columns!()
 );
-/// The filters of [`UserQuery`]; `$1` is the account, `$2..$6` may be NULL (no filter).
-/// `$6` is a LIKE pattern escaped by [`like_pattern`].
-macro_rules! page_filter {
-    () => {
-        " FROM users WHERE account = $1 AND ($2 IS NULL OR status = $2) \
-         AND ($3 IS NULL OR email_lower = $3) AND ($4 IS NULL OR external_id = $4) \
-         AND ($5 IS NULL OR admin = $5) \
-         AND ($6 IS NULL OR email_lower LIKE $6 ESCAPE '!' OR lower(name) LIKE $6 ESCAPE '!')"
+/// The `WHERE` clause of [`UserQuery`]: the account (`$1`) and then only the filters
+/// the query sets, in [`UserQuery`]'s order, each its next placeholder. Built per filter
+/// set rather than as `($n IS NULL OR col = $n)`, which keeps both planners from using
+/// the `(account, status, email_lower)` index for a status (so every page and count walked
+/// the whole account). The search's `LIKE` pattern is escaped by [`like_pattern`].
+/// Returns the clause and the number of its last placeholder. Only fixed text and
+/// placeholder numbers go into it (every value is bound), hence its `AssertSqlSafe`.
+///
+/// The search folds the name's letter case with `lower(name)` on PostgreSQL; SQLite's
+/// `LIKE` already ignores the case of ASCII letters, the only ones its `lower` folds, so
+/// there `name LIKE` matches the same rows without a `lower` call per row of the scan.
+fn page_filter(query: &UserQuery, search: bool, sqlite: bool) -> (String, usize) {
+    let mut sql = String::from(" FROM users WHERE account = $1");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        n
     };
+    if query.status.is_some() {
+        sql.push_str(&format!(" AND status = ${}", next()));
+    }
+    if query.email.is_some() {
+        sql.push_str(&format!(" AND email_lower = ${}", next()));
+    }
+    if query.external_id.is_some() {
+        sql.push_str(&format!(" AND external_id = ${}", next()));
+    }
+    if query.admin.is_some() {
+        sql.push_str(&format!(" AND admin = ${}", next()));
+    }
+    if search {
+        let n = next();
+        let name = if sqlite { "name" } else { "lower(name)" };
+        sql.push_str(&format!(
+            " AND (email_lower LIKE ${n} ESCAPE '!' OR {name} LIKE ${n} ESCAPE '!')"
+        ));
+    }
+    (sql, n)
 }
-const SELECT_PAGE: &str = concat!(
-    "SELECT ",
-    columns!(),
-    page_filter!(),
-    " ORDER BY email_lower LIMIT $7 OFFSET $8"
-);
-const COUNT_PAGE: &str = concat!("SELECT COUNT(*)", page_filter!());
+
 const UPDATE_EXTERNAL_ID: &str = "UPDATE users SET external_id = $1 WHERE id = $2";
 const DELETE: &str = "DELETE FROM users WHERE id = $1";
 const UPDATE_EMAIL: &str = "UPDATE users SET email = $1, email_lower = $2 WHERE id = $3";
@@ -437,27 +461,55 @@ impl UserStore for SqlUserStore {
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(like_pattern);
+        let sqlite = matches!(self.pool, Pool::Sqlite(_));
+        let (filter, placeholders) = page_filter(query, search.is_some(), sqlite);
+        let select = format!(
+            "SELECT {}{filter} ORDER BY email_lower LIMIT ${} OFFSET ${}",
+            columns!(),
+            placeholders + 1,
+            placeholders + 2
+        );
+        let count = format!("SELECT COUNT(*){filter}");
+        let limit = i64::from(query.limit);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        // Binds the account and the filters present, in `page_filter`'s order.
+        macro_rules! bind_filters {
+            ($q:expr) => {{
+                let mut q = $q.bind(account);
+                if let Some(s) = status {
+                    q = q.bind(s);
+                }
+                if let Some(e) = email.as_deref() {
+                    q = q.bind(e);
+                }
+                if let Some(x) = external_id {
+                    q = q.bind(x);
+                }
+                if let Some(a) = query.admin {
+                    q = q.bind(a);
+                }
+                if let Some(s) = search.as_deref() {
+                    q = q.bind(s);
+                }
+                q
+            }};
+        }
         let (rows, total): (Vec<UserRow>, i64) = with_pool!(self, p => {
-            let rows = sqlx::query_as::<_, UserRow>(SELECT_PAGE)
-                .bind(account)
-                .bind(status)
-                .bind(email.as_deref())
-                .bind(external_id)
-                .bind(query.admin)
-                .bind(search.as_deref())
-                .bind(i64::from(query.limit))
-                .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
+            let rows = bind_filters!(sqlx::query_as::<_, UserRow>(AssertSqlSafe(select.as_str())))
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(p)
                 .await?;
-            let total: i64 = sqlx::query_scalar(COUNT_PAGE)
-                .bind(account)
-                .bind(status)
-                .bind(email.as_deref())
-                .bind(external_id)
-                .bind(query.admin)
-                .bind(search.as_deref())
-                .fetch_one(p)
-                .await?;
+            // A page short of the limit that is not past the end is the last one: the
+            // total is known without counting (a search's count is a second scan).
+            let short = rows.len() < query.limit as usize && (!rows.is_empty() || offset == 0);
+            let total = if short {
+                offset.saturating_add(rows.len() as i64)
+            } else {
+                bind_filters!(sqlx::query_scalar(AssertSqlSafe(count.as_str())))
+                    .fetch_one(p)
+                    .await?
+            };
             (rows, total)
         });
         Ok(UserPage {

@@ -64,14 +64,21 @@ impl Templates {
         lang: Lang,
         data: &impl Serialize,
     ) -> Result<String, I18nError> {
-        let error = |source: RenderError| I18nError::Render {
-            name: name.to_string(),
-            source: Box::new(source),
-        };
-        let mut data = match serde_json::to_value(data) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => serde_json::Map::new(),
-            Err(e) => return Err(error(RenderErrorReason::SerdeError(e).into())),
+        match serde_json::to_value(data) {
+            Ok(data) => self.render_value(name, lang, data),
+            Err(e) => Err(I18nError::Render {
+                name: name.to_string(),
+                source: Box::new(RenderErrorReason::SerdeError(e).into()),
+            }),
+        }
+    }
+
+    /// [`Templates::render`] of data already JSON, taken as is rather than copied (a
+    /// list page's data is thousands of values).
+    pub fn render_value(&self, name: &str, lang: Lang, data: Value) -> Result<String, I18nError> {
+        let mut data = match data {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
         };
         for (key, value) in &self.globals {
             data.entry(key.clone()).or_insert_with(|| value.clone());
@@ -79,7 +86,10 @@ impl Templates {
         data.insert("lang".into(), Value::String(lang.tag().into()));
         self.registry
             .render(name, &Value::Object(data))
-            .map_err(error)
+            .map_err(|source| I18nError::Render {
+                name: name.to_string(),
+                source: Box::new(source),
+            })
     }
 }
 

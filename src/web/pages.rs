@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::response::Html;
+use fluent_bundle::FluentValue;
 use serde::Serialize;
 use serde_json::json;
 
@@ -137,6 +138,9 @@ pub fn lang() -> Lang {
 /// The compiled templates.
 pub struct Pages {
     templates: Templates,
+    /// The templates' catalog, for words a handler formats once per page rather than a
+    /// template once per row.
+    catalog: Arc<Catalog>,
     /// The stylesheet of the brand colour (the CSP allows no inline style).
     pub brand_css: String,
     /// The logo file's media type and bytes, read at start-up.
@@ -175,7 +179,8 @@ impl Pages {
             ),
         );
         Ok(Self {
-            templates: Templates::new(catalog, TEMPLATES, Escape::Html, globals)?,
+            templates: Templates::new(catalog.clone(), TEMPLATES, Escape::Html, globals)?,
+            catalog,
             brand_css: format!(
                 ":root {{ --accent: {}; --on-accent: {}; }}\n",
                 config.brand_color,
@@ -185,10 +190,20 @@ impl Pages {
         })
     }
 
+    /// The catalog message `key` in the request's language, as `{{t key}}` would print it
+    /// (before escaping).
+    pub fn message(&self, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        self.catalog.message(lang(), key, args)
+    }
+
     /// Renders `name` with `data` (HTML-escaped by handlebars) in the request's language.
     pub fn render(&self, name: &str, data: &impl Serialize) -> Html<String> {
+        self.render_value(name, serde_json::to_value(data).unwrap_or_default())
+    }
+
+    /// [`Pages::render`] of data already JSON, taken rather than copied.
+    pub fn render_value(&self, name: &str, mut data: serde_json::Value) -> Html<String> {
         let context = REQUEST.try_with(Clone::clone).unwrap_or_default();
-        let mut data = serde_json::to_value(data).unwrap_or_default();
         if let Some(map) = data.as_object_mut() {
             let back = if context.back.is_empty() {
                 "%2F".to_string()
@@ -197,7 +212,7 @@ impl Pages {
             };
             map.entry("back").or_insert(back.into());
         }
-        match self.templates.render(name, context.lang, &data) {
+        match self.templates.render_value(name, context.lang, data) {
             Ok(html) => Html(html),
             Err(e) => {
                 // Templates are compiled in and covered by tests; this is a programming error,

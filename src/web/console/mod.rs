@@ -109,7 +109,7 @@ impl Console {
         if let (Value::Object(page), Value::Object(data)) = (&mut page, data) {
             page.extend(data);
         }
-        (status, self.state.pages.render(template, &page)).into_response()
+        (status, self.state.pages.render_value(template, page)).into_response()
     }
 
     /// The page for a refused or failed operation: the stable code and what to do, inside
