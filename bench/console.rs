@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use realmgate::accounts::{NewUser, Origin, Status, UserQuery};
+use realmgate::accounts::{Cursor, NewUser, Origin, Status, UserQuery};
 use realmgate::admin::Actor;
 use realmgate::app;
 use realmgate::config::Config;
@@ -35,21 +35,49 @@ const PAGES: &[(&str, &str)] = &[
         "users_status_disabled",
         "/fabrikam/admin/users?status=disabled",
     ),
-    ("users_deep_page", "/fabrikam/admin/users?page=150"),
+    // Page 150 of 200, as its "Next page" link names it.
+    (
+        "users_deep_page",
+        "/fabrikam/admin/users?after=person-07449%40fabrikam.com",
+    ),
     ("domains", "/fabrikam/admin/domains"),
     ("audit", "/fabrikam/admin/audit"),
     ("traces", "/fabrikam/admin/traces"),
 ];
 
-/// The Users page's store queries, timed alone (name, status, search, page) so the
+/// A store query of the Users page: (name, status, search, the address the page starts
+/// after).
+type UsersQuery = (
+    &'static str,
+    Option<Status>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// The Users page's store queries, timed alone so the
 /// page's time splits into the database's and the rest (rendering, HTTP): each is the
 /// Waiting Room's page and the list's page, as the handler asks for them.
-const USERS_QUERIES: &[(&str, Option<Status>, Option<&str>, u64)] = &[
-    ("sql_users_first_page", None, None, 1),
-    ("sql_users_search", None, Some("person-42"), 1),
-    ("sql_users_status_waiting", Some(Status::Waiting), None, 1),
-    ("sql_users_status_disabled", Some(Status::Disabled), None, 1),
-    ("sql_users_deep_page", None, None, 150),
+const USERS_QUERIES: &[UsersQuery] = &[
+    ("sql_users_first_page", None, None, None),
+    ("sql_users_search", None, Some("person-42"), None),
+    (
+        "sql_users_status_waiting",
+        Some(Status::Waiting),
+        None,
+        None,
+    ),
+    (
+        "sql_users_status_disabled",
+        Some(Status::Disabled),
+        None,
+        None,
+    ),
+    (
+        "sql_users_deep_page",
+        None,
+        None,
+        Some("person-07449@fabrikam.com"),
+    ),
 ];
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -121,7 +149,7 @@ async fn main() {
         "seeded {users} users in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    for (name, status, search, page) in USERS_QUERIES {
+    for (name, status, search, after) in USERS_QUERIES {
         let waiting = UserQuery {
             status: Some(Status::Waiting),
             limit: 50,
@@ -130,8 +158,8 @@ async fn main() {
         let list = UserQuery {
             status: *status,
             search: search.map(str::to_string),
-            limit: 50,
-            offset: (page - 1) * 50,
+            limit: 51,
+            cursor: after.map(|a| Cursor::After(a.to_string())),
             ..UserQuery::default()
         };
         let mut times = Vec::with_capacity(samples);

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+use crate::i18n::Lang;
+
 /// Prefix of the environment variables that override file keys.
 pub const ENV_PREFIX: &str = "REALMGATE_";
 
@@ -279,6 +281,12 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The `From:` of every mail.
     pub mail_from: String,
+    /// The language (`en`, `fr`) of a page when neither the `lang` cookie nor
+    /// `Accept-Language` names one the catalogs have, and of mail to a person whose own
+    /// language is not known yet (someone who never signed in): a French-speaking
+    /// operator's invitations then go out in French.
+    #[serde(deserialize_with = "language")]
+    pub default_language: Lang,
 }
 
 impl Default for Config {
@@ -321,6 +329,7 @@ impl Default for Config {
             brand_color: "#2f5bd3".into(),
             smtp_url: None,
             mail_from: "realmgate <no-reply@localhost>".into(),
+            default_language: Lang::En,
         }
     }
 }
@@ -673,6 +682,19 @@ pub fn find_key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// `default_language`: a tag of a language the catalogs have (`fr`, `fr-CA`). Read here
+/// rather than derived on [`Lang`], whose refusal would name the value but not the key.
+fn language<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Lang, D::Error> {
+    let tag = String::deserialize(d)?;
+    Lang::from_tag(&tag).ok_or_else(|| {
+        let known: Vec<_> = Lang::ALL.iter().map(|l| l.tag()).collect();
+        serde::de::Error::custom(format!(
+            "`default_language` must be one of {}, not {tag:?}",
+            known.join(", ")
+        ))
+    })
+}
+
 /// serde names the offending key in backquotes: "unknown field `listn`, expected ...".
 fn key_in_message(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
@@ -783,6 +805,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.brand_text_color(), "#000000");
         assert_eq!(Config::default().brand_text_color(), "#ffffff");
+    }
+
+    #[test]
+    fn the_default_language_is_one_of_the_catalogs() {
+        assert_eq!(Config::default().default_language, Lang::En);
+        let c = load("default_language = \"fr\"\n", &[]).unwrap();
+        assert_eq!(c.default_language, Lang::Fr);
+        let c = load("", &[("REALMGATE_DEFAULT_LANGUAGE", "fr")]).unwrap();
+        assert_eq!(c.default_language, Lang::Fr);
+        let c = load("default_language = \"fr-CA\"\n", &[]).unwrap();
+        assert_eq!(c.default_language, Lang::Fr);
+        let err = load("brand_name = \"X\"\ndefault_language = \"de\"\n", &[]).unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err}");
+        assert_eq!(err.0[0].line, Some(2), "{err}");
+        assert!(err.to_string().contains("must be one of en, fr"), "{err}");
     }
 
     #[test]

@@ -43,7 +43,8 @@
 //! only from modules to its right (within a group, in one deliberate direction:
 //! `oauth → login`, `scim → admin`, `wsfed → saml`, `wsfed`/`saml`/`oidc`/`accounts →
 //! discovery`, `audit → accounts` (its events live in the users' database), `mail →
-//! discovery` (the `Email` it addresses), `telemetry`/`secrets → config`); only `web` and
+//! discovery` (the `Email` it addresses), `telemetry`/`secrets → config`, `config → i18n`
+//! (the default language is a catalog's)); only `web` and
 //! `app` name the application state or HTTP types. `tests/layers.rs` keeps this true.
 
 pub mod accounts;

@@ -639,6 +639,19 @@ async fn the_waiting_room_comes_first_and_each_decision_is_audited() {
     assert_eq!(denied.before.as_ref().unwrap()["status"], "waiting");
 }
 
+/// The `href` of the link `id` on a page, with the template's escapes undone.
+fn link(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let start = html[..at].rfind("href=\"").expect("an href before the id") + 6;
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&#x3D;", "=")
+        .replace("&#x2F;", "/")
+}
+
 #[tokio::test]
 async fn the_user_list_searches_filters_and_pages() {
     let app = spawn_app(|_| {}).await;
@@ -672,16 +685,45 @@ async fn the_user_list_searches_filters_and_pages() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("All users (120)"), "120 with the admin");
     assert_eq!(rows(&html), 50);
-    assert!(html.contains("Page 1 of 3") && !html.contains("id=\"prev\""));
+    assert!(!html.contains("id=\"prev\"") && !html.contains("id=\"first\""));
     assert!(
         html.contains("2026-11-30 08:15 UTC"),
         "the last sign-in is shown"
     );
     assert!(html.contains("<td>Never</td>"));
     assert!(!html.contains("user-999@contoso.com"));
-    let (_, html) = me.get(&app, "/fabrikam/admin/users?page=3").await;
-    assert_eq!(rows(&html), 20);
-    assert!(html.contains("id=\"prev\"") && !html.contains("id=\"next\""));
+    // Pages are walked by the last and first address shown (keyset), both ways.
+    let (_, second) = me.get(&app, &link(&html, "next")).await;
+    assert_eq!(rows(&second), 50);
+    assert!(second.contains("user-049@fabrikam.com") && second.contains("user-098@fabrikam.com"));
+    assert!(!second.contains("user-048@fabrikam.com") && !second.contains("user-099@fabrikam.com"));
+    let (_, third) = me.get(&app, &link(&second, "next")).await;
+    assert_eq!(rows(&third), 20);
+    assert!(third.contains("id=\"prev\"") && !third.contains("id=\"next\""));
+    assert!(
+        third.contains("All users (120)"),
+        "the count is the whole list's"
+    );
+    let (_, back) = me.get(&app, &link(&third, "prev")).await;
+    assert_eq!(rows(&back), 50);
+    assert!(back.contains("user-049@fabrikam.com") && back.contains("user-098@fabrikam.com"));
+    let (_, back) = me.get(&app, &link(&back, "prev")).await;
+    assert_eq!(rows(&back), 50);
+    assert!(back.contains("boss@fabrikam.com") && !back.contains("id=\"prev\""));
+    assert_eq!(link(&third, "first"), "/fabrikam/admin/users");
+    // The filter goes along with the page links.
+    let (_, disabled) = me.get(&app, "/fabrikam/admin/users?status=disabled").await;
+    assert_eq!(rows(&disabled), 12);
+    assert!(!disabled.contains("id=\"next\""));
+    let (_, after) = me
+        .get(
+            &app,
+            "/fabrikam/admin/users?status=disabled&after=user-050%40fabrikam.com",
+        )
+        .await;
+    assert_eq!(rows(&after), 6, "user-060 to user-110");
+    assert!(after.contains("user-060@fabrikam.com") && !after.contains("user-050@fabrikam.com"));
+    assert!(after.contains("All users (12)"));
 
     let (_, html) = me.get(&app, "/fabrikam/admin/users?q=USER-07").await;
     assert!(
@@ -697,7 +739,8 @@ async fn the_user_list_searches_filters_and_pages() {
     let (_, html) = me.get(&app, "/fabrikam/admin/users?q=user_0").await;
     assert!(html.contains("All users (0)") && html.contains("id=\"no-users\""));
 
-    for bad in ["?status=gone", "?page=0", "?page=x"] {
+    let long = format!("?after={}", "a".repeat(300));
+    for bad in ["?status=gone", "?after=a&before=b", long.as_str()] {
         let (status, html) = me.get(&app, &format!("/fabrikam/admin/users{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(html.contains("bad_request"));
@@ -868,7 +911,10 @@ async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
     let boss = admin_of(&app, "contoso", "boss@contoso.com").await;
     let trace = |account: &str, code: &str| Trace {
         at: Utc::now(),
-        result: TraceResult::Refused,
+        result: match code {
+            "signed_in" | "waiting_room" | "test_passed" => TraceResult::Success,
+            _ => TraceResult::Refused,
+        },
         code: code.into(),
         reason: Some(format!("{account}: signature verification failed")),
         issuer: Some(format!("https://idp.{account}.example/")),
@@ -890,6 +936,12 @@ async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
         .record("fabrikam", &trace("fabrikam", "audience_mismatch"))
         .await
         .unwrap();
+    for code in ["signed_in", "waiting_room", "test_passed"] {
+        traces
+            .record("contoso", &trace("contoso", code))
+            .await
+            .unwrap();
+    }
     let me = sign_in(&app, &boss, Utc::now()).await;
     let (status, html) = me.get(&app, "/contoso/admin/traces").await;
     assert_eq!(status, StatusCode::OK);
@@ -897,6 +949,15 @@ async fn the_traces_page_shows_the_accounts_own_sso_attempts() {
         html.contains("signature_invalid")
             && html.contains("contoso: signature verification failed")
     );
+    // Each kind of success in its own words: a Test SSO signed nobody in.
+    for words in [
+        "Signed in<br><code class=\"trace-code\">signed_in",
+        "Sent to the Waiting Room<br><code class=\"trace-code\">waiting_room",
+        "Test SSO passed (nobody signed in)<br><code class=\"trace-code\">test_passed",
+        "Refused<br><code class=\"trace-code\">signature_invalid",
+    ] {
+        assert!(html.contains(words), "{words}");
+    }
     assert!(html.contains("https://idp.contoso.example/"));
     assert!(
         !html.contains("audience_mismatch") && !html.contains("fabrikam"),
@@ -1247,6 +1308,45 @@ async fn mail_to_a_person_goes_in_the_language_of_their_last_sign_in() {
         .find(|m| m.contains("To: ed@fabrikam.com"))
         .unwrap();
     assert!(to_ed.contains("approved your account"), "{to_ed}");
+}
+
+#[tokio::test]
+async fn an_operators_default_language_is_for_pages_and_people_nobody_knows_better() {
+    let app = spawn_app(|c| c.default_language = realmgate::i18n::Lang::Fr).await;
+    let outbox = app.data.join("outbox");
+    let boss = admin_of(&app, "fabrikam", "boss@fabrikam.com").await;
+    let ed = add_user(
+        &app,
+        "fabrikam",
+        "ed@fabrikam.com",
+        None,
+        false,
+        Status::Waiting,
+    )
+    .await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    // No Accept-Language: the operator's French; a header naming English still wins.
+    let (_, html) = me.get(&app, "/fabrikam/admin").await;
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    let res = me
+        .client
+        .get(app.at("/fabrikam/admin"))
+        .header(reqwest::header::ACCEPT_LANGUAGE, "en-US")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("<html lang=\"en\">"));
+    let res = me
+        .post(
+            &app,
+            &format!("/fabrikam/admin/users/{}/approve", ed.id),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&res), "/fabrikam/admin/users?done=approved");
+    let mail = common::mail::wait_for(&outbox, 1).await;
+    assert!(mail[0].contains("To: ed@fabrikam.com"));
+    assert!(mail[0].contains("approuvé"), "{}", mail[0]);
 }
 
 #[tokio::test]

@@ -45,6 +45,8 @@ const SIDEWAYS: &[(&str, &str)] = &[
     ("telemetry", "config"),
     // The gateway secret's file and value come from the configuration.
     ("secrets", "config"),
+    // The operator's default language is one the catalogs have.
+    ("config", "i18n"),
     // Mail is addressed with the validated `Email`.
     ("mail", "discovery"),
 ];

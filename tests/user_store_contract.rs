@@ -154,6 +154,7 @@ contract!(
     every_origin_is_stored,
     set_email_renames_within_the_account,
     details_are_kept_as_given,
+    pages_by_cursor,
 );
 
 fn t(seconds: i64) -> DateTime<Utc> {
@@ -312,6 +313,76 @@ async fn list_filters(store: Arc<dyn UserStore>) {
         ["contoso/carol@contoso.com"]
     );
     assert!(store.list(Some("nobody"), None).await.unwrap().is_empty());
+}
+
+/// Keyset pages: after and before an address, in email order both ways, with the filters
+/// applied and the total that of the whole filtered list.
+async fn pages_by_cursor(store: Arc<dyn UserStore>) {
+    use realmgate::accounts::{Cursor, UserQuery};
+    for i in 0..7 {
+        let status = if i % 2 == 0 {
+            Status::Active
+        } else {
+            Status::Disabled
+        };
+        add(&*store, "contoso", &format!("U{i}@contoso.com"), status).await;
+    }
+    add(&*store, "fabrikam", "u3b@fabrikam.com", Status::Active).await;
+    let page = |cursor: Option<Cursor>, status: Option<Status>| {
+        let store = store.clone();
+        async move {
+            let found = store
+                .page(
+                    "contoso",
+                    &UserQuery {
+                        status,
+                        limit: 2,
+                        cursor,
+                        ..UserQuery::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let emails: Vec<String> = found.users.iter().map(|u| u.email.to_string()).collect();
+            (emails, found.total)
+        }
+    };
+    let after = |k: &str| Some(Cursor::After(k.into()));
+    let before = |k: &str| Some(Cursor::Before(k.into()));
+    assert_eq!(
+        page(None, None).await,
+        (vec!["U0@contoso.com".into(), "U1@contoso.com".into()], 7)
+    );
+    // The key is the lower-cased address, the stored letter case is kept.
+    assert_eq!(
+        page(after("u1@contoso.com"), None).await,
+        (vec!["U2@contoso.com".into(), "U3@contoso.com".into()], 7)
+    );
+    assert_eq!(
+        page(before("u5@contoso.com"), None).await,
+        (vec!["U3@contoso.com".into(), "U4@contoso.com".into()], 7),
+        "the two just before, still in email order"
+    );
+    assert_eq!(
+        page(before("u1@contoso.com"), None).await,
+        (vec!["U0@contoso.com".into()], 7)
+    );
+    assert_eq!(page(after("u6@contoso.com"), None).await, (vec![], 7));
+    // Another account's users are never on the page, whatever the edge.
+    assert_eq!(
+        page(after("u3@contoso.com"), None).await.0[0],
+        "U4@contoso.com"
+    );
+    assert_eq!(
+        page(after("u0@contoso.com"), Some(Status::Active)).await,
+        (vec!["U2@contoso.com".into(), "U4@contoso.com".into()], 4)
+    );
+    assert_eq!(
+        page(before("u6@contoso.com"), Some(Status::Disabled)).await,
+        (vec!["U3@contoso.com".into(), "U5@contoso.com".into()], 3)
+    );
+    // A LIKE wildcard in an edge is only text: it is bound, and compared, not matched.
+    assert_eq!(page(after("%"), None).await.1, 7);
 }
 
 async fn approve_and_disable(store: Arc<dyn UserStore>) {

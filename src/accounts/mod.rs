@@ -362,8 +362,21 @@ pub struct UserQuery {
     pub search: Option<String>,
     /// At most this many users.
     pub limit: u32,
-    /// Skipping this many first (by email).
+    /// Skipping this many first (by email): SCIM's `startIndex` and the API's `offset`.
     pub offset: u64,
+    /// Where the page starts, for lists walked page by page (the console).
+    pub cursor: Option<Cursor>,
+}
+
+/// A keyset page's edge: the users just after, or just before, a login address (its
+/// [`email_key`]), still in email order. A deep page then costs what the first does,
+/// where an `offset` reads and drops every user before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// The page after this address (a "Next" link).
+    After(String),
+    /// The page before this address (a "Previous" link).
+    Before(String),
 }
 
 /// One page of users and how many match in all (SCIM's `totalResults`, the API's `total`).

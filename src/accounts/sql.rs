@@ -17,8 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::{
-    AccountsError, NameParts, NewUser, Status, User, UserEmail, UserPage, UserQuery, UserStore,
-    email_key,
+    AccountsError, Cursor, NameParts, NewUser, Status, User, UserEmail, UserPage, UserQuery,
+    UserStore, email_key,
 };
 use crate::discovery::Email;
 use crate::i18n::Lang;
@@ -463,11 +463,27 @@ impl UserStore for SqlUserStore {
             .map(like_pattern);
         let sqlite = matches!(self.pool, Pool::Sqlite(_));
         let (filter, placeholders) = page_filter(query, search.is_some(), sqlite);
+        // The cursor narrows the page's rows, not the count; walking back reads the rows
+        // before it nearest first, then turns them round.
+        let (edge, order, key) = match &query.cursor {
+            None => (String::new(), "", None),
+            Some(Cursor::After(k)) => (
+                format!(" AND email_lower > ${}", placeholders + 1),
+                "",
+                Some(k),
+            ),
+            Some(Cursor::Before(k)) => (
+                format!(" AND email_lower < ${}", placeholders + 1),
+                " DESC",
+                Some(k),
+            ),
+        };
+        let last = placeholders + usize::from(key.is_some());
         let select = format!(
-            "SELECT {}{filter} ORDER BY email_lower LIMIT ${} OFFSET ${}",
+            "SELECT {}{filter}{edge} ORDER BY email_lower{order} LIMIT ${} OFFSET ${}",
             columns!(),
-            placeholders + 1,
-            placeholders + 2
+            last + 1,
+            last + 2
         );
         let count = format!("SELECT COUNT(*){filter}");
         let limit = i64::from(query.limit);
@@ -494,15 +510,18 @@ impl UserStore for SqlUserStore {
                 q
             }};
         }
-        let (rows, total): (Vec<UserRow>, i64) = with_pool!(self, p => {
-            let rows = bind_filters!(sqlx::query_as::<_, UserRow>(AssertSqlSafe(select.as_str())))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(p)
-                .await?;
-            // A page short of the limit that is not past the end is the last one: the
-            // total is known without counting (a search's count is a second scan).
-            let short = rows.len() < query.limit as usize && (!rows.is_empty() || offset == 0);
+        let (mut rows, total): (Vec<UserRow>, i64) = with_pool!(self, p => {
+            let mut select = bind_filters!(sqlx::query_as::<_, UserRow>(AssertSqlSafe(select.as_str())));
+            if let Some(k) = key {
+                select = select.bind(k.as_str());
+            }
+            let rows = select.bind(limit).bind(offset).fetch_all(p).await?;
+            // A page by offset short of the limit that is not past the end is the last one:
+            // the total is known without counting (a search's count is a second scan). A
+            // cursor's page says nothing of the rows on its other side.
+            let short = key.is_none()
+                && rows.len() < query.limit as usize
+                && (!rows.is_empty() || offset == 0);
             let total = if short {
                 offset.saturating_add(rows.len() as i64)
             } else {
@@ -512,6 +531,9 @@ impl UserStore for SqlUserStore {
             };
             (rows, total)
         });
+        if matches!(query.cursor, Some(Cursor::Before(_))) {
+            rows.reverse();
+        }
         Ok(UserPage {
             users: rows
                 .into_iter()

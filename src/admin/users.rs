@@ -308,7 +308,7 @@ impl Users {
                 "approved",
                 outreach.letters.decision(
                     &after.email,
-                    after.lang.unwrap_or_default(),
+                    outreach.letters.lang_for(after.lang),
                     account,
                     Ok(&url),
                 ),
@@ -362,7 +362,7 @@ impl Users {
                 "denied",
                 outreach.letters.decision(
                     &after.email,
-                    after.lang.unwrap_or_default(),
+                    outreach.letters.lang_for(after.lang),
                     account,
                     Err(reason),
                 ),

@@ -83,13 +83,14 @@ impl Lang {
 
     /// The language of a request: the `lang` cookie set by the switch when it names one
     /// we have, else the best of `Accept-Language` (RFC 9110 section 12.5.4: highest
-    /// weight first, the header's order among equals), else English.
-    pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>) -> Lang {
+    /// weight first, the header's order among equals), else `fallback` (the operator's
+    /// `default_language`).
+    pub fn negotiate(cookie: Option<&str>, accept_language: Option<&str>, fallback: Lang) -> Lang {
         if let Some(lang) = cookie.and_then(Lang::from_tag) {
             return lang;
         }
         let Some(header) = accept_language else {
-            return Lang::default();
+            return fallback;
         };
         let mut best: Option<(u16, Lang)> = None;
         // Bounded: a header of thousands of entries costs no more than its first 32.
@@ -105,7 +106,7 @@ impl Lang {
                 best = Some((weight, lang));
             }
         }
-        best.map_or_else(Lang::default, |(_, l)| l)
+        best.map_or(fallback, |(_, l)| l)
     }
 }
 
@@ -124,19 +125,28 @@ mod tests {
 
     #[test]
     fn the_cookie_wins_then_the_heaviest_accepted_language() {
-        assert_eq!(Lang::negotiate(Some("fr"), Some("en")), Lang::Fr);
+        assert_eq!(Lang::negotiate(Some("fr"), Some("en"), Lang::En), Lang::Fr);
         assert_eq!(
-            Lang::negotiate(Some("de"), Some("fr-CA,en;q=0.5")),
+            Lang::negotiate(Some("de"), Some("fr-CA,en;q=0.5"), Lang::En),
             Lang::Fr
         );
         assert_eq!(
-            Lang::negotiate(None, Some("de,en;q=0.3,fr;q=0.8")),
+            Lang::negotiate(None, Some("de,en;q=0.3,fr;q=0.8"), Lang::En),
             Lang::Fr
         );
-        assert_eq!(Lang::negotiate(None, Some("en-GB,fr")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("fr;q=0,en;q=0.1")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("de, ja")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("fr;q=bogus")), Lang::En);
-        assert_eq!(Lang::negotiate(None, None), Lang::En);
+        assert_eq!(Lang::negotiate(None, Some("en-GB,fr"), Lang::Fr), Lang::En);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr;q=0,en;q=0.1"), Lang::Fr),
+            Lang::En
+        );
+        // Nothing we have: the operator's default.
+        assert_eq!(Lang::negotiate(None, Some("de, ja"), Lang::En), Lang::En);
+        assert_eq!(Lang::negotiate(None, Some("de, ja"), Lang::Fr), Lang::Fr);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr;q=bogus"), Lang::En),
+            Lang::En
+        );
+        assert_eq!(Lang::negotiate(None, None, Lang::En), Lang::En);
+        assert_eq!(Lang::negotiate(None, None, Lang::Fr), Lang::Fr);
     }
 }

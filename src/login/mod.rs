@@ -33,6 +33,7 @@ use crate::accounts::{
     self, AccountsError, MIN_PASSWORD_CHARS, Outcome, Passwords, Refusal, Status, User, UserStore,
 };
 use crate::discovery::{DirectoryError, Discovery, Email, Protocol, Route, Tenant};
+use crate::i18n::Lang;
 use crate::oidc::{self, OidcError};
 use crate::saml::{
     self, IdpRegistry, ResponseFacts, SamlError, Sp, VerifiedAssertion, request::SsoStart,
@@ -240,6 +241,31 @@ struct Pending {
     logout: bool,
 }
 
+/// What a pending entry is waiting for. Each answer takes only its own kind
+/// ([`Login::take_pending`]), so the handle of one is never accepted as another's: an
+/// OpenID Connect `state` or a logout's RelayState posted to the ACS as a login's, a SAML
+/// RelayState as a `state`. (WS-Federation and SAML logins are both `Login`; the tenant's
+/// protocol tells them apart.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A SAML or WS-Federation login.
+    Login,
+    /// An OpenID Connect login (it holds the PKCE verifier and nonce).
+    OidcLogin,
+    /// A SAML logout we sent.
+    Logout,
+}
+
+impl Pending {
+    fn role(&self) -> Role {
+        match (self.logout, &self.oidc) {
+            (true, _) => Role::Logout,
+            (false, Some(_)) => Role::OidcLogin,
+            (false, None) => Role::Login,
+        }
+    }
+}
+
 fn pending_key(relay: &str) -> String {
     format!("pending:{relay}")
 }
@@ -317,6 +343,9 @@ pub enum SsoOutcome {
         session: Session,
         /// Where the person wanted to go.
         return_to: Option<String>,
+        /// The user's language as stored before this sign-in, so the web layer saves
+        /// the request's only when it changed (not one more write per login).
+        lang: Option<Lang>,
     },
     /// The user exists but awaits approval.
     Waiting(User),
@@ -362,7 +391,12 @@ pub struct PasswordAttempt<'a> {
 /// What a correct password leads to.
 pub enum PasswordOutcome {
     /// A session was opened.
-    SignedIn(Session),
+    SignedIn {
+        /// The new session.
+        session: Session,
+        /// The user's language as stored before this sign-in (see [`SsoOutcome`]).
+        lang: Option<Lang>,
+    },
     /// The user awaits approval.
     Waiting(User),
 }
@@ -495,9 +529,11 @@ impl Login {
     /// so cancel, its owner's login. The entry is written once under a fresh random handle,
     /// so what is taken is what was read. `account` is set as soon as the entry is read,
     /// `test` once it is taken (a Test SSO's answer, whatever it holds, ends in its result).
+    /// An entry of another [`Role`] than `role` is used up and refused, as a missing one.
     async fn take_pending(
         &self,
         relay: &str,
+        role: Role,
         binding: Option<&str>,
         account: &mut Option<String>,
         test: &mut Option<TestMark>,
@@ -521,6 +557,9 @@ impl Login {
             return Err(LoginError::NoPendingRequest);
         }
         test.clone_from(&p.test);
+        if p.role() != role {
+            return Err(LoginError::NoPendingRequest);
+        }
         Ok(Some(p))
     }
 
@@ -565,18 +604,11 @@ impl Login {
         //    only, taken once ([`Self::take_pending`]).
         let pending = match relay_state {
             Some(relay) => {
-                self.take_pending(relay, binding, account, &mut attempt.test)
+                self.take_pending(relay, Role::Login, binding, account, &mut attempt.test)
                     .await?
             }
             None => None,
         };
-        if pending
-            .as_ref()
-            .is_some_and(|p| p.oidc.is_some() || p.logout)
-        {
-            // An OpenID Connect `state` or a logout's handle presented as a RelayState.
-            return Err(LoginError::NoPendingRequest);
-        }
         // 2. Whose keys? The tenant of the pending request; for an unsolicited response, the
         //    tenant that allows IdP-initiated login and whose IdP the (unverified) Issuer names.
         let (tenant, idp) = match &pending {
@@ -743,7 +775,11 @@ impl Login {
         match outcome {
             Outcome::Admitted(user) => {
                 let session = self.open_session(&user, method, acr, now).await?;
-                Ok(SsoOutcome::SignedIn { session, return_to })
+                Ok(SsoOutcome::SignedIn {
+                    session,
+                    return_to,
+                    lang: user.lang,
+                })
             }
             Outcome::Waiting(user) => {
                 tracing::info!(target: "audit", event = "waiting_room", account = %user.account, email = %user.email, user_id = user.id, origin = %user.origin);
@@ -932,9 +968,10 @@ impl Login {
         } else {
             "password"
         };
-        Ok(PasswordOutcome::SignedIn(
-            self.open_session(user, method, None, now).await?,
-        ))
+        Ok(PasswordOutcome::SignedIn {
+            session: self.open_session(user, method, None, now).await?,
+            lang: user.lang,
+        })
     }
 
     /// Records a failed attempt (growing lockouts) and builds the uniform error.

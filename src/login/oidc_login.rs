@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::traces::{OidcFacts, Trace};
-use super::{Login, LoginError, Pending, SsoOutcome, SsoRefusal, sha256_hex};
+use super::{Login, LoginError, Pending, Role, SsoOutcome, SsoRefusal, sha256_hex};
 use crate::discovery::{Email, Protocol, SsoSettings, Tenant};
 use crate::oidc::{self, OidcError};
 
@@ -121,11 +121,17 @@ impl Login {
         // 1. Which login is this? The pending one named by `state`, from this browser only,
         //    taken once: a replayed callback finds nothing.
         let pending = self
-            .take_pending(callback.state.unwrap_or_default(), binding, account, test)
+            .take_pending(
+                callback.state.unwrap_or_default(),
+                Role::OidcLogin,
+                binding,
+                account,
+                test,
+            )
             .await?
             .ok_or(LoginError::NoPendingRequest)?;
         let Some(secrets) = &pending.oidc else {
-            // A SAML RelayState presented as a `state`.
+            // Its role says it holds them; refused all the same should that ever change.
             return Err(LoginError::NoPendingRequest);
         };
         // 2. The IdP's own refusal (cancelled, consent denied), after the pending login is

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Login, LoginError, Pending, SsoRefusal, sha256_hex};
+use super::{Login, LoginError, Pending, Role, SsoRefusal, sha256_hex};
 use crate::discovery::{Protocol, Tenant};
 use crate::saml::logout::{self, Kind, LogoutStatus, Received, Subject, Verified};
 use crate::saml::request::{SsoStart, new_request_id};
@@ -272,9 +272,8 @@ impl Login {
     ) -> Result<(), LoginError> {
         let relay = received.relay_state().unwrap_or_default().to_string();
         let pending = self
-            .take_pending(&relay, binding, account, &mut None)
+            .take_pending(&relay, Role::Logout, binding, account, &mut None)
             .await?
-            .filter(|p| p.logout)
             .ok_or(LoginError::NoPendingRequest)?;
         let (_, idp) = self
             .saml_tenant(&pending.account)

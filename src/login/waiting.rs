@@ -58,7 +58,7 @@ impl Login {
                     "waiting_room",
                     outreach.letters.waiting_room(
                         &admin.email,
-                        admin.lang.unwrap_or_default(),
+                        outreach.letters.lang_for(admin.lang),
                         &tenant.name,
                         &user.email,
                         &url,

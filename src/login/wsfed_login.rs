@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::traces::{Trace, TraceProtocol};
-use super::{Login, LoginError, SsoOutcome, SsoRefusal};
+use super::{Login, LoginError, Role, SsoOutcome, SsoRefusal};
 use crate::discovery::{Email, Protocol, SsoSettings, Tenant};
 use crate::saml::{IdpMetadata, VerifiedAssertion};
 use crate::wsfed::{self, WsFedError};
@@ -74,7 +74,10 @@ impl Login {
     ) -> Result<SsoOutcome, LoginError> {
         // 1. The pending sign-in `wctx` names, from this browser, used once.
         let pending = match wctx.filter(|c| !c.is_empty()) {
-            Some(c) => self.take_pending(c, binding, account, test).await?,
+            Some(c) => {
+                self.take_pending(c, Role::Login, binding, account, test)
+                    .await?
+            }
             None => None,
         }
         .ok_or(LoginError::NoPendingRequest)?;

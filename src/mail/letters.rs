@@ -68,6 +68,8 @@ pub struct Letters {
     text: Templates,
     from: Mailbox,
     brand: String,
+    /// The operator's `default_language`.
+    default_lang: Lang,
 }
 
 impl Letters {
@@ -101,7 +103,14 @@ impl Letters {
             catalog,
             from,
             brand: config.brand_name.clone(),
+            default_lang: config.default_language,
         })
+    }
+
+    /// The language to write to someone in: their own once known (saved at their
+    /// sign-ins and requests), else the operator's default.
+    pub fn lang_for(&self, known: Option<Lang>) -> Lang {
+        known.unwrap_or(self.default_lang)
     }
 
     /// The invitation to `tenant` (its display name).

@@ -136,7 +136,7 @@ impl Devices {
             no_sso: None,
         };
         match self.login.password_login(attempt, now).await? {
-            PasswordOutcome::SignedIn(session) => {
+            PasswordOutcome::SignedIn { session, .. } => {
                 self.session_tokens(session, client_id, now).await
             }
             PasswordOutcome::Waiting(_) => Err(DeviceError::Waiting),

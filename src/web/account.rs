@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::state::{AppState, SharedState};
 use crate::discovery::Route;
+use crate::i18n::Lang;
 use crate::login::{LoginError, PasswordAttempt, PasswordOutcome};
 use crate::session::Session;
 
@@ -62,12 +63,12 @@ pub async fn password(
         no_sso,
     };
     match state.login.password_login(attempt, Utc::now()).await {
-        Ok(PasswordOutcome::SignedIn(session)) => {
-            remember_language(&state, session.user_id).await;
+        Ok(PasswordOutcome::SignedIn { session, lang }) => {
+            remember_language(&state, session.user_id, lang).await;
             signed_in(&state, &session, return_to.as_ref().map(|u| u.as_str()))
         }
         Ok(PasswordOutcome::Waiting(user)) => {
-            remember_language(&state, user.id).await;
+            remember_language(&state, user.id, user.lang).await;
             to_waiting_room(&state, WaitingVia::Password)
         }
         Err(e @ (LoginError::BadCredentials(_) | LoginError::RateLimited(_))) => {
@@ -193,9 +194,13 @@ pub fn signed_in(state: &AppState, session: &Session, return_to: Option<&str>) -
 
 /// Remembers the language of this request as the user's (that of their last sign-in),
 /// for the mail sent to them later: an approval, an invitation, a Waiting Room notice.
-/// A failure is logged; the sign-in goes on.
-pub async fn remember_language(state: &AppState, user_id: i64) {
+/// Written only when it differs from `stored`, so a sign-in in the usual language costs
+/// no write. A failure is logged; the sign-in goes on.
+pub async fn remember_language(state: &AppState, user_id: i64, stored: Option<Lang>) {
     let lang = super::pages::lang();
+    if stored == Some(lang) {
+        return;
+    }
     if let Err(e) = state.users.set_lang(user_id, lang).await {
         tracing::warn!(user_id, reason = %e, "the language of the sign-in was not remembered");
     }

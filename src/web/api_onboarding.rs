@@ -158,6 +158,7 @@ pub async fn invite_user(
         headers
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
+        state.config.default_language,
     );
     let user = state
         .admin

@@ -44,7 +44,7 @@ pub fn page_context(
         "/"
     };
     PageContext {
-        lang: Lang::negotiate(cookie.as_deref(), accept),
+        lang: Lang::negotiate(cookie.as_deref(), accept, state.config.default_language),
         back: super::discover::encode(back),
     }
 }

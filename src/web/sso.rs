@@ -181,12 +181,16 @@ pub(super) async fn finish(
     outcome: Result<SsoOutcome, login::SsoRefusal>,
 ) -> Response {
     match outcome {
-        Ok(SsoOutcome::SignedIn { session, return_to }) => {
-            super::account::remember_language(state, session.user_id).await;
+        Ok(SsoOutcome::SignedIn {
+            session,
+            return_to,
+            lang,
+        }) => {
+            super::account::remember_language(state, session.user_id, lang).await;
             super::account::signed_in(state, &session, return_to.as_deref())
         }
         Ok(SsoOutcome::Waiting(user)) => {
-            super::account::remember_language(state, user.id).await;
+            super::account::remember_language(state, user.id, user.lang).await;
             super::account::to_waiting_room(state, super::account::WaitingVia::Sso)
         }
         Ok(SsoOutcome::Tested(test)) => {

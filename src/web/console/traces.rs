@@ -36,6 +36,10 @@ pub fn row(t: &Trace) -> Value {
     json!({
         "at": t.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         "success": t.result == TraceResult::Success,
+        // A success is a sign-in, a Waiting Room entry or a passed Test SSO (which signs
+        // nobody in): each its own words.
+        "waiting": t.code == "waiting_room",
+        "tested": t.code == "test_passed",
         "unavailable": t.result == TraceResult::Unavailable,
         "code": t.code,
         "reason": t.reason,

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Console, ConsoleForm, done, with_csrf};
-use crate::accounts::{NewUser, Origin, Status, User, UserQuery};
+use crate::accounts::{Cursor, NewUser, Origin, Status, User, UserQuery, email_key};
 use crate::admin::UserPatch;
 use crate::discovery::Email;
 use crate::i18n::Lang;
@@ -32,8 +32,10 @@ pub struct ListQuery {
     q: Option<String>,
     /// `waiting`, `active`, `disabled`, or empty for all.
     status: Option<String>,
-    /// 1-based page.
-    page: Option<String>,
+    /// Show the users after this login address (the "Next page" link).
+    after: Option<String>,
+    /// Show the users before this login address (the "Previous page" link).
+    before: Option<String>,
     /// The notice of the change just made.
     done: Option<String>,
 }
@@ -63,19 +65,19 @@ pub async fn page(console: Console, query: Result<Query<ListQuery>, QueryRejecti
 }
 
 async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
-    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = match non_empty(&query.status) {
         None => None,
         Some(s) => Some(s.parse::<Status>().map_err(|_| {
             WebError::BadRequest(format!("status {s:?}: use waiting, active or disabled"))
         })?),
     };
-    let page: u64 = match query.page.as_deref().filter(|p| !p.is_empty()) {
-        None => 1,
-        Some(p) => p
-            .parse()
-            .ok()
-            .filter(|p| (1..=1_000_000).contains(p))
-            .ok_or_else(|| WebError::BadRequest(format!("page {p:?}")))?,
+    let cursor = match (non_empty(&query.after), non_empty(&query.before)) {
+        (None, None) => None,
+        (Some(a), None) => Some(Cursor::After(edge(a)?)),
+        (None, Some(b)) => Some(Cursor::Before(edge(b)?)),
+        (Some(_), Some(_)) => {
+            return Err(WebError::BadRequest("after and before: give one".into()));
+        }
     };
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let users = &console.state.admin.users;
@@ -85,20 +87,34 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         limit: PAGE_SIZE,
         ..UserQuery::default()
     };
+    // One user more than the page shows tells whether there is a page beyond it.
     let list_query = UserQuery {
         status,
         search: search.map(str::to_string),
-        limit: PAGE_SIZE,
-        offset: (page - 1) * u64::from(PAGE_SIZE),
+        limit: PAGE_SIZE + 1,
+        cursor: cursor.clone(),
         ..UserQuery::default()
     };
     // Two independent reads, on two of the pool's connections at once.
-    let (waiting, found) = tokio::try_join!(
+    let (waiting, mut found) = tokio::try_join!(
         users.list(account, &waiting_query),
         users.list(account, &list_query)
     )?;
-    let pages = found.total.div_ceil(u64::from(PAGE_SIZE)).max(1);
-    let link = |to: u64| {
+    let beyond = found.users.len() > PAGE_SIZE as usize;
+    if beyond {
+        match cursor {
+            Some(Cursor::Before(_)) => drop(found.users.remove(0)),
+            _ => found.users.truncate(PAGE_SIZE as usize),
+        }
+    }
+    // Walking forward there is always a way back, and the reverse; the far side is known
+    // from the extra user.
+    let (has_prev, has_next) = match cursor {
+        None => (false, beyond),
+        Some(Cursor::After(_)) => (true, beyond),
+        Some(Cursor::Before(_)) => (beyond, true),
+    };
+    let link = |edge: Option<(&str, &User)>| {
         let mut q = form_urlencoded::Serializer::new(String::new());
         if let Some(s) = search {
             q.append_pair("q", s);
@@ -106,9 +122,20 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         if let Some(s) = status {
             q.append_pair("status", s.as_str());
         }
-        q.append_pair("page", &to.to_string());
-        format!("{}?{}", console.path("/users"), q.finish())
+        if let Some((side, user)) = edge {
+            q.append_pair(side, &email_key(&user.email));
+        }
+        match q.finish() {
+            q if q.is_empty() => console.path("/users"),
+            q => format!("{}?{q}", console.path("/users")),
+        }
     };
+    let prev_url = has_prev
+        .then(|| found.users.first().map(|u| link(Some(("before", u)))))
+        .flatten();
+    let next_url = has_next
+        .then(|| found.users.last().map(|u| link(Some(("after", u)))))
+        .flatten();
     let me = console.admin.user.id;
     let words = RowWords::new(console);
     let statuses: Vec<Value> = [Status::Active, Status::Waiting, Status::Disabled]
@@ -126,14 +153,32 @@ async fn list(console: &Console, query: &ListQuery) -> Result<Value, WebError> {
         "q": search,
         "status": status.map(Status::as_str),
         "statuses": statuses,
-        "page": page,
-        "pages": pages,
-        "prev_url": (page > 1).then(|| link(page - 1)),
-        "next_url": (page < pages).then(|| link(page + 1)),
+        "first_url": prev_url.as_ref().map(|_| link(None)),
+        "prev_url": prev_url,
+        "next_url": next_url,
         "done": query.done.as_deref().filter(|d| NOTICES.contains(d)),
         "sso": console.tenant.sso.is_some(),
     }))
 }
+
+/// A query field's text, when it has any.
+fn non_empty(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
+/// A page link's login address, as the store's key; longer than any address is an error.
+fn edge(text: &str) -> Result<String, WebError> {
+    if text.len() > MAX_EDGE {
+        return Err(WebError::BadRequest(format!(
+            "page edge of {} bytes",
+            text.len()
+        )));
+    }
+    Ok(text.to_lowercase())
+}
+
+/// The longest login address a page link names (RFC 5321's path limit).
+const MAX_EDGE: usize = 256;
 
 /// The rows' words, formatted once per page rather than by the template once per row
 /// (100 rows of a dozen catalog look-ups were most of the page's time): the same words
