@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::traces::Trace;
 use super::{Login, LoginError, SsoOutcome, sha256_hex};
-use crate::discovery::{Email, Tenant};
+use crate::discovery::Tenant;
 use crate::saml::request::SsoStart;
 use crate::session::Session;
 
@@ -83,12 +83,12 @@ fn key(id: &str) -> String {
 impl Login {
     /// Starts a test of `tenant`'s SSO for the admin signed in with `session`, bound to
     /// this browser's `binding` like any login. Gives the way to the IdP and the result's
-    /// id. `login_hint` is the admin's own address when it belongs to the tenant.
+    /// id. No login hint goes to the IdP: the admin often tests with another account than
+    /// their own.
     pub async fn start_test(
         &self,
         tenant: &Tenant,
         session: &Session,
-        login_hint: Option<&Email>,
         binding: &str,
         now: DateTime<Utc>,
     ) -> Result<(SsoStart, String), LoginError> {
@@ -98,7 +98,7 @@ impl Login {
         };
         let id = mark.id.clone();
         let start = self
-            .start(tenant, login_hint, None, binding, Some(mark), now)
+            .start(tenant, None, None, binding, Some(mark), now)
             .await?;
         Ok((start, id))
     }

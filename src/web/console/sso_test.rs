@@ -36,7 +36,6 @@ pub async fn start(
         .start_test(
             &console.tenant,
             &console.session,
-            None,
             &binding,
             Utc::now(),
         )
