@@ -186,6 +186,85 @@ async fn click(browser: &common::Browser, css: &str) {
         .unwrap();
 }
 
+/// Test SSO results of tenant `contoso`, for the axe run: the session of the admin who ran
+/// them, and each result's path, what it is, and an element only that result shows.
+struct TestSsoResults {
+    session: String,
+    pages: Vec<(String, &'static str, &'static str)>,
+}
+
+/// Runs `contoso`'s admin's Test SSO through real IdPs, from the console's form, with a
+/// plain HTTP client as the admin's window (the results are then pages of that session,
+/// opened by URL): a SAML success (the pysaml2 IdP: NameID, attributes table, signing
+/// certificate), then, the tenant moved to the OpenID Connect provider of `tls`, a success
+/// (issuer, email, `sub`) and a refusal (an email outside the tenant: code and reason).
+/// `None` (those pages unchecked) when an IdP cannot run here, which only happens outside
+/// CI.
+async fn test_sso_results(
+    app: &common::TestApp,
+    tls: common::oidc::OidcTls,
+) -> Option<TestSsoResults> {
+    use common::console::sign_in;
+    use realmgate::accounts::Status;
+    let boss = common::add_user(
+        app,
+        "contoso",
+        "boss@contoso.com",
+        None,
+        true,
+        Status::Active,
+    )
+    .await;
+    let me = sign_in(app, &boss, chrono::Utc::now()).await;
+    let window = me.window(app);
+    let result = |res: reqwest::Response| {
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+        res.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let sp = reqwest::get(app.at("/saml/metadata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saml = common::idp::Idp::start(&sp, &[])?;
+    common::idp::use_idp(app, &saml, "create").await;
+    let saml_passed = result(common::idp::test_sso(app, &me, &window, "alice@contoso.com").await);
+    let oidc = tls.start(&app.at("/auth/oidc/callback"), None);
+    common::oidc::use_oidc_idp(app, &oidc, "create").await;
+    let mut tested = Vec::new();
+    for login in ["alice@contoso.com", "mallory@evil.example"] {
+        let provider = oidc.browser(&app.url);
+        tested.push(result(
+            common::oidc::test_sso(app, &me, &window, &provider, login).await,
+        ));
+    }
+    let [oidc_passed, oidc_refused] = <[String; 2]>::try_from(tested).unwrap();
+    Some(TestSsoResults {
+        session: me.session.id.clone(),
+        pages: vec![
+            (
+                saml_passed,
+                "console Test SSO result, SAML, passed",
+                "table#attributes",
+            ),
+            (
+                oidc_passed,
+                "console Test SSO result, OpenID Connect, passed",
+                "dd#claim-subject",
+            ),
+            (
+                oidc_refused,
+                "console Test SSO result, OpenID Connect, refused",
+                "p#reason",
+            ),
+        ],
+    })
+}
+
 #[tokio::test]
 async fn every_console_page_passes_axe_in_both_languages_and_at_400_px() {
     use realmgate::accounts::Status;
@@ -195,7 +274,14 @@ async fn every_console_page_passes_axe_in_both_languages_and_at_400_px() {
     let Some(browser) = common::Browser::start().await else {
         return;
     };
-    let app = common::spawn_app(|_| {}).await;
+    // The OpenID Connect provider's certificate is the test's own: realmgate trusts it.
+    let tls = common::oidc::OidcTls::new();
+    let ca = tls.as_ref().map(|t| t.ca.clone());
+    let app = common::spawn_app(|c| c.idp_metadata_ca = ca).await;
+    let results = match tls {
+        Some(tls) => test_sso_results(&app, tls).await,
+        None => None,
+    };
     app.state
         .tenant_admin
         .create(
@@ -247,6 +333,15 @@ async fn every_console_page_passes_axe_in_both_languages_and_at_400_px() {
             click(&browser, "button#add-domain").await;
             browser.wait_for("#sign-in-again").await;
             common::axe::check_current(&browser, &axe, &at("console stale sign-in page")).await;
+            // The Test SSO results, read by the session that ran the tests.
+            if let Some(results) = &results {
+                use_session(&browser, &app, &results.session).await;
+                for (path, what, shown) in &results.pages {
+                    common::axe::assert_accessible(&browser, &axe, &app.at(path), &at(what)).await;
+                    browser.wait_for(shown).await;
+                    browser.wait_for(&format!("html[lang={lang}]")).await;
+                }
+            }
         }
     }
     browser.close().await;

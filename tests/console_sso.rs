@@ -10,7 +10,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::console::{Signed, events, sign_in};
-use common::idp::{Idp, at_idp, use_idp};
+use common::idp::{Idp, test_sso, use_idp};
 use common::{TestApp, add_user, spawn_app, unescape};
 use realmgate::accounts::{Status, User};
 use realmgate::admin::Actor;
@@ -359,34 +359,6 @@ async fn federation_metadata_is_uploaded_and_kept_by_later_saves() {
     assert_eq!((sso.button.as_str(), sso.jit), ("Sign in", JitPolicy::Deny));
 }
 
-/// POST of the page's Test SSO form, then the IdP as `email`, then the IdP's POST back:
-/// what the ACS answers.
-async fn run_test(
-    app: &TestApp,
-    me: &Signed,
-    window: &reqwest::Client,
-    email: &str,
-) -> reqwest::Response {
-    let res = window
-        .post(app.at(&format!("/{}/admin/sso/test", me.session.account)))
-        .form(&[("csrf", me.session.csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::FOUND,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let to_idp = location(&res);
-    assert!(to_idp.contains("SAMLRequest="), "{to_idp}");
-    at_idp(window, &to_idp, email, "password")
-        .await
-        .submit(window)
-        .await
-}
-
 #[tokio::test]
 async fn test_sso_shows_the_claims_and_signs_nobody_in() {
     let app = spawn_app(|_| {}).await;
@@ -416,7 +388,7 @@ async fn test_sso_shows_the_claims_and_signs_nobody_in() {
     let me = sign_in(&app, &boss, Utc::now()).await;
     let window = me.window(&app);
 
-    let res = run_test(&app, &me, &window, "alice@contoso.com").await;
+    let res = test_sso(&app, &me, &window, "alice@contoso.com").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         res.headers()
@@ -470,7 +442,7 @@ async fn test_sso_shows_the_claims_and_signs_nobody_in() {
     );
 
     // A refusal is a result too, with the code and the precise reason of the trace.
-    let res = run_test(&app, &me, &window, "mallory@fabrikam.com").await;
+    let res = test_sso(&app, &me, &window, "mallory@fabrikam.com").await;
     let result = location(&res);
     assert!(result.starts_with("/contoso/admin/sso/test/"), "{result}");
     let html = unescape(

@@ -14,12 +14,7 @@ use fantoccini::Locator;
 use realmgate::oidc::provider::KEY_REFRESH_INTERVAL;
 
 async fn setup() -> Option<(TestApp, OidcIdp)> {
-    let tls = OidcTls::new()?;
-    let ca = tls.ca.clone();
-    let app = spawn_app(|c| c.idp_metadata_ca = Some(ca)).await;
-    let idp = tls.start(&app.at("/auth/oidc/callback"), None);
-    use_oidc_idp(&app, &idp, "create").await;
-    Some((app, idp))
+    common::oidc::oidc_app("create").await
 }
 
 async fn signed_in_as(app: &TestApp, gateway: &reqwest::Client) -> String {

@@ -70,6 +70,28 @@ impl Signed {
             .build()
             .unwrap()
     }
+
+    /// Posts the Test SSO form of this admin's account from `window` (a browser window of
+    /// theirs, [`Signed::window`], which keeps the SSO binding cookie the gateway sets):
+    /// the URL of the IdP it sends the window to.
+    pub async fn start_test_sso(&self, app: &TestApp, window: &reqwest::Client) -> String {
+        let res = window
+            .post(app.at(&format!("/{}/admin/sso/test", self.session.account)))
+            .form(&[("csrf", self.session.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::FOUND,
+            "{}",
+            res.text().await.unwrap()
+        );
+        res.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 /// The audit events of `account` (the newest last).

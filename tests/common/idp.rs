@@ -297,3 +297,23 @@ impl IdpPost {
         browser.post(&self.acs).form(&form).send().await.unwrap()
     }
 }
+
+/// A console's Test SSO through the IdP of tenant `contoso` ([`use_idp`]): the admin `me`
+/// starts it from `window` ([`Signed::start_test_sso`]), signs in at the IdP as `email`,
+/// and `window` makes the IdP's POST back to the ACS. Returns what the ACS answers (a Test
+/// SSO's: the way to its result).
+///
+/// [`Signed::start_test_sso`]: super::console::Signed::start_test_sso
+pub async fn test_sso(
+    app: &super::TestApp,
+    me: &super::console::Signed,
+    window: &reqwest::Client,
+    email: &str,
+) -> reqwest::Response {
+    let to_idp = me.start_test_sso(app, window).await;
+    assert!(to_idp.contains("SAMLRequest="), "{to_idp}");
+    at_idp(window, &to_idp, email, "password")
+        .await
+        .submit(window)
+        .await
+}

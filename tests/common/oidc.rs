@@ -162,6 +162,17 @@ pub async fn use_oidc_client(app: &super::TestApp, idp: &OidcIdp, jit: &str, cli
     panic!("the gateway never loaded the OIDC tenant");
 }
 
+/// A gateway trusting a fresh provider (`idp_metadata_ca`), its tenant `contoso` signing in
+/// through it with the JIT policy `jit`; `None` (skip) when the provider cannot run here.
+pub async fn oidc_app(jit: &str) -> Option<(super::TestApp, OidcIdp)> {
+    let tls = OidcTls::new()?;
+    let ca = tls.ca.clone();
+    let app = super::spawn_app(|c| c.idp_metadata_ca = Some(ca)).await;
+    let idp = tls.start(&app.at("/auth/oidc/callback"), None);
+    use_oidc_idp(&app, &idp, jit).await;
+    Some((app, idp))
+}
+
 /// One sign-in up to the IdP's redirect back: `/sso/contoso/start` with `gateway` (the
 /// gateway's cookies), then the provider's login form as `login` with `idp`. Returns the
 /// callback URL the provider sends the browser to.
@@ -178,27 +189,68 @@ pub async fn to_callback(
         .unwrap();
     assert_eq!(start.status(), 302, "{}", start.text().await.unwrap());
     let auth = start.headers()["location"].to_str().unwrap().to_string();
-    assert!(auth.contains("code_challenge_method=S256"), "{auth}");
-    assert!(auth.contains("nonce="), "{auth}");
-    let page = idp.get(&auth).send().await.unwrap();
-    let url = page.url().clone();
-    let html = page.text().await.unwrap();
+    at_provider(app, idp, &auth, login, Some(login)).await
+}
+
+/// At the provider, from the authorization URL `auth` a start sent the browser to: checks
+/// the request's PKCE and nonce, then signs in as `login` on the provider's form (which
+/// must show `hint`, the `login_hint` sent, when one was). Returns the callback URL the
+/// provider sends the browser to.
+pub async fn at_provider(
+    app: &super::TestApp,
+    idp: &reqwest::Client,
+    auth: &str,
+    login: &str,
+    hint: Option<&str>,
+) -> String {
+    let (url, html) = login_page(idp, auth).await;
     let action = html
         .split("action=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .unwrap_or_else(|| panic!("no login form at {url}: {html}"));
-    let prefilled = format!("value=\"{login}\"");
-    assert!(
-        html.contains(&prefilled),
-        "login_hint not passed on: {html}"
-    );
+    if let Some(hint) = hint {
+        let prefilled = format!("value=\"{hint}\"");
+        assert!(
+            html.contains(&prefilled),
+            "login_hint not passed on: {html}"
+        );
+    }
     let back = idp
         .post(url.join(action).unwrap())
         .form(&[("prompt", "login"), ("login", login), ("password", "any")])
         .send()
         .await
         .unwrap();
+    back_to_gateway(app, back)
+}
+
+/// At the provider, from the authorization URL `auth`: the person cancels on the login
+/// form (its "[ Cancel ]" link), and the provider answers `error=access_denied`. Returns
+/// the callback URL it sends the browser to.
+pub async fn cancel_at_provider(app: &super::TestApp, idp: &reqwest::Client, auth: &str) -> String {
+    let (url, html) = login_page(idp, auth).await;
+    let abort = html
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|href| href.ends_with("/abort"))
+        .unwrap_or_else(|| panic!("no cancel link at {url}: {html}"));
+    let back = idp.get(url.join(abort).unwrap()).send().await.unwrap();
+    back_to_gateway(app, back)
+}
+
+/// The provider's login page for the authorization URL `auth` (after checking its PKCE
+/// and nonce): where it is, and its HTML.
+async fn login_page(idp: &reqwest::Client, auth: &str) -> (url::Url, String) {
+    assert!(auth.contains("code_challenge_method=S256"), "{auth}");
+    assert!(auth.contains("nonce="), "{auth}");
+    let page = idp.get(auth).send().await.unwrap();
+    let url = page.url().clone();
+    (url, page.text().await.unwrap())
+}
+
+/// The provider's last redirect, which must be to the gateway's callback: its URL.
+fn back_to_gateway(app: &super::TestApp, back: reqwest::Response) -> String {
     assert!(back.status().is_redirection(), "{}", back.status());
     let location = back.headers()["location"].to_str().unwrap().to_string();
     assert!(
@@ -206,4 +258,22 @@ pub async fn to_callback(
         "{location}"
     );
     location
+}
+
+/// A whole Test SSO through the provider: the admin `me` starts it from `window`
+/// ([`Signed::start_test_sso`]), signs in at the provider as `login` with `idp`, and
+/// `window` follows the provider's redirect back. Returns the callback's answer (a Test
+/// SSO's: the way to its result).
+///
+/// [`Signed::start_test_sso`]: super::console::Signed::start_test_sso
+pub async fn test_sso(
+    app: &super::TestApp,
+    me: &super::console::Signed,
+    window: &reqwest::Client,
+    idp: &reqwest::Client,
+    login: &str,
+) -> reqwest::Response {
+    let auth = me.start_test_sso(app, window).await;
+    let callback = at_provider(app, idp, &auth, login, None).await;
+    window.get(&callback).send().await.unwrap()
 }
