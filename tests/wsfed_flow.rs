@@ -239,7 +239,7 @@ async fn a_test_sso_answer_ends_in_its_result_and_admits_nobody() {
     let (start, id) = app
         .state
         .login
-        .start_test(&tenant, &admin, None, "admin-browser", now())
+        .start_test(&tenant, &admin, "admin-browser", now())
         .await
         .unwrap();
     let realmgate::saml::request::SsoStart::Redirect(url) = start else {

@@ -33,12 +33,7 @@ pub async fn start(
     };
     let started = state
         .login
-        .start_test(
-            &console.tenant,
-            &console.session,
-            &binding,
-            Utc::now(),
-        )
+        .start_test(&console.tenant, &console.session, &binding, Utc::now())
         .await;
     match started {
         Ok((start, id)) => {
