@@ -48,6 +48,8 @@ async fn every_page_passes_axe_in_both_languages_and_at_400_px() {
                 ("/password/forgot", "forgot-password page"),
                 (&format!("/password/set?token={token}"), "set-password page"),
                 ("/password/set?token=used", "invalid link page"),
+                ("/oauth2/logout", "app sign-out page"),
+                ("/oauth2/logout?id_token_hint=x", "sign-out problem page"),
             ] {
                 common::axe::assert_accessible(&browser, &axe, &app.at(path), &at(what)).await;
             }
@@ -129,6 +131,10 @@ async fn every_page_passes_axe_in_both_languages_and_at_400_px() {
                 .unwrap();
             browser.wait_for("button#logout").await;
             common::axe::check_current(&browser, &axe, &at("signed-in page")).await;
+            // An app's RP-initiated logout without a hint asks first (OpenID provider).
+            c.goto(&app.at("/oauth2/logout")).await.unwrap();
+            browser.wait_for("p.who").await;
+            common::axe::check_current(&browser, &axe, &at("sign-out confirmation")).await;
             c.find(Locator::Css("button#logout"))
                 .await
                 .unwrap()

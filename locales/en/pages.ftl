@@ -58,6 +58,9 @@ signed-in-as = You are signed in as {$name}.
 signed-out-title = Signed out
 signed-out = You are signed out. You can close this window.
 sign-out = Sign out
+end-session-asked = An application asked to sign you out of your organisation's account.
+end-session-problem-title = Sign-out problem
+end-session-problem = The application asked to sign you out with a request this service cannot accept.
 
 ## Waiting Room
 waiting-title = Waiting for approval

@@ -58,6 +58,9 @@ signed-in-as = Vous êtes connecté en tant que {$name}.
 signed-out-title = Déconnecté
 signed-out = Vous êtes déconnecté. Vous pouvez fermer cette fenêtre.
 sign-out = Se déconnecter
+end-session-asked = Une application a demandé à vous déconnecter du compte de votre organisation.
+end-session-problem-title = Problème de déconnexion
+end-session-problem = L'application a demandé à vous déconnecter par une requête que ce service ne peut pas accepter.
 
 ## Waiting Room
 waiting-title = En attente d'approbation

@@ -107,7 +107,7 @@ async fn end_session(
             tracing::info!(code = e.code(), reason = %e, "end-session request refused");
             let body = pages.render(
                 "error",
-                &json!({"title": "Sign-out problem", "message": "The app asked to sign you out with a request this service cannot accept.", "code": e.code()}),
+                &json!({"title": "end-session-problem-title", "message": "end-session-problem", "code": e.code()}),
             );
             return (StatusCode::BAD_REQUEST, body).into_response();
         }
