@@ -346,14 +346,14 @@ async fn directory(config: &Config) -> anyhow::Result<Arc<dyn TenantSource>> {
         .map_err(|p| refused(&p))
 }
 
-/// The whole map of the configured source's own tenants, for `user import`, whose rows are
-/// matched to tenants without a lookup each.
-async fn tenant_map(config: &Config) -> anyhow::Result<Arc<TenantMap>> {
+/// The whole maps of the tenants (files first, then the management API's), for `user
+/// import`, whose rows are matched to tenants without a lookup each.
+async fn tenant_maps(config: &Config) -> anyhow::Result<Vec<Arc<TenantMap>>> {
     let loaded = app::load(config).await?;
     if !loaded.problems.is_empty() {
         return Err(refused(&loaded.problems));
     }
-    Ok(loaded.maps.into_iter().next().unwrap_or_default())
+    Ok(loaded.maps)
 }
 
 async fn import_tenants(config: &Config, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -477,8 +477,12 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<ExitCode>
         UserCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let map = tenant_map(config).await?;
-            let owner = |e: &Email| map.lookup(e.domain()).map(|t| t.account.clone());
+            let maps = tenant_maps(config).await?;
+            let owner = |e: &Email| {
+                maps.iter()
+                    .find_map(|m| m.lookup(e.domain()))
+                    .map(|t| t.account.clone())
+            };
             let source = file.display().to_string();
             let summary = ops
                 .users

@@ -482,6 +482,34 @@ async fn check_and_user_add_see_the_tenants_of_the_api() {
             .unwrap()
             .is_some()
     );
+    // A CSV import finds the API tenant of each row's domain, beside the file tenants.
+    let csv = app.data.join("users.csv");
+    std::fs::write(
+        &csv,
+        "email,name\nbea@acme.example,Bea\ncarl@fabrikam.com,Carl\n",
+    )
+    .unwrap();
+    let out = cli(&["user", "import", csv.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("2 created"),
+        "{}",
+        text(&out.stdout)
+    );
+    let bea = realmgate::discovery::Email::parse("bea@acme.example").unwrap();
+    assert!(
+        app.state
+            .users
+            .by_email("acme", &bea)
+            .await
+            .unwrap()
+            .is_some()
+    );
     // The API tenant's domain rule holds from the CLI too.
     let out = cli(&[
         "user",
