@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::idp::{Idp, use_idp};
+use common::idp::{Idp, sign_in_in_chromium, use_idp};
 use common::{Browser, add_user, spawn_app};
-use fantoccini::Locator;
 use realmgate::accounts::Status;
 use realmgate::config::OAuthClient;
 use serde_json::Value;
@@ -64,27 +63,11 @@ async fn device_flow_with_sso_in_chromium() {
         username.prop("value").await.unwrap().as_deref(),
         Some("alice@contoso.com")
     );
-    c.find(Locator::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys("password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_in_chromium(&browser, None, "password").await;
     // Back on the gateway's approval page, showing the code the device displays.
     let code = browser.wait_for("#user-code").await;
     assert_eq!(code.text().await.unwrap(), d["user_code"].as_str().unwrap());
-    c.find(Locator::Css("button#approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button#approve").await;
     let message = browser.wait_for("#message").await;
     assert!(
         message

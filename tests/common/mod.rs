@@ -2,6 +2,8 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod authorize;
 pub mod axe;
 pub mod console;
 pub mod dns;
@@ -326,6 +328,49 @@ impl Browser {
             .for_element(fantoccini::Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+    }
+
+    /// Clicks the element `css` of the page as it is now.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Types `text` into the field `css` of the page as it is now, after what it holds.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    /// Replaces what the field `css` of the page as it is now holds with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// On the email page, once it shows: types `email` and presses Continue.
+    pub async fn continue_with(&self, email: &str) {
+        self.wait_for("input#email")
+            .await
+            .send_keys(email)
+            .await
+            .unwrap();
+        self.click("button#continue").await;
     }
 
     /// Ends the session and the driver.
