@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::idp::{Idp, sign_in_in_chromium, use_idp};
-use common::{Browser, add_user, spawn_app};
-use realmgate::accounts::Status;
+use common::idp::{alice_at_new_idp, sign_in_in_chromium};
+use common::{Browser, spawn_app};
 use realmgate::config::OAuthClient;
 use serde_json::Value;
 
@@ -21,25 +20,9 @@ async fn device_flow_with_sso_in_chromium() {
         }];
     })
     .await;
-    let metadata = reqwest::get(app.at("/saml/metadata"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let Some(idp) = Idp::start(&metadata, &[]) else {
+    let Some((_idp, user)) = alice_at_new_idp(&app).await else {
         return;
     };
-    use_idp(&app, &idp, "deny").await;
-    let user = add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
     let device = reqwest::Client::new();
     let d: Value = device
         .post(app.at("/oauth2/device_authorization"))
@@ -103,17 +86,6 @@ async fn device_flow_with_sso_in_chromium() {
     let token = body["access_token"]
         .as_str()
         .expect("tokens after approval");
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    v.set_audience(&["mfp"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &v)
-        .unwrap()
-        .claims;
+    let claims = common::jwks::claims(&app, token, "mfp").await;
     assert_eq!(claims["sub"], user.id.to_string());
 }

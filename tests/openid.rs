@@ -135,12 +135,7 @@ async fn redeem(app: &TestApp, code: &str) -> Value {
 /// Verifies `jwt` with the JWKS as an app would, for audience `aud`; answers its header
 /// type and claims.
 async fn verified(app: &TestApp, jwt: &str, aud: &str) -> (String, Value) {
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set = common::jwks::jwks(app).await;
     let header = jsonwebtoken::decode_header(jwt).unwrap();
     let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);

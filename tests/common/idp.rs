@@ -144,6 +144,13 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
 /// pre-provisioned (the Single Logout tests); `None` when the IdP cannot run here.
 pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
     let app = super::spawn_app(|_| {}).await;
+    let (idp, _) = alice_at_new_idp(&app).await?;
+    Some((app, idp))
+}
+
+/// Points tenant `contoso` of `app` at a fresh pysaml2 IdP trusting it (JIT `deny`) and
+/// pre-provisions alice, active: the IdP and alice; `None` when the IdP cannot run here.
+pub async fn alice_at_new_idp(app: &super::TestApp) -> Option<(Idp, realmgate::accounts::User)> {
     let sp = reqwest::get(app.at("/saml/metadata"))
         .await
         .unwrap()
@@ -151,9 +158,9 @@ pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
         .await
         .unwrap();
     let idp = Idp::start(&sp, &[])?;
-    use_idp(&app, &idp, "deny").await;
-    super::add_user(
-        &app,
+    use_idp(app, &idp, "deny").await;
+    let alice = super::add_user(
+        app,
         "contoso",
         "alice@contoso.com",
         None,
@@ -161,7 +168,7 @@ pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
         realmgate::accounts::Status::Active,
     )
     .await;
-    Some((app, idp))
+    Some((idp, alice))
 }
 
 /// The value of hidden input `name` in `html`.

@@ -8,6 +8,7 @@ pub mod axe;
 pub mod console;
 pub mod dns;
 pub mod idp;
+pub mod jwks;
 pub mod mail;
 pub mod oidc;
 pub mod saml;
@@ -456,6 +457,25 @@ pub async fn password_login(
     client
         .post(app.at("/login/password"))
         .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asks for a password reset link for `email` on the "Forgot password?" page (fetching
+/// its CSRF token first) and returns the response.
+pub async fn ask_reset(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    let html = client
+        .get(app.at("/password/forgot"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .post(app.at("/password/forgot"))
+        .form(&[("email", email), ("csrf", &csrf_of(&html))])
         .send()
         .await
         .unwrap()
