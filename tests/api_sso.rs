@@ -10,57 +10,20 @@ use std::time::{Duration, Instant};
 
 use common::dns::{self, SECRET};
 use common::idp::{Idp, through_idp_of};
-use common::{TestApp, spawn_app};
-use realmgate::admin::{Actor, Scope};
+use common::{TestApp, api, spawn_app};
+use realmgate::admin::Scope;
 use realmgate::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const CLAIM_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
 
-/// The management API as the operator's token calls it; the answer's status must be
-/// `status`.
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-    client: reqwest::Client,
-}
-
-impl Api<'_> {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        status: StatusCode,
-    ) -> Value {
-        let mut req = self
-            .client
-            .request(method.clone(), self.app.at(path))
-            .bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let got = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        assert_eq!(got, status, "{method} {path}: {body}");
-        body
-    }
-}
-
 /// Where `email` signs in, by the discovery API.
 async fn method(app: &TestApp, email: &str) -> String {
-    let body: Value = reqwest::Client::new()
-        .post(app.at("/api/v1/discover"))
-        .json(&json!({ "email": email }))
-        .send()
-        .await
+    api::discover(app, email).await["method"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["method"].as_str().unwrap().to_string()
+        .to_string()
 }
 
 /// The gateway of `database` (none: SQLite in its data directory), asking `dns` for proofs
@@ -99,31 +62,24 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
     let Some(idp) = Idp::start(&sp_metadata, &["--users", users.path().to_str().unwrap()]) else {
         return;
     };
-    let (_, token) = app
-        .state
-        .admin
-        .tokens
-        .create(&Actor::Cli, "ops", None, Scope::Admin)
-        .await
-        .unwrap();
-    let api = Api {
-        app: &app,
-        token,
-        client: reqwest::Client::new(),
+    let op = api::token(&app, "ops", None, Scope::Admin).await;
+    // The management API as the operator's token calls it: the answer must be a `status`.
+    let manage = |method: Method, path: &'static str, body: Option<Value>, status: StatusCode| {
+        let (app, op) = (&app, &op);
+        async move { api::json_of(api::call(app, method, path, Some(op), body).await, status).await }
     };
 
     // The tenant, its IdP (the real metadata document) and its settings, by the API alone.
-    api.call(
+    manage(
         Method::POST,
         "/api/v1/tenants",
         Some(json!({"account": "acme", "name": "Acme", "domains": ["acme.example"]})),
         StatusCode::CREATED,
     )
     .await;
-    let uploaded = api
-        .client
+    let uploaded = reqwest::Client::new()
         .put(app.at("/api/v1/tenants/acme/idp-metadata"))
-        .bearer_auth(&api.token)
+        .bearer_auth(&op)
         .header("content-type", "application/xml")
         .body(idp.metadata.clone())
         .send()
@@ -132,23 +88,21 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
     assert_eq!(uploaded.status(), StatusCode::OK);
     let uploaded: Value = uploaded.json().await.unwrap();
     assert_eq!(uploaded["entity_id"], idp.entity_id.as_str(), "{uploaded}");
-    let patched = api
-        .call(
-            Method::PATCH,
-            "/api/v1/tenants/acme",
-            Some(json!({"sso": {"jit": "deny", "email_claim": CLAIM_EMAIL}})),
-            StatusCode::OK,
-        )
-        .await;
+    let patched = manage(
+        Method::PATCH,
+        "/api/v1/tenants/acme",
+        Some(json!({"sso": {"jit": "deny", "email_claim": CLAIM_EMAIL}})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(patched["sso"]["protocol"], "saml2", "{patched}");
-    let user = api
-        .call(
-            Method::POST,
-            "/api/v1/tenants/acme/users",
-            Some(json!({"email": "ann@acme.example", "name": "Ann Acme"})),
-            StatusCode::CREATED,
-        )
-        .await;
+    let user = manage(
+        Method::POST,
+        "/api/v1/tenants/acme/users",
+        Some(json!({"email": "ann@acme.example", "name": "Ann Acme"})),
+        StatusCode::CREATED,
+    )
+    .await;
 
     // Unproven: the password step, and the Sign-on URL does not reach the IdP.
     assert_eq!(method(&app, "ann@acme.example").await, "password");
@@ -161,14 +115,13 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
     assert!(res.status().is_redirection(), "{}", res.status());
     assert_eq!(res.headers()["location"], "/acme");
 
-    let verified = api
-        .call(
-            Method::POST,
-            "/api/v1/tenants/acme/domains/acme.example/verify",
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let verified = manage(
+        Method::POST,
+        "/api/v1/tenants/acme/domains/acme.example/verify",
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(verified["outcome"], "verified", "{verified}");
     assert_eq!(method(&app, "ann@acme.example").await, "saml2");
 
@@ -190,14 +143,13 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
     assert_eq!(me.status(), 200);
     assert_eq!(me.headers()["x-realmgate-email"], "ann@acme.example");
     assert_eq!(me.headers()["x-realmgate-account"], "acme");
-    let traces = api
-        .call(
-            Method::GET,
-            "/api/v1/tenants/acme/login-traces",
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let traces = manage(
+        Method::GET,
+        "/api/v1/tenants/acme/login-traces",
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(traces["traces"][0]["result"], "success", "{traces}");
     let id = user["id"].as_i64().unwrap();
     let bound = app.state.users.by_id(id).await.unwrap().unwrap();
@@ -223,43 +175,32 @@ async fn api_tenant_signs_in_through_the_idp(database: Option<String>) {
         .await
         .unwrap();
     assert_eq!(res.headers()["location"], "/acme");
-    let domains = api
-        .call(
-            Method::GET,
-            "/api/v1/tenants/acme/domains",
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let domains = manage(
+        Method::GET,
+        "/api/v1/tenants/acme/domains",
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(domains["domains"][0]["verified"], false, "{domains}");
-    let audit = api
-        .call(
-            Method::GET,
-            "/api/v1/audit?account=acme",
-            None,
-            StatusCode::OK,
-        )
-        .await;
-    let dropped: Vec<&Value> = audit["events"]
-        .as_array()
-        .unwrap()
+    let audit = api::audit_events(&app, &op, "acme").await;
+    let dropped: Vec<&Value> = audit
         .iter()
         .filter(|e| e["action"] == "domain_unverified")
         .collect();
-    assert_eq!(dropped.len(), 1, "{audit}");
+    assert_eq!(dropped.len(), 1, "{audit:?}");
     assert_eq!(dropped[0]["actor"], "gateway");
     assert_eq!(dropped[0]["target"], "acme.example");
 
     // Published again: verified again by the API, and SSO is back.
     dns.republish(&[record]);
-    let again = api
-        .call(
-            Method::POST,
-            "/api/v1/tenants/acme/domains/acme.example/verify",
-            None,
-            StatusCode::OK,
-        )
-        .await;
+    let again = manage(
+        Method::POST,
+        "/api/v1/tenants/acme/domains/acme.example/verify",
+        None,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(again["outcome"], "verified", "{again}");
     assert_eq!(method(&app, "ann@acme.example").await, "saml2");
 }

@@ -20,13 +20,7 @@ async fn email_first_in_chromium() {
         email.attr("autocomplete").await.unwrap().as_deref(),
         Some("username")
     );
-    email.send_keys("alice@contoso.com").await.unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("alice@contoso.com").await;
     let button = browser.wait_for("a#sso-button").await;
     assert_eq!(button.text().await.unwrap(), "Log In with Microsoft");
     let href = button.attr("href").await.unwrap().unwrap();
@@ -34,18 +28,7 @@ async fn email_first_in_chromium() {
 
     // Another email: the password step, with the email filled in.
     c.goto(&app.at("/")).await.unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("carol@fabrikam.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("carol@fabrikam.com").await;
     browser.wait_for("input#password").await;
     let prefilled = c.find(Locator::Css("input#email")).await.unwrap();
     assert_eq!(
@@ -56,18 +39,7 @@ async fn email_first_in_chromium() {
     // A typo: the same page again with a clear message (the browser's own validation is
     // off so the server's message is what people see without JavaScript too).
     c.goto(&app.at("/")).await.unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("carol.fabrikam.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("carol.fabrikam.com").await;
     let error = browser.wait_for("#error").await;
     assert!(error.text().await.unwrap().contains("exactly one @"));
 

@@ -9,11 +9,12 @@
 mod common;
 
 use common::dns::{self, SECRET};
-use common::idp::Idp;
-use common::{Browser, add_user, spawn_app};
-use fantoccini::{Client, Locator};
+use common::idp::{Idp, sign_in_in_chromium};
+use common::{Browser, add_user, api, spawn_app};
+use fantoccini::Locator;
 use realmgate::accounts::Status;
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The people each IdP knows: a JSON file for `--users`.
@@ -32,47 +33,21 @@ fn users_file(dir: &std::path::Path, name: &str, users: &[(&str, &str)]) -> Stri
     path.display().to_string()
 }
 
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-/// At the IdP's login page: signs in as `email`.
-async fn idp_login(browser: &Browser, email: &str) {
-    let c = &browser.client;
-    browser.wait_for("input#username").await;
-    fill(c, "input#username", email).await;
-    fill(c, "input#password", "password").await;
-    click(c, "button#login").await;
-}
-
-/// From the email page to the IdP: types `email`, Continue, then the SSO button.
+/// From the email page at `start` to the IdP: types `email`, Continue, then the SSO button.
 async fn sign_on(browser: &Browser, start: &str, email: &str) {
-    let c = &browser.client;
-    c.goto(start).await.unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys(email)
-        .await
-        .unwrap();
-    click(c, "button#continue").await;
+    browser.client.goto(start).await.unwrap();
+    browser.continue_with(email).await;
     browser
         .wait_for("a#sso-button")
         .await
         .click()
         .await
         .unwrap();
+}
+
+/// At the IdP's login page: signs in as `email`.
+async fn idp_login(browser: &Browser, email: &str) {
+    sign_in_in_chromium(browser, Some(email), "password").await;
 }
 
 #[tokio::test]
@@ -116,40 +91,31 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     assert_ne!(first.entity_id, second.entity_id);
 
     // The tenant, through the API, on the first IdP; its domain proven by DNS.
-    let (_, token) = app
-        .state
-        .admin
-        .tokens
-        .create(&Actor::Cli, "provisioning", None, Scope::Admin)
-        .await
-        .unwrap();
-    let api = reqwest::Client::new();
-    let res = api
-        .post(app.at("/api/v1/tenants"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "account": "litware",
-            "name": "Litware",
-            "domains": ["litware.com"],
-            "sso": {
-                "button": "Log In with Litware",
-                "issuer": first.entity_id,
-                "sso_url": first.sso_url(),
-                "certificate": first.certificate,
-                "jit": "deny",
-                "email_claim": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-            },
-        }))
-        .send()
-        .await
-        .unwrap();
+    let token = api::token(&app, "provisioning", None, Scope::Admin).await;
+    let tenant = json!({
+        "account": "litware",
+        "name": "Litware",
+        "domains": ["litware.com"],
+        "sso": {
+            "button": "Log In with Litware",
+            "issuer": first.entity_id,
+            "sso_url": first.sso_url(),
+            "certificate": first.certificate,
+            "jit": "deny",
+            "email_claim": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        },
+    });
+    let res = api::call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&token),
+        Some(tenant),
+    )
+    .await;
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let res = api
-        .post(app.at("/api/v1/tenants/litware/domains/litware.com/verify"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let verify = "/api/v1/tenants/litware/domains/litware.com/verify";
+    let res = api::call(&app, Method::POST, verify, Some(&token), None).await;
     let verified: Value = res.json().await.unwrap();
     assert_eq!(verified["verified"], true, "{verified}");
     add_user(
@@ -181,7 +147,7 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     );
 
     // Single Sign-On: paste the second IdP's Issuer, Sign In URL and certificate.
-    click(c, "a#nav-sso").await;
+    admin.click("a#nav-sso").await;
     admin.wait_for("form#sso-form").await;
     let reply = c
         .find(Locator::Css("code#sp-reply-url"))
@@ -198,11 +164,13 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
         .unwrap();
     assert!(copy.is_displayed().await.unwrap());
     common::axe::check_current(&admin, &axe, "console SSO section").await;
-    fill(c, "input#issuer", &second.entity_id).await;
-    fill(c, "input#sso_url", &second.sso_url()).await;
+    admin.fill("input#issuer", &second.entity_id).await;
+    admin.fill("input#sso_url", &second.sso_url()).await;
     // A certificate cut short by the copy: refused with the problem, nothing changed.
-    fill(c, "textarea#certificate", &second.certificate[..200]).await;
-    click(c, "button#save").await;
+    admin
+        .fill("textarea#certificate", &second.certificate[..200])
+        .await;
+    admin.click("button#save").await;
     admin.wait_for("#problems").await;
     common::axe::check_current(&admin, &axe, "console SSO section, refused").await;
     let sso = app
@@ -215,14 +183,11 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
         .clone()
         .unwrap();
     assert_eq!(sso.issuer.as_deref(), Some(first.entity_id.as_str()));
-    fill(c, "textarea#certificate", &second.certificate).await;
-    c.find(Locator::Css("select#jit option[value=waiting_room]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    click(c, "button#save").await;
+    admin
+        .fill("textarea#certificate", &second.certificate)
+        .await;
+    admin.click("select#jit option[value=waiting_room]").await;
+    admin.click("button#save").await;
     let notice = admin.wait_for("#notice").await;
     assert!(
         notice.text().await.unwrap().contains("saved"),
@@ -242,7 +207,7 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
 
     // Test SSO, in a new window, through the second IdP.
     let console = c.window().await.unwrap();
-    click(c, "button#test-sso").await;
+    admin.click("button#test-sso").await;
     let mut handles = Vec::new();
     for _ in 0..50 {
         handles = c.windows().await.unwrap();
@@ -294,7 +259,7 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     assert_eq!(nina.status, Status::Waiting);
 
     // The admin approves them in the console.
-    click(c, "a#nav-users").await;
+    admin.click("a#nav-users").await;
     admin
         .wait_for(&format!("button#approve-{}", nina.id))
         .await

@@ -5,10 +5,8 @@
 
 mod common;
 
-use common::idp::{Idp, use_idp};
-use common::{Browser, add_user, spawn_app};
-use fantoccini::Locator;
-use realmgate::accounts::Status;
+use common::idp::{alice_at_new_idp, sign_in_in_chromium};
+use common::{Browser, spawn_app};
 use realmgate::config::OAuthClient;
 use serde_json::Value;
 
@@ -22,25 +20,9 @@ async fn device_flow_with_sso_in_chromium() {
         }];
     })
     .await;
-    let metadata = reqwest::get(app.at("/saml/metadata"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let Some(idp) = Idp::start(&metadata, &[]) else {
+    let Some((_idp, user)) = alice_at_new_idp(&app).await else {
         return;
     };
-    use_idp(&app, &idp, "deny").await;
-    let user = add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
     let device = reqwest::Client::new();
     let d: Value = device
         .post(app.at("/oauth2/device_authorization"))
@@ -64,27 +46,11 @@ async fn device_flow_with_sso_in_chromium() {
         username.prop("value").await.unwrap().as_deref(),
         Some("alice@contoso.com")
     );
-    c.find(Locator::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys("password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_in_chromium(&browser, None, "password").await;
     // Back on the gateway's approval page, showing the code the device displays.
     let code = browser.wait_for("#user-code").await;
     assert_eq!(code.text().await.unwrap(), d["user_code"].as_str().unwrap());
-    c.find(Locator::Css("button#approve"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button#approve").await;
     let message = browser.wait_for("#message").await;
     assert!(
         message
@@ -120,17 +86,6 @@ async fn device_flow_with_sso_in_chromium() {
     let token = body["access_token"]
         .as_str()
         .expect("tokens after approval");
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    v.set_audience(&["mfp"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &v)
-        .unwrap()
-        .claims;
+    let claims = common::jwks::claims(&app, token, "mfp").await;
     assert_eq!(claims["sub"], user.id.to_string());
 }

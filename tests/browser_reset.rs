@@ -16,38 +16,12 @@ async fn forgot_password_in_chromium() {
     let c = &browser.client;
 
     c.goto(&app.at("/")).await.unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("carol@fabrikam.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("carol@fabrikam.com").await;
     browser.wait_for("input#password").await;
-    c.find(Locator::Css("a#forgot"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("a#forgot").await;
     browser.wait_for("button#send").await;
-    c.find(Locator::Css("input#email"))
-        .await
-        .unwrap()
-        .send_keys("carol@fabrikam.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("input#email", "carol@fabrikam.com").await;
+    browser.click("button#send").await;
     let sent = browser.wait_for("#message").await.text().await.unwrap();
     assert!(sent.contains("30 minutes"), "{sent}");
 
@@ -62,51 +36,20 @@ async fn forgot_password_in_chromium() {
         .send_keys("a new password")
         .await
         .unwrap();
-    c.find(Locator::Css("input#confirm"))
-        .await
-        .unwrap()
-        .send_keys("a new password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#save"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("input#confirm", "a new password").await;
+    browser.click("button#save").await;
     let saved = browser.wait_for("#message").await.text().await.unwrap();
     assert!(saved.contains("Sign in with the new password"), "{saved}");
 
-    c.find(Locator::Css("a#next"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("carol@fabrikam.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("a#next").await;
+    browser.continue_with("carol@fabrikam.com").await;
     browser
         .wait_for("input#password")
         .await
         .send_keys("a new password")
         .await
         .unwrap();
-    c.find(Locator::Css("button#sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button#sign-in").await;
     let me = browser.wait_for("#message").await.text().await.unwrap();
     assert!(me.contains("You are signed in"), "{me}");
 

@@ -13,9 +13,8 @@ use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::idp::Idp;
+use common::idp::{Idp, sign_in_in_chromium};
 use common::{Browser, Process};
-use fantoccini::Locator;
 use serde_json::Value;
 
 const SECRET: &str = "node-rp-secret-of-enough-length-for-the-test-0001";
@@ -47,27 +46,10 @@ async fn events(rp: &str, n: usize) -> Vec<Value> {
     panic!("the app received fewer than {n} logout tokens");
 }
 
-/// Signs alice in at the IdP's page when it shows, and answers the RP's result page.
+/// Signs alice (the login hint) in at the IdP's page when it shows, and answers the RP's
+/// result page.
 async fn through_idp(browser: &Browser) -> String {
-    let c = &browser.client;
-    browser
-        .wait_for("input#username")
-        .await
-        .send_keys("")
-        .await
-        .unwrap();
-    c.find(Locator::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys("password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_in_chromium(browser, None, "password").await;
     browser.wait_for("pre").await.text().await.unwrap()
 }
 

@@ -7,9 +7,8 @@ mod common;
 
 use std::process::Command;
 
-use common::idp::Idp;
+use common::idp::{Idp, sign_in_in_chromium};
 use common::{Browser, Process};
-use fantoccini::Locator;
 
 #[tokio::test]
 async fn sso_login_across_sites_in_chromium() {
@@ -76,18 +75,7 @@ async fn sso_login_across_sites_in_chromium() {
     c.goto(&format!("{}/?return_to=/me", gateway.url))
         .await
         .unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("alice@contoso.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("alice@contoso.com").await;
     let button = browser.wait_for("a#sso-button").await;
     assert_eq!(button.text().await.unwrap(), "Log In with Microsoft");
     button.click().await.unwrap();
@@ -99,18 +87,7 @@ async fn sso_login_across_sites_in_chromium() {
         username.prop("value").await.unwrap().as_deref(),
         Some("alice@contoso.com")
     );
-    c.find(Locator::Css("input#password"))
-        .await
-        .unwrap()
-        .send_keys("password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_in_chromium(&browser, None, "password").await;
     // Back on the gateway, signed in, on return_to.
     let message = browser.wait_for("#message").await;
     assert!(

@@ -9,7 +9,6 @@ mod common;
 use std::process::Command;
 
 use common::{Browser, Process};
-use fantoccini::Locator;
 
 struct Node(std::process::Child);
 
@@ -115,18 +114,7 @@ async fn wsfed_login_with_the_npm_wsfed_sts_in_chromium() {
     c.goto(&format!("{}/?return_to=/me", gateway.url))
         .await
         .unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("alice@contoso.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("alice@contoso.com").await;
     let button = browser.wait_for("a#sso-button").await;
     assert_eq!(button.text().await.unwrap(), "Log In with AD FS");
     button.click().await.unwrap();
@@ -144,12 +132,7 @@ async fn wsfed_login_with_the_npm_wsfed_sts_in_chromium() {
         username.prop("value").await.unwrap().as_deref(),
         Some("alice@contoso.com")
     );
-    c.find(Locator::Css("button#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button#login").await;
     // wsfed's form posted the wresult back; signed in on return_to.
     let message = browser.wait_for("#message").await;
     assert!(

@@ -417,26 +417,21 @@ fn token_commands_show_the_token_once_and_store_its_hash() {
 /// an API tenant's domain is a problem `check` names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_and_user_add_see_the_tenants_of_the_api() {
-    use realmgate::admin::{Actor, Scope};
+    use realmgate::admin::Scope;
     let app = common::spawn_app_with(
         |dir| std::fs::write(dir.join("fabrikam.toml"), FABRIKAM).unwrap(),
         |_| {},
     )
     .await;
-    let (_, op) = app
-        .state
-        .admin
-        .tokens
-        .create(&Actor::Cli, "ops", None, Scope::Admin)
-        .await
-        .unwrap();
-    let res = reqwest::Client::new()
-        .post(app.at("/api/v1/tenants"))
-        .bearer_auth(&op)
-        .json(&serde_json::json!({"account": "acme", "name": "Acme", "domains": ["acme.example"]}))
-        .send()
-        .await
-        .unwrap();
+    let op = common::api::token(&app, "ops", None, Scope::Admin).await;
+    let res = common::api::call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(serde_json::json!({"account": "acme", "name": "Acme", "domains": ["acme.example"]})),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let cli = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_realmgate"))

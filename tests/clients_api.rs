@@ -9,14 +9,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::idp::hidden;
+use common::api::{audit_events, call, json_of, token};
+use common::authorize::through_password_step;
 use common::{TestApp, add_active, spawn_app};
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use realmgate::config::{Config, OAuthClient};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -33,40 +33,6 @@ fn with_file_client(c: &mut Config) {
         account: Some("fabrikam".into()),
         ..Default::default()
     }];
-}
-
-async fn token(app: &TestApp, name: &str, account: Option<&str>) -> String {
-    app.state
-        .admin
-        .tokens
-        .create(&Actor::Cli, name, account, Scope::Admin)
-        .await
-        .unwrap()
-        .1
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new().request(method, app.at(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
 }
 
 /// `POST /oauth2/token` with HTTP Basic credentials: the status and the `error`, if any.
@@ -114,61 +80,11 @@ fn authorize_url(app: &TestApp, client_id: &str, redirect: &str) -> String {
     app.at(&format!("/oauth2/authorize?{q}"))
 }
 
-/// Follows an authorization request through the password step; answers the code the
-/// app's `redirect` URI receives.
+/// Follows an authorization request through the password step (as carol); answers the
+/// code the app's `redirect` URI receives.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, url: &str, redirect: &str) -> String {
-    let res = browser.get(url).send().await.unwrap();
-    let resume = if res.status().is_redirection() {
-        res.headers()["location"].to_str().unwrap().to_string()
-    } else {
-        let html = res.text().await.unwrap();
-        assert!(html.contains("action=\"/login/password\""), "{html}");
-        let return_to = hidden(&html, "return_to").unwrap();
-        let res = browser
-            .post(app.at("/login/password"))
-            .form(&[
-                ("email", "carol@fabrikam.com"),
-                ("password", "correct horse"),
-                ("csrf", &common::csrf_of(&html)),
-                ("return_to", &return_to),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303);
-        res.headers()["location"].to_str().unwrap().to_string()
-    };
-    let resume = if resume.starts_with('/') {
-        app.at(&resume)
-    } else {
-        resume
-    };
-    let res = browser.get(&resume).send().await.unwrap();
-    let loc = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(loc.starts_with(redirect), "{loc}");
-    let q: HashMap<String, String> = url::Url::parse(&loc)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    q["code"].clone()
-}
-
-/// The audit events of `account`, as the operator reads them.
-async fn audit_events(app: &TestApp, op: &str, account: &str) -> Vec<Value> {
-    let body = json_of(
-        call(
-            app,
-            Method::GET,
-            &format!("/api/v1/audit?account={account}"),
-            Some(op),
-            None,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    body["events"].as_array().unwrap().clone()
+    let login = ("carol@fabrikam.com", "correct horse");
+    through_password_step(app, browser, url, login, redirect).await["code"].clone()
 }
 
 /// Every route answers 401 without a token, and every route of a client another account
@@ -232,9 +148,9 @@ async fn refusals_without_reach(app: &TestApp, other: &str, id: &str) {
 
 async fn life_cycle(app: &TestApp) {
     add_active(app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
-    let op = token(app, "ops", None).await;
-    let fabrikam = token(app, "fabrikam-hr", Some("fabrikam")).await;
-    let contoso = token(app, "contoso-hr", Some("contoso")).await;
+    let op = token(app, "ops", None, Scope::Admin).await;
+    let fabrikam = token(app, "fabrikam-hr", Some("fabrikam"), Scope::Admin).await;
+    let contoso = token(app, "contoso-hr", Some("contoso"), Scope::Admin).await;
 
     // A service client of fabrikam, its id generated, its secret printed once.
     let created = json_of(
@@ -600,7 +516,7 @@ async fn clients_through_the_api_on_sqlite() {
 #[tokio::test]
 async fn a_stored_client_that_no_longer_passes_the_check_is_refused() {
     let app = spawn_app(|_| {}).await;
-    let op = token(&app, "ops", None).await;
+    let op = token(&app, "ops", None, Scope::Admin).await;
     let created = json_of(
         call(
             &app,
@@ -666,7 +582,7 @@ async fn a_second_instance_serves_a_created_client_within_two_seconds() {
     let two = spawn_app(move |c| c.database_url = Some(u2)).await;
     let (s, _) = client_credentials(&two, "shared-mfp", "x").await;
     assert_eq!(s, 401, "unknown before it is created");
-    let op = token(&one, "ops", None).await;
+    let op = token(&one, "ops", None, Scope::Admin).await;
     let created = json_of(
         call(
             &one,

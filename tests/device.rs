@@ -47,19 +47,9 @@ async fn device_login(app: &TestApp, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// The claims of an access token of the `mfp` client, verified with the JWKS.
 async fn jwks_claims(app: &TestApp, token: &str) -> Value {
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = jsonwebtoken::DecodingKey::from_jwk(&set.keys[0]).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    v.set_audience(&["mfp"]);
-    jsonwebtoken::decode::<Value>(token, &key, &v)
-        .unwrap()
-        .claims
+    common::jwks::claims(app, token, "mfp").await
 }
 
 #[tokio::test]
@@ -580,25 +570,9 @@ async fn device_authorization_applies_the_hinted_tenants_allowlist() {
 #[tokio::test]
 async fn device_flow_through_the_saml_idp() {
     let app = app().await;
-    let metadata = reqwest::get(app.at("/saml/metadata"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let Some(idp) = common::idp::Idp::start(&metadata, &[]) else {
+    let Some((_idp, user)) = common::idp::alice_at_new_idp(&app).await else {
         return;
     };
-    common::idp::use_idp(&app, &idp, "deny").await;
-    let user = add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
     let started = std::time::Instant::now();
     // The MFP first tries the password API and is told to use the device flow.
     let res = device_login(

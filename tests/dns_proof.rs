@@ -6,8 +6,9 @@ use std::process::Command;
 
 use realmgate::discovery::DomainProof;
 use realmgate::discovery::proof::Outcome;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use common::api;
 use common::dns::{Dns, SECRET, start as start_dns, token};
 
 #[tokio::test]
@@ -55,29 +56,14 @@ fn require_proofs(c: &mut realmgate::config::Config, dns: &Dns) {
 
 /// contoso proved contoso.com (so its subdomains too); adatum proved nothing.
 async fn only_proven_domains_go_to_sso(app: &common::TestApp) {
-    let client = app.client();
-    let method = |email: &'static str| {
-        let client = client.clone();
-        let url = app.at("/api/v1/discover");
-        async move {
-            client
-                .post(url)
-                .json(&json!({"email": email}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()["method"]
-                .clone()
-        }
-    };
+    let method =
+        |email: &'static str| async move { api::discover(app, email).await["method"].clone() };
     assert_eq!(method("alice@contoso.com").await, "saml2");
     assert_eq!(method("alice@eu.contoso.com").await, "saml2");
     assert_eq!(method("alice@contoso.co.uk").await, "password");
     assert_eq!(method("bob@adatum.com").await, "password");
     // The Sign-on URL of an unverified tenant does not start SSO either.
-    let res = client.get(app.at("/adatum")).send().await.unwrap();
+    let res = app.client().get(app.at("/adatum")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
 
@@ -167,61 +153,29 @@ async fn an_api_domain_goes_to_sso_only_after_verify() {
         c.secret = Some(SECRET.into());
     })
     .await;
-    let (_, op) = app
-        .state
-        .admin
-        .tokens
-        .create(
-            &realmgate::admin::Actor::Cli,
-            "ops",
-            None,
-            realmgate::admin::Scope::Admin,
-        )
-        .await
-        .unwrap();
-    let client = reqwest::Client::new();
-    let res = client
-        .post(app.at("/api/v1/tenants"))
-        .bearer_auth(&op)
-        .json(&json!({"account": "acme", "domains": ["acme.example", "other.example"]}))
-        .send()
-        .await
-        .unwrap();
+    let op = api::token(&app, "ops", None, realmgate::admin::Scope::Admin).await;
+    let res = api::call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "acme", "domains": ["acme.example", "other.example"]})),
+    )
+    .await;
     assert_eq!(res.status(), 201);
-    let res = client
-        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
-        .bearer_auth(&op)
-        .body(common::example_idp_metadata())
-        .send()
-        .await
-        .unwrap();
+    let res = api::put_idp_metadata(&app, "acme", &op, common::example_idp_metadata()).await;
     assert_eq!(res.status(), 200);
     let method = |email: &'static str| {
-        let (client, url) = (client.clone(), app.at("/api/v1/discover"));
-        async move {
-            let body: Value = client
-                .post(url)
-                .json(&json!({ "email": email }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["method"].as_str().unwrap().to_string()
-        }
+        let app = &app;
+        async move { api::discover(app, email).await["method"].clone() }
     };
     assert_eq!(method("a@acme.example").await, "password");
     let verify = |domain: &'static str| {
-        let (client, url, op) = (
-            client.clone(),
-            app.at(&format!("/api/v1/tenants/acme/domains/{domain}/verify")),
-            op.clone(),
-        );
+        let (app, op) = (&app, &op);
         async move {
-            let res = client.post(url).bearer_auth(op).send().await.unwrap();
-            assert_eq!(res.status(), 200);
-            res.json::<Value>().await.unwrap()
+            let path = format!("/api/v1/tenants/acme/domains/{domain}/verify");
+            let res = api::call(app, reqwest::Method::POST, &path, Some(op), None).await;
+            api::json_of(res, reqwest::StatusCode::OK).await
         }
     };
     let missing = verify("other.example").await;

@@ -11,13 +11,14 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::TestApp;
+use common::api::{call, token};
 use openssl::hash::MessageDigest;
 use openssl::x509::X509;
 use rand::Rng;
 use realmgate::accounts::Status;
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use realmgate::login::SsoOutcome;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 const REQUEST_ID: &str = "_0123456789abcdef0123456789abcdef";
@@ -85,23 +86,9 @@ async fn app(session_store: Option<String>) -> (TestApp, String) {
     (app, account)
 }
 
-async fn token(app: &TestApp, name: &str, account: Option<&str>, scope: Scope) -> String {
-    app.state
-        .admin
-        .tokens
-        .create(&Actor::Cli, name, account, scope)
-        .await
-        .unwrap()
-        .1
-}
-
 async fn traces(app: &TestApp, account: &str, token: &str, query: &str) -> (StatusCode, String) {
-    let res = reqwest::Client::new()
-        .get(app.at(&format!("/api/v1/tenants/{account}/login-traces{query}")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/tenants/{account}/login-traces{query}");
+    let res = call(app, Method::GET, &path, Some(token), None).await;
     (res.status(), res.text().await.unwrap())
 }
 

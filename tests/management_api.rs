@@ -4,44 +4,12 @@
 
 mod common;
 
-use common::{TestApp, add_active, add_user, password_login, spawn_app};
+use common::api::{audit_events, call, json_of, token};
+use common::{add_active, add_user, password_login, spawn_app};
 use realmgate::accounts::Status;
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// A token named `name` of `account` (none: the operator's) and `scope`; returns its value.
-async fn token(app: &TestApp, name: &str, account: Option<&str>, scope: Scope) -> String {
-    app.state
-        .admin
-        .tokens
-        .create(&Actor::Cli, name, account, scope)
-        .await
-        .unwrap()
-        .1
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new().request(method, app.at(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(res.status(), status, "{:?}", res.headers());
-    res.json().await.unwrap()
-}
 
 #[tokio::test]
 async fn no_token_or_an_unknown_one_is_401_and_guessing_is_rate_limited() {
@@ -366,21 +334,8 @@ async fn users_created_disabled_and_deleted_through_the_api_lose_their_session_a
         "not_found"
     );
 
-    let audit = json_of(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/audit?account=fabrikam",
-            Some(&op),
-            None,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let events: Vec<(&str, &str)> = audit["events"]
-        .as_array()
-        .unwrap()
+    let audit = audit_events(&app, &op, "fabrikam").await;
+    let events: Vec<(&str, &str)> = audit
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
         .collect();
@@ -570,20 +525,9 @@ async fn the_api_works_over_postgresql() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
-    let audit = json_of(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/audit?account=fabrikam",
-            Some(&op),
-            None,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(audit["events"][0]["actor"], "ops-pg");
-    assert_eq!(audit["events"][0]["action"], "user_added");
+    let audit = audit_events(&app, &op, "fabrikam").await;
+    assert_eq!(audit[0]["actor"], "ops-pg");
+    assert_eq!(audit[0]["action"], "user_added");
     drop(app);
     schema.drop().await;
 }

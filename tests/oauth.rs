@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::idp::{Idp, hidden, through_idp, use_idp};
-use common::{TestApp, add_active, add_user, spawn_app};
+use common::idp::{alice_at_new_idp, hidden, through_idp};
+use common::{TestApp, add_active, spawn_app};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointNotSet, EndpointSet,
@@ -127,12 +127,7 @@ async fn password_flow(
 }
 
 async fn jwks_key(app: &TestApp) -> (jsonwebtoken::DecodingKey, String) {
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set = common::jwks::jwks(app).await;
     let jwk = &set.keys[0];
     (
         jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
@@ -240,25 +235,9 @@ async fn password_tenant_code_exchange_refresh_rotation_and_reuse_detection() {
 #[tokio::test]
 async fn sso_tenant_through_the_saml_idp_then_revocation() {
     let app = app().await;
-    let metadata = reqwest::get(app.at("/saml/metadata"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let Some(idp) = Idp::start(&metadata, &[]) else {
+    let Some((_idp, user)) = alice_at_new_idp(&app).await else {
         return;
     };
-    use_idp(&app, &idp, "deny").await;
-    let user = add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
     let oauth = client(&app, "mobile", CUSTOM);
     let (url, csrf, verifier) = start(&oauth, Some("alice@contoso.com"));
     let browser = app.client();

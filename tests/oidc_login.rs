@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::oidc::{CLIENT_ID, OidcIdp, OidcTls, to_callback, use_oidc_client, use_oidc_idp};
 use common::{Browser, TestApp, spawn_app};
-use fantoccini::Locator;
 use realmgate::oidc::provider::KEY_REFRESH_INTERVAL;
 
 async fn setup() -> Option<(TestApp, OidcIdp)> {
@@ -181,18 +180,7 @@ async fn oidc_sign_in_in_chromium() {
     };
     let c = &browser.client;
     c.goto(&app.at("/?return_to=/me")).await.unwrap();
-    browser
-        .wait_for("input#email")
-        .await
-        .send_keys("alice@contoso.com")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button#continue"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.continue_with("alice@contoso.com").await;
     let button = browser.wait_for("a#sso-button").await;
     assert_eq!(button.text().await.unwrap(), "Log In with Contoso");
     button.click().await.unwrap();
@@ -202,18 +190,8 @@ async fn oidc_sign_in_in_chromium() {
         login.prop("value").await.unwrap().as_deref(),
         Some("alice@contoso.com")
     );
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("any")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button.login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.type_into("input[name=password]", "any").await;
+    browser.click("button.login-submit").await;
     let message = browser.wait_for("#message").await;
     assert!(
         message.text().await.unwrap().contains("You are signed in"),

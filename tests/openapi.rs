@@ -8,8 +8,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::api::token;
 use common::{TestApp, spawn_app};
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use realmgate::config::OAuthClient;
 use serde_json::Value;
 
@@ -175,13 +176,7 @@ async fn the_document_validates_and_schemathesis_finds_no_server_error() {
 
     // The management routes are fuzzed past their authentication, with the operator's token:
     // without it every generated request would stop at the 401.
-    let (_, operator) = app
-        .state
-        .admin
-        .tokens
-        .create(&Actor::Cli, "schemathesis", None, Scope::Admin)
-        .await
-        .unwrap();
+    let operator = token(&app, "schemathesis", None, Scope::Admin).await;
     let authorization = format!("Authorization: Bearer {operator}");
     let schema_url = app.at("/api/v1/openapi.json");
     let out = run(

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::idp::hidden;
+use common::authorize::{query_of, through_password_step};
 use common::{TestApp, add_active, spawn_app};
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use realmgate::config::OAuthClient;
 use realmgate::oauth::client_auth::secret_hash;
 use serde_json::Value;
@@ -23,6 +23,7 @@ const WEB: &str = "web-app";
 const SECRET: &str = "correct-web-app-secret-of-enough-length-0001";
 const REDIRECT: &str = "https://rp.example/cb";
 const AFTER_LOGOUT: &str = "https://rp.example/signed-out";
+const CAROL: (&str, &str) = ("carol@fabrikam.com", "correct horse");
 /// RFC 7636 appendix B.
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -95,47 +96,10 @@ fn authorize_url(app: &TestApp, extra: &[(&str, &str)]) -> String {
     app.at(&format!("/oauth2/authorize?{q}"))
 }
 
-fn query_of(location: &str) -> HashMap<String, String> {
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// Follows the authorization request through the password step and answers the query the
-/// app's redirect URI receives.
+/// Follows the authorization request through the password step (as carol) and answers
+/// the query the app's redirect URI receives.
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, url: &str) -> HashMap<String, String> {
-    let res = browser.get(url).send().await.unwrap();
-    let resume = if res.status().is_redirection() {
-        res.headers()["location"].to_str().unwrap().to_string()
-    } else {
-        let html = res.text().await.unwrap();
-        assert!(html.contains("action=\"/login/password\""), "{html}");
-        let return_to = hidden(&html, "return_to").unwrap();
-        let res = browser
-            .post(app.at("/login/password"))
-            .form(&[
-                ("email", "carol@fabrikam.com"),
-                ("password", "correct horse"),
-                ("csrf", &common::csrf_of(&html)),
-                ("return_to", &return_to),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303);
-        res.headers()["location"].to_str().unwrap().to_string()
-    };
-    let resume = if resume.starts_with('/') {
-        app.at(&resume)
-    } else {
-        resume
-    };
-    let res = browser.get(&resume).send().await.unwrap();
-    let loc = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(loc.starts_with(REDIRECT), "{loc}");
-    query_of(&loc)
+    through_password_step(app, browser, url, CAROL, REDIRECT).await
 }
 
 /// `POST /oauth2/token` with `form` and optional HTTP Basic credentials.
@@ -171,12 +135,7 @@ async fn redeem(app: &TestApp, code: &str) -> Value {
 /// Verifies `jwt` with the JWKS as an app would, for audience `aud`; answers its header
 /// type and claims.
 async fn verified(app: &TestApp, jwt: &str, aud: &str) -> (String, Value) {
-    let set: jsonwebtoken::jwk::JwkSet = reqwest::get(app.at("/.well-known/jwks.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let set = common::jwks::jwks(app).await;
     let header = jsonwebtoken::decode_header(jwt).unwrap();
     let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
@@ -699,20 +658,15 @@ async fn disabling_the_user_through_the_api_logs_them_out_of_the_apps() {
     let user = add_active(&app, "fabrikam", "carol@fabrikam.com", "correct horse").await;
     let browser = app.client();
     signed_in_app(&app, &browser).await;
-    let (_, api) = app
-        .state
-        .admin
-        .tokens
-        .create(&Actor::Cli, "hr", None, Scope::Admin)
-        .await
-        .unwrap();
-    let res = reqwest::Client::new()
-        .patch(app.at(&format!("/api/v1/tenants/fabrikam/users/{}", user.id)))
-        .bearer_auth(api)
-        .json(&serde_json::json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap();
+    let api = common::api::token(&app, "hr", None, Scope::Admin).await;
+    let res = common::api::call(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/tenants/fabrikam/users/{}", user.id),
+        Some(&api),
+        Some(serde_json::json!({"status": "disabled"})),
+    )
+    .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let claims = next_logout_token(&app, &mut rx).await;
     // Every session of the user: `sub` without `sid` (Back-Channel Logout §2.4).

@@ -6,31 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{add_active, add_user, csrf_of, spawn_app};
+use common::{add_active, add_user, ask_reset, csrf_of, spawn_app};
 use realmgate::accounts::Status;
 use realmgate::session::{LinkClaim, Purpose};
 use reqwest::StatusCode;
-
-async fn ask_reset(
-    app: &common::TestApp,
-    client: &reqwest::Client,
-    email: &str,
-) -> reqwest::Response {
-    let html = client
-        .get(app.at("/password/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    client
-        .post(app.at("/password/forgot"))
-        .form(&[("email", email), ("csrf", &csrf_of(&html))])
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn set_password(
     client: &reqwest::Client,

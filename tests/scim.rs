@@ -8,9 +8,10 @@ mod common;
 
 use std::process::Command;
 
+use common::api::token;
 use common::{TestApp, spawn_app};
 use realmgate::accounts::{NewUser, Origin, Status};
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use realmgate::config::Config;
 use realmgate::discovery::Email;
 use serde_json::{Value, json};
@@ -66,16 +67,6 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-
-async fn token(app: &TestApp, name: &str, account: Option<&str>, scope: Scope) -> String {
-    app.state
-        .admin
-        .tokens
-        .create(&Actor::Cli, name, account, scope)
-        .await
-        .unwrap()
-        .1
-}
 
 /// A SCIM client of one tenant.
 struct Scim {

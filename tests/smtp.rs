@@ -8,7 +8,7 @@ mod common;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
-use common::{add_active, csrf_of, free_port, spawn_app};
+use common::{add_active, ask_reset, csrf_of, free_port, spawn_app};
 use reqwest::StatusCode;
 
 /// The sink process; stopped (its standard input closed, then killed) on drop.
@@ -49,24 +49,6 @@ fn start_sink(port: u16, dir: &std::path::Path) -> Option<Sink> {
     Some(Sink { child })
 }
 
-async fn ask_reset(app: &common::TestApp, email: &str) -> reqwest::Response {
-    let client = app.client();
-    let html = client
-        .get(app.at("/password/forgot"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    client
-        .post(app.at("/password/forgot"))
-        .form(&[("email", email), ("csrf", &csrf_of(&html))])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_reset_mail_arrives_through_smtp_and_its_link_works() {
     let dir = tempfile::tempdir().unwrap();
@@ -77,7 +59,9 @@ async fn the_reset_mail_arrives_through_smtp_and_its_link_works() {
     let app = spawn_app(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
     add_active(&app, "fabrikam", "ann@fabrikam.com", "old password 1").await;
     assert_eq!(
-        ask_reset(&app, "ann@fabrikam.com").await.status(),
+        ask_reset(&app, &app.client(), "ann@fabrikam.com")
+            .await
+            .status(),
         StatusCode::OK
     );
     let mail = common::mail::wait_for(dir.path(), 1).await.remove(0);
@@ -137,7 +121,9 @@ async fn a_relay_that_is_down_is_counted_not_shown() {
     let app = spawn_app(|c| c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))).await;
     add_active(&app, "fabrikam", "ann@fabrikam.com", "old password 1").await;
     assert_eq!(
-        ask_reset(&app, "ann@fabrikam.com").await.status(),
+        ask_reset(&app, &app.client(), "ann@fabrikam.com")
+            .await
+            .status(),
         StatusCode::OK
     );
     let metrics = app.client();

@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::idp::{Idp, through_idp, use_idp};
+use common::idp::{Idp, alice_at_new_idp, through_idp, use_idp};
 use common::spawn_app;
-use realmgate::accounts::Status;
 
 async fn metadata(app: &common::TestApp) -> String {
     reqwest::get(app.at("/saml/metadata"))
@@ -19,19 +18,9 @@ async fn metadata(app: &common::TestApp) -> String {
 #[tokio::test]
 async fn pre_provisioned_user_signs_in_and_lands_on_return_to() {
     let app = spawn_app(|_| {}).await;
-    let Some(idp) = Idp::start(&metadata(&app).await, &[]) else {
+    let Some((_idp, _)) = alice_at_new_idp(&app).await else {
         return;
     };
-    use_idp(&app, &idp, "deny").await;
-    common::add_user(
-        &app,
-        "contoso",
-        "alice@contoso.com",
-        None,
-        false,
-        Status::Active,
-    )
-    .await;
     let browser = app.client();
     let post = through_idp(
         &app.url,

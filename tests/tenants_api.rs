@@ -5,59 +5,15 @@
 
 mod common;
 
+use common::api::{self, audit_events, call, json_of, put_idp_metadata, token};
 use common::{TestApp, example_idp_metadata, spawn_app};
-use realmgate::admin::{Actor, Scope};
+use realmgate::admin::Scope;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn token(app: &TestApp, name: &str, account: Option<&str>) -> String {
-    app.state
-        .admin
-        .tokens
-        .create(&Actor::Cli, name, account, Scope::Admin)
-        .await
-        .unwrap()
-        .1
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = reqwest::Client::new().request(method, app.at(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap_or(Value::Null);
-    assert_eq!(got, status, "{body}");
-    body
-}
-
 /// Where `email` signs in, by the discovery API: `saml2` or `password`, and the account.
 async fn discover(app: &TestApp, email: &str) -> (String, Option<String>) {
-    let body = json_of(
-        call(
-            app,
-            Method::POST,
-            "/api/v1/discover",
-            None,
-            Some(json!({ "email": email })),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let body = api::discover(app, email).await;
     (
         body["method"].as_str().unwrap().to_string(),
         body["account"].as_str().map(str::to_string),
@@ -65,21 +21,8 @@ async fn discover(app: &TestApp, email: &str) -> (String, Option<String>) {
 }
 
 async fn audit_actions(app: &TestApp, op: &str, account: &str) -> Vec<String> {
-    let body = json_of(
-        call(
-            app,
-            Method::GET,
-            &format!("/api/v1/audit?account={account}"),
-            Some(op),
-            None,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    body["events"]
-        .as_array()
-        .unwrap()
+    audit_events(app, op, account)
+        .await
         .iter()
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect()
@@ -87,8 +30,8 @@ async fn audit_actions(app: &TestApp, op: &str, account: &str) -> Vec<String> {
 
 /// The whole tenant life cycle and its refusals, on whichever database `app` uses.
 async fn life_cycle(app: &TestApp) {
-    let op = token(app, "ops", None).await;
-    let fabrikam = token(app, "fabrikam-admin", Some("fabrikam")).await;
+    let op = token(app, "ops", None, Scope::Admin).await;
+    let fabrikam = token(app, "fabrikam-admin", Some("fabrikam"), Scope::Admin).await;
 
     // No token: 401 on every new route.
     for (method, path) in [
@@ -298,13 +241,7 @@ async fn life_cycle(app: &TestApp) {
             absent.json::<Value>().await.unwrap()["error"]
         );
     }
-    let res = reqwest::Client::new()
-        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
-        .bearer_auth(&fabrikam)
-        .body(example_idp_metadata())
-        .send()
-        .await
-        .unwrap();
+    let res = put_idp_metadata(app, "acme", &fabrikam, example_idp_metadata()).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // File tenants are the operator's.
@@ -329,26 +266,14 @@ async fn life_cycle(app: &TestApp) {
         assert_eq!(body["error"], "managed_in_file", "{method} {path}");
         assert!(body["message"].as_str().unwrap().contains("fabrikam.toml"));
     }
-    let res = reqwest::Client::new()
-        .put(app.at("/api/v1/tenants/fabrikam/idp-metadata"))
-        .bearer_auth(&fabrikam)
-        .body(example_idp_metadata())
-        .send()
-        .await
-        .unwrap();
+    let res = put_idp_metadata(app, "fabrikam", &fabrikam, example_idp_metadata()).await;
     assert_eq!(
         json_of(res, StatusCode::CONFLICT).await["error"],
         "managed_in_file"
     );
 
     // Bad metadata: 400 with the parser's problem; the tenant stays a password tenant.
-    let res = reqwest::Client::new()
-        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
-        .bearer_auth(&op)
-        .body("<EntityDescriptor>not metadata")
-        .send()
-        .await
-        .unwrap();
+    let res = put_idp_metadata(app, "acme", &op, "<EntityDescriptor>not metadata").await;
     let body = json_of(res, StatusCode::BAD_REQUEST).await;
     assert!(
         body["problems"][0]
@@ -365,13 +290,7 @@ async fn life_cycle(app: &TestApp) {
     assert_eq!(got["sso"], Value::Null);
 
     // Good metadata: an SSO tenant, but its unproven domain stays on the password step.
-    let res = reqwest::Client::new()
-        .put(app.at("/api/v1/tenants/acme/idp-metadata"))
-        .bearer_auth(&op)
-        .body(example_idp_metadata())
-        .send()
-        .await
-        .unwrap();
+    let res = put_idp_metadata(app, "acme", &op, example_idp_metadata()).await;
     let body = json_of(res, StatusCode::OK).await;
     assert!(
         body["entity_id"].as_str().unwrap().starts_with("https://"),
@@ -481,7 +400,7 @@ async fn a_second_instance_sees_a_change_within_two_seconds() {
     let two = spawn_app(move |c| c.database_url = Some(u2)).await;
     // Cache a miss on the second first: the notification must make it forget it.
     assert_eq!(discover(&two, "x@shared.test").await.1, None);
-    let op = token(&one, "ops", None).await;
+    let op = token(&one, "ops", None, Scope::Admin).await;
     let res = call(
         &one,
         Method::POST,

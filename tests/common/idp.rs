@@ -144,6 +144,13 @@ pub async fn use_idp(app: &super::TestApp, idp: &Idp, jit: &str) {
 /// pre-provisioned (the Single Logout tests); `None` when the IdP cannot run here.
 pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
     let app = super::spawn_app(|_| {}).await;
+    let (idp, _) = alice_at_new_idp(&app).await?;
+    Some((app, idp))
+}
+
+/// Points tenant `contoso` of `app` at a fresh pysaml2 IdP trusting it (JIT `deny`) and
+/// pre-provisions alice, active: the IdP and alice; `None` when the IdP cannot run here.
+pub async fn alice_at_new_idp(app: &super::TestApp) -> Option<(Idp, realmgate::accounts::User)> {
     let sp = reqwest::get(app.at("/saml/metadata"))
         .await
         .unwrap()
@@ -151,9 +158,9 @@ pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
         .await
         .unwrap();
     let idp = Idp::start(&sp, &[])?;
-    use_idp(&app, &idp, "deny").await;
-    super::add_user(
-        &app,
+    use_idp(app, &idp, "deny").await;
+    let alice = super::add_user(
+        app,
         "contoso",
         "alice@contoso.com",
         None,
@@ -161,7 +168,7 @@ pub async fn with_alice() -> Option<(super::TestApp, Idp)> {
         realmgate::accounts::Status::Active,
     )
     .await;
-    Some((app, idp))
+    Some((idp, alice))
 }
 
 /// The value of hidden input `name` in `html`.
@@ -230,14 +237,43 @@ pub async fn through_idp_of(
         to_idp.contains("SAMLRequest=") && to_idp.contains("Signature="),
         "{to_idp}"
     );
-    let page = browser.get(&to_idp).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
-    let page = page.text().await.unwrap();
+    let page = login_page(browser, &to_idp).await;
     // Entra-style login hint: the IdP pre-fills the username.
     assert!(page.contains(&format!("value=\"{email}\"")), "{page}");
-    let key = hidden(&page, "key").expect("login form key");
+    answer_login_page(browser, &to_idp, &page, email, password).await
+}
+
+/// Signs in as `email` with `password` at the IdP page `to_idp` (where an SSO start sent
+/// the browser), and returns what the IdP would POST to the ACS.
+pub async fn at_idp(
+    browser: &reqwest::Client,
+    to_idp: &str,
+    email: &str,
+    password: &str,
+) -> IdpPost {
+    let page = login_page(browser, to_idp).await;
+    answer_login_page(browser, to_idp, &page, email, Some(password)).await
+}
+
+/// The IdP's login page at `to_idp` (its SSO URL with an AuthnRequest), which it must show.
+async fn login_page(browser: &reqwest::Client, to_idp: &str) -> String {
+    let page = browser.get(to_idp).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
+    page.text().await.unwrap()
+}
+
+/// Submits login `page` of the IdP at `to_idp` as `email` with `password` (`None`: Cancel)
+/// and returns the form the IdP answers with, which would POST to the ACS.
+async fn answer_login_page(
+    browser: &reqwest::Client,
+    to_idp: &str,
+    page: &str,
+    email: &str,
+    password: Option<&str>,
+) -> IdpPost {
+    let key = hidden(page, "key").expect("login form key");
     let idp_base = to_idp.split("/sso/").next().unwrap().to_string();
-    let mut form = vec![("key", key.clone()), ("username", email.to_string())];
+    let mut form = vec![("key", key), ("username", email.to_string())];
     match password {
         Some(p) => form.push(("password", p.to_string())),
         None => form.push(("cancel", "1".to_string())),
@@ -256,35 +292,16 @@ pub async fn through_idp_of(
     }
 }
 
-/// Signs in as `email` with `password` at the IdP page `to_idp` (where an SSO start sent
-/// the browser), and returns what the IdP would POST to the ACS.
-pub async fn at_idp(
-    browser: &reqwest::Client,
-    to_idp: &str,
-    email: &str,
-    password: &str,
-) -> IdpPost {
-    let page = browser.get(to_idp).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the IdP refused the AuthnRequest");
-    let page = page.text().await.unwrap();
-    let key = hidden(&page, "key").expect("login form key");
-    let idp_base = to_idp.split("/sso/").next().unwrap().to_string();
-    let res = browser
-        .post(format!("{idp_base}/login"))
-        .form(&[
-            ("key", key.as_str()),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let html = res.text().await.unwrap();
-    IdpPost {
-        acs: form_action(&html),
-        saml_response: hidden(&html, "SAMLResponse").expect("SAMLResponse in the IdP's form"),
-        relay_state: hidden(&html, "RelayState"),
+/// Signs in at the IdP's login page in Chromium once it shows: as `email` typed over the
+/// username it holds (`None`: as that username, the login hint it was given), with
+/// `password`.
+pub async fn sign_in_in_chromium(browser: &super::Browser, email: Option<&str>, password: &str) {
+    browser.wait_for("input#username").await;
+    if let Some(email) = email {
+        browser.fill("input#username", email).await;
     }
+    browser.type_into("input#password", password).await;
+    browser.click("button#login").await;
 }
 
 impl IdpPost {

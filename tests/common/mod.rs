@@ -2,10 +2,13 @@
 //! data directory, and talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod authorize;
 pub mod axe;
 pub mod console;
 pub mod dns;
 pub mod idp;
+pub mod jwks;
 pub mod mail;
 pub mod oidc;
 pub mod saml;
@@ -328,6 +331,49 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
     }
 
+    /// Clicks the element `css` of the page as it is now.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Types `text` into the field `css` of the page as it is now, after what it holds.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    /// Replaces what the field `css` of the page as it is now holds with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    /// On the email page, once it shows: types `email` and presses Continue.
+    pub async fn continue_with(&self, email: &str) {
+        self.wait_for("input#email")
+            .await
+            .send_keys(email)
+            .await
+            .unwrap();
+        self.click("button#continue").await;
+    }
+
     /// Ends the session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
@@ -411,6 +457,25 @@ pub async fn password_login(
     client
         .post(app.at("/login/password"))
         .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asks for a password reset link for `email` on the "Forgot password?" page (fetching
+/// its CSRF token first) and returns the response.
+pub async fn ask_reset(app: &TestApp, client: &reqwest::Client, email: &str) -> reqwest::Response {
+    let html = client
+        .get(app.at("/password/forgot"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .post(app.at("/password/forgot"))
+        .form(&[("email", email), ("csrf", &csrf_of(&html))])
         .send()
         .await
         .unwrap()
