@@ -12,13 +12,10 @@ use realmgate::accounts::{NewUser, Origin, Status};
 use realmgate::admin::{Actor, Admin, Scope, UserPatch};
 use realmgate::config::{Config, Problem};
 use realmgate::discovery::{DomainProof, Email, TenantMap, TenantSource, proof::Outcome};
-use realmgate::saml::{IdpRegistry, Sp, SpKeys, sp_metadata};
+use realmgate::saml::{CHECK_FETCH_TIMEOUT, IdpRegistry, Sp, SpKeys, sp_metadata};
 use realmgate::session::ended::Ended;
 use realmgate::telemetry::{self, LogTo};
 use realmgate::{app, secrets};
-
-/// How long `check` waits for one tenant's `idp_metadata_url`.
-const CHECK_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// mimalloc rather than glibc's malloc: the request path allocates many small, short-lived
 /// buffers on two or more threads, where glibc's arenas and free-list consolidation showed

@@ -482,3 +482,101 @@ async fn test_sso_shows_the_claims_and_signs_nobody_in() {
     let res = fab.post(&app, "/fabrikam/admin/sso/test", &[]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// The console's settings form naming the IdP by its Federation Metadata URL.
+fn url_form(protocol: &str, url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("protocol", protocol.into()),
+        ("button", "Log In with Litware".into()),
+        ("jit", "deny".into()),
+        ("idp_metadata_url", url.into()),
+    ]
+}
+
+/// A Federation Metadata URL (issue #14) is fetched and checked as it is saved: one that
+/// gives no usable IdP comes back as the form, as typed, with `check`'s reason naming
+/// `idp_metadata_url`, nothing changed nor audited; an accepted one shows the IdP it
+/// names and its certificates' expiry (one expiring within 30 days flagged), from the copy
+/// the logins now use, with no second fetch.
+#[tokio::test]
+async fn a_metadata_url_is_fetched_and_checked_when_saved() {
+    let idp = common::metadata::federation_idp().await;
+    let ca = idp.ca.clone();
+    let app = spawn_app(move |c| c.idp_metadata_ca = Some(ca)).await;
+    let boss = litware(&app).await;
+    let me = sign_in(&app, &boss, Utc::now()).await;
+    let count = events(&app, "litware").await.len();
+    for (protocol, path, reason) in [
+        ("saml2", "/gone.xml", "HTTP 404"),
+        (
+            "saml2",
+            "/sp.xml",
+            "no EntityDescriptor with a SAML 2.0 IDPSSODescriptor",
+        ),
+        ("wsfed", "/saml.xml", "fed:SecurityTokenServiceType"),
+    ] {
+        let url = idp.url(path);
+        let res = save(&me, &app, &url_form(protocol, &url)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        let html = unescape(&res.text().await.unwrap());
+        assert!(
+            html.contains("id=\"problems\"")
+                && html.contains("<li>idp_metadata_url: IdP metadata unavailable:")
+                && html.contains(reason),
+            "{path}: {html}"
+        );
+        // The form as typed.
+        assert!(html.contains(&format!("value=\"{url}\"")), "{html}");
+        assert!(html.contains("value=\"Log In with Litware\""), "{html}");
+        assert!(html.contains(&format!(
+            "id=\"protocol-{protocol}\" value=\"{protocol}\" checked"
+        )));
+    }
+    assert!(stored_sso(&app, "litware").await.is_none());
+    assert_eq!(events(&app, "litware").await.len(), count);
+
+    let url = idp.url("/soon.xml");
+    let res = save(&me, &app, &url_form("saml2", &url)).await;
+    assert_eq!(location(&res), "/litware/admin/sso?done=metadata_fetched");
+    let sso = stored_sso(&app, "litware").await.expect("SSO now");
+    assert_eq!(sso.idp_metadata_url.map(|u| u.to_string()), Some(url));
+    let last = events(&app, "litware").await.pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("user:boss@litware.com", "tenant_changed")
+    );
+    let hits = idp.hits();
+    let (status, html) = me
+        .get(&app, "/litware/admin/sso?done=metadata_fetched")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let html = unescape(&html);
+    assert!(html.contains("fetched from its URL and checked"), "{html}");
+    assert!(
+        html.contains("<code>https://sts.windows.net/00000000-0000-0000-0000-000000000000/</code>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("expires on") && html.contains("expires within 30 days"),
+        "{html}"
+    );
+    assert_eq!(idp.hits(), hits, "the page fetched the metadata again");
+    // In French too.
+    let res = me
+        .client
+        .get(app.at("/litware/admin/sso?done=metadata_fetched"))
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap();
+    assert!(unescape(&res.text().await.unwrap()).contains("lues à leur URL et vérifiées"));
+
+    // WS-Federation with AD FS's document: its STS role.
+    let res = save(&me, &app, &url_form("wsfed", &idp.url("/sts.xml"))).await;
+    assert_eq!(location(&res), "/litware/admin/sso?done=metadata_fetched");
+    let (_, html) = me.get(&app, "/litware/admin/sso").await;
+    assert!(
+        unescape(&html).contains("<code>http://adfs.contoso.com/adfs/services/trust</code>"),
+        "{html}"
+    );
+}

@@ -267,43 +267,26 @@ struct MetadataServer {
     ca: std::path::PathBuf,
     /// The SSO URL the served metadata names.
     sso: String,
-    _dir: tempfile::TempDir,
+    _server: common::metadata::MetadataServer,
 }
 
 async fn metadata_server() -> MetadataServer {
-    realmgate::app::install_crypto_provider();
-    let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("internal-ca.pem");
-    std::fs::write(&ca, tls.cert.pem()).unwrap();
     let served = common::example_idp_metadata();
     let sso = IdpMetadata::parse(served.as_bytes())
         .unwrap()
         .sso_redirect
         .expect("the example metadata has a Redirect SSO URL")
         .to_string();
-    let idp = axum::Router::new().route(
+    let server = common::metadata::serve(vec![(
         "/FederationMetadata.xml",
-        axum::routing::get(move || async move { served }),
-    );
-    let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
-        tls.cert.pem().into_bytes(),
-        tls.signing_key.serialize_pem().into_bytes(),
-    )
-    .await
-    .unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "https://localhost:{}/FederationMetadata.xml",
-        listener.local_addr().unwrap().port()
-    );
-    let server = axum_server::from_tcp_rustls(listener, rustls).unwrap();
-    tokio::spawn(server.serve(idp.into_make_service()));
+        common::metadata::Answer::body(served),
+    )])
+    .await;
     MetadataServer {
-        url,
-        ca,
+        url: server.url("/FederationMetadata.xml"),
+        ca: server.ca.clone(),
         sso,
-        _dir: dir,
+        _server: server,
     }
 }
 
@@ -463,15 +446,7 @@ async fn a_metadata_fetch_is_bounded_and_names_its_failure() {
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
 
     // Accepts connections and never answers (not even the TLS handshake).
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = silent.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
-    let url = url::Url::parse(&format!("https://localhost:{port}/metadata.xml")).unwrap();
+    let url = url::Url::parse(&common::metadata::silent_url().await).unwrap();
     let started = std::time::Instant::now();
     let err = realmgate::saml::fetch_metadata(
         &trusted,

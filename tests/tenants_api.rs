@@ -437,3 +437,315 @@ async fn a_second_instance_sees_a_change_within_two_seconds() {
     drop((one, two));
     schema.drop().await;
 }
+
+/// The fields of a new tenant `account` whose IdP (`protocol`) comes from `url`.
+fn url_tenant(account: &str, protocol: &str, url: &str) -> Value {
+    json!({
+        "account": account,
+        "domains": [format!("{account}.test")],
+        "sso": {"protocol": protocol, "idp_metadata_url": url},
+    })
+}
+
+/// The problems of a 400 `invalid`.
+async fn problems_of(res: reqwest::Response) -> Vec<String> {
+    let body = json_of(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["error"], "invalid", "{body}");
+    body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts `problems` is the one problem of a metadata URL: naming `idp_metadata_url`, in
+/// `check`'s words, with `reason`.
+fn assert_url_problem(problems: &[String], reason: &str, case: &str) {
+    assert!(
+        problems.len() == 1
+            && problems[0].starts_with("idp_metadata_url")
+            && problems[0].contains(reason),
+        "{case}: {problems:?}"
+    );
+}
+
+/// Metadata URLs (issue #14) are fetched and checked when saved, through the trusted
+/// internal CA of `idp` (`untrusted` has another): every way a URL gives no usable IdP is
+/// refused on create and on patch with `check`'s reason naming `idp_metadata_url`, nothing
+/// written and nothing audited; an accepted URL answers what an upload answers and primes
+/// the registry, so the first login does not fetch.
+async fn metadata_urls(
+    app: &TestApp,
+    idp: &common::metadata::MetadataServer,
+    untrusted: &common::metadata::MetadataServer,
+) {
+    let op = token(app, "ops", None).await;
+    let refusals = [
+        ("saml2", idp.url("/gone.xml"), "HTTP 404"),
+        ("saml2", idp.url("/down.xml"), "HTTP 503"),
+        (
+            "saml2",
+            common::metadata::closed_url(),
+            "Connection refused",
+        ),
+        ("saml2", idp.url("/text"), "not well-formed XML"),
+        (
+            "saml2",
+            idp.url("/login.html"),
+            "neither md:EntityDescriptor nor md:EntitiesDescriptor",
+        ),
+        (
+            "saml2",
+            idp.url("/sp.xml"),
+            "no EntityDescriptor with a SAML 2.0 IDPSSODescriptor",
+        ),
+        (
+            "wsfed",
+            idp.url("/saml.xml"),
+            "no EntityDescriptor with a RoleDescriptor of type fed:SecurityTokenServiceType",
+        ),
+        (
+            "saml2",
+            idp.url("/encryption-only.xml"),
+            "no signing certificate",
+        ),
+        ("saml2", idp.url("/huge.xml"), "exceeds 4194304 bytes"),
+        ("saml2", idp.url("/to-http"), "not an https URL"),
+        (
+            "saml2",
+            untrusted.url("/saml.xml"),
+            "TLS: invalid peer certificate",
+        ),
+        (
+            "saml2",
+            "http://localhost/FederationMetadata.xml".to_string(),
+            "must be https",
+        ),
+    ];
+    // Create: refused, the tenant never exists.
+    for (protocol, url, reason) in &refusals {
+        let res = call(
+            app,
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&op),
+            Some(url_tenant("badurl", protocol, url)),
+        )
+        .await;
+        assert_url_problem(&problems_of(res).await, reason, url);
+    }
+    let res = call(app, Method::GET, "/api/v1/tenants/badurl", Some(&op), None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(audit_actions(app, &op, "badurl").await.is_empty());
+    assert_eq!(discover(app, "x@badurl.test").await.1, None);
+
+    // Patch of a password tenant: refused, the tenant as it was.
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(json!({"account": "plain", "domains": ["plain.test"]})),
+    )
+    .await;
+    let created = json_of(res, StatusCode::CREATED).await;
+    assert!(created.get("fetched_metadata").is_none(), "{created}");
+    for (protocol, url, reason) in &refusals {
+        let res = call(
+            app,
+            Method::PATCH,
+            "/api/v1/tenants/plain",
+            Some(&op),
+            Some(json!({"sso": {"protocol": protocol, "idp_metadata_url": url}})),
+        )
+        .await;
+        assert_url_problem(&problems_of(res).await, reason, url);
+    }
+    let got = json_of(
+        call(app, Method::GET, "/api/v1/tenants/plain", Some(&op), None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(got["sso"], Value::Null);
+    assert_eq!(audit_actions(app, &op, "plain").await, ["tenant_added"]);
+
+    // Accepted: the IdP and its certificates in the answer, as an upload's.
+    let saml = idp.url("/saml.xml");
+    let res = call(
+        app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(url_tenant("adfs", "saml2", &saml)),
+    )
+    .await;
+    let created = json_of(res, StatusCode::CREATED).await;
+    assert_eq!(created["source"], "database");
+    assert_eq!(created["sso"]["idp_metadata_url"], saml.as_str());
+    let fetched = &created["fetched_metadata"];
+    assert_eq!(
+        fetched["entity_id"], "https://sts.windows.net/00000000-0000-0000-0000-000000000000/",
+        "{created}"
+    );
+    assert_eq!(
+        fetched["certificates_not_after"].as_array().unwrap().len(),
+        1
+    );
+    assert!(
+        fetched["certificates_not_after"][0].is_string(),
+        "{created}"
+    );
+    assert_eq!(fetched["warnings"], json!([]));
+    // Primed: the IdP a first login reads (`Login::start_sso`) is there without a fetch.
+    let hits = idp.hits();
+    let tenant = app.state.tenant_admin.get("adfs").await.unwrap();
+    let served = app.state.login.idps.for_tenant(&tenant).await;
+    assert_eq!(
+        served.map(|m| m.entity_id.clone()).as_deref(),
+        Some("https://sts.windows.net/00000000-0000-0000-0000-000000000000/")
+    );
+    assert_eq!(idp.hits(), hits, "the first login fetched the metadata");
+
+    // A patch that leaves the URL alone fetches nothing and answers no metadata.
+    let patched = json_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/tenants/adfs",
+            Some(&op),
+            Some(json!({"name": "AD FS"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(patched.get("fetched_metadata").is_none(), "{patched}");
+    assert_eq!(idp.hits(), hits);
+
+    // Another URL whose certificate expires within 30 days: accepted, with the warning.
+    let patched = json_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/tenants/adfs",
+            Some(&op),
+            Some(json!({"sso": {"idp_metadata_url": idp.url("/soon.xml")}})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let warnings = patched["fetched_metadata"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.len() == 1 && warnings[0].as_str().unwrap().contains("expires on"),
+        "{patched}"
+    );
+
+    // Another protocol reads another role of the same URL: checked again, though the URL
+    // is not named; that document has no STS role.
+    let res = call(
+        app,
+        Method::PATCH,
+        "/api/v1/tenants/adfs",
+        Some(&op),
+        Some(json!({"sso": {"protocol": "wsfed"}})),
+    )
+    .await;
+    assert_url_problem(
+        &problems_of(res).await,
+        "fed:SecurityTokenServiceType",
+        "protocol change",
+    );
+    // WS-Federation with AD FS's document: its STS role.
+    let patched = json_of(
+        call(
+            app,
+            Method::PATCH,
+            "/api/v1/tenants/adfs",
+            Some(&op),
+            Some(json!({"sso": {"protocol": "wsfed", "idp_metadata_url": idp.url("/sts.xml")}})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(patched["sso"]["protocol"], "wsfed");
+    assert_eq!(
+        patched["fetched_metadata"]["entity_id"], "http://adfs.contoso.com/adfs/services/trust",
+        "{patched}"
+    );
+    assert_eq!(
+        audit_actions(app, &op, "adfs").await,
+        [
+            "tenant_added",
+            "tenant_changed",
+            "tenant_changed",
+            "tenant_changed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn metadata_urls_are_checked_when_saved_on_sqlite() {
+    let idp = common::metadata::federation_idp().await;
+    let untrusted = common::metadata::federation_idp().await;
+    let ca = idp.ca.clone();
+    let app = spawn_app(move |c| c.idp_metadata_ca = Some(ca)).await;
+    metadata_urls(&app, &idp, &untrusted).await;
+}
+
+#[tokio::test]
+async fn metadata_urls_are_checked_when_saved_on_postgresql() {
+    let Some(schema) = common::pg_schema().await else {
+        return;
+    };
+    let idp = common::metadata::federation_idp().await;
+    let untrusted = common::metadata::federation_idp().await;
+    let (url, ca) = (schema.url.clone(), idp.ca.clone());
+    let app = spawn_app(move |c| {
+        c.database_url = Some(url);
+        c.idp_metadata_ca = Some(ca);
+    })
+    .await;
+    metadata_urls(&app, &idp, &untrusted).await;
+    drop(app);
+    schema.drop().await;
+}
+
+/// A metadata URL whose server never answers is refused within `check`'s bound (15 s),
+/// with that reason, and nothing is written.
+#[tokio::test]
+async fn a_metadata_url_that_never_answers_is_refused_in_time() {
+    let app = spawn_app(|_| {}).await;
+    let op = token(&app, "ops", None).await;
+    let started = std::time::Instant::now();
+    let res = call(
+        &app,
+        Method::POST,
+        "/api/v1/tenants",
+        Some(&op),
+        Some(url_tenant(
+            "stalled",
+            "saml2",
+            &common::metadata::silent_url().await,
+        )),
+    )
+    .await;
+    assert_url_problem(
+        &problems_of(res).await,
+        "no complete answer within 15 s",
+        "silent",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(25));
+    let res = call(
+        &app,
+        Method::GET,
+        "/api/v1/tenants/stalled",
+        Some(&op),
+        None,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(audit_actions(&app, &op, "stalled").await.is_empty());
+}

@@ -4,6 +4,7 @@ console-nav-sso = Single Sign-On
 console-sso-title = Single Sign-On
 console-sso-saved = The single sign-on settings were saved. They are in force now.
 console-sso-metadata-saved = The Federation Metadata was saved. It is in force now.
+console-sso-metadata-fetched = The settings were saved: the Federation Metadata was fetched from its URL and checked. Below are the identity provider it names and its certificates. It is in force now.
 console-sso-refused = The settings were not saved; nothing was changed. Fix these problems and save again:
 console-sso-sp-title = What to enter in your identity provider
 console-sso-sp-intro = In Microsoft Entra ID: Enterprise applications → your application → Single sign-on → SAML → Basic SAML Configuration. Other identity providers ask for the same values, or import the metadata.

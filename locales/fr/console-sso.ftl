@@ -4,6 +4,7 @@ console-nav-sso = Authentification unique
 console-sso-title = Authentification unique
 console-sso-saved = Les réglages d'authentification unique sont enregistrés. Ils s'appliquent dès maintenant.
 console-sso-metadata-saved = Les métadonnées de fédération sont enregistrées. Elles s'appliquent dès maintenant.
+console-sso-metadata-fetched = Les réglages sont enregistrés : les métadonnées de fédération ont été lues à leur URL et vérifiées. Le fournisseur d'identité qu'elles nomment et ses certificats sont indiqués ci-dessous. Elles s'appliquent dès maintenant.
 console-sso-refused = Les réglages n'ont pas été enregistrés ; rien n'a changé. Corrigez ces problèmes puis enregistrez de nouveau :
 console-sso-sp-title = Ce qu'il faut saisir dans votre fournisseur d'identité
 console-sso-sp-intro = Dans Microsoft Entra ID : Applications d'entreprise → votre application → Authentification unique → SAML → Configuration SAML de base. Les autres fournisseurs d'identité demandent les mêmes valeurs, ou importent les métadonnées.

@@ -39,7 +39,7 @@ use crate::discovery::Email;
 
 pub use access::ConsoleAdmin;
 pub use groups::{Group, GroupPatch, Groups, Member};
-pub use tenants::{DomainStatus, MetadataReport, TenantAdmin, TenantAdminParts};
+pub use tenants::{DomainStatus, IdpReport, MetadataReport, Saved, TenantAdmin, TenantAdminParts};
 pub use tokens::{ApiToken, Scope, Tokens};
 pub use users::{UserPatch, Users};
 

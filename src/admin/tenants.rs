@@ -1,23 +1,27 @@
 //! The tenant operations: create, change and delete the tenants of the management API, give
 //! them IdP metadata; their domains (list, add, remove, verify, re-check) and DNS proofs are
-//! in [`domains`]. The API and the console call these; each change is checked exactly like a `domains/` file by `check`
-//! (`discovery::map::load_text`, `IdpRegistry::check_tenant`, the region rule), applied
-//! whole or not at all, recorded with before and after, and in force on this gateway at
-//! once (its caches forget the tenant; other gateways hear PostgreSQL's NOTIFY).
+//! in [`domains`], the check of a metadata URL being saved in [`metadata_url`]. The API and
+//! the console call these; each change is checked exactly like a `domains/` file by `check`
+//! (`discovery::map::load_text`, `IdpRegistry::check_tenant`, the region rule, a metadata
+//! URL fetched), applied whole or not at all, recorded with before and after, and in force
+//! on this gateway at once (its caches forget the tenant; other gateways hear PostgreSQL's
+//! NOTIFY).
 //!
 //! File tenants (and those of `tenant import`) are the operator's: any change to one is
 //! [`AdminError::ManagedInFile`]. A domain belongs to one tenant across files and
 //! database; the refusal never names the tenant holding it.
 
 mod domains;
+mod metadata_url;
 
 pub use domains::DomainStatus;
+pub use metadata_url::IdpReport;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde_json::json;
 
 use super::{Actor, AdminError, record};
@@ -36,9 +40,6 @@ use crate::saml::{IdpMetadata, IdpRegistry};
 /// document itself is in the row (`idp_metadata`), never read from disk.
 const STORED_METADATA: &str = "idp-metadata.xml";
 
-/// How far ahead certificate expiry is warned about, as `realmgate check` does.
-const EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(30);
-
 /// What an uploaded metadata document says, with the warnings `check` would print.
 #[derive(Debug, Clone)]
 pub struct MetadataReport {
@@ -47,9 +48,19 @@ pub struct MetadataReport {
     /// The IdP's entity ID.
     pub entity_id: String,
     /// End of validity of each signing certificate.
-    pub certificates: Vec<Option<DateTime<Utc>>>,
+    pub certificates: Vec<Option<chrono::DateTime<Utc>>>,
     /// Certificates expiring within 30 days (or expired).
     pub warnings: Vec<String>,
+}
+
+/// A tenant as a create or a patch left it.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// The tenant as now served.
+    pub tenant: Arc<Tenant>,
+    /// What its metadata URL gave, when the change fetched it (it named the URL, or made
+    /// another URL or protocol the source): the report an upload gives.
+    pub fetched: Option<IdpReport>,
 }
 
 /// The tenant operations.
@@ -132,12 +143,13 @@ impl TenantAdmin {
     }
 
     /// Creates a tenant from `fields`: a tenant file's keys as JSON (the API's body), read
-    /// as that file would be (`null` is an absent key).
+    /// as that file would be (`null` is an absent key). A metadata URL is fetched and
+    /// checked first ([`metadata_url`]).
     pub async fn create(
         &self,
         actor: &Actor,
         fields: serde_json::Value,
-    ) -> Result<Arc<Tenant>, AdminError> {
+    ) -> Result<Saved, AdminError> {
         let text = file_text(fields)?;
         let account = toml::from_str::<toml::Table>(&text)
             .ok()
@@ -148,23 +160,29 @@ impl TenantAdmin {
         }
         let (tenant, record, _) = self.prepare(&account, &text, None)?;
         self.claimable(&tenant).await?;
+        let idp = self.fetch_saved_url(None, &tenant, true).await?;
         self.store.write(&record, true).await.map_err(taken)?;
         let after = self.changed(&tenant.account, &[], &tenant.domains).await?;
+        let fetched = self.primed(idp).await;
         self.audit(actor, "tenant_added", None, Some(&after))
             .await?;
-        Ok(after)
+        Ok(Saved {
+            tenant: after,
+            fetched,
+        })
     }
 
     /// Applies `merge` (a JSON Merge Patch, RFC 7396, over the tenant's fields: `null`
     /// removes a key) to the API tenant `account`. An uploaded metadata document is kept
     /// unless the patch names another IdP (`idp_metadata_url`, `issuer`, `sso_url`,
-    /// `certificate`) or removes `sso`.
+    /// `certificate`) or removes `sso`. A metadata URL the patch names (or makes the source)
+    /// is fetched and checked first ([`metadata_url`]).
     pub async fn patch(
         &self,
         actor: &Actor,
         account: &str,
         merge: serde_json::Value,
-    ) -> Result<Arc<Tenant>, AdminError> {
+    ) -> Result<Saved, AdminError> {
         self.apply(actor, account, merge, "tenant_changed").await
     }
 
@@ -175,11 +193,15 @@ impl TenantAdmin {
         account: &str,
         merge: serde_json::Value,
         action: &str,
-    ) -> Result<Arc<Tenant>, AdminError> {
+    ) -> Result<Saved, AdminError> {
         let before = self.writable(account).await?;
         refuse_keys(&merge)?;
         let mut fields = serde_json::to_value(file_of(&before))
             .map_err(|e| AdminError::Corrupt(format!("tenant {account}: {e}")))?;
+        let names_url = merge
+            .get("sso")
+            .and_then(|s| s.get("idp_metadata_url"))
+            .is_some_and(|u| !u.is_null());
         let new_idp = merge.get("sso").is_some_and(|s| {
             s.is_null()
                 || ["idp_metadata_url", "issuer", "sso_url", "certificate"]
@@ -203,13 +225,20 @@ impl TenantAdmin {
         let text = toml_text(fields)?;
         let (tenant, record, _) = self.prepare(account, &text, metadata)?;
         self.claimable(&tenant).await?;
+        let idp = self
+            .fetch_saved_url(Some(&before), &tenant, names_url)
+            .await?;
         self.store.write(&record, false).await.map_err(taken)?;
         let after = self
             .changed(account, &before.domains, &tenant.domains)
             .await?;
+        let fetched = self.primed(idp).await;
         self.audit(actor, action, Some(&before), Some(&after))
             .await?;
-        Ok(after)
+        Ok(Saved {
+            tenant: after,
+            fetched,
+        })
     }
 
     /// Deletes the API tenant `account` (its users stay, as they do when a file goes).
@@ -264,19 +293,11 @@ impl TenantAdmin {
             Some(&after),
         )
         .await?;
-        let limit = Utc::now() + EXPIRY_WARNING;
-        let warnings = idp
-            .certs
-            .iter()
-            .filter_map(|c| c.not_after.filter(|na| *na < limit))
-            .map(|na| {
-                format!("an IdP signing certificate expires on {na}; ask the IdP administrator for the new one before SSO breaks")
-            })
-            .collect();
+        let report = IdpReport::of(&idp, Utc::now());
         Ok(MetadataReport {
-            entity_id: idp.entity_id.clone(),
-            certificates: idp.certs.iter().map(|c| c.not_after).collect(),
-            warnings,
+            entity_id: report.entity_id,
+            certificates: report.certificates,
+            warnings: report.warnings,
             tenant: after,
         })
     }

@@ -17,6 +17,10 @@ use crate::discovery::Protocol;
 /// must not hold a refresher forever.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Bound on one fetch of `realmgate check`, and of a metadata URL checked as it is saved
+/// through the management API or the console: someone is waiting for the answer.
+pub const CHECK_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Why a metadata URL gave no usable metadata. `Display` names the URL and the reason an
 /// operator can act on (for TLS, what rustls said about the server's certificate).
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,17 @@ pub enum FetchError {
         /// reqwest's error.
         source: reqwest::Error,
     },
+    /// The server redirected to a plain HTTP URL: followed, it would let anyone on the path
+    /// swap the IdP's keys as surely as an http URL given outright.
+    #[error("{url}: redirected to {to}, which is not an https URL")]
+    RedirectNotHttps {
+        /// The metadata URL.
+        url: String,
+        /// Where it redirected.
+        to: String,
+        /// reqwest's error.
+        source: reqwest::Error,
+    },
     /// The server answered with a non-success status.
     #[error("{url}: HTTP {status}")]
     Status {
@@ -110,6 +125,15 @@ impl FetchError {
     /// to IdPs through clients trusting the same roots.
     pub fn from_reqwest(url: &Url, timeout: Duration, source: reqwest::Error) -> Self {
         let url = url.to_string();
+        if source.is_redirect()
+            && let Some(to) = source.url().filter(|u| u.scheme() != "https")
+        {
+            return FetchError::RedirectNotHttps {
+                url,
+                to: to.to_string(),
+                source,
+            };
+        }
         if source.is_timeout() {
             return FetchError::Timeout {
                 url,
@@ -153,9 +177,11 @@ impl FetchError {
 }
 
 /// The HTTPS client for `idp_metadata_url`: public CA roots, plus the PEM bundle at
-/// `extra_roots` when configured (`idp_metadata_ca`).
+/// `extra_roots` when configured (`idp_metadata_ca`). HTTPS only, redirects included: an
+/// https URL that redirects to http is refused like an http URL.
 pub fn http_client(extra_roots: Option<&Path>) -> Result<reqwest::Client, FetchError> {
     http_client_builder(extra_roots)?
+        .https_only(true)
         .build()
         .map_err(FetchError::Client)
 }

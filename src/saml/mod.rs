@@ -3,7 +3,8 @@
 //! decides whether a SAML Response is a login.
 //!
 //! The one network client is [`fetch`], which reads `idp_metadata_url` over HTTPS (for the
-//! registry's refreshers and for `realmgate check`). It lives in its own file so parsing,
+//! registry's refreshers, for `realmgate check` and for the management API's check of a URL
+//! being saved). It lives in its own file so parsing,
 //! the registry and everything `validate` touches stay free of I/O.
 //!
 //! # Layout
@@ -47,7 +48,9 @@ pub mod xml;
 
 pub use error::SamlError;
 pub use facts::{CertificateFacts, ResponseFacts};
-pub use fetch::{FetchError, fetch_metadata, http_client, http_client_builder};
+pub use fetch::{
+    CHECK_FETCH_TIMEOUT, FetchError, fetch_metadata, http_client, http_client_builder,
+};
 pub use keys::SpKeys;
 pub use metadata::{IdpCert, IdpMetadata, SloService};
 pub use registry::{IdpRegistry, UrlSource};

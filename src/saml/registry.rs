@@ -18,6 +18,10 @@ use crate::discovery::{Change, Protocol, Tenant, TenantMap, TenantOrigin};
 /// Retry interval after a failed fetch; the last good copy, if any, stays in use meanwhile.
 pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(300);
 
+/// How long a copy fetched as its URL was saved ([`IdpRegistry::prime`]) stands in for the
+/// fetch of a login of that tenant.
+const PRIMED_FOR: Duration = Duration::from_secs(300);
+
 /// The IdP of every SSO tenant, by account. Reads are lock-free snapshots (`ArcSwap`): a
 /// login never waits for a reload or a metadata fetch.
 ///
@@ -39,6 +43,11 @@ pub struct IdpRegistry {
     /// that source (URL and protocol). Also the lock under which fetched copies are stored and forgotten, so a task
     /// stopped by a reload cannot store a copy after the reload forgot it.
     refreshers: Mutex<HashMap<String, (UrlSource, tokio::task::AbortHandle)>>,
+    /// Copies fetched as their URL was saved, by account, with that source and when. Apart
+    /// from `on_demand`, which the tenant's own change notification may empty just after
+    /// the copy was put in it (PostgreSQL echoes a gateway's write back to it), and checked
+    /// against the tenant's source when used, so another URL or protocol is fetched.
+    primed: Mutex<HashMap<String, (UrlSource, std::time::Instant, Arc<IdpMetadata>)>>,
 }
 
 /// A tenant whose IdP metadata comes from a URL.
@@ -51,6 +60,29 @@ pub struct UrlSource {
     /// The tenant's protocol: which role of the document is its IdP (SAML's IdP or
     /// WS-Federation's STS).
     pub protocol: Protocol,
+}
+
+impl UrlSource {
+    /// The metadata URL `tenant`'s IdP comes from: one named with neither a document
+    /// (`idp_metadata`) nor inline settings (`issuer`), which the tenant check refuses beside
+    /// it anyway.
+    pub fn of(tenant: &Tenant) -> Option<UrlSource> {
+        let sso = tenant.sso.as_ref()?;
+        if sso.idp_metadata.is_some() || sso.issuer.is_some() {
+            return None;
+        }
+        Some(UrlSource {
+            account: tenant.account.clone(),
+            url: sso.idp_metadata_url.clone()?,
+            protocol: sso.protocol,
+        })
+    }
+}
+
+/// `check`'s words for a metadata URL that gave no usable IdP: the fetch error names the
+/// URL and the reason (status, TLS, timeout, size, or what the parser refused).
+pub fn unavailable(e: &FetchError) -> String {
+    format!("IdP metadata unavailable: {e}")
 }
 
 /// How many metadata URLs `check` fetches at a time.
@@ -98,6 +130,10 @@ impl IdpRegistry {
             return self.get(&tenant.account);
         }
         if let Some(idp) = on_demand.get(&tenant.account).await {
+            return Some(idp);
+        }
+        if let Some(idp) = UrlSource::of(tenant).and_then(|src| self.primed_copy(&src)) {
+            on_demand.insert(tenant.account.clone(), idp.clone()).await;
             return Some(idp);
         }
         let sso = tenant
@@ -266,7 +302,7 @@ impl IdpRegistry {
                             .and_then(|text| {
                                 crate::discovery::map::key_line(&text, "idp_metadata_url")
                             }),
-                        message: format!("account {account}: IdP metadata unavailable: {e}"),
+                        message: format!("account {account}: {}", unavailable(&e)),
                     });
                 }
             }
@@ -277,20 +313,7 @@ impl IdpRegistry {
 
     /// The tenants of `tenants` whose IdP comes from a URL.
     pub fn url_sources(tenants: &TenantMap) -> Vec<UrlSource> {
-        let mut v: Vec<UrlSource> = tenants
-            .tenants()
-            .filter_map(|t| {
-                let sso = t.sso.as_ref()?;
-                if sso.idp_metadata.is_some() || sso.issuer.is_some() {
-                    return None;
-                }
-                Some(UrlSource {
-                    account: t.account.clone(),
-                    url: sso.idp_metadata_url.clone()?,
-                    protocol: sso.protocol,
-                })
-            })
-            .collect();
+        let mut v: Vec<UrlSource> = tenants.tenants().filter_map(|t| UrlSource::of(t)).collect();
         v.sort_by(|a, b| a.account.cmp(&b.account));
         v
     }
@@ -338,6 +361,54 @@ impl IdpRegistry {
                 slot.insert((src, task));
             }
         }
+    }
+
+    /// Fetches `src` once, within `timeout`, with this registry's client, as `check` does:
+    /// the management API's check of a metadata URL being saved. A registry that fetches
+    /// nothing refuses (the URL could not be checked).
+    pub async fn check_url(
+        &self,
+        src: &UrlSource,
+        timeout: Duration,
+    ) -> Result<IdpMetadata, String> {
+        let Some(client) = &self.client else {
+            return Err("IdP metadata unavailable: this gateway fetches no metadata URL".into());
+        };
+        fetch_metadata(client, &src.url, src.protocol, timeout)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    /// Makes `metadata`, just fetched from `src` (by [`IdpRegistry::check_url`] as the URL
+    /// was saved), the copy the logins of `src.account` use for the next few minutes: the
+    /// first one does not wait for a fetch. Call it once the change is in force here (its
+    /// [`IdpRegistry::forget`] done).
+    pub async fn prime(&self, src: &UrlSource, metadata: Arc<IdpMetadata>) {
+        record_expiry(&src.account, &metadata, Utc::now());
+        self.store_fetched(&src.account, IdpMetadata::clone(&metadata));
+        {
+            let mut primed = lock(&self.primed);
+            primed.retain(|_, (_, at, _)| at.elapsed() < PRIMED_FOR);
+            primed.insert(
+                src.account.clone(),
+                (src.clone(), std::time::Instant::now(), metadata.clone()),
+            );
+        }
+        if let Some(on_demand) = &self.on_demand {
+            on_demand.insert(src.account.clone(), metadata).await;
+        }
+    }
+
+    /// The copy [`IdpRegistry::prime`] kept for `src`, while young enough and still of the
+    /// tenant's source (URL and protocol).
+    fn primed_copy(&self, src: &UrlSource) -> Option<Arc<IdpMetadata>> {
+        let mut primed = lock(&self.primed);
+        let (from, at, idp) = primed.get(&src.account)?;
+        if from == src && at.elapsed() < PRIMED_FOR {
+            return Some(idp.clone());
+        }
+        primed.remove(&src.account);
+        None
     }
 
     /// Stores a freshly fetched copy for `account`.
@@ -508,6 +579,51 @@ mod tests {
             Some("https://configured.example/")
         );
         assert_eq!(reg.all().len(), 1);
+    }
+
+    /// A copy primed as its URL was saved stands in for the fetch of a login even after the
+    /// on-demand cache forgot the tenant (its own change notification), but only for the
+    /// same URL and protocol: another protocol reads another role, so it is fetched.
+    #[tokio::test]
+    async fn a_primed_copy_outlives_a_forget_for_its_own_source_only() {
+        // Accepts connections and never answers: a fetch would hang.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let tenant = |protocol: &str| {
+            let text = format!(
+                "account = \"acme\"\ndomains = [\"acme.example\"]\n[sso]\nprotocol = \"{protocol}\"\nidp_metadata_url = \"https://localhost:{port}/md\"\n"
+            );
+            let mut t = crate::discovery::map::load_text(std::path::Path::new("api:acme"), &text)
+                .expect("tenant");
+            t.origin = TenantOrigin::Api;
+            t
+        };
+        let (saml, wsfed) = (tenant("saml2"), tenant("wsfed"));
+        let reg = IdpRegistry::on_demand(reqwest::Client::new());
+        let m = Arc::new(idp());
+        reg.prime(&UrlSource::of(&saml).expect("source"), m.clone())
+            .await;
+        reg.forget(&Change::All);
+        let within = Duration::from_millis(500);
+        let got = tokio::time::timeout(within, reg.for_tenant(&saml))
+            .await
+            .expect("no fetch");
+        assert_eq!(got.map(|g| g.entity_id.clone()), Some(m.entity_id.clone()));
+        reg.forget(&Change::All);
+        assert!(
+            tokio::time::timeout(within, reg.for_tenant(&wsfed))
+                .await
+                .is_err(),
+            "another protocol's role was taken from the primed copy"
+        );
     }
 
     #[test]

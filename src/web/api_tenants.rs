@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::api::{MgmtError, MgmtErrorBody, json_body};
 use super::bearer::Caller;
 use super::state::SharedState;
-use crate::admin::{AdminError, DomainStatus};
+use crate::admin::{AdminError, DomainStatus, IdpReport, Saved};
 use crate::discovery::Tenant;
 use crate::discovery::tenant::{JitPolicy, LoginHint, Protocol, TenantOrigin};
 
@@ -207,6 +207,48 @@ pub struct TenantInput {
     pub sso: Option<SsoInput>,
 }
 
+/// A tenant as a create or a patch left it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedTenant {
+    /// The tenant.
+    #[serde(flatten)]
+    pub tenant: TenantBody,
+    /// What `idp_metadata_url` gave, when the change named it (or made another URL or
+    /// protocol the source): fetched and checked before anything was written, as an upload
+    /// is. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetched_metadata: Option<FetchedMetadata>,
+}
+
+/// What a metadata document gave: the IdP and its signing certificates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FetchedMetadata {
+    /// The IdP's entity ID.
+    pub entity_id: String,
+    /// When each signing certificate expires.
+    #[schema(value_type = Vec<Option<String>>)]
+    pub certificates_not_after: Vec<Option<DateTime<Utc>>>,
+    /// Certificates expiring within 30 days, as `realmgate check` warns.
+    pub warnings: Vec<String>,
+}
+
+impl From<IdpReport> for FetchedMetadata {
+    fn from(r: IdpReport) -> Self {
+        Self {
+            entity_id: r.entity_id,
+            certificates_not_after: r.certificates,
+            warnings: r.warnings,
+        }
+    }
+}
+
+fn saved_body(saved: Saved) -> SavedTenant {
+    SavedTenant {
+        tenant: tenant_body(&saved.tenant),
+        fetched_metadata: saved.fetched.map(FetchedMetadata::from),
+    }
+}
+
 /// A tenant's `[sso]` table, as in a tenant file.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // a schema, as `TenantInput`
@@ -221,7 +263,8 @@ pub struct SsoInput {
     pub sso_url: Option<String>,
     /// Signing certificates (PEM or base64).
     pub certificate: Option<Vec<String>>,
-    /// An https URL to fetch the metadata from.
+    /// An https URL to fetch the metadata from (AD FS's
+    /// /FederationMetadata/2007-06/FederationMetadata.xml): fetched and checked when saved.
     pub idp_metadata_url: Option<String>,
     /// Whether AuthnRequests are signed.
     pub sign_requests: Option<bool>,
@@ -245,8 +288,8 @@ pub struct SsoInput {
     security(("bearer" = [])),
     request_body = TenantInput,
     responses(
-        (status = 201, description = "Created (source database)", body = TenantBody),
-        (status = 400, description = "The tenant has problems, each listed", body = MgmtErrorBody),
+        (status = 201, description = "Created (source database), with what its metadata URL gave", body = SavedTenant),
+        (status = 400, description = "The tenant has problems, each listed (a metadata URL that gives no usable IdP metadata too)", body = MgmtErrorBody),
         (status = 401, description = "No valid token", body = MgmtErrorBody),
         (status = 403, description = "Not the operator's admin token", body = MgmtErrorBody),
         (status = 409, description = "The account or a domain is taken (conflict), or a tenant file holds the account (managed_in_file)", body = MgmtErrorBody),
@@ -257,7 +300,7 @@ pub async fn create_tenant(
     State(state): State<SharedState>,
     caller: Caller,
     body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<TenantBody>), MgmtError> {
+) -> Result<(StatusCode, Json<SavedTenant>), MgmtError> {
     if caller.0.account.is_some() {
         return Err(AdminError::Forbidden(format!(
             "token {} reaches one account; creating tenants needs the operator's token",
@@ -266,8 +309,8 @@ pub async fn create_tenant(
         .into());
     }
     let fields = json_body(body)?;
-    let tenant = state.tenant_admin.create(&caller.actor(), fields).await?;
-    Ok((StatusCode::CREATED, Json(tenant_body(&tenant))))
+    let saved = state.tenant_admin.create(&caller.actor(), fields).await?;
+    Ok((StatusCode::CREATED, Json(saved_body(saved))))
 }
 
 /// `PATCH /api/v1/tenants/{account}`.
@@ -279,8 +322,8 @@ pub async fn create_tenant(
     params(("account" = String, Path, description = "The tenant's account")),
     request_body(content = Object, description = "A JSON Merge Patch (RFC 7396) of the tenant's fields (as TenantInput): null removes a key"),
     responses(
-        (status = 200, description = "The changed tenant", body = TenantBody),
-        (status = 400, description = "The result has problems, each listed", body = MgmtErrorBody),
+        (status = 200, description = "The changed tenant, with what its metadata URL gave when the patch named it", body = SavedTenant),
+        (status = 400, description = "The result has problems, each listed (a metadata URL that gives no usable IdP metadata too)", body = MgmtErrorBody),
         (status = 401, description = "No valid token", body = MgmtErrorBody),
         (status = 404, description = "No such account, or not this token's", body = MgmtErrorBody),
         (status = 409, description = "A domain is taken (conflict), or the tenant is a file's (managed_in_file)", body = MgmtErrorBody),
@@ -292,14 +335,14 @@ pub async fn patch_tenant(
     caller: Caller,
     Path(account): Path<String>,
     body: Result<Json<serde_json::Value>, JsonRejection>,
-) -> Result<Json<TenantBody>, MgmtError> {
+) -> Result<Json<SavedTenant>, MgmtError> {
     let tenant = caller.tenant(&state, &account).await?;
     let merge = json_body(body)?;
-    let tenant = state
+    let saved = state
         .tenant_admin
         .patch(&caller.actor(), &tenant.account, merge)
         .await?;
-    Ok(Json(tenant_body(&tenant)))
+    Ok(Json(saved_body(saved)))
 }
 
 /// `DELETE /api/v1/tenants/{account}`.

@@ -15,7 +15,8 @@ use super::api_audit::{AuditBody, AuditList, TraceList};
 use super::api_clients::{ClientList, ClientWithSecret};
 use super::api_onboarding::{DenyBody, ImportReport, InviteBody};
 use super::api_tenants::{
-    DomainBody, DomainList, MetadataAnswer, SsoBody, SsoInput, TenantBody, TenantInput, TenantList,
+    DomainBody, DomainList, FetchedMetadata, MetadataAnswer, SavedTenant, SsoBody, SsoInput,
+    TenantBody, TenantInput, TenantList,
 };
 use super::api_users::{NewUserBody, StatusParam, UserBody, UserList, UserPatchBody};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};
@@ -116,6 +117,8 @@ use crate::saml::CertificateFacts;
         TenantInput,
         SsoInput,
         MetadataAnswer,
+        SavedTenant,
+        FetchedMetadata,
         DomainList,
         DomainBody,
         ClientFields,

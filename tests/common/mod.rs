@@ -10,6 +10,7 @@ pub mod dns;
 pub mod idp;
 pub mod jwks;
 pub mod mail;
+pub mod metadata;
 pub mod oidc;
 pub mod saml;
 pub mod sts;

@@ -84,6 +84,7 @@ impl TenantAdmin {
             "domain_removed",
         )
         .await
+        .map(|saved| saved.tenant)
     }
 
     /// The domains of `account` with their proof and the TXT record to publish.

@@ -7,8 +7,11 @@
 //! A save is one call of [`crate::admin::TenantAdmin::patch`] (an upload, of
 //! [`crate::admin::TenantAdmin::put_metadata`]), the operations of the management API:
 //! checked as `realmgate check` checks a tenant file, applied whole or not at all, audited
-//! with the admin's name. Both need a sign-in of the last 15 minutes. A file tenant's
-//! settings are the operator's: shown, never changed here.
+//! with the admin's name. A Federation Metadata URL is fetched and checked as it is saved
+//! (refused with `check`'s reason, the form kept as typed); once accepted, the page shows
+//! the IdP it gave and its certificates' expiry, from the copy the logins now use. Both
+//! need a sign-in of the last 15 minutes. A file tenant's settings are the operator's:
+//! shown, never changed here.
 
 use axum::extract::Query;
 use axum::extract::multipart::{Multipart, MultipartRejection};
@@ -25,7 +28,7 @@ use crate::discovery::{JitPolicy, Protocol, SsoSettings, TenantOrigin};
 use crate::web::error::WebError;
 
 /// The notices a change redirects back with; anything else shows none.
-const NOTICES: &[&str] = &["saved", "metadata_saved"];
+const NOTICES: &[&str] = &["saved", "metadata_saved", "metadata_fetched"];
 
 /// The page's query: the notice of the change just made.
 #[derive(Debug, Deserialize, Default)]
@@ -96,6 +99,7 @@ pub async fn save(ConsoleForm { console, form }: ConsoleForm<SsoForm>) -> Respon
         )
         .await;
     match result {
+        Ok(saved) if saved.fetched.is_some() => done(&back, "metadata_fetched"),
         Ok(_) => done(&back, "saved"),
         Err(e) => refused(&console, e, &form).await,
     }
