@@ -480,7 +480,7 @@ async fn metadata_urls(
     idp: &common::metadata::MetadataServer,
     untrusted: &common::metadata::MetadataServer,
 ) {
-    let op = token(app, "ops", None).await;
+    let op = token(app, "ops", None, Scope::Admin).await;
     let refusals = [
         ("saml2", idp.url("/gone.xml"), "HTTP 404"),
         ("saml2", idp.url("/down.xml"), "HTTP 503"),
@@ -718,7 +718,7 @@ async fn metadata_urls_are_checked_when_saved_on_postgresql() {
 #[tokio::test]
 async fn a_metadata_url_that_never_answers_is_refused_in_time() {
     let app = spawn_app(|_| {}).await;
-    let op = token(&app, "ops", None).await;
+    let op = token(&app, "ops", None, Scope::Admin).await;
     let started = std::time::Instant::now();
     let res = call(
         &app,

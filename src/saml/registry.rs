@@ -47,8 +47,11 @@ pub struct IdpRegistry {
     /// from `on_demand`, which the tenant's own change notification may empty just after
     /// the copy was put in it (PostgreSQL echoes a gateway's write back to it), and checked
     /// against the tenant's source when used, so another URL or protocol is fetched.
-    primed: Mutex<HashMap<String, (UrlSource, std::time::Instant, Arc<IdpMetadata>)>>,
+    primed: Mutex<HashMap<String, Primed>>,
 }
+
+/// A copy fetched as its URL was saved: the source it came from, when, and the IdP.
+type Primed = (UrlSource, std::time::Instant, Arc<IdpMetadata>);
 
 /// A tenant whose IdP metadata comes from a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
