@@ -236,6 +236,12 @@ pub struct Config {
     /// IdPs such as AD FS that publish metadata behind an internal CA. Public CAs are
     /// always trusted.
     pub idp_metadata_ca: Option<PathBuf>,
+    /// Lets the metadata URLs of the management API's tenants (typed by account admins in
+    /// the console or sent by API clients) reach loopback, private and link-local
+    /// addresses. Off by default: the save-time check says why a fetch failed, which would
+    /// let an account admin probe the operator's internal network. On only when the
+    /// customers' IdPs live on the operator's own network.
+    pub allow_private_idp_urls: bool,
     /// Session idle timeout.
     pub session_idle_seconds: u64,
     /// Session absolute lifetime.
@@ -314,6 +320,7 @@ impl Default for Config {
             sp_cert: None,
             sp_next_cert: None,
             idp_metadata_ca: None,
+            allow_private_idp_urls: false,
             session_idle_seconds: 8 * 3600,
             session_max_seconds: 24 * 3600,
             dns_server: None,

@@ -502,7 +502,11 @@ fn url_form(protocol: &str, url: &str) -> Vec<(&'static str, String)> {
 async fn a_metadata_url_is_fetched_and_checked_when_saved() {
     let idp = common::metadata::federation_idp().await;
     let ca = idp.ca.clone();
-    let app = spawn_app(move |c| c.idp_metadata_ca = Some(ca)).await;
+    let app = spawn_app(move |c| {
+        c.idp_metadata_ca = Some(ca);
+        c.allow_private_idp_urls = true;
+    })
+    .await;
     let boss = litware(&app).await;
     let me = sign_in(&app, &boss, Utc::now()).await;
     let count = events(&app, "litware").await.len();

@@ -470,6 +470,41 @@ fn assert_url_problem(problems: &[String], reason: &str, case: &str) {
     );
 }
 
+/// A metadata URL of the management API reaches public addresses only (unless the
+/// operator sets `allow_private_idp_urls`): by name (localhost), by literal address (v4,
+/// v6, the cloud metadata service), or through a redirect. Each is refused with the same
+/// reason, before any request reaches the server, and nothing is written: an account admin
+/// cannot make the gateway probe the operator's network.
+#[tokio::test]
+async fn metadata_urls_of_the_api_reach_no_private_address() {
+    let idp = common::metadata::federation_idp().await;
+    let ca = idp.ca.clone();
+    let app = spawn_app(move |c| c.idp_metadata_ca = Some(ca)).await;
+    let op = token(&app, "ops", None, Scope::Admin).await;
+    let port = idp.base.rsplit(':').next().unwrap().to_string();
+    for url in [
+        idp.url("/saml.xml"),
+        format!("https://127.0.0.1:{port}/saml.xml"),
+        format!("https://[::1]:{port}/saml.xml"),
+        "https://169.254.169.254/latest/meta-data/".to_string(),
+        "https://10.0.0.1/FederationMetadata.xml".to_string(),
+    ] {
+        let res = call(
+            &app,
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&op),
+            Some(url_tenant("probe", "saml2", &url)),
+        )
+        .await;
+        assert_url_problem(&problems_of(res).await, "not a public address", &url);
+    }
+    assert_eq!(idp.hits(), 0, "no request reached the private server");
+    let res = call(&app, Method::GET, "/api/v1/tenants/probe", Some(&op), None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(audit_actions(&app, &op, "probe").await.is_empty());
+}
+
 /// Metadata URLs (issue #14) are fetched and checked when saved, through the trusted
 /// internal CA of `idp` (`untrusted` has another): every way a URL gives no usable IdP is
 /// refused on create and on patch with `check`'s reason naming `idp_metadata_url`, nothing
@@ -691,7 +726,11 @@ async fn metadata_urls_are_checked_when_saved_on_sqlite() {
     let idp = common::metadata::federation_idp().await;
     let untrusted = common::metadata::federation_idp().await;
     let ca = idp.ca.clone();
-    let app = spawn_app(move |c| c.idp_metadata_ca = Some(ca)).await;
+    let app = spawn_app(move |c| {
+        c.idp_metadata_ca = Some(ca);
+        c.allow_private_idp_urls = true;
+    })
+    .await;
     metadata_urls(&app, &idp, &untrusted).await;
 }
 
@@ -706,6 +745,7 @@ async fn metadata_urls_are_checked_when_saved_on_postgresql() {
     let app = spawn_app(move |c| {
         c.database_url = Some(url);
         c.idp_metadata_ca = Some(ca);
+        c.allow_private_idp_urls = true;
     })
     .await;
     metadata_urls(&app, &idp, &untrusted).await;
@@ -717,7 +757,7 @@ async fn metadata_urls_are_checked_when_saved_on_postgresql() {
 /// with that reason, and nothing is written.
 #[tokio::test]
 async fn a_metadata_url_that_never_answers_is_refused_in_time() {
-    let app = spawn_app(|_| {}).await;
+    let app = spawn_app(|c| c.allow_private_idp_urls = true).await;
     let op = token(&app, "ops", None, Scope::Admin).await;
     let started = std::time::Instant::now();
     let res = call(

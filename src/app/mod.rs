@@ -105,6 +105,10 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     // would be dropped, and stay absent until the next reload.
     let metrics = telemetry::metrics();
     let client = crate::saml::http_client(config.idp_metadata_ca.as_deref())?;
+    let api_fetcher = crate::saml::ApiFetcher::new(
+        config.idp_metadata_ca.as_deref(),
+        config.allow_private_idp_urls,
+    )?;
     let secret = secrets::gateway_secret(&config)?;
     let proof = if config.require_verified_domains {
         Some(DomainProof::new(config.dns_server, &secret)?)
@@ -117,7 +121,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         match config.tenant_database() {
             None => {
                 let (map, configured) = tenants::first_files(&config).map_err(AppError::Tenants)?;
-                let idps = Arc::new(IdpRegistry::fetching(client));
+                let idps = Arc::new(IdpRegistry::fetching(client, api_fetcher));
                 idps.replace(configured, IdpRegistry::url_sources(&map));
                 idps.record_metrics(chrono::Utc::now());
                 let proof = proof.map(Arc::new);
@@ -152,7 +156,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
                 (
                     Tenants::Postgres(pg.clone(), Mutex::new(Some(listener))),
                     pg,
-                    Arc::new(IdpRegistry::on_demand(client)),
+                    Arc::new(IdpRegistry::on_demand(client, api_fetcher)),
                     proof.map(|p| Arc::new(p.on_demand())),
                     None,
                 )

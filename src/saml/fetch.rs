@@ -4,7 +4,9 @@
 //! the refreshers of [`super::registry`] and `realmgate check` fetch the same way.
 
 use std::error::Error as _;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -106,6 +108,13 @@ pub enum FetchError {
     /// The body exceeds [`MAX_METADATA_BYTES`].
     #[error("{url}: the document exceeds {MAX_METADATA_BYTES} bytes")]
     TooLarge {
+        /// The metadata URL.
+        url: String,
+    },
+    /// A management-API tenant's URL names a loopback, private, link-local or other
+    /// non-public address ([`ApiFetcher`]).
+    #[error("{url}: {NOT_PUBLIC}")]
+    NotPublic {
         /// The metadata URL.
         url: String,
     },
@@ -215,6 +224,134 @@ pub fn http_client_builder(
     Ok(builder)
 }
 
+/// Why an [`ApiFetcher`] goes nowhere near an address (the same words whichever step found
+/// it: the URL, its name's addresses, or a redirect).
+const NOT_PUBLIC: &str = "not a public address: the metadata URLs of the management API \
+    and the console reach only public addresses (allow_private_idp_urls)";
+
+/// The fetcher of the management API's and the console's metadata URLs, which an account
+/// admin types. Unless the operator allows private networks (`allow_private_idp_urls`), it
+/// reaches public addresses only, checked on the URL's own address, on every address its
+/// name resolves to, and at every redirect: otherwise the save-time check, whose refusal
+/// says why a fetch failed, would let an account admin map and probe the operator's
+/// internal network (SSRF). Operator tenants (files, imports, `check`) use the plain
+/// [`http_client`].
+#[derive(Debug, Clone)]
+pub struct ApiFetcher {
+    client: reqwest::Client,
+    public_only: bool,
+}
+
+impl ApiFetcher {
+    /// The fetcher trusting [`http_client`]'s roots; `allow_private` lifts the
+    /// public-address rule (an IdP on the operator's own network, and tests on loopback).
+    pub fn new(extra_roots: Option<&Path>, allow_private: bool) -> Result<Self, FetchError> {
+        let mut builder = http_client_builder(extra_roots)?.https_only(true);
+        if !allow_private {
+            builder = builder
+                .dns_resolver(Arc::new(PublicResolver))
+                .redirect(reqwest::redirect::Policy::custom(public_redirect));
+        }
+        Ok(Self {
+            client: builder.build().map_err(FetchError::Client)?,
+            public_only: !allow_private,
+        })
+    }
+
+    /// [`fetch_metadata`] under this fetcher's address rule.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        protocol: Protocol,
+        timeout: Duration,
+    ) -> Result<IdpMetadata, FetchError> {
+        if self.public_only && !public_host(url) {
+            return Err(FetchError::NotPublic {
+                url: url.to_string(),
+            });
+        }
+        fetch_metadata(&self.client, url, protocol, timeout).await
+    }
+}
+
+/// Whether `url`'s host may be reached: a name (its addresses are the resolver's to check)
+/// or a public address literal.
+fn public_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(_)) => true,
+        Some(url::Host::Ipv4(ip)) => is_public(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_public(IpAddr::V6(ip)),
+        None => false,
+    }
+}
+
+/// At most this many redirects, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
+
+/// Follows a redirect only to an https URL of a public host ([`public_host`]).
+fn public_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.previous().len() >= MAX_REDIRECTS {
+        return attempt.error("too many redirects");
+    }
+    if !public_host(attempt.url()) {
+        return attempt.error(NOT_PUBLIC);
+    }
+    attempt.follow()
+}
+
+/// Resolves a name to its public addresses only; a name with none is an error.
+struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(NOT_PUBLIC.into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Whether `ip` is a globally reachable unicast address: not loopback, private (RFC 1918,
+/// RFC 4193), link-local, shared (RFC 6598), unspecified, broadcast, multicast,
+/// documentation, benchmarking or reserved, nor an IPv4-mapped form of one.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+                    || (first & 0xffc0) == 0xfec0
+                    || (first == 0x2001 && v6.segments()[1] == 0x0db8)
+                    || (first == 0x0064 && v6.segments()[1] == 0xff9b))
+            }
+        },
+    }
+}
+
 /// Fetches and parses metadata from an HTTPS URL, with a body size cap, all of it (connect,
 /// handshake, headers, body) within `timeout`. The role read is `protocol`'s (see
 /// [`IdpMetadata::parse_for`]): a WS-Federation tenant's STS role, with its passive requestor
@@ -276,5 +413,63 @@ mod tests {
         .await
         .expect_err("refused");
         assert!(matches!(err, FetchError::NotHttps(_)), "{err}");
+    }
+
+    #[test]
+    fn only_globally_reachable_addresses_are_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "192.0.2.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in [
+            "1.1.1.1",
+            "20.190.128.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_api_fetch_goes_to_no_private_address() {
+        let fetcher = ApiFetcher::new(None, false).expect("fetcher");
+        for url in [
+            "https://127.0.0.1:9/md",
+            "https://[::1]:9/md",
+            "https://169.254.169.254/latest/meta-data",
+            "https://localhost:9/md",
+        ] {
+            let url = Url::parse(url).expect("url");
+            let err = fetcher
+                .fetch(&url, Protocol::Saml2, Duration::from_secs(5))
+                .await
+                .expect_err("refused");
+            assert!(err.to_string().contains(NOT_PUBLIC), "{url}: {err}");
+        }
     }
 }

@@ -49,7 +49,7 @@ pub mod xml;
 pub use error::SamlError;
 pub use facts::{CertificateFacts, ResponseFacts};
 pub use fetch::{
-    CHECK_FETCH_TIMEOUT, FetchError, fetch_metadata, http_client, http_client_builder,
+    ApiFetcher, CHECK_FETCH_TIMEOUT, FetchError, fetch_metadata, http_client, http_client_builder,
 };
 pub use keys::SpKeys;
 pub use metadata::{IdpCert, IdpMetadata, SloService};

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::fetch::{FETCH_TIMEOUT, FetchError, fetch_metadata};
+use super::fetch::{ApiFetcher, FETCH_TIMEOUT, FetchError, fetch_metadata};
 use super::metadata::{DEFAULT_REFRESH, IdpMetadata};
 use crate::config::Problem;
 use crate::discovery::{Change, Protocol, Tenant, TenantMap, TenantOrigin};
@@ -34,8 +34,12 @@ pub struct IdpRegistry {
     configured: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
     /// From metadata URLs; each entry is the last good copy, kept when a fetch fails.
     fetched: ArcSwap<HashMap<String, Arc<IdpMetadata>>>,
-    /// Fetches metadata URLs; none in a registry that only reads (`realmgate check`).
+    /// Fetches the operator's tenants' metadata URLs; none in a registry that only reads
+    /// (`realmgate check`).
     client: Option<reqwest::Client>,
+    /// Fetches the management API's tenants' metadata URLs, at save and at login: public
+    /// addresses only, unless the operator allows others ([`ApiFetcher`]).
+    api: Option<ApiFetcher>,
     /// Per-tenant IdPs loaded on first use (database source), by account; entries live as
     /// long as a fetched copy would ([`DEFAULT_REFRESH`]).
     on_demand: Option<moka::future::Cache<String, Arc<IdpMetadata>>>,
@@ -101,14 +105,14 @@ impl IdpRegistry {
 
     /// A registry for a whole tenant map (file source), filled by [`IdpRegistry::replace`],
     /// that fetches metadata URLs with `client`; the tenants of the management API beside
-    /// the files are loaded on demand.
-    pub fn fetching(client: reqwest::Client) -> Self {
-        Self::on_demand(client)
+    /// the files are loaded on demand, fetched by `api`.
+    pub fn fetching(client: reqwest::Client, api: ApiFetcher) -> Self {
+        Self::on_demand(client, api)
     }
 
     /// A registry that loads each database tenant's IdP when first needed, fetching
-    /// metadata URLs with `client`.
-    pub fn on_demand(client: reqwest::Client) -> Self {
+    /// metadata URLs with `client`, or with `api` for the management API's tenants.
+    pub fn on_demand(client: reqwest::Client, api: ApiFetcher) -> Self {
         Self {
             on_demand: Some(
                 moka::future::Cache::builder()
@@ -118,6 +122,7 @@ impl IdpRegistry {
                     .build(),
             ),
             client: Some(client),
+            api: Some(api),
             ..Self::default()
         }
     }
@@ -126,7 +131,8 @@ impl IdpRegistry {
     /// metadata URL that cannot be fetched falls back to its last good copy; a document
     /// that does not parse is logged and gives none (the login answers 503).
     pub async fn for_tenant(&self, tenant: &Tenant) -> Option<Arc<IdpMetadata>> {
-        let (Some(on_demand), Some(client)) = (&self.on_demand, &self.client) else {
+        let (Some(on_demand), Some(client), Some(api)) = (&self.on_demand, &self.client, &self.api)
+        else {
             return self.get(&tenant.account);
         };
         if tenant.origin == TenantOrigin::File {
@@ -148,7 +154,7 @@ impl IdpRegistry {
             .as_ref()
             .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
         let loaded = match url {
-            Some(url) => match fetch_metadata(client, url, sso.protocol, FETCH_TIMEOUT).await {
+            Some(url) => match self.fetch_for(tenant, client, api, url, sso.protocol).await {
                 Ok(m) => {
                     self.store_fetched(&tenant.account, m.clone());
                     Ok(m)
@@ -176,6 +182,23 @@ impl IdpRegistry {
                 tracing::error!(account = %tenant.account, error = %e, "the tenant's IdP metadata is unusable");
                 None
             }
+        }
+    }
+
+    /// A login's fetch of `tenant`'s metadata URL: the management API's tenants through
+    /// `api` (whose URLs an account admin typed), the operator's through `client`.
+    async fn fetch_for(
+        &self,
+        tenant: &Tenant,
+        client: &reqwest::Client,
+        api: &ApiFetcher,
+        url: &Url,
+        protocol: Protocol,
+    ) -> Result<IdpMetadata, FetchError> {
+        if tenant.origin == TenantOrigin::Api {
+            api.fetch(url, protocol, FETCH_TIMEOUT).await
+        } else {
+            fetch_metadata(client, url, protocol, FETCH_TIMEOUT).await
         }
     }
 
@@ -374,10 +397,10 @@ impl IdpRegistry {
         src: &UrlSource,
         timeout: Duration,
     ) -> Result<IdpMetadata, String> {
-        let Some(client) = &self.client else {
+        let Some(api) = &self.api else {
             return Err("IdP metadata unavailable: this gateway fetches no metadata URL".into());
         };
-        fetch_metadata(client, &src.url, src.protocol, timeout)
+        api.fetch(&src.url, src.protocol, timeout)
             .await
             .map_err(|e| unavailable(&e))
     }
@@ -610,7 +633,10 @@ mod tests {
             t
         };
         let (saml, wsfed) = (tenant("saml2"), tenant("wsfed"));
-        let reg = IdpRegistry::on_demand(reqwest::Client::new());
+        let reg = IdpRegistry::on_demand(
+            reqwest::Client::new(),
+            ApiFetcher::new(None, false).expect("fetcher"),
+        );
         let m = Arc::new(idp());
         reg.prime(&UrlSource::of(&saml).expect("source"), m.clone())
             .await;
