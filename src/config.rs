@@ -236,9 +236,9 @@ pub struct Config {
     /// IdPs such as AD FS that publish metadata behind an internal CA. Public CAs are
     /// always trusted.
     pub idp_metadata_ca: Option<PathBuf>,
-    /// Lets the metadata URLs of the management API's tenants (typed by account admins in
-    /// the console or sent by API clients) reach loopback, private and link-local
-    /// addresses. Off by default: the save-time check says why a fetch failed, which would
+    /// Lets the IdP URLs of the management API's tenants (metadata URLs and OpenID Connect
+    /// providers, typed by account admins in the console or sent by API clients) reach
+    /// loopback, private and link-local addresses. Off by default: the save-time check says why a fetch failed, which would
     /// let an account admin probe the operator's internal network. On only when the
     /// customers' IdPs live on the operator's own network.
     pub allow_private_idp_urls: bool,

@@ -291,9 +291,11 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     let client = realmgate::saml::http_client(config.idp_metadata_ca.as_deref())?;
     // Each OpenID Connect provider, fetched as the first login would (configuration and
     // keys), and each private_key_jwt key, read.
-    let providers = realmgate::oidc::Providers::new(realmgate::oidc::http_client(
-        realmgate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
-    )?);
+    // The operator runs `check`: every tenant's provider is reached as is.
+    let provider_calls = realmgate::oidc::http_client(realmgate::saml::http_client_builder(
+        config.idp_metadata_ca.as_deref(),
+    )?)?;
+    let providers = realmgate::oidc::Providers::new(provider_calls.clone(), provider_calls, false);
     let mut idps = loaded.idps;
     for map in &loaded.maps {
         let (fetched, more) = IdpRegistry::check_urls(map, &client, CHECK_FETCH_TIMEOUT).await;

@@ -311,7 +311,8 @@ async fn a_due_provider_is_renewed_in_the_background() {
     let client =
         realmgate::oidc::http_client(realmgate::saml::http_client_builder(Some(&idp.ca)).unwrap())
             .unwrap();
-    let providers = realmgate::oidc::Providers::with_ttl(client, Duration::ZERO);
+    let providers =
+        realmgate::oidc::Providers::with_ttl(client.clone(), (client, false), Duration::ZERO);
     let tenant = app
         .state
         .discovery
@@ -335,6 +336,52 @@ async fn a_due_provider_is_renewed_in_the_background() {
     }
     let renewed = renewed.expect("the provider was never renewed");
     assert_eq!(renewed.issuer, idp.issuer);
+}
+
+/// The provider of a management-API tenant (whose issuer an account admin typed) is reached
+/// at public addresses only unless the operator allows others: the loopback provider that
+/// serves the operator's own tenant is refused for the same settings held by an API
+/// tenant, by the resolver (its name) and by the URL's literal address, before any request.
+#[tokio::test]
+async fn an_api_tenants_provider_reaches_no_private_address() {
+    let Some((app, idp)) = setup().await else {
+        return;
+    };
+    let builder = || realmgate::saml::http_client_builder(Some(&idp.ca)).unwrap();
+    let client = realmgate::oidc::http_client(builder()).unwrap();
+    let guarded =
+        realmgate::oidc::http_client(realmgate::discovery::reach::resolve_public_only(builder()))
+            .unwrap();
+    let providers = realmgate::oidc::Providers::new(client, guarded, true);
+    let mut tenant = (*app
+        .state
+        .discovery
+        .directory
+        .by_account("contoso")
+        .await
+        .unwrap()
+        .unwrap())
+    .clone();
+    assert!(
+        providers.for_tenant(&tenant).await.is_ok(),
+        "the operator's tenant"
+    );
+    tenant.origin = realmgate::discovery::TenantOrigin::Api;
+    let refused = providers.for_tenant(&tenant).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("not a public address"),
+        "{refused}"
+    );
+    assert_eq!(refused.code(), "idp_metadata_unavailable");
+    let sso = tenant.sso.as_mut().unwrap();
+    let port = url::Url::parse(&idp.issuer).unwrap().port().unwrap();
+    sso.discovery_url = None;
+    sso.issuer = Some(format!("https://127.0.0.1:{port}"));
+    let refused = providers.for_tenant(&tenant).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("not a public address"),
+        "{refused}"
+    );
 }
 
 /// OpenID Connect callbacks land in the tenant's login traces like SAML responses: result,

@@ -369,3 +369,74 @@ async fn a_hanging_sts_is_cut_off_in_bounded_time() {
     assert_eq!(traces[0].result, TraceResult::Unavailable);
     assert!(!log_text().contains(PASSWORD), "the password was logged");
 }
+
+/// A management-API tenant's `wstrust_url` (an account admin typed it) reaches public
+/// addresses only, unless the operator allows others: the loopback STS that signs the
+/// operator's `contoso` in is refused, as unavailable with the reason, for the same
+/// settings held by an API tenant, and the STS is never asked (no password leaves).
+#[tokio::test]
+async fn an_api_tenants_sts_reaches_no_private_address() {
+    let Some((app, sts)) = setup(5).await else {
+        return;
+    };
+    let contoso = app
+        .state
+        .discovery
+        .directory
+        .by_account("contoso")
+        .await
+        .unwrap()
+        .unwrap();
+    let endpoint = url::Url::parse(&sts.endpoint).unwrap();
+    let alice = realmgate::discovery::Email::parse("alice@contoso.com").unwrap();
+    let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let mut api = (*contoso).clone();
+    api.origin = realmgate::discovery::TenantOrigin::Api;
+    let port = endpoint.port().unwrap();
+    for url in [
+        endpoint.clone(),
+        url::Url::parse(&format!(
+            "https://127.0.0.1:{port}/adfs/services/trust/13/usernamemixed"
+        ))
+        .unwrap(),
+    ] {
+        let err = app
+            .state
+            .login
+            .wstrust_login(
+                &Arc::new(api.clone()),
+                &url,
+                &alice,
+                PASSWORD,
+                ip,
+                chrono::Utc::now(),
+            )
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(err.code(), "sts_unavailable", "{url}: {err}");
+        assert!(
+            err.to_string().contains("not a public address"),
+            "{url}: {err}"
+        );
+    }
+    assert_eq!(
+        sts.last_request().await,
+        json!({}),
+        "the STS was never asked"
+    );
+    // The operator's tenant, the same endpoint: signed in.
+    let ok = app
+        .state
+        .login
+        .wstrust_login(
+            &contoso,
+            &endpoint,
+            &alice,
+            PASSWORD,
+            ip,
+            chrono::Utc::now(),
+        )
+        .await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}

@@ -12,6 +12,7 @@ pub mod directory;
 pub mod layered;
 pub mod pg;
 pub mod proof;
+pub mod reach;
 
 pub use directory::{Change, Directory, DirectoryError, FileSource, TenantSource};
 pub use layered::Layered;

@@ -314,9 +314,6 @@ pub struct Login {
     pub oidc: Arc<oidc::Providers>,
     /// Our OpenID Connect redirect URI (`public_url` + `/auth/oidc/callback`).
     pub oidc_redirect: url::Url,
-    /// The client of WS-Trust device logins on AD FS tenants: the OpenID Connect providers'
-    /// (`oidc::http_client`: no redirects, bounded).
-    pub wstrust: reqwest::Client,
     /// Mail to people: reset links, Waiting Room notices.
     pub outreach: crate::mail::Outreach,
     /// One-time links (password reset, invitation).

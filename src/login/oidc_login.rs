@@ -177,8 +177,9 @@ impl Login {
             .into());
         }
         // 3. The code, exchanged with our client authentication and the PKCE verifier.
+        let (client, _) = self.oidc.client_for(&tenant);
         let id_token = oidc::flow::exchange_code(
-            &self.oidc.client,
+            client,
             &provider,
             sso,
             &self.oidc_redirect,
@@ -193,7 +194,7 @@ impl Login {
             .validate_id_token(&provider, sso, &id_token, &secrets.nonce, now)
             .await?
         {
-            Err(OidcError::UnknownKey) if provider.refresh_keys(&self.oidc.client).await? => {
+            Err(OidcError::UnknownKey) if provider.refresh_keys(client).await? => {
                 self.validate_id_token(&provider, sso, &id_token, &secrets.nonce, now)
                     .await??
             }

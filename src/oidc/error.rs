@@ -1,6 +1,8 @@
 //! Why an OpenID Connect step failed: one variant per check, each with a stable code; the
 //! person sees a generic page, the log the precise reason.
 
+use crate::discovery::reach::NOT_PUBLIC;
+
 /// An OpenID Connect failure.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -10,6 +12,10 @@ pub enum OidcError {
     /// A provider URL (configuration, keys, token endpoint) is not https.
     #[error("{0} is not an https URL")]
     NotHttps(String),
+    /// A management-API tenant's provider URL names a non-public address
+    /// ([`crate::discovery::reach`]).
+    #[error("{0}: {NOT_PUBLIC}")]
+    NotPublic(String),
     /// The provider's configuration or key set could not be fetched.
     #[error("{url}: {reason}")]
     Fetch {
@@ -120,6 +126,7 @@ impl OidcError {
         match self {
             OidcError::NotOidc(_) => "not_sso",
             OidcError::NotHttps(_)
+            | OidcError::NotPublic(_)
             | OidcError::Fetch { .. }
             | OidcError::Document { .. }
             | OidcError::IssuerMismatch { .. }

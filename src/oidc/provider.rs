@@ -16,7 +16,8 @@ use url::Url;
 use super::OidcError;
 use super::fetch::{TIMEOUT, get_json};
 use crate::config::Problem;
-use crate::discovery::{Protocol, SsoSettings, Tenant, TenantMap};
+use crate::discovery::reach::public_host;
+use crate::discovery::{Protocol, SsoSettings, Tenant, TenantMap, TenantOrigin};
 
 /// The least time between two key-set fetches of one provider.
 pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
@@ -64,8 +65,18 @@ impl Provider {
     /// Fetches the configuration of `sso` (from `discovery_url`, or beside `issuer`) and the
     /// key set it names. With `issuer` set, the document must name that issuer (a
     /// configuration served for another issuer would be a mix-up).
-    pub async fn discover(client: &reqwest::Client, sso: &SsoSettings) -> Result<Self, OidcError> {
+    /// `public_only` (a management-API tenant's provider): every URL the gateway calls, the
+    /// configuration's and the endpoints it names, must have a public host (names are the
+    /// client's resolver's to check, see [`crate::discovery::reach`]).
+    pub async fn discover(
+        client: &reqwest::Client,
+        sso: &SsoSettings,
+        public_only: bool,
+    ) -> Result<Self, OidcError> {
         let url = config_url(sso)?;
+        if public_only && !public_host(&url) {
+            return Err(OidcError::NotPublic(url.to_string()));
+        }
         let mut doc: serde_json::Value = get_json(client, &url).await?;
         let document = |reason: String| OidcError::Document {
             url: url.to_string(),
@@ -93,6 +104,17 @@ impl Provider {
             serde_json::from_value(doc).map_err(|e| document(e.to_string()))?;
         check_endpoints(&metadata)
             .map_err(|e| e.unwrap_or_else(|| document("no token_endpoint".into())))?;
+        if public_only {
+            // The calls the gateway makes itself (the browser goes to the authorization
+            // endpoint); check_endpoints made sure the token endpoint is there.
+            let called = [
+                Some(metadata.jwks_uri().url()),
+                metadata.token_endpoint().map(|t| t.url()),
+            ];
+            if let Some(private) = called.into_iter().flatten().find(|u| !public_host(u)) {
+                return Err(OidcError::NotPublic(private.to_string()));
+            }
+        }
         let jwks_uri = metadata.jwks_uri().url().clone();
         let keys = get_json(client, &jwks_uri).await?;
         Ok(Self::new(issuer, metadata, keys))
@@ -157,32 +179,52 @@ fn config_url(sso: &SsoSettings) -> Result<Url, OidcError> {
     }
 }
 
+/// A cached provider's key: the account, where its configuration comes from, and whether
+/// it was reached at public addresses only.
+type ProviderKey = (String, String, bool);
+
 /// Every OpenID Connect tenant's provider, fetched on first use and kept for
-/// [`CONFIG_TTL`]. Keyed by account *and* where the configuration comes from, so a tenant
-/// whose settings change is fetched afresh without a separate invalidation.
+/// [`CONFIG_TTL`]. Keyed by account *and* where the configuration comes from (and how it
+/// may be reached), so a tenant whose settings change is fetched afresh without a separate
+/// invalidation.
 pub struct Providers {
-    /// The provider client ([`super::http_client`]).
-    pub client: reqwest::Client,
-    cache: moka::future::Cache<(String, String), Arc<Provider>>,
+    /// The operator's tenants' provider client ([`super::http_client`]).
+    client: reqwest::Client,
+    /// The management API's tenants' client, and whether it reaches public addresses only
+    /// (then its resolver does: [`crate::discovery::reach`]).
+    api: (reqwest::Client, bool),
+    cache: moka::future::Cache<ProviderKey, Arc<Provider>>,
     ttl: Duration,
 }
 
 impl Providers {
-    /// An empty cache over `client`, renewing each provider after [`CONFIG_TTL`].
-    pub fn new(client: reqwest::Client) -> Self {
-        Self::with_ttl(client, CONFIG_TTL)
+    /// An empty cache over `client` for the operator's tenants and `api` for the
+    /// management API's, which reaches public addresses only when `public_only`; renewing
+    /// each provider after [`CONFIG_TTL`].
+    pub fn new(client: reqwest::Client, api: reqwest::Client, public_only: bool) -> Self {
+        Self::with_ttl(client, (api, public_only), CONFIG_TTL)
     }
 
     /// An empty cache renewing each provider after `ttl`.
-    pub fn with_ttl(client: reqwest::Client, ttl: Duration) -> Self {
+    pub fn with_ttl(client: reqwest::Client, api: (reqwest::Client, bool), ttl: Duration) -> Self {
         Self {
             client,
+            api,
             // Idle entries (a tenant gone or changed) leave after a day.
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(86_400))
                 .build(),
             ttl,
+        }
+    }
+
+    /// The client `tenant`'s provider is called through, and whether only public addresses
+    /// may be: the management API's tenants' URLs are an account admin's.
+    pub fn client_for(&self, tenant: &Tenant) -> (&reqwest::Client, bool) {
+        match tenant.origin {
+            TenantOrigin::Api => (&self.api.0, self.api.1),
+            TenantOrigin::File | TenantOrigin::Import => (&self.client, false),
         }
     }
 
@@ -194,12 +236,17 @@ impl Providers {
             .as_ref()
             .filter(|s| s.protocol == Protocol::Oidc)
             .ok_or_else(|| OidcError::NotOidc(tenant.account.clone()))?;
-        let key = (tenant.account.clone(), config_url(sso)?.to_string());
         let ttl = self.ttl;
+        let (client, public_only) = self.client_for(tenant);
+        let key = (
+            tenant.account.clone(),
+            config_url(sso)?.to_string(),
+            public_only,
+        );
         let provider = self
             .cache
             .try_get_with(key.clone(), async {
-                let p = Provider::discover(&self.client, sso).await?;
+                let p = Provider::discover(client, sso, public_only).await?;
                 *lock(&p.renew_at) = Some(Instant::now() + ttl);
                 Ok::<_, OidcError>(Arc::new(p))
             })
@@ -210,13 +257,19 @@ impl Providers {
                     reason: e.to_string(),
                 })
             })?;
-        self.renew_if_due(&provider, key, sso);
+        self.renew_if_due(&provider, key, sso, (client.clone(), public_only));
         Ok(provider)
     }
 
     /// Starts one background fetch of a provider whose configuration is due, leaving the
     /// cached one in use until the new one is in (or for [`RENEW_RETRY`] after a failure).
-    fn renew_if_due(&self, provider: &Provider, key: (String, String), sso: &SsoSettings) {
+    fn renew_if_due(
+        &self,
+        provider: &Provider,
+        key: ProviderKey,
+        sso: &SsoSettings,
+        (client, public_only): (reqwest::Client, bool),
+    ) {
         let now = Instant::now();
         {
             let mut at = lock(&provider.renew_at);
@@ -225,14 +278,9 @@ impl Providers {
             }
             *at = Some(now + RENEW_RETRY);
         }
-        let (client, cache, sso, ttl) = (
-            self.client.clone(),
-            self.cache.clone(),
-            sso.clone(),
-            self.ttl,
-        );
+        let (cache, sso, ttl) = (self.cache.clone(), sso.clone(), self.ttl);
         tokio::spawn(async move {
-            match Provider::discover(&client, &sso).await {
+            match Provider::discover(&client, &sso, public_only).await {
                 Ok(p) => {
                     *lock(&p.renew_at) = Some(Instant::now() + ttl);
                     cache.insert(key, Arc::new(p)).await;
@@ -261,7 +309,9 @@ impl Providers {
                 line: None,
                 message,
             };
-            match tokio::time::timeout(TIMEOUT * 2, Provider::discover(&self.client, sso)).await {
+            let (client, public_only) = self.client_for(t);
+            let discovered = Provider::discover(client, sso, public_only);
+            match tokio::time::timeout(TIMEOUT * 2, discovered).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => problems.push(problem(format!("OpenID Connect provider: {e}"))),
                 Err(_) => problems.push(problem(format!(

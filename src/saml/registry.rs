@@ -510,9 +510,10 @@ mod tests {
             t
         };
         let (saml, wsfed) = (tenant("saml2"), tenant("wsfed"));
+        // Private addresses allowed: the silent listener is on loopback.
         let reg = IdpRegistry::on_demand(
             reqwest::Client::new(),
-            ApiFetcher::new(None, false).expect("fetcher"),
+            ApiFetcher::new(None, true).expect("fetcher"),
         );
         let m = Arc::new(idp());
         reg.prime(&UrlSource::of(&saml).expect("source"), m.clone())
