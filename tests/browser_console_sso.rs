@@ -138,6 +138,9 @@ async fn an_admin_moves_the_tenant_to_another_idp_tests_it_and_approves_a_newcom
     // The admin signs in through the first IdP and lands in the console.
     c.goto(&app.at("/litware/admin")).await.unwrap();
     idp_login(&admin, "lee@litware.com").await;
+    // The console's own navigation first: the IdP's pages on the way have an h1 too, which
+    // goes stale as the browser moves on.
+    admin.wait_for("a#nav-sso").await;
     let h1 = admin.wait_for("h1").await;
     assert_eq!(
         h1.text().await.unwrap(),
