@@ -295,7 +295,13 @@ async fn check(config: &Config) -> anyhow::Result<ExitCode> {
     let provider_calls = realmgate::oidc::http_client(realmgate::saml::http_client_builder(
         config.idp_metadata_ca.as_deref(),
     )?)?;
-    let providers = realmgate::oidc::Providers::new(provider_calls.clone(), provider_calls, false);
+    let providers = realmgate::oidc::Providers::new(
+        provider_calls.clone(),
+        realmgate::discovery::reach::Guarded {
+            client: provider_calls,
+            public_only: false,
+        },
+    );
     let mut idps = loaded.idps;
     for map in &loaded.maps {
         let (fetched, more) = IdpRegistry::check_urls(map, &client, CHECK_FETCH_TIMEOUT).await;

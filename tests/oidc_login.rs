@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::oidc::{CLIENT_ID, OidcIdp, OidcTls, to_callback, use_oidc_client, use_oidc_idp};
 use common::{Browser, TestApp, spawn_app};
+use realmgate::discovery::reach::Guarded;
 use realmgate::oidc::provider::KEY_REFRESH_INTERVAL;
 
 async fn setup() -> Option<(TestApp, OidcIdp)> {
@@ -311,8 +312,14 @@ async fn a_due_provider_is_renewed_in_the_background() {
     let client =
         realmgate::oidc::http_client(realmgate::saml::http_client_builder(Some(&idp.ca)).unwrap())
             .unwrap();
-    let providers =
-        realmgate::oidc::Providers::with_ttl(client.clone(), (client, false), Duration::ZERO);
+    let providers = realmgate::oidc::Providers::with_ttl(
+        client.clone(),
+        Guarded {
+            client,
+            public_only: false,
+        },
+        Duration::ZERO,
+    );
     let tenant = app
         .state
         .discovery
@@ -349,10 +356,15 @@ async fn an_api_tenants_provider_reaches_no_private_address() {
     };
     let builder = || realmgate::saml::http_client_builder(Some(&idp.ca)).unwrap();
     let client = realmgate::oidc::http_client(builder()).unwrap();
-    let guarded =
-        realmgate::oidc::http_client(realmgate::discovery::reach::resolve_public_only(builder()))
-            .unwrap();
-    let providers = realmgate::oidc::Providers::new(client, guarded, true);
+    let guarded = Guarded {
+        client: realmgate::oidc::http_client(realmgate::discovery::reach::restrict(
+            builder(),
+            true,
+        ))
+        .unwrap(),
+        public_only: true,
+    };
+    let providers = realmgate::oidc::Providers::new(client, guarded);
     let mut tenant = (*app
         .state
         .discovery

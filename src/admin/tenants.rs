@@ -45,12 +45,8 @@ const STORED_METADATA: &str = "idp-metadata.xml";
 pub struct MetadataReport {
     /// The tenant, now with this IdP.
     pub tenant: Arc<Tenant>,
-    /// The IdP's entity ID.
-    pub entity_id: String,
-    /// End of validity of each signing certificate.
-    pub certificates: Vec<Option<chrono::DateTime<Utc>>>,
-    /// Certificates expiring within 30 days (or expired).
-    pub warnings: Vec<String>,
+    /// What the document says.
+    pub idp: IdpReport,
 }
 
 /// A tenant as a create or a patch left it.
@@ -293,11 +289,8 @@ impl TenantAdmin {
             Some(&after),
         )
         .await?;
-        let report = IdpReport::of(&idp, Utc::now());
         Ok(MetadataReport {
-            entity_id: report.entity_id,
-            certificates: report.certificates,
-            warnings: report.warnings,
+            idp: IdpReport::of(&idp, Utc::now()),
             tenant: after,
         })
     }

@@ -223,11 +223,13 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
     // The same for the management API's tenants, whose URLs an account admin types: public
     // addresses only, unless the operator allows others (`discovery::reach`).
     let public_only = !config.allow_private_idp_urls;
-    let mut api_builder = crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?;
-    if public_only {
-        api_builder = crate::discovery::reach::resolve_public_only(api_builder);
-    }
-    let api_idp_calls = crate::oidc::http_client(api_builder)?;
+    let api_idp_calls = crate::discovery::reach::Guarded {
+        client: crate::oidc::http_client(crate::discovery::reach::restrict(
+            crate::saml::http_client_builder(config.idp_metadata_ca.as_deref())?,
+            public_only,
+        ))?,
+        public_only,
+    };
     let login = Arc::new(Login {
         discovery: discovery.clone(),
         idps,
@@ -242,11 +244,7 @@ pub async fn build(config: Config) -> Result<SharedState, AppError> {
         passwords: Passwords::new()?,
         skew: Duration::from_secs(config.clock_skew_seconds),
         traces: Traces::new(store.clone()),
-        oidc: Arc::new(crate::oidc::Providers::new(
-            idp_calls,
-            api_idp_calls,
-            public_only,
-        )),
+        oidc: Arc::new(crate::oidc::Providers::new(idp_calls, api_idp_calls)),
         oidc_redirect: url::Url::parse(&config.url(crate::web::oidc::CALLBACK)).map_err(|e| {
             AppError::OidcClient(crate::oidc::OidcError::RedirectUri(format!(
                 "{}: {e}",

@@ -27,10 +27,32 @@ pub fn public_host(url: &Url) -> bool {
     }
 }
 
-/// `builder` resolving names to their public addresses only; a name with none fails with
-/// [`NOT_PUBLIC`].
-pub fn resolve_public_only(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
-    builder.dns_resolver(Arc::new(PublicResolver))
+/// `builder` resolving names to their public addresses only when `public_only`; a name
+/// with none then fails with [`NOT_PUBLIC`].
+pub fn restrict(builder: reqwest::ClientBuilder, public_only: bool) -> reqwest::ClientBuilder {
+    if public_only {
+        builder.dns_resolver(Arc::new(PublicResolver))
+    } else {
+        builder
+    }
+}
+
+/// A client of IdP calls and the address rule it keeps: the operator's tenants' reach any
+/// address; the management API's keep to public ones (their client [`restrict`]ed, each
+/// URL checked with [`Guarded::allows`]) unless the operator allows others.
+#[derive(Debug, Clone)]
+pub struct Guarded {
+    /// The client.
+    pub client: reqwest::Client,
+    /// Whether only public addresses may be reached.
+    pub public_only: bool,
+}
+
+impl Guarded {
+    /// Whether `url` may be called: any, or one of a public host.
+    pub fn allows(&self, url: &Url) -> bool {
+        !self.public_only || public_host(url)
+    }
 }
 
 /// Resolves a name to its public addresses only; a name with none is an error.

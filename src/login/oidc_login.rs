@@ -177,7 +177,7 @@ impl Login {
             .into());
         }
         // 3. The code, exchanged with our client authentication and the PKCE verifier.
-        let (client, _) = self.oidc.client_for(&tenant);
+        let client = &self.oidc.calls_for(&tenant).client;
         let id_token = oidc::flow::exchange_code(
             client,
             &provider,

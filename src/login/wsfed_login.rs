@@ -193,8 +193,8 @@ impl Login {
             .ok_or_else(|| LoginError::NoIdp(tenant.account.clone()))?;
         // The providers' clients: no redirects, bounded, and public addresses only for a
         // management-API tenant's endpoint (an account admin typed it).
-        let (client, public_only) = self.oidc.client_for(tenant);
-        if public_only && !crate::discovery::reach::public_host(endpoint) {
+        let calls = self.oidc.calls_for(tenant);
+        if !calls.allows(endpoint) {
             return Err(WsFedError::Unavailable(format!(
                 "{endpoint}: {}",
                 crate::discovery::reach::NOT_PUBLIC
@@ -203,7 +203,7 @@ impl Login {
         }
         let message_id = uuid::Uuid::new_v4().to_string();
         let answer = wsfed::trust::request_token(
-            client,
+            &calls.client,
             &wsfed::trust::TokenRequest {
                 endpoint,
                 username: email.as_str(),

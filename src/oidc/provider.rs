@@ -16,7 +16,7 @@ use url::Url;
 use super::OidcError;
 use super::fetch::{TIMEOUT, get_json};
 use crate::config::Problem;
-use crate::discovery::reach::public_host;
+use crate::discovery::reach::Guarded;
 use crate::discovery::{Protocol, SsoSettings, Tenant, TenantMap, TenantOrigin};
 
 /// The least time between two key-set fetches of one provider.
@@ -65,18 +65,15 @@ impl Provider {
     /// Fetches the configuration of `sso` (from `discovery_url`, or beside `issuer`) and the
     /// key set it names. With `issuer` set, the document must name that issuer (a
     /// configuration served for another issuer would be a mix-up).
-    /// `public_only` (a management-API tenant's provider): every URL the gateway calls, the
-    /// configuration's and the endpoints it names, must have a public host (names are the
-    /// client's resolver's to check, see [`crate::discovery::reach`]).
-    pub async fn discover(
-        client: &reqwest::Client,
-        sso: &SsoSettings,
-        public_only: bool,
-    ) -> Result<Self, OidcError> {
+    /// Through `calls` (its address rule: a management-API tenant's provider keeps to
+    /// public addresses, the configuration's and the endpoints it names alike; names are
+    /// the client's resolver's to check, see [`crate::discovery::reach`]).
+    pub async fn discover(calls: &Guarded, sso: &SsoSettings) -> Result<Self, OidcError> {
         let url = config_url(sso)?;
-        if public_only && !public_host(&url) {
+        if !calls.allows(&url) {
             return Err(OidcError::NotPublic(url.to_string()));
         }
+        let client = &calls.client;
         let mut doc: serde_json::Value = get_json(client, &url).await?;
         let document = |reason: String| OidcError::Document {
             url: url.to_string(),
@@ -104,16 +101,14 @@ impl Provider {
             serde_json::from_value(doc).map_err(|e| document(e.to_string()))?;
         check_endpoints(&metadata)
             .map_err(|e| e.unwrap_or_else(|| document("no token_endpoint".into())))?;
-        if public_only {
-            // The calls the gateway makes itself (the browser goes to the authorization
-            // endpoint); check_endpoints made sure the token endpoint is there.
-            let called = [
-                Some(metadata.jwks_uri().url()),
-                metadata.token_endpoint().map(|t| t.url()),
-            ];
-            if let Some(private) = called.into_iter().flatten().find(|u| !public_host(u)) {
-                return Err(OidcError::NotPublic(private.to_string()));
-            }
+        // The calls the gateway makes itself (the browser goes to the authorization
+        // endpoint); check_endpoints made sure the token endpoint is there.
+        let called = [
+            Some(metadata.jwks_uri().url()),
+            metadata.token_endpoint().map(|t| t.url()),
+        ];
+        if let Some(private) = called.into_iter().flatten().find(|u| !calls.allows(u)) {
+            return Err(OidcError::NotPublic(private.to_string()));
         }
         let jwks_uri = metadata.jwks_uri().url().clone();
         let keys = get_json(client, &jwks_uri).await?;
@@ -188,27 +183,28 @@ type ProviderKey = (String, String, bool);
 /// may be reached), so a tenant whose settings change is fetched afresh without a separate
 /// invalidation.
 pub struct Providers {
-    /// The operator's tenants' provider client ([`super::http_client`]).
-    client: reqwest::Client,
-    /// The management API's tenants' client, and whether it reaches public addresses only
-    /// (then its resolver does: [`crate::discovery::reach`]).
-    api: (reqwest::Client, bool),
+    /// The operator's tenants' provider calls ([`super::http_client`], any address).
+    operator: Guarded,
+    /// The management API's tenants' ([`crate::discovery::reach`]).
+    api: Guarded,
     cache: moka::future::Cache<ProviderKey, Arc<Provider>>,
     ttl: Duration,
 }
 
 impl Providers {
     /// An empty cache over `client` for the operator's tenants and `api` for the
-    /// management API's, which reaches public addresses only when `public_only`; renewing
-    /// each provider after [`CONFIG_TTL`].
-    pub fn new(client: reqwest::Client, api: reqwest::Client, public_only: bool) -> Self {
-        Self::with_ttl(client, (api, public_only), CONFIG_TTL)
+    /// management API's; renewing each provider after [`CONFIG_TTL`].
+    pub fn new(client: reqwest::Client, api: Guarded) -> Self {
+        Self::with_ttl(client, api, CONFIG_TTL)
     }
 
     /// An empty cache renewing each provider after `ttl`.
-    pub fn with_ttl(client: reqwest::Client, api: (reqwest::Client, bool), ttl: Duration) -> Self {
+    pub fn with_ttl(client: reqwest::Client, api: Guarded, ttl: Duration) -> Self {
         Self {
-            client,
+            operator: Guarded {
+                client,
+                public_only: false,
+            },
             api,
             // Idle entries (a tenant gone or changed) leave after a day.
             cache: moka::future::Cache::builder()
@@ -219,12 +215,12 @@ impl Providers {
         }
     }
 
-    /// The client `tenant`'s provider is called through, and whether only public addresses
-    /// may be: the management API's tenants' URLs are an account admin's.
-    pub fn client_for(&self, tenant: &Tenant) -> (&reqwest::Client, bool) {
+    /// The calls of `tenant`'s IdP go through: the management API's tenants' URLs are an
+    /// account admin's.
+    pub fn calls_for(&self, tenant: &Tenant) -> &Guarded {
         match tenant.origin {
-            TenantOrigin::Api => (&self.api.0, self.api.1),
-            TenantOrigin::File | TenantOrigin::Import => (&self.client, false),
+            TenantOrigin::Api => &self.api,
+            TenantOrigin::File | TenantOrigin::Import => &self.operator,
         }
     }
 
@@ -237,16 +233,16 @@ impl Providers {
             .filter(|s| s.protocol == Protocol::Oidc)
             .ok_or_else(|| OidcError::NotOidc(tenant.account.clone()))?;
         let ttl = self.ttl;
-        let (client, public_only) = self.client_for(tenant);
+        let calls = self.calls_for(tenant);
         let key = (
             tenant.account.clone(),
             config_url(sso)?.to_string(),
-            public_only,
+            calls.public_only,
         );
         let provider = self
             .cache
             .try_get_with(key.clone(), async {
-                let p = Provider::discover(client, sso, public_only).await?;
+                let p = Provider::discover(calls, sso).await?;
                 *lock(&p.renew_at) = Some(Instant::now() + ttl);
                 Ok::<_, OidcError>(Arc::new(p))
             })
@@ -257,7 +253,7 @@ impl Providers {
                     reason: e.to_string(),
                 })
             })?;
-        self.renew_if_due(&provider, key, sso, (client.clone(), public_only));
+        self.renew_if_due(&provider, key, sso, calls.clone());
         Ok(provider)
     }
 
@@ -268,7 +264,7 @@ impl Providers {
         provider: &Provider,
         key: ProviderKey,
         sso: &SsoSettings,
-        (client, public_only): (reqwest::Client, bool),
+        calls: Guarded,
     ) {
         let now = Instant::now();
         {
@@ -280,7 +276,7 @@ impl Providers {
         }
         let (cache, sso, ttl) = (self.cache.clone(), sso.clone(), self.ttl);
         tokio::spawn(async move {
-            match Provider::discover(&client, &sso, public_only).await {
+            match Provider::discover(&calls, &sso).await {
                 Ok(p) => {
                     *lock(&p.renew_at) = Some(Instant::now() + ttl);
                     cache.insert(key, Arc::new(p)).await;
@@ -309,8 +305,7 @@ impl Providers {
                 line: None,
                 message,
             };
-            let (client, public_only) = self.client_for(t);
-            let discovered = Provider::discover(client, sso, public_only);
+            let discovered = Provider::discover(self.calls_for(t), sso);
             match tokio::time::timeout(TIMEOUT * 2, discovered).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => problems.push(problem(format!("OpenID Connect provider: {e}"))),

@@ -12,7 +12,7 @@ use url::Url;
 use super::error::SamlError;
 use super::metadata::{IdpMetadata, MAX_METADATA_BYTES};
 use crate::discovery::Protocol;
-use crate::discovery::reach::{self, NOT_PUBLIC, public_host};
+use crate::discovery::reach::{self, Guarded, NOT_PUBLIC, public_host};
 
 /// Bound on one refresher fetch, from connecting to the end of the body: a stalled IdP
 /// must not hold a refresher forever.
@@ -231,24 +231,22 @@ pub fn http_client_builder(
 /// internal network (SSRF). Operator tenants (files, imports, `check`) use the plain
 /// [`http_client`].
 #[derive(Debug, Clone)]
-pub struct ApiFetcher {
-    client: reqwest::Client,
-    public_only: bool,
-}
+pub struct ApiFetcher(Guarded);
 
 impl ApiFetcher {
     /// The fetcher trusting [`http_client`]'s roots; `allow_private` lifts the
     /// public-address rule (an IdP on the operator's own network, and tests on loopback).
     pub fn new(extra_roots: Option<&Path>, allow_private: bool) -> Result<Self, FetchError> {
-        let mut builder = http_client_builder(extra_roots)?.https_only(true);
-        if !allow_private {
-            builder = reach::resolve_public_only(builder)
-                .redirect(reqwest::redirect::Policy::custom(public_redirect));
+        let public_only = !allow_private;
+        let mut builder =
+            reach::restrict(http_client_builder(extra_roots)?, public_only).https_only(true);
+        if public_only {
+            builder = builder.redirect(reqwest::redirect::Policy::custom(public_redirect));
         }
-        Ok(Self {
+        Ok(Self(Guarded {
             client: builder.build().map_err(FetchError::Client)?,
-            public_only: !allow_private,
-        })
+            public_only,
+        }))
     }
 
     /// [`fetch_metadata`] under this fetcher's address rule.
@@ -258,12 +256,12 @@ impl ApiFetcher {
         protocol: Protocol,
         timeout: Duration,
     ) -> Result<IdpMetadata, FetchError> {
-        if self.public_only && !public_host(url) {
+        if !self.0.allows(url) {
             return Err(FetchError::NotPublic {
                 url: url.to_string(),
             });
         }
-        fetch_metadata(&self.client, url, protocol, timeout).await
+        fetch_metadata(&self.0.client, url, protocol, timeout).await
     }
 }
 

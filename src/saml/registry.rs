@@ -140,26 +140,24 @@ impl IdpRegistry {
         if let Some(idp) = on_demand.get(&tenant.account).await {
             return Some(idp);
         }
-        if let Some(idp) = UrlSource::of(tenant).and_then(|src| self.primed_copy(&src)) {
-            on_demand.insert(tenant.account.clone(), idp.clone()).await;
-            return Some(idp);
-        }
         let sso = tenant
             .sso
             .as_ref()
             .filter(|s| s.protocol != Protocol::Oidc)?;
-        let url = sso
-            .idp_metadata_url
-            .as_ref()
-            .filter(|_| sso.idp_metadata.is_none() && sso.issuer.is_none());
-        let loaded = match url {
-            Some(url) => match self.fetch_for(tenant, client, api, url, sso.protocol).await {
-                Ok(m) => {
-                    self.store_fetched(&tenant.account, m.clone());
-                    Ok(m)
+        let loaded = match UrlSource::of(tenant) {
+            Some(src) => {
+                if let Some(idp) = self.primed_copy(&src) {
+                    on_demand.insert(tenant.account.clone(), idp.clone()).await;
+                    return Some(idp);
                 }
-                Err(e) => return self.fetch_failed(&tenant.account, url, &e),
-            },
+                match self.fetch_for(tenant.origin, client, api, &src).await {
+                    Ok(m) => {
+                        self.store_fetched(&tenant.account, m.clone());
+                        Ok(m)
+                    }
+                    Err(e) => return self.fetch_failed(&tenant.account, &src.url, &e),
+                }
+            }
             None => {
                 // XML work stays off the async runtime (issue #11).
                 let (tenant, sso) = (tenant.clone(), sso.clone());
@@ -184,20 +182,20 @@ impl IdpRegistry {
         }
     }
 
-    /// A login's fetch of `tenant`'s metadata URL: the management API's tenants through
+    /// A login's fetch of `src`, a tenant of `origin`: the management API's tenants through
     /// `api` (whose URLs an account admin typed), the operator's through `client`.
     async fn fetch_for(
         &self,
-        tenant: &Tenant,
+        origin: TenantOrigin,
         client: &reqwest::Client,
         api: &ApiFetcher,
-        url: &Url,
-        protocol: Protocol,
+        src: &UrlSource,
     ) -> Result<IdpMetadata, FetchError> {
-        if tenant.origin == TenantOrigin::Api {
-            api.fetch(url, protocol, FETCH_TIMEOUT).await
-        } else {
-            fetch_metadata(client, url, protocol, FETCH_TIMEOUT).await
+        match origin {
+            TenantOrigin::Api => api.fetch(&src.url, src.protocol, FETCH_TIMEOUT).await,
+            TenantOrigin::File | TenantOrigin::Import => {
+                fetch_metadata(client, &src.url, src.protocol, FETCH_TIMEOUT).await
+            }
         }
     }
 
@@ -531,6 +529,49 @@ mod tests {
                 .is_err(),
             "another protocol's role was taken from the primed copy"
         );
+    }
+
+    /// At login too, a management-API tenant's metadata URL on a private address is
+    /// refused before any connection (a fetch of the silent listener would hang), and no
+    /// IdP is served; the operator's import of the same settings is fetched.
+    #[tokio::test]
+    async fn an_api_tenants_url_is_not_fetched_from_a_private_address_at_login() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let text = format!(
+            "account = \"acme\"\ndomains = [\"acme.example\"]\n[sso]\nprotocol = \"saml2\"\nidp_metadata_url = \"https://localhost:{port}/md\"\n"
+        );
+        let mut tenant = crate::discovery::map::load_text(std::path::Path::new("api:acme"), &text)
+            .expect("tenant");
+        tenant.origin = TenantOrigin::Api;
+        let reg = IdpRegistry::on_demand(
+            reqwest::Client::new(),
+            ApiFetcher::new(None, false).expect("fetcher"),
+        );
+        let got = tokio::time::timeout(Duration::from_secs(5), reg.for_tenant(&tenant))
+            .await
+            .expect("refused without waiting on the listener");
+        assert!(got.is_none());
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // The operator's tenant goes to its URL (and waits on the silent listener).
+        tenant.origin = TenantOrigin::Import;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), reg.for_tenant(&tenant))
+                .await
+                .is_err()
+        );
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -217,12 +217,13 @@ pub struct SavedTenant {
     /// protocol the source): fetched and checked before anything was written, as an upload
     /// is. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub fetched_metadata: Option<FetchedMetadata>,
+    pub fetched_metadata: Option<IdpBody>,
 }
 
-/// What a metadata document gave: the IdP and its signing certificates.
+/// What a metadata document gave (uploaded, or fetched from its URL): the IdP and its
+/// signing certificates.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FetchedMetadata {
+pub struct IdpBody {
     /// The IdP's entity ID.
     pub entity_id: String,
     /// When each signing certificate expires.
@@ -232,7 +233,7 @@ pub struct FetchedMetadata {
     pub warnings: Vec<String>,
 }
 
-impl From<IdpReport> for FetchedMetadata {
+impl From<IdpReport> for IdpBody {
     fn from(r: IdpReport) -> Self {
         Self {
             entity_id: r.entity_id,
@@ -245,7 +246,7 @@ impl From<IdpReport> for FetchedMetadata {
 fn saved_body(saved: Saved) -> SavedTenant {
     SavedTenant {
         tenant: tenant_body(&saved.tenant),
-        fetched_metadata: saved.fetched.map(FetchedMetadata::from),
+        fetched_metadata: saved.fetched.map(IdpBody::from),
     }
 }
 
@@ -378,13 +379,9 @@ pub async fn delete_tenant(
 pub struct MetadataAnswer {
     /// The tenant, now with this IdP.
     pub tenant: TenantBody,
-    /// The IdP's entity ID.
-    pub entity_id: String,
-    /// When each signing certificate expires.
-    #[schema(value_type = Vec<Option<String>>)]
-    pub certificates_not_after: Vec<Option<DateTime<Utc>>>,
-    /// Certificates expiring within 30 days, as `realmgate check` warns.
-    pub warnings: Vec<String>,
+    /// What the document gave.
+    #[serde(flatten)]
+    pub idp: IdpBody,
 }
 
 /// `PUT /api/v1/tenants/{account}/idp-metadata`.
@@ -417,9 +414,7 @@ pub async fn put_metadata(
         .await?;
     Ok(Json(MetadataAnswer {
         tenant: tenant_body(&report.tenant),
-        entity_id: report.entity_id,
-        certificates_not_after: report.certificates,
-        warnings: report.warnings,
+        idp: report.idp.into(),
     }))
 }
 

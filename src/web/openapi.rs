@@ -15,8 +15,8 @@ use super::api_audit::{AuditBody, AuditList, TraceList};
 use super::api_clients::{ClientList, ClientWithSecret};
 use super::api_onboarding::{DenyBody, ImportReport, InviteBody};
 use super::api_tenants::{
-    DomainBody, DomainList, FetchedMetadata, MetadataAnswer, SavedTenant, SsoBody, SsoInput,
-    TenantBody, TenantInput, TenantList,
+    DomainBody, DomainList, IdpBody, MetadataAnswer, SavedTenant, SsoBody, SsoInput, TenantBody,
+    TenantInput, TenantList,
 };
 use super::api_users::{NewUserBody, StatusParam, UserBody, UserList, UserPatchBody};
 use super::device::{DeviceLoginRequest, SsoRequiredBody};
@@ -118,7 +118,7 @@ use crate::saml::CertificateFacts;
         SsoInput,
         MetadataAnswer,
         SavedTenant,
-        FetchedMetadata,
+        IdpBody,
         DomainList,
         DomainBody,
         ClientFields,
